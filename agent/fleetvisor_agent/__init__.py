@@ -1,0 +1,1 @@
+"""Fleetvisor hypervisor agent."""

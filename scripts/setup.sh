@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# One idempotent set-up step shared by `make up`, `make test` and `.ci/run`:
+# system packages, the Python virtualenv, npm packages and the SPA build.
+# Each step is skipped when what it makes is already there and up to date.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+APT_PACKAGES=(libvirt-dev pkg-config libvirt-daemon-system libvirt-clients
+              qemu-system-x86 qemu-utils chromium nodejs npm)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# Node may come from elsewhere than Debian (nodesource, nvm): do not fight it.
+if command -v node >/dev/null && command -v npm >/dev/null; then
+  keep=(); for p in "${missing[@]}"; do [[ "$p" == nodejs || "$p" == npm ]] || keep+=("$p"); done
+  missing=("${keep[@]+"${keep[@]}"}")
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing system packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+stamp=.venv/.requirements.sha256
+want=$(cat requirements.txt functions/requirements.txt agent/pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing Python packages into .venv"
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -r requirements.txt
+  echo "$want" > "$stamp"
+fi
+
+npm_install() {  # $1 = directory with package.json and package-lock.json
+  local dir=$1 lockhash
+  lockhash=$(cat "$dir/package.json" "$dir/package-lock.json" 2>/dev/null | sha256sum | cut -d' ' -f1)
+  if [ ! -d "$dir/node_modules" ] || [ "$(cat "$dir/node_modules/.fv-stamp" 2>/dev/null)" != "$lockhash" ]; then
+    echo "setup: installing npm packages in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$lockhash" > "$dir/node_modules/.fv-stamp"
+  fi
+}
+npm_install .
+npm_install frontend
+
+src_hash=$(find frontend/src frontend/index.html frontend/vite.config.ts frontend/package.json \
+             -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+if [ ! -f frontend/dist/index.html ] || [ "$(cat frontend/dist/.fv-stamp 2>/dev/null)" != "$src_hash" ]; then
+  echo "setup: building the web app"
+  (cd frontend && npm run --silent build)
+  echo "$src_hash" > frontend/dist/.fv-stamp
+fi
