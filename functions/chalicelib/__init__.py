@@ -1,0 +1,1 @@
+"""Fleetvisor control plane: everything Chalice packages besides app.py."""

@@ -1,0 +1,1 @@
+"""Hosts: enrolment, agent authentication, heartbeats and the hosts routes."""

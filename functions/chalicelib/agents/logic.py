@@ -1,0 +1,61 @@
+"""Hosts as operators see them, and the heartbeat that keeps them current."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from pynamodb.exceptions import DoesNotExist
+
+from .. import validate
+from ..errors import Invalid, NotFound
+from ..settings import settings
+from ..vms import logic as vms
+from .enrollment import MAX_CAPABILITIES
+from .models import Agent
+
+
+def owned(owner_id: str, agent_id: str) -> Agent:
+    """The host if `owner_id` owns it; anyone else's host does not exist for them."""
+    try:
+        agent = Agent.get(agent_id)
+    except DoesNotExist:
+        agent = None
+    if agent is None or agent.owner_id != owner_id or agent.revoked:
+        raise NotFound("No such host.", "agent_not_found")
+    return agent
+
+
+def list_owned(owner_id: str) -> list[Agent]:
+    return [a for a in Agent.by_owner.query(owner_id) if not a.revoked]
+
+
+def status(agent: Agent, now_ms: int) -> str:
+    age = (now_ms - int(agent.last_seen_ms)) / 1000
+    config = settings()
+    if agent.last_seen_ms and age < config.stale_after_seconds:
+        return "online"
+    if agent.last_seen_ms and age < config.lost_after_seconds:
+        return "stale"
+    return "lost"
+
+
+def view(agent: Agent, vm_count: int | None = None) -> dict[str, Any]:
+    now_ms = int(time.time() * 1000)
+    return {"agent_id": agent.agent_id, "name": agent.name, "hostname": agent.hostname,
+            "environment": agent.environment, "status": status(agent, now_ms),
+            "last_seen_ms": int(agent.last_seen_ms) or None, "enrolled_ms": int(agent.enrolled_ms),
+            "capabilities": agent.capabilities or {}, "vm_count": vm_count}
+
+
+def heartbeat(agent: Agent, body: dict[str, Any]) -> None:
+    capabilities = validate.mapping(body, "capabilities", required=False)
+    if len(json.dumps(capabilities)) > MAX_CAPABILITIES:
+        raise Invalid(f"'capabilities' may be at most {MAX_CAPABILITIES} bytes of JSON.")
+    reports = [vms.parse_report(item) for item in validate.array(body, "vms", max_items=vms.MAX_VMS)]
+    if len({r["uuid"] for r in reports}) != len(reports):
+        raise Invalid("'vms' lists a UUID twice.")
+    vms.sync_inventory(agent.agent_id, agent.owner_id, reports)
+    agent.update(actions=[Agent.last_seen_ms.set(int(time.time() * 1000)),
+                          Agent.capabilities.set(capabilities)])

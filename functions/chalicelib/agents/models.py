@@ -1,0 +1,49 @@
+"""Hosts (agents) and the enrolment tokens that let them join."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+
+class AgentsByOwner(GlobalSecondaryIndex["Agent"]):
+    class Meta:
+        index_name = "by_owner"
+        projection = AllProjection()
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute(range_key=True)
+
+
+class Agent(Model):
+    class Meta:
+        table_name = "agents"
+
+    agent_id = UnicodeAttribute(hash_key=True)
+    owner_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    hostname = UnicodeAttribute(default="")
+    environment = UnicodeAttribute(default="")
+    public_key = UnicodeAttribute()
+    queue_url = UnicodeAttribute(default="")
+    capabilities = JSONAttribute(default=dict)
+    enrolled_ms = NumberAttribute()
+    last_seen_ms = NumberAttribute(default=0)
+    revoked = BooleanAttribute(default=False)
+    by_owner = AgentsByOwner()
+
+
+class EnrollmentToken(Model):
+    """Only the SHA-256 of the token is stored; the token itself is shown once."""
+
+    class Meta:
+        table_name = "enrollment-tokens"
+
+    token_hash = UnicodeAttribute(hash_key=True)
+    owner_id = UnicodeAttribute()
+    created_ms = NumberAttribute()
+    expires_at = NumberAttribute()
+    uses_left = NumberAttribute()
+    uses = NumberAttribute(default=0)
+    revoked = BooleanAttribute(default=False)

@@ -1,0 +1,62 @@
+"""Routes: hosts for operators, and enrolment + heartbeat for agents."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from chalice import Blueprint
+
+from .. import keys, validate
+from ..audit import logic as audit
+from ..auth import guard as operator_guard
+from ..auth.logic import Principal
+from ..settings import settings
+from ..vms.models import Vm
+from ..web import Call, route
+from . import enrollment, guard, logic
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/api/agents", authenticate=operator_guard.operator)
+def list_agents(call: Call) -> dict[str, Any]:
+    who: Principal = call.principal
+    return {"agents": [logic.view(a, Vm.count(a.agent_id)) for a in logic.list_owned(who.user_id)]}
+
+
+@route(bp, "/api/agents/{agent_id}", authenticate=operator_guard.operator)
+def get_agent(call: Call) -> dict[str, Any]:
+    agent = logic.owned(call.principal.user_id, call.params["agent_id"])
+    return logic.view(agent, Vm.count(agent.agent_id))
+
+
+@route(bp, "/api/enrollment-tokens", ["POST"], authenticate=operator_guard.operator, status=201)
+def create_enrollment_token(call: Call) -> dict[str, Any]:
+    who: Principal = call.principal
+    body = call.json()
+    uses = validate.integer(body, "uses", low=1, high=1000) if "uses" in body else 1
+    ttl = validate.integer(body, "ttl_seconds", low=60, high=30 * 86400) if "ttl_seconds" in body else 3600
+    token, record = enrollment.mint_token(who.user_id, uses=uses, ttl_seconds=ttl)
+    audit.record(who.user_id, actor=who.user_id, action="enrollment_token.create",
+                 target=record.token_hash[:12], source_ip=call.source_ip, user_agent=call.user_agent)
+    return {"token": token, "expires_at": int(record.expires_at), "uses": uses}
+
+
+@route(bp, "/agent/v1/register", ["POST"])
+def register(call: Call) -> dict[str, Any]:
+    body = call.json()
+    token = validate.text(body, "token", max_len=200)
+    agent = enrollment.register(token, enrollment.parse_registration(body))
+    audit.record(agent.owner_id, actor=agent.agent_id, action="agent.enroll", target=agent.agent_id,
+                 source_ip=call.source_ip, user_agent=call.user_agent)
+    return {"agent_id": agent.agent_id, "owner_id": agent.owner_id, "name": agent.name,
+            "signing_keys": keys.load(settings().job_key_secret).public_keys(),
+            "server_time": int(time.time())}
+
+
+@route(bp, "/agent/v1/heartbeat", ["POST"], authenticate=guard.agent, max_body=1024 * 1024)
+def heartbeat(call: Call) -> dict[str, Any]:
+    logic.heartbeat(call.principal, call.json())
+    return {"server_time": int(time.time()), "cancel": [],
+            "signing_keys": keys.load(settings().job_key_secret).public_keys()}

@@ -1,0 +1,1 @@
+"""Operators: accounts, passwords, access tokens and the login route."""

@@ -1,0 +1,48 @@
+"""Domain errors, raised where they happen and turned into HTTP once (web.py).
+
+Each carries its HTTP status and a stable error code; the message is for people.
+Logic modules raise these and never import Chalice.
+"""
+
+from __future__ import annotations
+
+
+class FleetvisorError(Exception):
+    status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class Invalid(FleetvisorError):
+    status = 400
+    code = "invalid_request"
+
+
+class Unauthorized(FleetvisorError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(FleetvisorError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(FleetvisorError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(FleetvisorError):
+    status = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(FleetvisorError):
+    status = 413
+    code = "payload_too_large"

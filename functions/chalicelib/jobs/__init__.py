@@ -1,0 +1,1 @@
+"""Jobs: creation, the doorbell, claiming, signing, leases and completion."""

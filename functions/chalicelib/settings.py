@@ -1,0 +1,62 @@
+"""Configuration, resolved once into a frozen object.
+
+Order: explicit argument → environment → default. Handlers never read
+os.environ themselves; they call settings(). AWS endpoints are not here:
+boto3 and PynamoDB read AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_DYNAMODB
+themselves, which is how the local stack points them at moto and dynalite.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str = "local"
+    region: str = "us-east-1"
+    bucket: str = ""
+    table_prefix: str = ""
+    queue_prefix: str = ""
+    job_key_secret: str = ""
+    token_key_secret: str = ""
+    issuer: str = ""
+    access_token_seconds: int = 900
+    lease_seconds: int = 120
+    delivery_seconds: int = 600
+    max_attempts: int = 3
+    upload_url_seconds: int = 900
+    result_max_bytes: int = 1024 * 1024
+    max_poll_wait: int = 20
+    agent_token_leeway: int = 60
+    stale_after_seconds: int = 90
+    lost_after_seconds: int = 300
+
+
+def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
+    stage = str(overrides.get("stage") or env.get("FLEETVISOR_STAGE", "local"))
+    prefix = f"fleetvisor-{stage}-"
+    values: dict[str, object] = {
+        "stage": stage,
+        "region": env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION", "us-east-1"),
+        "bucket": env.get("FLEETVISOR_BUCKET", f"{prefix}objects"),
+        "table_prefix": env.get("FLEETVISOR_TABLE_PREFIX", prefix),
+        "queue_prefix": env.get("FLEETVISOR_QUEUE_PREFIX", prefix),
+        "job_key_secret": env.get("FLEETVISOR_JOB_KEY_SECRET", f"fleetvisor/{stage}/job-signing-key"),
+        "token_key_secret": env.get("FLEETVISOR_TOKEN_KEY_SECRET", f"fleetvisor/{stage}/access-token-key"),
+        "issuer": env.get("FLEETVISOR_ISSUER", f"fleetvisor-{stage}"),
+    }
+    if "FLEETVISOR_DELIVERY_SECONDS" in env:
+        values["delivery_seconds"] = int(env["FLEETVISOR_DELIVERY_SECONDS"])
+    if "FLEETVISOR_LEASE_SECONDS" in env:
+        values["lease_seconds"] = int(env["FLEETVISOR_LEASE_SECONDS"])
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=1)
+def settings() -> Settings:
+    return from_environment(os.environ)

@@ -1,0 +1,60 @@
+"""Checks for values that come from outside, each raising Invalid with the field's name."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping
+
+from .errors import Invalid
+
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# Host names: what DNS labels and libvirt accept, no path or markup characters.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+def text(body: Mapping[str, Any], name: str, *, max_len: int = 200,
+         pattern: re.Pattern[str] | None = None, required: bool = True) -> str:
+    value = body.get(name)
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str) or not value and required:
+        raise Invalid(f"'{name}' must be a non-empty string.")
+    if len(value) > max_len:
+        raise Invalid(f"'{name}' must be at most {max_len} characters.")
+    if pattern is not None and value and not pattern.match(value):
+        raise Invalid(f"'{name}' has characters or a form that is not allowed.")
+    return value
+
+
+def integer(body: Mapping[str, Any], name: str, *, low: int, high: int) -> int:
+    value = body.get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise Invalid(f"'{name}' must be an integer from {low} to {high}.")
+    return value
+
+
+def mapping(body: Mapping[str, Any], name: str, *, required: bool = True) -> dict[str, Any]:
+    value = body.get(name, None if required else {})
+    if not isinstance(value, dict):
+        raise Invalid(f"'{name}' must be an object.")
+    return value
+
+
+def array(body: Mapping[str, Any], name: str, *, max_items: int, required: bool = True) -> list[Any]:
+    value = body.get(name, None if required else [])
+    if not isinstance(value, list):
+        raise Invalid(f"'{name}' must be an array.")
+    if len(value) > max_items:
+        raise Invalid(f"'{name}' may hold at most {max_items} items.")
+    return value
+
+
+def clamp(raw: str | None, *, default: int, low: int, high: int, name: str) -> int:
+    """A numeric query parameter, clamped to its range (bad numbers are refused)."""
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise Invalid(f"'{name}' must be an integer.") from exc
+    return max(low, min(high, value))

@@ -1,0 +1,1 @@
+"""VMs: the inventory hosts report, and the lifecycle actions operators ask for."""

@@ -1,0 +1,128 @@
+"""The HTTP edge: request parsing, authentication hook and the one place where
+domain errors become JSON responses.
+
+Every route is declared through `route()`, so each one percent-decodes its
+path parameters once, caps and parses its body the same way and answers
+errors in the shape `{"error": {"code", "message"}}`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+from urllib.parse import unquote
+
+from chalice import Blueprint, Response
+from chalice.app import Request
+
+from .errors import FleetvisorError, Invalid, PayloadTooLarge
+
+log = logging.getLogger("fleetvisor")
+
+MAX_BODY = 256 * 1024
+JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+
+# Chalice answers some errors itself ({"Code": ..., "Message": ...}); these give
+# them our stable codes.
+_CHALICE_CODES = {
+    "MethodNotAllowedError": "method_not_allowed",
+    "UnsupportedMediaType": "unsupported_media_type",
+    "BadRequestError": "invalid_request",
+    "InternalServerError": "internal_error",
+    "BadRequest": "invalid_request",
+}
+
+
+@dataclass
+class Call:
+    """What a view sees of one request."""
+
+    request: Request
+    params: dict[str, str]
+    max_body: int
+    principal: Any = None
+    _body: dict[str, Any] | None = field(default=None, repr=False)
+
+    def json(self) -> dict[str, Any]:
+        if self._body is None:
+            self._body = parse_json(self.request.raw_body or b"", self.max_body)
+        return self._body
+
+    def query(self, name: str) -> str | None:
+        params = self.request.query_params or {}
+        return params.get(name)
+
+    @property
+    def source_ip(self) -> str:
+        identity = (self.request.context or {}).get("identity") or {}
+        return str(identity.get("sourceIp", ""))
+
+    @property
+    def user_agent(self) -> str:
+        return str(self.request.headers.get("user-agent", ""))[:300]
+
+
+def parse_json(raw: bytes, max_body: int) -> dict[str, Any]:
+    if len(raw) > max_body:
+        raise PayloadTooLarge(f"The request body is larger than {max_body} bytes.")
+    try:
+        value = json.loads(raw.decode("utf-8") or "{}", parse_constant=_no_constants)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise Invalid("The request body is not valid UTF-8 JSON.", "invalid_json") from exc
+    if not isinstance(value, dict):
+        raise Invalid("The request body must be a JSON object.", "invalid_json")
+    return value
+
+
+def _no_constants(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message}}
+
+
+def error_response(error: FleetvisorError) -> Response:
+    return json_response(error.status, error_body(error.code, error.message))
+
+
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    return Response(body=json.dumps(body), status_code=status, headers={**JSON_HEADERS, **(headers or {})})
+
+
+def route(bp: Blueprint, path: str, methods: Iterable[str] = ("GET",), *,
+          authenticate: Callable[[Call], Any] | None = None, status: int = 200,
+          max_body: int = MAX_BODY) -> Callable[[Callable[[Call], Any]], Callable[[Call], Any]]:
+    """Register `fn(call) -> body` as a route that answers JSON with `status`."""
+
+    def decorate(fn: Callable[[Call], Any]) -> Callable[[Call], Any]:
+        def view(**params: str) -> Response:
+            call = Call(bp.current_request, {k: unquote(v) for k, v in params.items()}, max_body)
+            try:
+                if authenticate is not None:
+                    call.principal = authenticate(call)
+                return json_response(status, fn(call))
+            except FleetvisorError as exc:
+                return error_response(exc)
+
+        view.__name__ = fn.__name__
+        bp.route(path, methods=list(methods), content_types=["application/json"])(view)
+        return fn
+
+    return decorate
+
+
+def error_shape_middleware(event: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Give Chalice's own error answers (405, 415, 500) our JSON error shape."""
+    response = get_response(event)
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
+        code = _CHALICE_CODES.get(str(body["Code"]), "error")
+        message = str(body.get("Message", ""))
+        if code == "internal_error":
+            message = "An internal error occurred; it has been logged."
+        response.body = json.dumps(error_body(code, message))
+        response.headers = {**response.headers, **JSON_HEADERS}
+    return response

@@ -1,0 +1,344 @@
+"""The local stack: dynalite, moto's server, the API with the web app, and an agent.
+
+`make up` runs `python -m infra.local`; the tests and benchmarks use
+`LocalStack` with temporary directories and free ports. Everything listens
+on loopback only.
+
+Decisions worth knowing:
+- dynalite keeps its data under `<root>/dynalite`; a lock file makes sure no
+  two stacks ever share that path. moto keeps nothing, so the key secrets are
+  kept in `<root>/secrets/` (0600) and put back at every start. S3 objects
+  (job results) do not survive a restart.
+- The first admin comes from FLEETVISOR_ADMIN_EMAIL / FLEETVISOR_ADMIN_PASSWORD
+  (created, or its password reset, at every start); without them a password is
+  generated once, kept in `<root>/secrets/admin-password` and printed.
+- The local agent keeps its key and id in `<root>/agent/`; an enrolment token
+  is minted only while it has not enrolled yet.
+- Children are started in their own session (Ctrl-C reaches only this
+  process, which stops them in order) and die with it if it is killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import fcntl
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+import requests
+
+from infra import resources
+
+REPO = Path(__file__).resolve().parent.parent
+FUNCTIONS = REPO / "functions"
+VENV_BIN = Path(sys.executable).parent
+DYNALITE = REPO / "node_modules" / ".bin" / "dynalite"
+DEFAULT_ADMIN = "admin@fleetvisor.local"
+LOOPBACK = "127.0.0.1"
+_PR_SET_PDEATHSIG = 1
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM if the launcher dies, even by SIGKILL."""
+    os.setsid()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def wait_for_port(port: int, what: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode} while starting; see its log")
+        with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not open port {port} within {timeout:.0f} s")
+
+
+@dataclass
+class StackConfig:
+    root: Path
+    api_port: int = 8000
+    spa_dir: Path | None = REPO / "frontend" / "dist"
+    libvirt_uri: str = "test:///default"
+    admin_email: str = DEFAULT_ADMIN
+    admin_password: str | None = None
+    start_agent: bool = True
+    agent_name: str = "local-host"
+    stage: str = "local"
+    extra_api_env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: IO[bytes]
+
+
+class LocalStack:
+    def __init__(self, config: StackConfig) -> None:
+        self.config = config
+        self.root = config.root
+        self.children: dict[str, Child] = {}
+        self.dynalite_port = free_port()
+        self.moto_port = free_port()
+        self.admin_password = ""
+        self._lock: IO[str] | None = None
+
+    # -- life cycle -------------------------------------------------------
+    def start(self) -> "LocalStack":
+        for sub in ("dynalite", "logs", "secrets", "agent"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._take_lock()
+        self._spawn("dynalite", [str(DYNALITE), "--host", LOOPBACK, "--port", str(self.dynalite_port),
+                                 "--path", str(self.root / "dynalite"), "--createTableMs", "0",
+                                 "--deleteTableMs", "0", "--updateTableMs", "0"], self.dynalite_port)
+        self._spawn("moto", [str(VENV_BIN / "moto_server"), "-H", LOOPBACK, "-p", str(self.moto_port)],
+                    self.moto_port)
+        self._provision()
+        self.admin_password = self._admin_password()
+        token = self._bootstrap(mint_token=self.config.start_agent and not self._agent_enrolled())
+        self.start_api()
+        if self.config.start_agent:
+            self.start_agent(self.config.agent_name, self.config.libvirt_uri, token,
+                             self.root / "agent")
+        return self
+
+    def stop(self) -> None:
+        for name in reversed(list(self.children)):
+            self.stop_child(name)
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _take_lock(self) -> None:
+        self._lock = open(self.root / ".lock", "w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise RuntimeError(f"another local stack is running on {self.root}; stop it first") from exc
+
+    # -- processes --------------------------------------------------------
+    def _spawn(self, name: str, argv: list[str], port: int | None = None,
+               env: dict[str, str] | None = None) -> Child:
+        log = open(self.root / "logs" / f"{name}.log", "ab")
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=REPO, env=env or self.service_env(), preexec_fn=_die_with_parent)
+        child = Child(name, proc, log)
+        self.children[name] = child
+        if port is not None:
+            wait_for_port(port, name, proc)
+        return child
+
+    def stop_child(self, name: str, sig: int = signal.SIGTERM) -> None:
+        child = self.children.pop(name, None)
+        if child is None:
+            return
+        if child.proc.poll() is None:
+            child.proc.send_signal(sig)
+            try:
+                child.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                child.proc.wait()
+        child.log.close()
+
+    def service_env(self) -> dict[str, str]:
+        """What the API (and any control-plane tool) needs to reach the emulators."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FLEETVISOR_"))}
+        env.update({
+            "AWS_ENDPOINT_URL": f"http://{LOOPBACK}:{self.moto_port}",
+            "AWS_ENDPOINT_URL_DYNAMODB": f"http://{LOOPBACK}:{self.dynalite_port}",
+            "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+            "FLEETVISOR_STAGE": self.config.stage,
+            "PYTHONPATH": os.pathsep.join([str(FUNCTIONS), str(REPO)]),
+            "PYTHONUNBUFFERED": "1",
+        })
+        env.update(self.config.extra_api_env)
+        return env
+
+    def start_api(self) -> None:
+        argv = [sys.executable, "-m", "infra.local_server", "--host", LOOPBACK,
+                "--port", str(self.config.api_port)]
+        if self.config.spa_dir is not None:
+            argv += ["--spa", str(self.config.spa_dir)]
+        self._spawn("api", argv, self.config.api_port)
+
+    def start_agent(self, name: str, libvirt_uri: str, token: str | None, state_dir: Path,
+                    extra_env: dict[str, str] | None = None) -> Child:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FLEETVISOR_"))}
+        env.update({"PYTHONUNBUFFERED": "1", **(extra_env or {})})
+        if token:
+            env["FLEETVISOR_ENROLLMENT_TOKEN"] = token
+        argv = [str(VENV_BIN / "fleetvisor-agent"), "run", "--url", self.url, "--state-dir", str(state_dir),
+                "--libvirt-uri", libvirt_uri, "--name", name]
+        return self._spawn(f"agent-{name}", argv, env=env)
+
+    # -- resources and accounts -------------------------------------------
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.config.api_port}"
+
+    def aws_session(self) -> boto3.Session:
+        return boto3.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
+
+    def client(self, service: str) -> Any:
+        port = self.dynalite_port if service == "dynamodb" else self.moto_port
+        return self.aws_session().client(service, endpoint_url=f"http://{LOOPBACK}:{port}")
+
+    def _provision(self) -> None:
+        params = {"Stage": self.config.stage, "WebOrigin": self.url}
+        saved = self._saved_secrets()
+        values = resources.create_all(_Endpoints(self), params, _new_keyring, saved)
+        for name, value in values.items():
+            if saved.get(name) != value:
+                _write_private(self._secret_path(name), value)
+
+    def _secret_path(self, name: str) -> Path:
+        return self.root / "secrets" / (name.replace("/", "__") + ".json")
+
+    def _saved_secrets(self) -> dict[str, str]:
+        out = {}
+        for path in (self.root / "secrets").glob("*.json"):
+            out[path.stem.replace("__", "/")] = path.read_text()
+        return out
+
+    def _admin_password(self) -> str:
+        if self.config.admin_password:
+            return self.config.admin_password
+        path = self.root / "secrets" / "admin-password"
+        if not path.exists():
+            _write_private(path, secrets.token_urlsafe(18))
+        return path.read_text().strip()
+
+    def _agent_enrolled(self) -> bool:
+        return any((self.root / "agent").glob("*.json"))
+
+    def _bootstrap(self, mint_token: bool) -> str | None:
+        """Create or reset the first admin (and mint the local agent's token) in a
+        control-plane process, so this one never imports the app's settings."""
+        env = {**self.service_env(), "FLEETVISOR_BOOTSTRAP_PASSWORD": self.admin_password}
+        argv = [sys.executable, "-m", "infra.bootstrap", "--email", self.config.admin_email]
+        if mint_token:
+            argv.append("--enrollment-token")
+        out = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+        if out.returncode != 0:
+            raise RuntimeError(f"bootstrap failed: {out.stderr.strip()[-2000:]}")
+        return json.loads(out.stdout).get("enrollment_token")
+
+    def mint_enrollment_token(self, uses: int = 1) -> str:
+        token = self.login()
+        answer = requests.post(f"{self.url}/api/enrollment-tokens", json={"uses": uses},
+                               headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        answer.raise_for_status()
+        return str(answer.json()["token"])
+
+    def login(self, email: str | None = None, password: str | None = None) -> str:
+        answer = requests.post(f"{self.url}/api/auth/login", timeout=10, json={
+            "email": email or self.config.admin_email, "password": password or self.admin_password})
+        answer.raise_for_status()
+        return str(answer.json()["access_token"])
+
+    def wait_for_agents(self, count: int = 1, timeout: float = 60) -> list[dict[str, Any]]:
+        token = self.login()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            agents = requests.get(f"{self.url}/api/agents", headers={"Authorization": f"Bearer {token}"},
+                                  timeout=10).json()["agents"]
+            online = [a for a in agents if a["status"] == "online"]
+            if len(online) >= count:
+                return online
+            time.sleep(0.1)
+        raise RuntimeError(f"{count} agent(s) did not come online within {timeout:.0f} s; see {self.root}/logs")
+
+
+class _Endpoints:
+    """A boto3-session look-alike whose clients point at dynalite and moto."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+
+    def client(self, service: str) -> Any:
+        return self.stack.client(service)
+
+
+def _new_keyring(name: str) -> str:
+    sys.path.insert(0, str(FUNCTIONS))
+    from chalicelib import keys  # the control plane owns the keyring format
+
+    return keys.new_secret_value("job" if "job" in name else "token")
+
+
+def _write_private(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(tmp, path)
+
+
+def main() -> None:
+    root = Path(os.environ.get("FLEETVISOR_HOME", REPO / ".fleetvisor"))
+    config = StackConfig(
+        root=root, api_port=int(os.environ.get("FLEETVISOR_PORT", "8000")),
+        libvirt_uri=os.environ.get("FLEETVISOR_LIBVIRT_URI", "test:///default"),
+        admin_email=os.environ.get("FLEETVISOR_ADMIN_EMAIL", DEFAULT_ADMIN),
+        admin_password=os.environ.get("FLEETVISOR_ADMIN_PASSWORD") or None)
+    stack = LocalStack(config)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        stack.start()
+        stack.wait_for_agents(1)
+        print(_banner(stack), flush=True)
+        while all(c.proc.poll() is None for c in stack.children.values()):
+            time.sleep(0.5)
+        dead = [c.name for c in stack.children.values() if c.proc.poll() is not None]
+        print(f"fleetvisor: {', '.join(dead)} stopped; see {root}/logs. Shutting down.", flush=True)
+    except KeyboardInterrupt:
+        print("\nfleetvisor: stopping…", flush=True)
+    finally:
+        stack.stop()
+
+
+def _banner(stack: LocalStack) -> str:
+    return "\n".join([
+        "",
+        "Fleetvisor is running.",
+        f"  Web app:   {stack.url}/",
+        f"  Email:     {stack.config.admin_email}",
+        f"  Password:  {stack.admin_password}",
+        f"  Host:      one local agent on {stack.config.libvirt_uri}",
+        f"  Logs:      {stack.root}/logs/",
+        "Press Ctrl-C to stop everything.",
+        "",
+    ])
+
+
+if __name__ == "__main__":
+    main()

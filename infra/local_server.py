@@ -1,0 +1,119 @@
+"""The local API server: the Chalice app in Chalice's own threaded server,
+plus what API Gateway and CloudFront do in AWS.
+
+- `/api/*` and `/agent/*` go to the app; an unknown route answers
+  404 `route_not_found` in our error shape (API Gateway's GatewayResponses do
+  the same in AWS), and bodies over MAX_BODY are refused before they are read.
+- everything else is the built web app, with `index.html` for unknown paths
+  so client-side routes survive a reload.
+
+Run: `python -m infra.local_server --port 8000 --spa frontend/dist` with the
+AWS endpoint variables pointing at dynalite and moto.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import mimetypes
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from chalice.cli.factory import CLIFactory
+from chalice.local import (ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer,
+                           LocalGatewayException)
+
+FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
+MAX_BODY = 2 * 1024 * 1024
+API_PREFIXES = ("/api/", "/agent/")
+
+
+def _error(code: str, message: str) -> bytes:
+    return json.dumps({"error": {"code": code, "message": message}}).encode()
+
+
+class FleetvisorHandler(ChaliceRequestHandler):
+    # Without this every keep-alive request waits ~40 ms for a delayed ACK.
+    disable_nagle_algorithm = True
+    spa_dir: Path | None = None
+
+    def _route(self) -> None:
+        path = urlsplit(self.path).path
+        if path.startswith(API_PREFIXES):
+            self._api()
+        elif self.command in ("GET", "HEAD"):
+            self._static(path)
+        else:
+            self._send_bytes(404, _error("route_not_found", "No such route."), "application/json")
+
+    def _api(self) -> None:
+        try:
+            length = int(self.headers.get("content-length", "0"))
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY:
+            self.close_connection = True
+            self._send_bytes(413, _error("payload_too_large", "The request body is too large."),
+                             "application/json")
+            return
+        self._generic_handle()
+
+    def _send_error_response(self, error: LocalGatewayException) -> None:
+        # Chalice mimics API Gateway's 403 "Missing Authentication Token" for unknown routes.
+        self._send_bytes(404, _error("route_not_found", "No such route."), "application/json")
+
+    def _static(self, path: str) -> None:
+        root = self.spa_dir
+        if root is None or not (root / "index.html").is_file():
+            self._send_bytes(503, b"The web app is not built; run `make up`.", "text/plain")
+            return
+        target = (root / path.lstrip("/")).resolve()
+        if not target.is_file() or root.resolve() not in target.parents:
+            target = root / "index.html"
+        kind = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        cache = "no-cache" if target.name == "index.html" else "public, max-age=31536000, immutable"
+        self._send_bytes(200, target.read_bytes(), kind, {"Cache-Control": cache})
+
+    def _send_bytes(self, status: int, body: bytes, kind: str, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - BaseHTTPRequestHandler's name
+        logging.getLogger("fleetvisor.http").info("%s %s", self.address_string(), format % args)
+
+    do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _route
+
+
+def make_server(host: str, port: int, spa_dir: Path | None, stage: str = "local") -> LocalDevServer:
+    factory = CLIFactory(project_dir=str(FUNCTIONS))
+    config = factory.create_config_obj(chalice_stage_name=stage)
+    app = config.chalice_app
+    CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+    app.__class__ = CustomLocalChalice
+    handler = type("Handler", (FleetvisorHandler,), {"spa_dir": spa_dir})
+    return LocalDevServer(app, config, host, port, handler_cls=handler)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--spa", type=Path, default=None)
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stdout, level=logging.WARNING, format="api: %(message)s")
+    server = make_server(args.host, args.port, args.spa)
+    print(f"api: serving on http://{args.host}:{args.port}", flush=True)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

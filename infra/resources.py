@@ -1,0 +1,117 @@
+"""Read infra/template.yaml and create what it declares on dynalite and moto.
+
+The local stack and the tests create tables, the bucket and the secrets from
+the very template AWS deploys, never from a second hand-written list.
+cfn-lint's decoder understands `!Ref` and `!Sub`; this module resolves the
+few forms the template uses, and logs what the emulators do not support.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+from cfnlint.decode import decode_str
+
+TEMPLATE = Path(__file__).with_name("template.yaml")
+log = logging.getLogger("fleetvisor.infra")
+
+# Table properties dynalite does not implement; AWS applies them, locally they are skipped.
+LOCAL_SKIPPED = ("TimeToLiveSpecification", "PointInTimeRecoverySpecification")
+
+
+def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    template, matches = decode_str(path.read_text())
+    if matches:
+        raise ValueError(f"{path} does not parse: {matches}")
+    return _plain(template)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def resolve(value: Any, params: dict[str, str]) -> Any:
+    """Resolve `Ref` to parameters and `Fn::Sub` with `${Param}` inside any value."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"}:
+            return params[value["Ref"]]
+        if set(value) == {"Fn::Sub"}:
+            return re.sub(r"\$\{([A-Za-z0-9:]+)\}", lambda m: params[m.group(1)], value["Fn::Sub"])
+        return {k: resolve(v, params) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolve(v, params) for v in value]
+    return value
+
+
+def of_type(template: dict[str, Any], kind: str, params: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Logical id → resolved Properties of every resource of `kind`."""
+    return {lid: resolve(res.get("Properties", {}), params)
+            for lid, res in template["Resources"].items() if res["Type"] == kind}
+
+
+def table_definition(props: dict[str, Any]) -> dict[str, Any]:
+    """CreateTable arguments for one AWS::DynamoDB::Table."""
+    for skipped in LOCAL_SKIPPED:
+        if skipped in props:
+            log.info("local stack: %s of %s is not supported by dynalite; skipped", skipped, props["TableName"])
+    args = {k: props[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode") if k in props}
+    if "GlobalSecondaryIndexes" in props:
+        args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    return args
+
+
+def create_all(session: Any, params: dict[str, str], new_secret: Callable[[str], str],
+               saved_secrets: dict[str, str], template: dict[str, Any] | None = None) -> dict[str, str]:
+    """Create tables, buckets and secrets; returns every secret's value by name.
+
+    `saved_secrets` (name → value) are put back as they were, so keys survive
+    a restart of moto, which keeps nothing; missing ones come from `new_secret(name)`.
+    """
+    template = template or load()
+    _create_tables(session.client("dynamodb"), template, params)
+    _create_buckets(session.client("s3"), template, params)
+    return _put_secrets(session.client("secretsmanager"), template, params, new_secret, saved_secrets)
+
+
+def _create_tables(dynamodb: Any, template: dict[str, Any], params: dict[str, str]) -> None:
+    existing = set(dynamodb.list_tables()["TableNames"])
+    for props in of_type(template, "AWS::DynamoDB::Table", params).values():
+        if props["TableName"] not in existing:
+            dynamodb.create_table(**table_definition(props))
+            dynamodb.get_waiter("table_exists").wait(TableName=props["TableName"],
+                                                     WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+
+
+def _create_buckets(s3: Any, template: dict[str, Any], params: dict[str, str]) -> None:
+    for props in of_type(template, "AWS::S3::Bucket", params).values():
+        s3.create_bucket(Bucket=props["BucketName"])
+        if "CorsConfiguration" in props:
+            s3.put_bucket_cors(Bucket=props["BucketName"], CORSConfiguration=cors_rules(props["CorsConfiguration"]))
+
+
+def cors_rules(cfn: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's CorsConfiguration in the S3 API's spelling."""
+    renamed = {"MaxAge": "MaxAgeSeconds", "ExposedHeaders": "ExposeHeaders", "Id": "ID"}
+    return {"CORSRules": [{renamed.get(k, k): v for k, v in rule.items()} for rule in cfn["CorsRules"]]}
+
+
+def _put_secrets(client: Any, template: dict[str, Any], params: dict[str, str],
+                 new_secret: Callable[[str], str], saved: dict[str, str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for props in of_type(template, "AWS::SecretsManager::Secret", params).values():
+        name = props["Name"]
+        value = saved.get(name) or new_secret(name)
+        try:
+            client.create_secret(Name=name, SecretString=value)
+        except client.exceptions.ResourceExistsException:
+            client.put_secret_value(SecretId=name, SecretString=value)
+        values[name] = value
+    return values
+
