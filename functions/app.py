@@ -1,7 +1,6 @@
 """Fleetvisor control plane: creates the app, wires middleware and blueprints."""
 
 from chalice import Chalice
-
 from chalicelib import store, web
 from chalicelib.agents.routes import bp as agents
 from chalicelib.auth.routes import bp as auth

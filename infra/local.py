@@ -81,6 +81,7 @@ class StackConfig:
     libvirt_uri: str = "test:///default"
     admin_email: str = DEFAULT_ADMIN
     admin_password: str | None = None
+    start_api: bool = True
     start_agent: bool = True
     agent_name: str = "local-host"
     stage: str = "local"
@@ -117,8 +118,9 @@ class LocalStack:
         self._provision()
         self.admin_password = self._admin_password()
         token = self._bootstrap(mint_token=self.config.start_agent and not self._agent_enrolled())
-        self.start_api()
-        if self.config.start_agent:
+        if self.config.start_api:
+            self.start_api()
+        if self.config.start_api and self.config.start_agent:
             self.start_agent(self.config.agent_name, self.config.libvirt_uri, token,
                              self.root / "agent")
         return self
@@ -137,7 +139,7 @@ class LocalStack:
         self.stop()
 
     def _take_lock(self) -> None:
-        self._lock = open(self.root / ".lock", "w")
+        self._lock = open(self.root / ".lock", "w")  # noqa: SIM115 - held for the stack's lifetime
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -146,9 +148,11 @@ class LocalStack:
     # -- processes --------------------------------------------------------
     def _spawn(self, name: str, argv: list[str], port: int | None = None,
                env: dict[str, str] | None = None) -> Child:
-        log = open(self.root / "logs" / f"{name}.log", "ab")
+        log = open(self.root / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
+        # preexec_fn is safe here: the launcher starts children from one thread only.
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=REPO, env=env or self.service_env(), preexec_fn=_die_with_parent)
+                                cwd=REPO, env=env or self.service_env(),
+                                preexec_fn=_die_with_parent)  # noqa: PLW1509
         child = Child(name, proc, log)
         self.children[name] = child
         if port is not None:
@@ -210,7 +214,8 @@ class LocalStack:
 
     def client(self, service: str) -> Any:
         port = self.dynalite_port if service == "dynamodb" else self.moto_port
-        return self.aws_session().client(service, endpoint_url=f"http://{LOOPBACK}:{port}")
+        endpoint = f"http://{LOOPBACK}:{port}"
+        return self.aws_session().client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
 
     def _provision(self) -> None:
         params = {"Stage": self.config.stage, "WebOrigin": self.url}
@@ -247,7 +252,8 @@ class LocalStack:
         argv = [sys.executable, "-m", "infra.bootstrap", "--email", self.config.admin_email]
         if mint_token:
             argv.append("--enrollment-token")
-        out = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+        out = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=120,
+                             check=False)
         if out.returncode != 0:
             raise RuntimeError(f"bootstrap failed: {out.stderr.strip()[-2000:]}")
         return json.loads(out.stdout).get("enrollment_token")
@@ -290,7 +296,7 @@ class _Endpoints:
 
 def _new_keyring(name: str) -> str:
     sys.path.insert(0, str(FUNCTIONS))
-    from chalicelib import keys  # the control plane owns the keyring format
+    from chalicelib import keys  # noqa: PLC0415 - the control plane owns the keyring format
 
     return keys.new_secret_value("job" if "job" in name else "token")
 

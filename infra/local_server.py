@@ -22,8 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from chalice.cli.factory import CLIFactory
-from chalice.local import (ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer,
-                           LocalGatewayException)
+from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, LocalGatewayException
 
 FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
 MAX_BODY = 2 * 1024 * 1024

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from cfnlint.decode import decode_str
 
@@ -61,7 +62,7 @@ def table_definition(props: dict[str, Any]) -> dict[str, Any]:
     for skipped in LOCAL_SKIPPED:
         if skipped in props:
             log.info("local stack: %s of %s is not supported by dynalite; skipped", skipped, props["TableName"])
-    args = {k: props[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode") if k in props}
+    args: dict[str, Any] = {k: props[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode") if k in props}
     if "GlobalSecondaryIndexes" in props:
         args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
     return args

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 from urllib.parse import unquote
 
 from chalice import Blueprint, Response
@@ -47,12 +48,13 @@ class Call:
 
     def json(self) -> dict[str, Any]:
         if self._body is None:
-            self._body = parse_json(self.request.raw_body or b"", self.max_body)
+            raw = self.request.raw_body or b""
+            self._body = parse_json(raw.encode() if isinstance(raw, str) else raw, self.max_body)
         return self._body
 
     def query(self, name: str) -> str | None:
-        params = self.request.query_params or {}
-        return params.get(name)
+        params = self.request.query_params
+        return params.get(name) if params else None
 
     @property
     def source_ip(self) -> str:

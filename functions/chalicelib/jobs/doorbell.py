@@ -8,6 +8,7 @@ consistent read instead of waiting for the index to catch up.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -20,7 +21,7 @@ log = logging.getLogger("fleetvisor.doorbell")
 def create_queue(agent_id: str) -> str:
     name = f"{settings().queue_prefix}agent-{agent_id}"
     # A message older than a delivery window points at a job that has expired anyway.
-    attributes = {"MessageRetentionPeriod": str(max(60, settings().delivery_seconds)),
+    attributes: dict[Any, str] = {"MessageRetentionPeriod": str(max(60, settings().delivery_seconds)),
                   "ReceiveMessageWaitTimeSeconds": "0"}
     return aws.sqs().create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
 

@@ -127,7 +127,7 @@ def result_object_key(job: Job, attempt: int) -> str:
 def lease(agent: Agent, job_id: str, claim_token: str, running: bool) -> dict[str, Any]:
     now_ms = _now_ms()
     job = Job(job_id)
-    actions = [Job.lease_expires_at.set(now_ms // 1000 + settings().lease_seconds)]
+    actions: list[Any] = [Job.lease_expires_at.set(now_ms // 1000 + settings().lease_seconds)]
     if running:
         actions += [Job.status.set("running"), Job.status_created.set(f"running#{now_ms:013d}"),
                     Job.started_ms.set(Job.started_ms | now_ms)]

@@ -36,9 +36,10 @@ OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
 ]
 
 
-def _operation(method: str, path: str, summary: str, auth: bool, body: dict[str, Any] | None,
-               status: int) -> dict[str, Any]:
-    responses: dict[str, Any] = {str(status): {"description": "OK", "content": {"application/json": {"schema": OBJECT}}}}
+def _operation(spec: tuple[str, str, str, bool, dict[str, Any] | None, int]) -> dict[str, Any]:
+    method, path, summary, auth, body, status = spec
+    ok = {"description": "OK", "content": {"application/json": {"schema": OBJECT}}}
+    responses: dict[str, Any] = {str(status): ok}
     for code in ([400] if body else []) + ([401] if auth or path.endswith("login") else []) \
             + ([404] if "{" in path else []):
         responses[str(code)] = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
@@ -55,8 +56,8 @@ def _operation(method: str, path: str, summary: str, auth: bool, body: dict[str,
 
 def document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for method, path, summary, auth, body, status in OPERATIONS:
-        paths.setdefault(path, {})[method] = _operation(method, path, summary, auth, body, status)
+    for spec in OPERATIONS:
+        paths.setdefault(spec[1], {})[spec[0]] = _operation(spec)
     return {
         "openapi": "3.0.3",
         "info": {"title": "Fleetvisor operator API", "version": "1"},

@@ -1,0 +1,28 @@
+# Fleetvisor: `make up` runs the whole stack locally, `make test` runs every test.
+# Both start with the same idempotent set-up step (scripts/setup.sh).
+
+PY := .venv/bin/python
+
+.PHONY: setup up test lint unit frontend-test bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+up: setup
+	@$(PY) -m infra.local
+
+lint:
+	@.venv/bin/ruff check functions agent infra tests bench
+	@.venv/bin/mypy functions/app.py functions/chalicelib agent/fleetvisor_agent infra bench
+
+frontend-test:
+	@cd frontend && npm test --silent
+
+test: setup lint frontend-test
+	@$(PY) -m pytest
+
+bench: setup
+	@$(PY) bench/dispatch.py
+
+clean:
+	rm -rf .venv node_modules frontend/node_modules frontend/dist

@@ -1,0 +1,214 @@
+"""The agent protocol through the real handlers: enrolment, heartbeat, poll
+(claim + signature), lease and completion, with the refusals each allows."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+import pytest
+import requests
+from chalice.test import Client
+from chalicelib.agents import enrollment
+from chalicelib.jobs.models import Job
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from .conftest import VM, FakeHost, Operator, public_b64
+
+JSON = {"Content-Type": "application/json"}
+
+
+def _b64d(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _queue_job(client: Client, op: Operator, host: FakeHost, action: str = "shutdown") -> str:
+    answer = client.http.post(
+        f"/api/agents/{host.agent_id}/vms/test/actions", headers=op.headers, body=json.dumps({"action": action})
+    )
+    assert answer.status_code == 202
+    return str(answer.json_body["job_id"])
+
+
+def _poll(client: Client, host: FakeHost, wait: int = 0) -> list[dict[str, Any]]:
+    answer = client.http.post(f"/agent/v1/poll?wait={wait}", headers=host.headers, body=json.dumps({"max_jobs": 5}))
+    assert answer.status_code == 200, answer.body
+    return list(answer.json_body["jobs"])
+
+
+def _post(client: Client, host: FakeHost, path: str, body: dict[str, Any]) -> Any:
+    return client.http.post(path, headers=host.headers, body=json.dumps(body))
+
+
+def test_poll_claims_and_signs_the_job(client: Client, make_operator: Any, enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    job_id = _queue_job(client, op, host)
+    [claimed] = _poll(client, host)
+    register_keys = client.http.post(
+        "/agent/v1/heartbeat", headers=host.headers, body=json.dumps({"vms": [VM]})
+    ).json_body["signing_keys"]
+    envelope = claimed["envelope"]
+    public = {k["kid"]: Ed25519PublicKey.from_public_bytes(_b64d(k["public_key"])) for k in register_keys}
+    raw = _b64d(envelope["payload"])
+    public[envelope["kid"]].verify(_b64d(envelope["sig"]), raw)
+    payload = json.loads(raw)
+    assert (payload["job_id"], payload["agent_id"], payload["op"], payload["attempt"]) == (
+        job_id,
+        host.agent_id,
+        "vm.shutdown",
+        1,
+    )
+    assert payload["args"] == {"vm_uuid": VM["uuid"]}
+    assert payload["expires_at"] <= claimed["lease_expires_at"]
+    assert Job.get(job_id).status == "claimed"
+    assert _poll(client, host) == []  # claimed once only
+
+
+def test_lease_then_complete_with_result_updates_job_and_vm(client: Client, make_operator: Any, enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    job_id = _queue_job(client, op, host)
+    [claimed] = _poll(client, host)
+    token = claimed["claim_token"]
+    lease = _post(client, host, f"/agent/v1/jobs/{job_id}/lease", {"claim_token": token, "running": True})
+    assert lease.status_code == 200 and lease.json_body["cancel"] is False
+    assert Job.get(job_id).status == "running"
+    result = b'{"ok": true}'
+    assert requests.put(claimed["uploads"]["result"]["url"], data=result, timeout=10).status_code == 200
+    done = _post(
+        client,
+        host,
+        f"/agent/v1/jobs/{job_id}/complete",
+        {
+            "claim_token": token,
+            "exit_code": 0,
+            "summary": "VM shut down",
+            "outputs": ["result"],
+            "vm": {"uuid": VM["uuid"], "name": "test", "state": "shutoff"},
+        },
+    )
+    assert done.status_code == 200 and done.json_body == {"status": "succeeded"}
+    job = client.http.get(f"/api/jobs/{job_id}", headers=op.headers).json_body
+    assert (job["status"], job["exit_code"], job["result"]["size"]) == ("succeeded", 0, len(result))
+    assert requests.get(job["result"]["url"], timeout=10).content == result
+    vm = client.http.get(f"/api/agents/{host.agent_id}/vms/test", headers=op.headers).json_body
+    assert vm["state"] == "shutoff"
+
+
+def test_stale_claim_and_other_agents_are_refused(client: Client, make_operator: Any, enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    other: FakeHost = enrol(op)
+    job_id = _queue_job(client, op, host)
+    [claimed] = _poll(client, host)
+    stale = _post(client, host, f"/agent/v1/jobs/{job_id}/lease", {"claim_token": "not-the-token"})
+    assert (stale.status_code, stale.json_body["error"]["code"]) == (409, "stale_claim")
+    for path in ("lease", "complete"):
+        answer = _post(
+            client, other, f"/agent/v1/jobs/{job_id}/{path}", {"claim_token": claimed["claim_token"], "exit_code": 0}
+        )
+        assert (answer.status_code, answer.json_body["error"]["code"]) == (404, "job_not_found")
+    assert Job.get(job_id).status == "claimed"
+
+
+def test_completion_naming_a_missing_upload_is_refused(client: Client, make_operator: Any, enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    job_id = _queue_job(client, op, host)
+    [claimed] = _poll(client, host)
+    answer = _post(
+        client,
+        host,
+        f"/agent/v1/jobs/{job_id}/complete",
+        {"claim_token": claimed["claim_token"], "exit_code": 0, "outputs": ["result"]},
+    )
+    assert (answer.status_code, answer.json_body["error"]["code"]) == (400, "upload_missing")
+    assert Job.get(job_id).status == "claimed"
+
+
+def test_final_jobs_do_not_change_again(client: Client, make_operator: Any, enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    job_id = _queue_job(client, op, host)
+    [claimed] = _poll(client, host)
+    body = {"claim_token": claimed["claim_token"], "exit_code": 1, "summary": "VM is not running"}
+    assert _post(client, host, f"/agent/v1/jobs/{job_id}/complete", body).json_body == {"status": "failed"}
+    again = _post(client, host, f"/agent/v1/jobs/{job_id}/complete", {**body, "exit_code": 0})
+    assert again.status_code == 409
+    assert Job.get(job_id).status == "failed"
+
+
+@pytest.mark.parametrize(
+    ("change", "code"),
+    [
+        ({"token": "fvet_unknown"}, "enrollment_refused"),
+        ({"public_key": "abc"}, "invalid_request"),
+        ({"name": "bad\nname"}, "invalid_request"),
+        ({"name": "../../etc/passwd"}, "invalid_request"),
+        ({"capabilities": {"blob": "x" * 20000}}, "invalid_request"),
+    ],
+)
+def test_bad_enrolments_are_refused(client: Client, make_operator: Any, change: dict, code: str) -> None:
+    op: Operator = make_operator()
+    token, _ = enrollment.mint_token(op.user_id)
+    body = {
+        "token": token,
+        "name": "host-a",
+        "hostname": "h",
+        "capabilities": {},
+        "public_key": public_b64(Ed25519PrivateKey.generate()),
+        **change,
+    }
+    answer = client.http.post("/agent/v1/register", headers=JSON, body=json.dumps(body))
+    assert answer.json_body["error"]["code"] == code
+    assert client.http.get("/api/agents", headers=op.headers).json_body == {"agents": []}
+
+
+def test_token_is_one_use_and_a_name_cannot_change_keys(client: Client, make_operator: Any) -> None:
+    op: Operator = make_operator()
+    first, _ = enrollment.mint_token(op.user_id)
+    second, _ = enrollment.mint_token(op.user_id)
+    body = {"token": first, "name": "host-b", "public_key": public_b64(Ed25519PrivateKey.generate())}
+    assert client.http.post("/agent/v1/register", headers=JSON, body=json.dumps(body)).status_code == 200
+    reused = client.http.post("/agent/v1/register", headers=JSON, body=json.dumps({**body, "name": "host-c"}))
+    assert reused.json_body["error"]["code"] == "enrollment_refused"
+    takeover = {**body, "token": second, "public_key": public_b64(Ed25519PrivateKey.generate())}
+    answer = client.http.post("/agent/v1/register", headers=JSON, body=json.dumps(takeover))
+    assert (answer.status_code, answer.json_body["error"]["code"]) == (409, "host_name_taken")
+    # The refused takeover did not spend the token.
+    assert (
+        client.http.post(
+            "/agent/v1/register", headers=JSON, body=json.dumps({**takeover, "name": "host-c"})
+        ).status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize(
+    "claims", [{"aud": "fleetvisor-api"}, {"exp": 1}, {"sub": "ag_nobody"}, {"iat": 0, "exp": 99999999999}]
+)
+def test_bad_agent_tokens_are_401(client: Client, make_operator: Any, enrol: Any, claims: dict) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    answer = client.http.post(
+        "/agent/v1/poll?wait=0", headers={**JSON, "Authorization": f"Bearer {host.token(**claims)}"}, body="{}"
+    )
+    assert (answer.status_code, answer.json_body["error"]["code"]) == (401, "unauthorized")
+
+
+def test_operator_token_is_not_an_agent_token(client: Client, make_operator: Any) -> None:
+    op: Operator = make_operator()
+    answer = client.http.post("/agent/v1/poll?wait=0", headers=op.headers, body="{}")
+    assert answer.status_code == 401
+
+
+def test_heartbeat_refuses_bad_inventory_and_keeps_the_old(client: Client, make_operator: Any, enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    for vms in ([{**VM, "state": "exploded"}], [{**VM, "uuid": "../x"}], [VM, VM], "nope"):
+        answer = client.http.post("/agent/v1/heartbeat", headers=host.headers, body=json.dumps({"vms": vms}))
+        assert answer.status_code == 400
+    vms_now = client.http.get(f"/api/agents/{host.agent_id}/vms", headers=op.headers).json_body["vms"]
+    assert [(v["uuid"], v["state"]) for v in vms_now] == [(VM["uuid"], "running")]

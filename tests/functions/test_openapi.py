@@ -1,0 +1,25 @@
+"""The OpenAPI document describes exactly the operator routes the app has."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.test import Client
+
+
+def test_document_and_routes_agree_both_ways(app: Any, client: Client) -> None:
+    served = client.http.get("/api/openapi.json").json_body
+    documented = {(path, method.upper()) for path, ops in served["paths"].items() for method in ops}
+    routed = {(path, method) for path, methods in app.routes.items() if path.startswith("/api/") for method in methods}
+    assert documented == routed
+
+
+def test_every_authenticated_operation_documents_401(client: Client) -> None:
+    served = client.http.get("/api/openapi.json").json_body
+    for path, ops in served["paths"].items():
+        for method, op in ops.items():
+            if op["security"]:
+                assert "401" in op["responses"], (method, path)
+                assert op["responses"]["401"]["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/Error"
+                }
