@@ -62,10 +62,8 @@ def table_definition(props: dict[str, Any]) -> dict[str, Any]:
     for skipped in LOCAL_SKIPPED:
         if skipped in props:
             log.info("local stack: %s of %s is not supported by dynalite; skipped", skipped, props["TableName"])
-    args: dict[str, Any] = {k: props[k] for k in ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode") if k in props}
-    if "GlobalSecondaryIndexes" in props:
-        args["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-    return args
+    wanted = ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode", "GlobalSecondaryIndexes")
+    return {k: props[k] for k in wanted if k in props}
 
 
 def create_all(session: Any, params: dict[str, str], new_secret: Callable[[str], str],
