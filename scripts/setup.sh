@@ -49,7 +49,7 @@ npm_install() {  # $1 = directory with package.json and package-lock.json
 npm_install .
 npm_install frontend
 
-src_hash=$(find frontend/src frontend/index.html frontend/vite.config.ts frontend/package.json \
+src_hash=$(find frontend/src frontend/index.html frontend/vite.config.ts frontend/tsconfig.json frontend/package.json \
              -type f -print0 2>/dev/null | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 if [ ! -f frontend/dist/index.html ] || [ "$(cat frontend/dist/.fv-stamp 2>/dev/null)" != "$src_hash" ]; then
   echo "setup: building the web app"

@@ -1,0 +1,84 @@
+// One host: its name, status, when it was last heard from, what it runs on,
+// and its VMs.
+
+import { formatAgo, hypervisorFacts } from '../format';
+import type { Agent, VM } from '../types';
+import { StatusBadge } from './StatusBadge';
+import { VmTable, type OnAction } from './VmTable';
+
+interface Props {
+  agent: Agent;
+  /** Undefined until the host's VM list has arrived. */
+  vms: VM[] | undefined;
+  vmError: string | undefined;
+  now: number;
+  actionErrors: Record<string, string>;
+  sending: Record<string, boolean>;
+  onAction: OnAction;
+}
+
+function HypervisorInfo({ agent }: { agent: Agent }) {
+  const facts = hypervisorFacts(agent.capabilities);
+  if (facts.length === 0) return null;
+  return (
+    <dl class="facts" data-testid="host-capabilities">
+      {facts.map(({ label, value }) => (
+        <div key={label}>
+          <dt>{label}</dt>
+          <dd>{value}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+function VmListError({ message }: { message: string | undefined }) {
+  if (!message) return null;
+  return (
+    <p class="error" role="alert" data-testid="host-error">
+      {message}
+    </p>
+  );
+}
+
+function HostVms({ agent, vms, vmError, actionErrors, sending, onAction }: Omit<Props, 'now'>) {
+  if (vms === undefined) return vmError ? null : <p class="muted">Loading VMs…</p>;
+  return (
+    <VmTable
+      agentId={agent.agent_id}
+      hostName={agent.name}
+      vms={vms}
+      actionErrors={actionErrors}
+      sending={sending}
+      onAction={onAction}
+    />
+  );
+}
+
+export function HostCard(props: Props) {
+  const { agent, now } = props;
+  const headingId = `host-${agent.agent_id}`;
+  return (
+    <article class="card host" data-testid="host" data-agent-id={agent.agent_id} aria-labelledby={headingId}>
+      <header class="host-header">
+        <h2 id={headingId} data-testid="host-name">
+          {agent.name}
+        </h2>
+        <StatusBadge kind="host" status={agent.status} testId="host-status" />
+        <span class="muted" data-testid="host-last-seen">
+          last seen {formatAgo(agent.last_seen_ms, now)}
+        </span>
+      </header>
+      {(agent.hostname || agent.environment) && (
+        <p class="muted host-meta">
+          {agent.hostname}
+          {agent.hostname && agent.environment ? ' · ' : ''}
+          {agent.environment}
+        </p>
+      )}
+      <HypervisorInfo agent={agent} />
+      <VmListError message={props.vmError} />
+      <HostVms {...props} />
+    </article>
+  );
+}

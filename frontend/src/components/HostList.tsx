@@ -1,0 +1,39 @@
+// Every host the operator owns, each with its VMs.
+
+import type { FleetState } from '../state/fleet';
+import { HostCard } from './HostCard';
+import type { OnAction } from './VmTable';
+
+interface Props {
+  fleet: FleetState;
+  now: number;
+  onAction: OnAction;
+}
+
+export function HostList({ fleet, now, onAction }: Props) {
+  if (!fleet.loaded) return <p class="muted">Loading hosts…</p>;
+  return (
+    <>
+      {fleet.hostsError && (
+        <p class="error" role="alert" data-testid="hosts-error">
+          {fleet.hostsError}
+        </p>
+      )}
+      {fleet.agents.length === 0 && !fleet.hostsError && (
+        <p class="muted">No hosts yet. Enrol a host's agent and it appears here.</p>
+      )}
+      {fleet.agents.map((agent) => (
+        <HostCard
+          key={agent.agent_id}
+          agent={agent}
+          vms={fleet.vms[agent.agent_id]}
+          vmError={fleet.vmErrors[agent.agent_id]}
+          now={now}
+          actionErrors={fleet.actionErrors}
+          sending={fleet.sending}
+          onAction={onAction}
+        />
+      ))}
+    </>
+  );
+}

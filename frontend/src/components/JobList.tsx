@@ -1,0 +1,72 @@
+// The "Recent jobs" panel: what was asked of the hosts and how it went.
+
+import { formatAgo } from '../format';
+import type { Job } from '../types';
+import { StatusBadge } from './StatusBadge';
+
+interface Props {
+  jobs: Job[];
+  /** VM names by UUID, from the hosts' VM lists. */
+  vmNames: ReadonlyMap<string, string>;
+  error: string;
+  now: number;
+}
+
+function jobVm(job: Job, vmNames: ReadonlyMap<string, string>): string {
+  const uuid = job.vm_uuid ?? (typeof job.args.vm_uuid === 'string' ? job.args.vm_uuid : null);
+  if (uuid === null) return '—';
+  return vmNames.get(uuid) ?? uuid;
+}
+
+function JobRow({ job, vmNames, now }: { job: Job; vmNames: Props['vmNames']; now: number }) {
+  return (
+    <tr data-testid="job-row" data-job-id={job.job_id}>
+      <td>
+        <code>{job.op}</code>
+      </td>
+      <td class="vm-name">{jobVm(job, vmNames)}</td>
+      <td>
+        <StatusBadge kind="job" status={job.status} testId="job-status" />
+      </td>
+      <td class="num">{job.attempt}</td>
+      <td class="num">{job.exit_code ?? '—'}</td>
+      <td class="summary">{job.summary ?? ''}</td>
+      <td class="muted">{formatAgo(job.created_ms, now)}</td>
+    </tr>
+  );
+}
+
+export function JobList({ jobs, vmNames, error, now }: Props) {
+  return (
+    <section class="card jobs" aria-labelledby="jobs-title">
+      <h2 id="jobs-title">Recent jobs</h2>
+      {error && (
+        <p class="error" role="alert">
+          {error}
+        </p>
+      )}
+      {jobs.length === 0 ? (
+        <p class="muted">No jobs yet.</p>
+      ) : (
+        <table class="job-table">
+          <thead>
+            <tr>
+              <th scope="col">Operation</th>
+              <th scope="col">VM</th>
+              <th scope="col">Status</th>
+              <th scope="col" class="num">Attempt</th>
+              <th scope="col" class="num">Exit code</th>
+              <th scope="col">Summary</th>
+              <th scope="col">Created</th>
+            </tr>
+          </thead>
+          <tbody>
+            {jobs.map((job) => (
+              <JobRow key={job.job_id} job={job} vmNames={vmNames} now={now} />
+            ))}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}

@@ -1,0 +1,61 @@
+// Email + password → POST /api/auth/login → the in-memory session.
+
+import { useState } from 'preact/hooks';
+import { errorMessage, type Api } from '../api';
+import type { SessionStore } from '../state/session';
+
+interface Props {
+  api: Pick<Api, 'login'>;
+  session: SessionStore;
+  /** Shown on arrival, e.g. why the last session ended. */
+  notice?: string;
+}
+
+function field(form: HTMLFormElement, name: string): string {
+  const value = new FormData(form).get(name);
+  return typeof value === 'string' ? value : '';
+}
+
+export function LoginForm({ api, session, notice = '' }: Props) {
+  const [message, setMessage] = useState(notice);
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: SubmitEvent) {
+    event.preventDefault();
+    const form = event.currentTarget as HTMLFormElement;
+    setBusy(true);
+    setMessage('');
+    try {
+      const answer = await api.login(field(form, 'email').trim(), field(form, 'password'));
+      session.logIn({ token: answer.access_token, user: answer.user });
+    } catch (error) {
+      setMessage(errorMessage(error));
+      setBusy(false);
+    }
+  }
+
+  return (
+    <main class="login">
+      <form class="card login-card" onSubmit={submit} aria-labelledby="login-title">
+        <h1 id="login-title">Fleetvisor</h1>
+        <p class="muted">Log in to manage your hosts and VMs.</p>
+        <label>
+          Email
+          <input name="email" type="email" autocomplete="username" required />
+        </label>
+        <label>
+          Password
+          <input name="password" type="password" autocomplete="current-password" required />
+        </label>
+        {message && (
+          <p class="error" role="alert" data-testid="login-error">
+            {message}
+          </p>
+        )}
+        <button type="submit" class="primary" disabled={busy}>
+          {busy ? 'Logging in…' : 'Log in'}
+        </button>
+      </form>
+    </main>
+  );
+}

@@ -1,0 +1,82 @@
+// The VMs of one host, with their state and lifecycle buttons.
+
+import { formatMemory } from '../format';
+import { vmKey } from '../state/fleet';
+import type { VM, VmAction } from '../types';
+import { StatusBadge } from './StatusBadge';
+import { VmActions } from './VmActions';
+
+export type OnAction = (agentId: string, vmUuid: string, action: VmAction) => void;
+
+interface Props {
+  agentId: string;
+  hostName: string;
+  vms: VM[];
+  actionErrors: Record<string, string>;
+  sending: Record<string, boolean>;
+  onAction: OnAction;
+}
+
+interface RowProps {
+  agentId: string;
+  vm: VM;
+  error: string | undefined;
+  busy: boolean;
+  onAction: OnAction;
+}
+
+function VmRow({ agentId, vm, error, busy, onAction }: RowProps) {
+  return (
+    <tr data-testid="vm-row" data-vm-name={vm.name} data-vm-uuid={vm.uuid}>
+      <th scope="row" class="vm-name">
+        {vm.name}
+      </th>
+      <td>
+        <StatusBadge kind="vm" status={vm.state} testId="vm-state" />
+      </td>
+      <td class="num">{vm.vcpus}</td>
+      <td class="num">{formatMemory(vm.memory_kib)}</td>
+      <td>
+        <VmActions vm={vm} busy={busy} onAction={(action) => onAction(agentId, vm.uuid, action)} />
+        {error && (
+          <p class="error" role="alert" data-testid="vm-error">
+            {error}
+          </p>
+        )}
+      </td>
+    </tr>
+  );
+}
+
+export function VmTable({ agentId, hostName, vms, actionErrors, sending, onAction }: Props) {
+  if (vms.length === 0) return <p class="muted">No VMs on this host.</p>;
+  return (
+    <table class="vm-table">
+      <caption class="visually-hidden">VMs on {hostName}</caption>
+      <thead>
+        <tr>
+          <th scope="col">Name</th>
+          <th scope="col">State</th>
+          <th scope="col" class="num">vCPUs</th>
+          <th scope="col" class="num">Memory</th>
+          <th scope="col">Actions</th>
+        </tr>
+      </thead>
+      <tbody>
+        {vms.map((vm) => {
+          const key = vmKey(agentId, vm.uuid);
+          return (
+            <VmRow
+              key={vm.uuid}
+              agentId={agentId}
+              vm={vm}
+              error={actionErrors[key]}
+              busy={sending[key] ?? false}
+              onAction={onAction}
+            />
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}

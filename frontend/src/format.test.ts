@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest';
+import { formatAgo, formatMemory, hypervisorFacts } from './format';
+
+describe('formatMemory', () => {
+  it.each([
+    [512, '512 KiB'],
+    [524288, '512 MiB'],
+    [2097152, '2 GiB'],
+    [1572864, '1.5 GiB'],
+    [1073741824, '1 TiB'],
+  ])('%i KiB reads %s', (kib, text) => {
+    expect(formatMemory(kib)).toBe(text);
+  });
+});
+
+describe('formatAgo', () => {
+  const now = 1_700_000_100_000;
+
+  it('counts seconds, then minutes, hours and days', () => {
+    expect(formatAgo(now - 7_000, now)).toBe('7s ago');
+    expect(formatAgo(now - 10 * 60_000, now)).toBe('10m ago');
+    expect(formatAgo(now - 5 * 3_600_000, now)).toBe('5h ago');
+    expect(formatAgo(now - 3 * 86_400_000, now)).toBe('3d ago');
+  });
+
+  it('never goes negative when the browser clock lags the server', () => {
+    expect(formatAgo(now + 2_000, now)).toBe('0s ago');
+  });
+
+  it('says never for a host that was never seen', () => {
+    expect(formatAgo(null, now)).toBe('never');
+    expect(formatAgo(0, now)).toBe('never');
+  });
+});
+
+describe('hypervisorFacts', () => {
+  it('lists known capabilities first, labelled, and skips nested values', () => {
+    const facts = hypervisorFacts({ cpus: 8, hypervisor: 'QEMU', domains: [1], memory_kib: 16777216, model: 'x' });
+    expect(facts).toEqual([
+      { label: 'Hypervisor', value: 'QEMU' },
+      { label: 'CPUs', value: '8' },
+      { label: 'Memory', value: '16 GiB' },
+      { label: 'model', value: 'x' },
+    ]);
+  });
+
+  it('is empty without capabilities', () => {
+    expect(hypervisorFacts(null)).toEqual([]);
+    expect(hypervisorFacts({})).toEqual([]);
+  });
+});

@@ -1,0 +1,71 @@
+// Turning API values into words and numbers for people.
+
+import type { Capabilities } from './types';
+
+const MEMORY_UNITS = ['KiB', 'MiB', 'GiB', 'TiB'];
+
+/** 524288 → "512 MiB", 1572864 → "1.5 GiB". */
+export function formatMemory(kib: number): string {
+  let value = kib;
+  let unit = 0;
+  while (value >= 1024 && unit < MEMORY_UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const rounded = Number.isInteger(value) ? String(value) : value.toFixed(1).replace(/\.0$/, '');
+  return `${rounded} ${MEMORY_UNITS[unit]}`;
+}
+
+/** How long ago `thenMs` was, e.g. "12s ago", "5m ago", "3h ago", "2d ago". */
+export function formatAgo(thenMs: number | null, nowMs: number): string {
+  if (thenMs === null || thenMs <= 0) return 'never';
+  const seconds = Math.max(0, Math.floor((nowMs - thenMs) / 1000));
+  if (seconds < 120) return `${seconds}s ago`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 120) return `${minutes}m ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours}h ago`;
+  return `${Math.floor(hours / 24)}d ago`;
+}
+
+export interface Fact {
+  label: string;
+  value: string;
+}
+
+// Capability keys worth a label of their own, in display order. Whatever else
+// the host reports with a plain value follows under its own key.
+const KNOWN_CAPABILITIES: ReadonlyArray<[string, string]> = [
+  ['hypervisor', 'Hypervisor'],
+  ['hypervisor_version', 'Hypervisor version'],
+  ['libvirt_version', 'libvirt'],
+  ['arch', 'Architecture'],
+  ['cpus', 'CPUs'],
+  ['memory_kib', 'Memory'],
+  ['uri', 'URI'],
+];
+
+const MAX_FACTS = 8;
+
+function plainValue(key: string, value: unknown): string | null {
+  if (key === 'memory_kib' && typeof value === 'number') return formatMemory(value);
+  if (typeof value === 'string' && value !== '') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return null;
+}
+
+/** The host's capabilities as label/value pairs (plain values only). */
+export function hypervisorFacts(capabilities: Capabilities | null | undefined): Fact[] {
+  if (!capabilities) return [];
+  const known = new Map(KNOWN_CAPABILITIES);
+  const keys = [
+    ...KNOWN_CAPABILITIES.map(([key]) => key).filter((key) => key in capabilities),
+    ...Object.keys(capabilities).filter((key) => !known.has(key)),
+  ];
+  const facts: Fact[] = [];
+  for (const key of keys) {
+    const value = plainValue(key, capabilities[key]);
+    if (value !== null) facts.push({ label: known.get(key) ?? key, value });
+  }
+  return facts.slice(0, MAX_FACTS);
+}

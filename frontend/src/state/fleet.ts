@@ -1,0 +1,203 @@
+// What the hosts page shows, and how it is kept fresh.
+//
+// - Hosts, their VMs and the recent jobs are refetched every 5 s.
+// - A job the operator starts here is polled every 250 ms until it is final;
+//   then its host's VM list is refetched at once, so the VM's new state shows
+//   well within a second of the job finishing.
+// - Each kind of request runs one at a time (see `coalesce`), and nothing
+//   polls after `stop()` (the page unmounts on logout or an expired session).
+
+import { errorMessage, type Api } from '../api';
+import { isFinal, type Agent, type Job, type VM, type VmAction } from '../types';
+import { watchJob } from './jobWatch';
+import { coalesce, startPoller } from './poller';
+
+export interface FleetState {
+  /** The first host list has arrived (or failed). */
+  loaded: boolean;
+  agents: Agent[];
+  /** VMs by agent id. */
+  vms: Record<string, VM[]>;
+  /** Why a host's VM list could not be loaded, by agent id. */
+  vmErrors: Record<string, string>;
+  hostsError: string;
+  jobs: Job[];
+  jobsError: string;
+  /** The last failed action, by vmKey(). */
+  actionErrors: Record<string, string>;
+  /** Actions being sent, by vmKey(). */
+  sending: Record<string, boolean>;
+}
+
+export type FleetApi = Pick<Api, 'listAgents' | 'listVms' | 'listJobs' | 'getJob' | 'vmAction'>;
+
+export interface FleetOptions {
+  refreshMs?: number;
+  jobPollMs?: number;
+  jobLimit?: number;
+}
+
+export const REFRESH_MS = 5000;
+export const JOB_LIMIT = 20;
+
+export function vmKey(agentId: string, vmUuid: string): string {
+  return `${agentId}/${vmUuid}`;
+}
+
+const EMPTY: FleetState = {
+  loaded: false,
+  agents: [],
+  vms: {},
+  vmErrors: {},
+  hostsError: '',
+  jobs: [],
+  jobsError: '',
+  actionErrors: {},
+  sending: {},
+};
+
+const STATUS_RANK: Record<string, number> = { queued: 0, claimed: 1, running: 2 };
+
+/** Orders two copies of one job: a later attempt, or further along in it. */
+function progress(job: Job): number {
+  return job.attempt * 10 + (STATUS_RANK[job.status] ?? 3);
+}
+
+function newer(a: Job, b: Job | undefined): Job {
+  return b !== undefined && progress(b) > progress(a) ? b : a;
+}
+
+/** The server's list, never going back on what a faster poll already saw. */
+export function mergeJobs(known: Job[], incoming: Job[], limit: number): Job[] {
+  const byId = new Map(known.map((job) => [job.job_id, job]));
+  const merged = new Map(incoming.map((job) => [job.job_id, newer(job, byId.get(job.job_id))]));
+  for (const job of known) if (!merged.has(job.job_id)) merged.set(job.job_id, job);
+  return [...merged.values()].sort((a, b) => b.created_ms - a.created_ms).slice(0, limit);
+}
+
+function without<T>(record: Record<string, T>, key: string): Record<string, T> {
+  const { [key]: _dropped, ...rest } = record;
+  return rest;
+}
+
+export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
+  const refreshMs = options.refreshMs ?? REFRESH_MS;
+  const jobLimit = options.jobLimit ?? JOB_LIMIT;
+  let state = EMPTY;
+  let stopped = false;
+  let stopPoller: (() => void) | null = null;
+  const listeners = new Set<() => void>();
+  const watchers = new Map<string, () => void>();
+  const vmRefreshers = new Map<string, () => Promise<void>>();
+
+  function update(change: (s: FleetState) => Partial<FleetState>): void {
+    if (stopped) return;
+    state = { ...state, ...change(state) };
+    listeners.forEach((listener) => listener());
+  }
+
+  async function loadVms(agentId: string): Promise<void> {
+    try {
+      const vms = await api.listVms(agentId);
+      update((s) => ({ vms: { ...s.vms, [agentId]: vms }, vmErrors: without(s.vmErrors, agentId) }));
+    } catch (error) {
+      update((s) => ({ vmErrors: { ...s.vmErrors, [agentId]: errorMessage(error) } }));
+    }
+  }
+
+  /** Refetches one host's VMs; calls made meanwhile share one follow-up fetch. */
+  function refreshVms(agentId: string): Promise<void> {
+    let refresh = vmRefreshers.get(agentId);
+    if (!refresh) {
+      refresh = coalesce(() => loadVms(agentId));
+      vmRefreshers.set(agentId, refresh);
+    }
+    return refresh();
+  }
+
+  function keepVmsOf(agents: Agent[], vms: Record<string, VM[]>): Record<string, VM[]> {
+    return Object.fromEntries(agents.filter((a) => a.agent_id in vms).map((a) => [a.agent_id, vms[a.agent_id]]));
+  }
+
+  const refreshHosts = coalesce(async () => {
+    let agents: Agent[];
+    try {
+      agents = await api.listAgents();
+    } catch (error) {
+      update(() => ({ loaded: true, hostsError: errorMessage(error) }));
+      return;
+    }
+    update((s) => ({ loaded: true, hostsError: '', agents, vms: keepVmsOf(agents, s.vms) }));
+    await Promise.all(agents.map((agent) => refreshVms(agent.agent_id)));
+  });
+
+  const refreshJobs = coalesce(async () => {
+    try {
+      const jobs = await api.listJobs(jobLimit);
+      update((s) => ({ jobs: mergeJobs(s.jobs, jobs, jobLimit), jobsError: '' }));
+    } catch (error) {
+      update(() => ({ jobsError: errorMessage(error) }));
+    }
+  });
+
+  function recordJob(job: Job): void {
+    update((s) => ({ jobs: mergeJobs(s.jobs, [job], jobLimit) }));
+  }
+
+  function jobFinished(job: Job): void {
+    watchers.delete(job.job_id);
+    void refreshVms(job.agent_id);
+  }
+
+  function follow(job: Job): void {
+    if (isFinal(job.status)) return jobFinished(job);
+    if (stopped || watchers.has(job.job_id)) return;
+    const stop = watchJob(job.job_id, {
+      getJob: api.getJob,
+      onUpdate: recordJob,
+      onFinal: jobFinished,
+      intervalMs: options.jobPollMs,
+    });
+    watchers.set(job.job_id, stop);
+  }
+
+  async function runAction(agentId: string, vmUuid: string, action: VmAction): Promise<void> {
+    const key = vmKey(agentId, vmUuid);
+    update((s) => ({ sending: { ...s.sending, [key]: true }, actionErrors: without(s.actionErrors, key) }));
+    try {
+      const job = await api.vmAction(agentId, vmUuid, action);
+      recordJob(job);
+      follow(job);
+    } catch (error) {
+      update((s) => ({ actionErrors: { ...s.actionErrors, [key]: errorMessage(error) } }));
+    } finally {
+      update((s) => ({ sending: without(s.sending, key) }));
+    }
+  }
+
+  return {
+    getState: () => state,
+    subscribe(listener: () => void): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    start(): void {
+      if (stopPoller || stopped) return;
+      stopPoller = startPoller(async () => {
+        await Promise.all([refreshHosts(), refreshJobs()]);
+      }, refreshMs);
+    },
+    stop(): void {
+      stopped = true;
+      stopPoller?.();
+      watchers.forEach((stopWatching) => stopWatching());
+      watchers.clear();
+    },
+    refreshVms,
+    runAction,
+    /** How many jobs are being polled (for tests and diagnostics). */
+    watching: () => watchers.size,
+  };
+}
+
+export type FleetStore = ReturnType<typeof createFleetStore>;

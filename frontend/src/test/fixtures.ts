@@ -1,0 +1,58 @@
+// Example API objects for tests, with fields overridable per test.
+
+import type { Agent, Job, VM } from '../types';
+
+export function anAgent(over: Partial<Agent> = {}): Agent {
+  return {
+    agent_id: 'agt-1',
+    name: 'hv1',
+    hostname: 'hv1.example.test',
+    environment: 'lab',
+    status: 'online',
+    last_seen_ms: 1_700_000_000_000,
+    enrolled_ms: 1_690_000_000_000,
+    capabilities: { hypervisor: 'QEMU', libvirt_version: '9.0.0' },
+    vm_count: 1,
+    ...over,
+  };
+}
+
+export function aVm(over: Partial<VM> = {}): VM {
+  return {
+    agent_id: 'agt-1',
+    uuid: '11111111-2222-4333-8444-555555555555',
+    name: 'web1',
+    state: 'shutoff',
+    vcpus: 2,
+    memory_kib: 2 * 1024 * 1024,
+    updated_ms: 1_700_000_000_000,
+    ...over,
+  };
+}
+
+export function aJob(over: Partial<Job> = {}): Job {
+  return {
+    job_id: 'job-1',
+    agent_id: 'agt-1',
+    op: 'vm.start',
+    args: { vm_uuid: '11111111-2222-4333-8444-555555555555' },
+    status: 'queued',
+    attempt: 0,
+    created_ms: 1_700_000_000_000,
+    claimed_ms: null,
+    started_ms: null,
+    finished_ms: null,
+    exit_code: null,
+    summary: null,
+    vm_uuid: '11111111-2222-4333-8444-555555555555',
+    result: null,
+    ...over,
+  };
+}
+
+export function jsonResponse(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { 'Content-Type': 'application/json' },
+  });
+}
