@@ -144,13 +144,19 @@ def _held_by(agent_id: str, claim_token: str) -> Any:
 
 def _raise_lost(agent: Agent, job_id: str) -> None:
     """After a failed conditional write: 404 if it is not this agent's job, else 409."""
+    _agents_job(agent, job_id)
+    raise Conflict("This claim no longer holds the job.", "stale_claim")
+
+
+def _agents_job(agent: Agent, job_id: str) -> Job:
+    """The job if it is this agent's; another agent's job does not exist for it."""
     try:
         job = Job.get(job_id, consistent_read=True)
     except DoesNotExist:
         job = None
     if job is None or job.agent_id != agent.agent_id:
         raise NotFound("No such job.", "job_not_found")
-    raise Conflict("This claim no longer holds the job.", "stale_claim")
+    return job
 
 
 def complete(agent: Agent, job_id: str, body: dict[str, Any]) -> str:
@@ -175,12 +181,7 @@ def complete(agent: Agent, job_id: str, body: dict[str, Any]) -> str:
 
 
 def _held_job(agent: Agent, job_id: str, claim_token: str) -> Job:
-    try:
-        job = Job.get(job_id, consistent_read=True)
-    except DoesNotExist:
-        job = None
-    if job is None or job.agent_id != agent.agent_id:
-        raise NotFound("No such job.", "job_not_found")
+    job = _agents_job(agent, job_id)
     if job.claim_token != claim_token or job.status not in LIVE_STATES:
         raise Conflict("This claim no longer holds the job.", "stale_claim")
     return job

@@ -1,0 +1,98 @@
+"""The web app in Debian's Chromium (driven by Playwright) against a running
+local stack: log in, see the host and its VM, shut it down and start it again,
+watching each job and the VM's state change without reloading the page."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from infra.local import LocalStack
+from tests.conftest import ADMIN_PASSWORD
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / ".fleetvisor-test-artifacts"
+
+# Records every text the job-status and vm-state elements take, with a timestamp.
+RECORDER = """
+window.__seen = [];
+new MutationObserver(() => {
+  for (const el of document.querySelectorAll('[data-testid=job-status], [data-testid=vm-state]')) {
+    const row = el.closest('[data-job-id], [data-vm-name]');
+    const key = row ? (row.dataset.jobId || row.dataset.vmName) : '';
+    const last = window.__seen.filter(s => s.key === key).pop();
+    if (!last || last.text !== el.textContent) window.__seen.push({key, text: el.textContent, t: performance.now()});
+  }
+}).observe(document.body, {subtree: true, childList: true, characterData: true, attributes: true});
+"""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def _log_in(page: Page, stack: LocalStack, password: str = ADMIN_PASSWORD) -> None:
+    page.goto(stack.url + "/")
+    page.fill("input[name=email]", stack.config.admin_email)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+def test_wrong_password_shows_the_error_and_stays_on_login(page: Page, stack: LocalStack) -> None:
+    _log_in(page, stack, password="definitely not it")
+    expect(page.locator("[data-testid=login-error]")).to_contain_text("not correct")
+    expect(page.locator("[data-testid=host]")).to_have_count(0)
+
+
+def test_shutdown_and_start_from_the_browser(page: Page, stack: LocalStack) -> None:
+    _log_in(page, stack)
+    host = page.locator("[data-testid=host]")
+    expect(host.locator("[data-testid=host-status]")).to_have_text("online")
+    expect(page.locator("[data-testid=user-email]")).to_have_text(stack.config.admin_email)
+    row = page.locator("[data-testid=vm-row][data-vm-name=test]")
+    expect(row.locator("[data-testid=vm-state]")).to_have_text("running")
+    page.evaluate(RECORDER)
+    for action, state in (("shutdown", "shutoff"), ("start", "running")):
+        with page.expect_response(lambda r: r.url.endswith("/actions")) as answer:
+            row.locator(f"button[data-action={action}]").click()
+        assert answer.value.status == 202
+        job_id = answer.value.json()["job_id"]
+        job_status = page.locator(f"[data-testid=job-row][data-job-id={job_id}] [data-testid=job-status]")
+        expect(job_status).to_have_text("succeeded", timeout=15000)
+        expect(row.locator("[data-testid=vm-state]")).to_have_text(state, timeout=1000)
+        _assert_timeline(page, job_id, state)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "hosts.png"), full_page=True)
+
+
+def _assert_timeline(page: Page, job_id: str, state: str) -> None:
+    seen = page.evaluate("window.__seen")
+    job = [s for s in seen if s["key"] == job_id]
+    order = ["queued", "claimed", "running", "succeeded"]
+    texts = [s["text"] for s in job]
+    assert texts[0] == "queued" and texts[-1] == "succeeded", texts
+    assert texts == sorted(texts, key=order.index), texts
+    finished = job[-1]["t"]
+    vm = [s for s in seen if s["key"] == "test" and s["text"] == state and s["t"] >= job[0]["t"]]
+    assert vm, seen
+    # The VM's new state shows within a second of the job finishing, with no reload.
+    assert vm[0]["t"] - finished <= 1000, (vm[0]["t"], finished)
+
