@@ -3,7 +3,8 @@
 200 lifecycle jobs, one after another, on a test-driver host with 50 VMs.
 Prints p50/p99 of API 202 → agent claim and API 202 → job succeeded. Times
 are wall-clock on one machine: the client's at the 202, the server's at claim
-and completion (same clock).
+and completion (same clock). The doorbell is rung before the 202 is sent, so
+a claim often lands before the client has read its answer.
 """
 
 from __future__ import annotations
@@ -31,14 +32,15 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
-def run_jobs(stack: LocalStack) -> tuple[list[float], list[float]]:
+def run_jobs(stack: LocalStack) -> dict[str, list[float]]:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {stack.login()}"
     [agent] = session.get(f"{stack.url}/api/agents", timeout=10).json()["agents"]
     base = f"{stack.url}/api/agents/{agent['agent_id']}/vms"
     vms = session.get(base, timeout=10).json()["vms"]
     states = {vm["uuid"]: vm["state"] for vm in vms}
-    claim, done = [], []
+    figures: dict[str, list[float]] = {"API 202 -> agent claim": [], "API 202 -> job succeeded": [],
+                                       "job created -> claim (server)": []}
     for i in range(JOBS):
         vm = vms[i % len(vms)]["uuid"]
         action = "suspend" if states[vm] == "running" else "resume"
@@ -49,9 +51,10 @@ def run_jobs(stack: LocalStack) -> tuple[list[float], list[float]]:
         if job["status"] != "succeeded":
             raise SystemExit(f"job failed: {job}")
         states[vm] = "paused" if action == "suspend" else "running"
-        claim.append(job["claimed_ms"] - accepted_ms)
-        done.append(job["finished_ms"] - accepted_ms)
-    return claim, done
+        figures["API 202 -> agent claim"].append(max(0.0, job["claimed_ms"] - accepted_ms))
+        figures["API 202 -> job succeeded"].append(job["finished_ms"] - accepted_ms)
+        figures["job created -> claim (server)"].append(job["claimed_ms"] - job["created_ms"])
+    return figures
 
 
 def wait_final(session: requests.Session, url: str, job_id: str) -> dict:
@@ -72,10 +75,11 @@ def main() -> None:
                              admin_password="bench admin password", agent_name="bench-host")
         with LocalStack(config) as stack:
             stack.wait_for_agents(1)
-            claim, done = run_jobs(stack)
+            figures = run_jobs(stack)
     print(f"dispatch: {JOBS} jobs, 1 agent, {VMS} VMs (test driver), sequential")
-    for label, values in (("API 202 -> agent claim", claim), ("API 202 -> job succeeded", done)):
-        print(f"  {label:26s} p50 {percentile(values, 50):7.1f} ms   p99 {percentile(values, 99):7.1f} ms"
+    print("  (a claim that lands before the client has read its 202 counts as 0 ms)")
+    for label, values in figures.items():
+        print(f"  {label:30s} p50 {percentile(values, 50):7.1f} ms   p99 {percentile(values, 99):7.1f} ms"
               f"   mean {statistics.mean(values):7.1f} ms")
 
 

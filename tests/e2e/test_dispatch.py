@@ -32,8 +32,10 @@ class Operator:
         return self.session.post(self.url + path, json=body, timeout=10)
 
 
-def _wait_final(op: Operator, job_id: str, stack: LocalStack, timeout: float = 30) -> tuple[dict, list[str]]:
-    seen: list[str] = []
+def _wait_final(op: Operator, accepted: dict, stack: LocalStack, timeout: float = 30) -> tuple[dict, list[str]]:
+    """The job once final, and every status seen from the 202 answer on."""
+    job_id = accepted["job_id"]
+    seen: list[str] = [accepted["status"]]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job = op.get(f"/api/jobs/{job_id}")
@@ -66,7 +68,7 @@ def test_shutdown_then_start_reaches_the_vm_and_comes_back(stack: LocalStack) ->
     for action, state in (("shutdown", "shutoff"), ("start", "running")):
         answer = op.post(f"/api/agents/{agent_id}/vms/{vm['uuid']}/actions", {"action": action})
         assert answer.status_code == 202, answer.text
-        job, seen = _wait_final(op, answer.json()["job_id"], stack)
+        job, seen = _wait_final(op, answer.json(), stack)
         assert job["status"] == "succeeded", (job, read_logs(stack))
         assert seen[0] == "queued" and seen[-1] == "succeeded"
         assert (job["attempt"], job["exit_code"]) == (1, 0)
