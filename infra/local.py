@@ -243,7 +243,12 @@ class LocalStack:
         return path.read_text().strip()
 
     def _agent_enrolled(self) -> bool:
-        return any((self.root / "agent").glob("*.json"))
+        """The agent writes its state (and key) before enrolling, so look for the id."""
+        state = self.root / "agent" / "state.json"
+        try:
+            return bool(json.loads(state.read_text()).get("agent_id"))
+        except (OSError, ValueError):
+            return False
 
     def _bootstrap(self, mint_token: bool) -> str | None:
         """Create or reset the first admin (and mint the local agent's token) in a

@@ -61,6 +61,7 @@ def test_poll_claims_and_signs_the_job(client: Client, make_operator: Any, enrol
         1,
     )
     assert payload["args"] == {"vm_uuid": VM["uuid"]}
+    assert claimed["job_id"] == job_id
     assert payload["expires_at"] <= claimed["lease_expires_at"]
     assert Job.get(job_id).status == "claimed"
     assert _poll(client, host) == []  # claimed once only

@@ -113,7 +113,7 @@ def _deliver(job: Job) -> dict[str, Any]:
     result_key = result_object_key(job, attempt)
     url = aws.s3().generate_presigned_url("put_object", Params={"Bucket": config.bucket, "Key": result_key},
                                           ExpiresIn=config.upload_url_seconds)
-    return {"envelope": signing.envelope(body, kid, key), "claim_token": job.claim_token,
+    return {"job_id": job.job_id, "envelope": signing.envelope(body, kid, key), "claim_token": job.claim_token,
             "lease_expires_at": int(job.lease_expires_at),
             "uploads": {"result": {"url": url, "key": result_key, "max_bytes": config.result_max_bytes,
                                    "expires_at": int(time.time()) + config.upload_url_seconds}}}

@@ -1,0 +1,93 @@
+"""`fleetvisor-agent run` and `fleetvisor-agent enroll`.
+
+Logs go to stdout, one line per event: under systemd (JOURNAL_STREAM set)
+without timestamps, since journald adds its own. No secret is ever logged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .client import ControlPlane
+from .config import Config, ConfigError, resolve_config
+from .enrollment import EXIT_CONFIG, FatalError, enroll, prepare_state, state_lock
+from .hypervisor.host import Host
+from .runner import run_agent
+
+ENROLL_BUDGET = 120.0  # seconds of retrying a down control plane before `enroll` gives up
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        config = resolve_config(url=args.url, token=args.token, libvirt_uri=args.libvirt_uri,
+                                state_dir=args.state_dir, name=args.name, environment=args.environment)
+    except ConfigError as exc:
+        print(f"fleetvisor-agent: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    _configure_logging(config)
+    try:
+        return int(args.command(config))
+    except KeyboardInterrupt:
+        logging.getLogger(__name__).warning("interrupted")
+        return 130
+
+
+def run_command(config: Config) -> int:
+    return run_agent(config)
+
+
+def enroll_command(config: Config) -> int:
+    """Enrol (again, if already enrolled: same control plane, same key) and exit."""
+    log = logging.getLogger(__name__)
+    if not config.url or not config.enrollment_token:
+        log.error("enroll needs --url and --token (or FLEETVISOR_URL and FLEETVISOR_ENROLLMENT_TOKEN)")
+        return EXIT_CONFIG
+    host = Host(config.libvirt_uri)
+    try:
+        with state_lock(config.state_dir):
+            state = prepare_state(config)
+            client = ControlPlane(state.url, state.private_key)
+            enroll(config, state, client, host, budget=ENROLL_BUDGET)
+    except FatalError as exc:
+        log.error("enrolment failed: %s", exc)
+        return exc.exit_code
+    finally:
+        host.close()
+    print(f"enrolled as {state.agent_id} ({state.name}) with {state.url}; state in {config.state_dir}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fleetvisor-agent", description="Fleetvisor hypervisor agent.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="name", required=True)
+    run = commands.add_parser("run", help="enrol if needed, then poll for jobs until stopped")
+    run.set_defaults(command=run_command)
+    enrol = commands.add_parser("enroll", help="enrol this host with the control plane and exit")
+    enrol.set_defaults(command=enroll_command)
+    for sub in (run, enrol):
+        sub.add_argument("--url", help="control-plane URL (FLEETVISOR_URL)")
+        sub.add_argument("--token", help="enrolment token (FLEETVISOR_ENROLLMENT_TOKEN)")
+        sub.add_argument("--libvirt-uri", help="libvirt URI (FLEETVISOR_LIBVIRT_URI, default test:///default)")
+        sub.add_argument("--state-dir", help="state directory (FLEETVISOR_AGENT_STATE_DIR)")
+        sub.add_argument("--name", help="host name in the fleet (FLEETVISOR_AGENT_NAME)")
+        sub.add_argument("--environment", help="environment label (FLEETVISOR_ENVIRONMENT)")
+    return parser
+
+
+def _configure_logging(config: Config) -> None:
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    if not config.journald:
+        fmt = "%(asctime)s " + fmt
+    logging.basicConfig(stream=sys.stdout, level=config.log_level, format=fmt, force=True)
+    # urllib3 logs every retry and pool event; ours say what matters.
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

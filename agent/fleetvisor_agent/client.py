@@ -1,0 +1,287 @@
+"""The control-plane client: the one module that speaks HTTP.
+
+Every call has a timeout, transient failures (connection errors, 5xx, 429) are
+retried with exponential backoff and full jitter, and every answer updates the
+agent's estimate of server time, which its JWTs and the expiry check of signed
+jobs use, so a host whose clock is minutes off still works. Presigned upload
+URLs carry credentials in their query string: they are never logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import jwt
+import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from . import __version__
+
+API_PREFIX = "/agent/v1"
+AUDIENCE = "fleetvisor-agent-api"
+TOKEN_TYPE = "fv-agent+jwt"
+TOKEN_LIFETIME = 300
+CONNECT_TIMEOUT = 10.0
+READ_TIMEOUT = 30.0
+POLL_SLACK = 10.0  # the server may hold a poll for `wait` seconds, then needs time to answer
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 60.0
+CLOCK_JUMP = 30.0  # a 401 that moved our server-time estimate this much is worth one retry
+# Retry budgets (seconds) for calls that must not outlive the job they serve.
+REGISTER_BUDGET = 120.0
+LEASE_BUDGET = 30.0
+COMPLETE_BUDGET = 150.0  # a bit over one lease: after that the claim has lapsed anyway
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """The control plane (or the upload target) refused a call: HTTP status, stable code, message."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class Unauthorized(ApiError):
+    """401: the agent's identity is not accepted (code agent_revoked: deregistered by its owner)."""
+
+
+class StaleClaim(ApiError):
+    """409 stale_claim: another attempt holds the job now; stop working on it."""
+
+
+class Unreachable(ApiError):
+    """Transient failures went on past the call's retry budget (or the agent is stopping)."""
+
+
+class Backoff:
+    """Exponential backoff with full jitter: a random delay in [0, min(cap, base * 2^n))."""
+
+    def __init__(self, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP,
+                 rng: Callable[[], float] = random.random) -> None:
+        self.base = base
+        self.cap = cap
+        self._rng = rng
+        self._failures = 0
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap, self.base * float(2 ** self._failures))
+        self._failures = min(self._failures + 1, 32)
+        return self._rng() * ceiling
+
+    def reset(self) -> None:
+        self._failures = 0
+
+
+class ServerClock:
+    """The agent's estimate of the control plane's clock: local time plus the last observed offset."""
+
+    def __init__(self, local: Callable[[], float] = time.time) -> None:
+        self._local = local
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return self._local() + self.offset
+
+    def observe(self, server_time: float) -> None:
+        # Both sources truncate to whole seconds; +0.5 centres the estimate.
+        self.offset = server_time + 0.5 - self._local()
+
+
+def mint_agent_jwt(private_key: Ed25519PrivateKey, agent_id: str, now: float,
+                   lifetime: int = TOKEN_LIFETIME) -> str:
+    """A request token per docs/protocol.md, its times taken from `now` (server time)."""
+    issued = int(now)
+    claims = {"sub": agent_id, "aud": AUDIENCE, "iat": issued, "exp": issued + lifetime,
+              "jti": uuid.uuid4().hex}
+    return jwt.encode(claims, private_key, algorithm="EdDSA", headers={"typ": TOKEN_TYPE})
+
+
+class ControlPlane:
+    def __init__(self, url: str, private_key: Ed25519PrivateKey, agent_id: str | None = None, *,
+                 stop: threading.Event | None = None, clock: ServerClock | None = None,
+                 pool_size: int = 10, backoff_base: float = BACKOFF_BASE) -> None:
+        self.url = url.rstrip("/")
+        self.backoff_base = backoff_base
+        self.agent_id = agent_id
+        self.clock = clock or ServerClock()
+        self._key = private_key
+        self._stop = stop or threading.Event()
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = f"fleetvisor-agent/{__version__}"
+        adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
+        self._session.mount("https://", adapter)
+        self._session.mount("http://", adapter)
+
+    def close(self) -> None:
+        self._session.close()
+
+    def server_now(self) -> float:
+        return self.clock.now()
+
+    def register(self, token: str, *, name: str, hostname: str, environment: str | None,
+                 public_key: str, capabilities: dict[str, Any],
+                 budget: float | None = REGISTER_BUDGET) -> dict[str, Any]:
+        """Enrol; on success this client speaks as the new agent id. `budget` None: retry until stopped."""
+        body: dict[str, Any] = {"token": token, "name": name, "hostname": hostname,
+                                "public_key": public_key, "capabilities": capabilities}
+        if environment:
+            body["environment"] = environment
+        answer = self._post("/register", body, auth=False, budget=budget, interruptible=True)
+        self.agent_id = str(answer["agent_id"])
+        return answer
+
+    def heartbeat(self, capabilities: dict[str, Any], vms: list[dict[str, Any]], running_jobs: list[str],
+                  *, budget: float = 30.0) -> dict[str, Any]:
+        body = {"capabilities": capabilities, "vms": vms, "running_jobs": running_jobs}
+        return self._post("/heartbeat", body, budget=budget, interruptible=True)
+
+    def poll(self, wait: int, max_jobs: int = 1) -> list[dict[str, Any]]:
+        """Claimed jobs, or [] after about `wait` seconds; retries until answered or the agent stops."""
+        answer = self._post(f"/poll?wait={wait}", {"max_jobs": max_jobs}, timeout=wait + POLL_SLACK,
+                            budget=None, interruptible=True)
+        jobs = answer.get("jobs")
+        return [job for job in jobs if isinstance(job, dict)] if isinstance(jobs, list) else []
+
+    def lease(self, job_id: str, claim_token: str, running: bool) -> dict[str, Any]:
+        body = {"claim_token": claim_token, "running": running}
+        return self._post(f"/jobs/{quote(job_id, safe='')}/lease", body, budget=LEASE_BUDGET)
+
+    def complete(self, job_id: str, claim_token: str, *, exit_code: int, summary: str,
+                 outputs: list[str], vm: dict[str, str] | None) -> dict[str, Any]:
+        body = {"claim_token": claim_token, "exit_code": exit_code, "summary": summary,
+                "outputs": outputs, "vm": vm}
+        return self._post(f"/jobs/{quote(job_id, safe='')}/complete", body, budget=COMPLETE_BUDGET)
+
+    def upload(self, url: str, data: bytes, *, budget: float = COMPLETE_BUDGET) -> None:
+        """PUT `data` to a presigned URL, exactly as the protocol says: the bytes and no extra headers."""
+        response = self._with_retries(
+            lambda: self._session.put(url, data=data, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)),
+            what=f"upload to {_redact(url)}", budget=budget, interruptible=False, observe=False)
+        if not 200 <= response.status_code < 300:
+            raise ApiError(response.status_code, "upload_failed",
+                           f"PUT {_redact(url)} answered {response.status_code}")
+
+    def _post(self, path: str, body: dict[str, Any], *, budget: float | None, auth: bool = True,
+              timeout: float = READ_TIMEOUT, interruptible: bool = False) -> dict[str, Any]:
+        url = self.url + API_PREFIX + path
+        for attempt in (1, 2):
+            offset_before = self.clock.offset
+            response = self._with_retries(
+                # A redirect would turn the POST into a GET; refuse it as the error it is.
+                lambda: self._session.post(url, json=body, headers=self._headers(auth),
+                                           timeout=(CONNECT_TIMEOUT, timeout), allow_redirects=False),
+                what=path.split("?", maxsplit=1)[0], budget=budget, interruptible=interruptible, observe=True)
+            clock_moved = abs(self.clock.offset - offset_before) > CLOCK_JUMP
+            if response.status_code == 401 and auth and attempt == 1 and clock_moved:
+                log.warning("token refused while our clock estimate was off by %.0f s; retrying once",
+                            self.clock.offset - offset_before)
+                continue
+            break
+        return self._answer(response)
+
+    def _headers(self, auth: bool) -> dict[str, str]:
+        if not auth:
+            return {}
+        if self.agent_id is None:
+            raise RuntimeError("the agent is not enrolled yet")
+        return {"Authorization": "Bearer " + mint_agent_jwt(self._key, self.agent_id, self.clock.now())}
+
+    def _with_retries(self, send: Callable[[], requests.Response], *, what: str, budget: float | None,
+                      interruptible: bool, observe: bool) -> requests.Response:
+        backoff = Backoff(base=self.backoff_base)
+        deadline = None if budget is None else time.monotonic() + budget
+        failures = 0
+        while True:
+            response, problem, retry_after = self._attempt(send, observe)
+            if response is not None:
+                if failures:
+                    log.info("control plane call succeeded again call=%s after_failures=%d", what, failures)
+                return response
+            failures += 1
+            delay = max(backoff.next_delay(), min(retry_after, BACKOFF_CAP))
+            if (interruptible and self._stop.is_set()) or (deadline is not None
+                                                          and time.monotonic() + delay > deadline):
+                raise Unreachable(0, "unreachable", f"{what}: {problem}")
+            log.warning("control plane call failed call=%s problem=%s retry_in=%.1fs", what, problem, delay)
+            if interruptible:
+                self._stop.wait(delay)
+            else:
+                time.sleep(delay)
+
+    def _attempt(self, send: Callable[[], requests.Response],
+                 observe: bool) -> tuple[requests.Response | None, str, float]:
+        """One try: (response, "", 0) if it is final, else (None, what went wrong, Retry-After)."""
+        try:
+            response = send()
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            # str(exc) can quote a presigned URL; the class name says enough.
+            return None, type(exc).__name__, 0.0
+        if observe:
+            self._observe_date(response)
+        if response.status_code == 429 or response.status_code >= 500:
+            return None, f"HTTP {response.status_code}", _retry_after(response)
+        return response, "", 0.0
+
+    def _observe_date(self, response: requests.Response) -> None:
+        header = response.headers.get("Date")
+        if header:
+            # A malformed Date header leaves the estimate as it was.
+            with contextlib.suppress(TypeError, ValueError):
+                self.clock.observe(email.utils.parsedate_to_datetime(header).timestamp())
+
+    def _answer(self, response: requests.Response) -> dict[str, Any]:
+        body = _json_object(response)
+        if 200 <= response.status_code < 300:
+            if body is None:
+                raise ApiError(response.status_code, "bad_response", "the answer is not a JSON object")
+            server_time = body.get("server_time")
+            if isinstance(server_time, int | float) and not isinstance(server_time, bool):
+                self.clock.observe(server_time)
+            return body
+        raise _error(response.status_code, body)
+
+
+def _json_object(response: requests.Response) -> dict[str, Any] | None:
+    try:
+        value = json.loads(response.content)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _error(status: int, body: dict[str, Any] | None) -> ApiError:
+    error = body.get("error") if body else None
+    error = error if isinstance(error, dict) else {}
+    code = str(error.get("code") or f"http_{status}")
+    message = str(error.get("message") or f"HTTP {status}")
+    if status == 401:
+        return Unauthorized(status, code, message)
+    if status == 409 and code == "stale_claim":
+        return StaleClaim(status, code, message)
+    return ApiError(status, code, message)
+
+
+def _retry_after(response: requests.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "0")))
+    except ValueError:
+        return 0.0
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"

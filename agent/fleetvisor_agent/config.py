@@ -1,0 +1,161 @@
+"""The agent's settings, resolved once: explicit argument → environment → default.
+
+Nothing else in the agent reads the environment; everything it needs to know
+about how it was started is in the frozen Config built here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+DEFAULT_LIBVIRT_URI = "test:///default"
+DEFAULT_POLL_WAIT = 20
+MAX_POLL_WAIT = 20  # the control plane refuses longer waits: API Gateway cuts requests at 29 s
+DEFAULT_HEARTBEAT_SECONDS = 30.0
+DEFAULT_MAX_JOBS = 4
+MAX_JOBS = 10  # the most one poll may claim
+# The control plane's own rules for host names and environments, so a bad value
+# fails here with a clear message instead of as a 400 at enrolment.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+ENVIRONMENT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+OP_RE = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+Number = TypeVar("Number", int, float)
+
+
+class ConfigError(ValueError):
+    """A setting has a value the agent cannot use; the message names it."""
+
+
+@dataclass(frozen=True)
+class Config:
+    url: str | None
+    # A secret: kept out of repr() so it never reaches a log line.
+    enrollment_token: str | None = field(repr=False)
+    libvirt_uri: str
+    state_dir: Path
+    name: str
+    environment: str | None
+    hostname: str
+    poll_wait: int
+    heartbeat_seconds: float
+    max_jobs: int
+    log_level: str
+    # None: every operation the agent knows; else only these (a host operator's own allow-list).
+    allowed_ops: frozenset[str] | None
+    journald: bool  # started by systemd with stdout to the journal, which timestamps lines itself
+
+
+def resolve_config(
+    *,
+    url: str | None = None,
+    token: str | None = None,
+    libvirt_uri: str | None = None,
+    state_dir: str | Path | None = None,
+    name: str | None = None,
+    environment: str | None = None,
+    poll_wait: int | None = None,
+    heartbeat_seconds: float | None = None,
+    max_jobs: int | None = None,
+    env: Mapping[str, str] | None = None,
+    hostname: str | None = None,
+) -> Config:
+    """Build the Config; `env` and `hostname` default to the process's own."""
+    env = os.environ if env is None else env
+    host = hostname or socket.gethostname()
+    environment = _environment(_pick(environment, env, "FLEETVISOR_ENVIRONMENT"))
+    return Config(
+        url=_url(_pick(url, env, "FLEETVISOR_URL")),
+        enrollment_token=_pick(token, env, "FLEETVISOR_ENROLLMENT_TOKEN"),
+        libvirt_uri=_pick(libvirt_uri, env, "FLEETVISOR_LIBVIRT_URI") or DEFAULT_LIBVIRT_URI,
+        state_dir=_state_dir(state_dir, env),
+        name=_name(_pick(name, env, "FLEETVISOR_AGENT_NAME"), environment, host),
+        environment=environment,
+        hostname=host,
+        poll_wait=_number("FLEETVISOR_AGENT_POLL_WAIT", poll_wait, env, kind=int, default=DEFAULT_POLL_WAIT,
+                          low=1, high=MAX_POLL_WAIT),
+        heartbeat_seconds=_number("FLEETVISOR_AGENT_HEARTBEAT_SECONDS", heartbeat_seconds, env, kind=float,
+                                  default=DEFAULT_HEARTBEAT_SECONDS, low=1.0, high=3600.0),
+        max_jobs=_number("FLEETVISOR_AGENT_MAX_JOBS", max_jobs, env, kind=int, default=DEFAULT_MAX_JOBS,
+                         low=1, high=MAX_JOBS),
+        log_level=_log_level(env.get("FLEETVISOR_AGENT_LOG_LEVEL")),
+        allowed_ops=_allowed_ops(env.get("FLEETVISOR_AGENT_ALLOWED_OPS")),
+        journald=bool(env.get("JOURNAL_STREAM")),
+    )
+
+
+def default_state_dir(env: Mapping[str, str]) -> Path:
+    """/var/lib for the system service, the XDG state dir for anyone else."""
+    if os.geteuid() == 0:
+        return Path("/var/lib/fleetvisor-agent")
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "fleetvisor-agent"
+
+
+def _pick(explicit: str | None, env: Mapping[str, str], key: str) -> str | None:
+    if explicit:
+        return explicit
+    return env.get(key) or None
+
+
+def _url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.startswith(("https://", "http://")):
+        raise ConfigError(f"FLEETVISOR_URL must start with https:// (or http:// locally), got {value!r}.")
+    return value.rstrip("/")
+
+
+def _state_dir(explicit: str | Path | None, env: Mapping[str, str]) -> Path:
+    chosen = explicit or env.get("FLEETVISOR_AGENT_STATE_DIR")
+    return Path(chosen) if chosen else default_state_dir(env)
+
+
+def _name(configured: str | None, environment: str | None, hostname: str) -> str:
+    name = configured or (f"{hostname}-{environment}" if environment else hostname)
+    if not NAME_RE.match(name):
+        raise ConfigError(f"Host name {name!r} is not usable: 1-63 letters, digits, '.', '_' or '-' "
+                          "(set FLEETVISOR_AGENT_NAME).")
+    return name
+
+
+def _environment(value: str | None) -> str | None:
+    if value is not None and not ENVIRONMENT_RE.match(value):
+        raise ConfigError(f"FLEETVISOR_ENVIRONMENT {value!r} must be 1-32 lowercase letters, digits or '-'.")
+    return value
+
+
+def _allowed_ops(value: str | None) -> frozenset[str] | None:
+    if not value:
+        return None
+    ops = frozenset(op.strip() for op in value.split(",") if op.strip())
+    if not all(OP_RE.match(op) for op in ops):
+        raise ConfigError(f"FLEETVISOR_AGENT_ALLOWED_OPS must be a comma-separated list like "
+                          f"'vm.start,vm.shutdown', got {value!r}.")
+    return ops
+
+
+def _log_level(value: str | None) -> str:
+    level = (value or "INFO").upper()
+    if level not in LOG_LEVELS:
+        choices = ", ".join(LOG_LEVELS)
+        raise ConfigError(f"FLEETVISOR_AGENT_LOG_LEVEL must be one of {choices}, got {value!r}.")
+    return level
+
+
+def _number(key: str, explicit: Number | None, env: Mapping[str, str], *, kind: Callable[[Any], Number],
+            default: Number, low: Number, high: Number) -> Number:
+    raw: Any = explicit if explicit is not None else env.get(key) or default
+    try:
+        value = kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{key} must be a number, got {raw!r}.") from exc
+    if not low <= value <= high:
+        raise ConfigError(f"{key} must be from {low} to {high}, got {value}.")
+    return value

@@ -1,0 +1,133 @@
+"""Joining the fleet: the state to start from, enrolment, pinned signing keys, one agent per state dir.
+
+Enrolment sends the agent's public key (the private half never leaves the
+state file) and pins the job-signing keys the control plane answers with.
+Registering again with the same name and key re-uses the host's record, so a
+lost answer or a repeated `fleetvisor-agent enroll` is harmless.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from .client import ApiError, ControlPlane
+from .config import Config
+from .hypervisor.errors import HypervisorError
+from .hypervisor.host import Host
+from .state import (
+    AgentState,
+    StateError,
+    ensure_state_dir,
+    load_state,
+    new_state,
+    public_key_from_b64,
+    save_state,
+)
+
+# sysexits' EX_CONFIG: configuration, enrolment or state problems that a restart cannot fix; the
+# message says what to do. (1 stays what Python uses for a crash.)
+EXIT_CONFIG = 78
+LOCK_FILE = "agent.lock"
+
+log = logging.getLogger(__name__)
+
+
+class FatalError(Exception):
+    """The agent cannot go on; the message tells the operator what to do."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_CONFIG) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def prepare_state(config: Config) -> AgentState:
+    """The saved identity (with a changed control-plane URL applied), or a fresh one to enrol."""
+    try:
+        state = load_state(config.state_dir)
+    except StateError as exc:
+        raise FatalError(str(exc)) from exc
+    if state is None:
+        if not config.url:
+            raise FatalError("Not enrolled and no control-plane URL: set FLEETVISOR_URL (or --url) "
+                             "and FLEETVISOR_ENROLLMENT_TOKEN (or --token).")
+        return new_state(config.url)
+    if config.url and config.url != state.url:
+        log.warning("control-plane URL changed from %s to %s; keeping this host's identity",
+                    state.url, config.url)
+        state.url = config.url
+        if state.enrolled:
+            save_state(config.state_dir, state)
+    return state
+
+
+def enroll(config: Config, state: AgentState, client: ControlPlane, host: Host, *,
+           budget: float | None) -> AgentState:
+    """Register this host with the control plane and pin its job-signing keys."""
+    if not config.enrollment_token:
+        raise FatalError("This host is not enrolled: set FLEETVISOR_ENROLLMENT_TOKEN (or run "
+                         "`fleetvisor-agent enroll --url URL --token TOKEN`).")
+    # The key is on disk before it is sent, so a lost answer is retried with the same key.
+    save_state(config.state_dir, state)
+    try:
+        answer = client.register(config.enrollment_token, name=config.name, hostname=config.hostname,
+                                 environment=config.environment, public_key=state.public_key,
+                                 capabilities=capabilities_or_empty(host), budget=budget)
+    except ApiError as exc:
+        raise FatalError(f"Enrolment with {state.url} failed: {exc.message} ({exc.code}).") from exc
+    state.agent_id = str(answer["agent_id"])
+    state.owner_id = str(answer.get("owner_id") or "") or None
+    state.name = str(answer.get("name") or config.name)
+    state.signing_keys = parse_signing_keys(answer.get("signing_keys"))
+    save_state(config.state_dir, state)
+    log.info("enrolled agent_id=%s name=%s url=%s signing_kids=%s", state.agent_id, state.name, state.url,
+             ",".join(sorted(state.signing_keys)))
+    if not state.signing_keys:
+        log.warning("the control plane announced no job-signing keys: every job will be refused "
+                    "(unknown_kid)")
+    return state
+
+
+def parse_signing_keys(announced: object) -> dict[str, str]:
+    """{kid: public key} from the protocol's [{kid, public_key}]; entries that are not keys are dropped."""
+    keys: dict[str, str] = {}
+    for entry in announced if isinstance(announced, list) else []:
+        kid = entry.get("kid") if isinstance(entry, dict) else None
+        value = entry.get("public_key") if isinstance(entry, dict) else None
+        try:
+            if not isinstance(kid, str) or not isinstance(value, str):
+                raise ValueError("kid and public_key must be strings")
+            public_key_from_b64(value)
+        except ValueError as exc:
+            log.warning("ignored an announced signing key kid=%r: %s", kid, exc)
+            continue
+        keys[kid] = value
+    return keys
+
+
+@contextmanager
+def state_lock(state_dir: Path) -> Iterator[None]:
+    """One agent per state dir: two pollers with one identity would fight over every claim."""
+    ensure_state_dir(state_dir)
+    fd = os.open(state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise FatalError(f"Another agent is already running with state dir {state_dir}.") from exc
+        yield
+    finally:
+        os.close(fd)
+
+
+def capabilities_or_empty(host: Host) -> dict[str, Any]:
+    try:
+        return host.capabilities()
+    except HypervisorError as exc:
+        log.warning("enrolling without capabilities: %s", exc.message)
+        return {}

@@ -1,0 +1,313 @@
+"""The agent's main loop: enrol, heartbeat, long-poll, and run each claimed job safely.
+
+For every claimed job: verify the envelope → on refusal report it and run
+nothing → journal the attempt (fsync'd) → mark it running with the first lease
+call → run the handler while a keeper thread renews the lease → upload the
+result JSON → complete. At most `max_jobs` run at once, each in a worker of a
+thread pool. Heartbeats run in their own thread (heartbeat.py), and one follows
+each job so the inventory stays fresh. The control plane being down only slows
+things: every call backs off with jitter and the loop resumes by itself. A 401
+is the one thing that stops the agent, because no retry can fix an identity the
+control plane no longer accepts.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from types import FrameType
+from typing import Any
+
+from . import jobs
+from .client import ApiError, Backoff, ControlPlane, StaleClaim, Unauthorized
+from .config import Config
+from .enrollment import FatalError, enroll, parse_signing_keys, prepare_state, state_lock
+from .heartbeat import Heartbeat
+from .hypervisor.host import Host
+from .journal import Journal
+from .lease import LEASE_RENEW_SECONDS, ActiveJob, LeaseKeeper
+from .state import AgentState, save_state
+from .verify import Policy, Refused, VerifiedJob, canonical_bytes, unverified_job_id, verify
+
+EXIT_OK = 0
+EXIT_UNAUTHORIZED = 3  # the control plane no longer accepts this agent: an operator must re-enrol it
+MAX_JOBS_PER_POLL = 10  # the control plane's limit
+
+log = logging.getLogger(__name__)
+
+
+def run_agent(config: Config, *, stop: threading.Event | None = None, install_signals: bool = True) -> int:
+    """Run until stopped (SIGTERM/SIGINT or `stop`); returns the process exit code."""
+    host = Host(config.libvirt_uri)
+    try:
+        with state_lock(config.state_dir):
+            state = prepare_state(config)
+            runner = Runner(config, state, host, stop=stop)
+            if install_signals:
+                _install_signal_handlers(runner)
+            return runner.run()
+    except FatalError as exc:
+        log.error("agent stopped: %s", exc)
+        return exc.exit_code
+    finally:
+        host.close()
+
+
+class Runner:
+    def __init__(self, config: Config, state: AgentState, host: Host, *, client: ControlPlane | None = None,
+                 journal: Journal | None = None, stop: threading.Event | None = None) -> None:
+        self.config = config
+        self.state = state
+        self.host = host
+        self.stop = stop or threading.Event()
+        self.client = client or ControlPlane(state.url, state.private_key, state.agent_id, stop=self.stop,
+                                             pool_size=config.max_jobs + 4)
+        self.journal = journal or Journal.in_state_dir(config.state_dir)
+        self.heartbeat = Heartbeat(self.client, host, interval=config.heartbeat_seconds, stop=self.stop,
+                                   jobs_in_hand=self.running_job_ids, on_answer=self._apply_heartbeat_answer,
+                                   on_unauthorized=self._die)
+        self.lease_renew_seconds = LEASE_RENEW_SECONDS
+        self._exit_code = EXIT_OK
+        self._slots = threading.Semaphore(config.max_jobs)
+        self._active: dict[str, ActiveJob] = {}
+        self._active_lock = threading.Lock()
+
+    def run(self) -> int:
+        """Enrol if needed, then heartbeat and poll until stopped; returns the exit code."""
+        if not self.state.enrolled:
+            enroll(self.config, self.state, self.client, self.host, budget=None)
+        log.info("agent running agent_id=%s name=%s url=%s libvirt=%s max_jobs=%d", self.state.agent_id,
+                 self.state.name, self.state.url, self.host.uri, self.config.max_jobs)
+        self.heartbeat.start()
+        with ThreadPoolExecutor(max_workers=self.config.max_jobs, thread_name_prefix="job") as pool:
+            self._poll_loop(pool)
+        self.request_stop()
+        self.heartbeat.join(timeout=5)
+        log.info("agent stopped exit_code=%d", self._exit_code)
+        return self._exit_code
+
+    def request_stop(self) -> None:
+        """Stop polling; jobs in hand finish and are reported first."""
+        self.stop.set()
+        self.heartbeat.wake()
+
+    def running_job_ids(self) -> list[str]:
+        with self._active_lock:
+            return sorted(self._active)
+
+    # -- polling ---------------------------------------------------------------------------------
+
+    def _poll_loop(self, pool: ThreadPoolExecutor) -> None:
+        backoff = Backoff()
+        while not self.stop.is_set():
+            free = self._take_slots()
+            if free == 0:
+                continue
+            try:
+                claimed = self.client.poll(self.config.poll_wait, max_jobs=free)
+            except Unauthorized as exc:
+                self._release(free)
+                self._die(exc)
+                return
+            except ApiError as exc:
+                self._release(free)
+                if not self.stop.is_set():
+                    delay = backoff.next_delay()
+                    log.warning("poll failed error=%s; polling again in %.1f s", exc, delay)
+                    self.stop.wait(delay)
+                continue
+            backoff.reset()
+            self._release(max(0, free - len(claimed)))
+            for index, item in enumerate(claimed):
+                pool.submit(self._process, item, index < free)
+
+    def _take_slots(self) -> int:
+        """Wait for one free job slot, then take the other free ones too: one poll may claim that many."""
+        if not self._slots.acquire(timeout=1.0):
+            return 0
+        taken = 1
+        while taken < min(self.config.max_jobs, MAX_JOBS_PER_POLL) and self._slots.acquire(blocking=False):
+            taken += 1
+        return taken
+
+    def _release(self, count: int) -> None:
+        for _ in range(count):
+            self._slots.release()
+
+    # -- one job ---------------------------------------------------------------------------------
+
+    def _process(self, claimed: dict[str, Any], holds_slot: bool) -> None:
+        try:
+            self._handle_claim(claimed)
+        except Unauthorized as exc:
+            self._die(exc)
+        except Exception as exc:  # a worker must survive anything one job does
+            log.error("job processing failed error=%s: %s", type(exc).__name__, exc)
+            log.debug("job processing traceback", exc_info=True)
+        finally:
+            if holds_slot:
+                self._slots.release()
+
+    def _handle_claim(self, claimed: dict[str, Any]) -> None:
+        claim_token = claimed.get("claim_token")
+        if not isinstance(claim_token, str):
+            log.error("claimed job without a claim token ignored job_id=%s",
+                      _claimed_job_id(claimed))
+            return
+        try:
+            job = self._verify(claimed.get("envelope"))
+        except Refused as refusal:
+            self._report_refusal(claimed, claim_token, refusal)
+            return
+        except OSError as exc:
+            self._report_unjournaled(claimed, claim_token, exc)
+            return
+        log.info("job accepted job_id=%s attempt=%d op=%s args=%s", job.job_id, job.attempt, job.op,
+                 json.dumps(dict(job.args), sort_keys=True))
+        try:
+            self.client.lease(job.job_id, claim_token, running=True)
+        except StaleClaim:
+            log.warning("job not started: the claim was lost job_id=%s attempt=%d", job.job_id, job.attempt)
+            return
+        except Unauthorized:
+            raise
+        except ApiError as exc:
+            log.warning("job not started: could not mark it running job_id=%s error=%s", job.job_id, exc)
+            return
+        self._run_job(ActiveJob(job, claim_token), claimed)
+
+    def _verify(self, envelope: object) -> VerifiedJob:
+        """Verify, then journal the attempt; a concurrent duplicate loses the journal race as `replayed`."""
+        job = verify(envelope, self._policy(), self.client.server_now())
+        if not self.journal.record(job.job_id, job.attempt):
+            raise Refused("replayed", f"attempt {job.attempt} of {job.job_id} was already started")
+        return job
+
+    def _policy(self) -> Policy:
+        return Policy(keys=self.state.pinned_keys(), agent_id=str(self.state.agent_id),
+                      allowed_ops=jobs.allowed_ops(self.config.allowed_ops), args_valid=jobs.args_valid,
+                      has_started=self.journal.has_started)
+
+    def _run_job(self, active: ActiveJob, claimed: dict[str, Any]) -> None:
+        job = active.job
+        with self._active_lock:
+            self._active[job.job_id] = active
+        try:
+            with LeaseKeeper(self.client, active, self.lease_renew_seconds):
+                result = jobs.run(job, self.host)
+                log.info("job finished job_id=%s attempt=%d exit_code=%d summary=%s", job.job_id,
+                         job.attempt, result.exit_code, result.summary)
+                if not active.abandoned.is_set():
+                    self._report(active, claimed, result)
+        except StaleClaim:
+            log.warning("job result not recorded: the claim was lost job_id=%s attempt=%d", job.job_id,
+                        job.attempt)
+        finally:
+            with self._active_lock:
+                self._active.pop(job.job_id, None)
+            self.heartbeat.soon()
+
+    def _report(self, active: ActiveJob, claimed: dict[str, Any], result: jobs.Result) -> None:
+        outputs = self._upload_result(claimed, result)
+        if active.abandoned.is_set():
+            return
+        try:
+            self.client.complete(active.job.job_id, active.claim_token, exit_code=result.exit_code,
+                                 summary=result.summary, outputs=outputs, vm=result.vm)
+        except (StaleClaim, Unauthorized):
+            raise
+        except ApiError as exc:
+            log.error("job completion not recorded job_id=%s error=%s", active.job.job_id, exc)
+
+    def _upload_result(self, claimed: dict[str, Any], result: jobs.Result) -> list[str]:
+        """Upload the result JSON; a failed upload costs the document, not the completion."""
+        target = (claimed.get("uploads") or {}).get("result") or {}
+        data = canonical_bytes(result.document)
+        url, max_bytes = target.get("url"), target.get("max_bytes")
+        if not isinstance(url, str):
+            log.warning("no upload URL for the result job_id=%s", result.document["job_id"])
+            return []
+        if isinstance(max_bytes, int) and len(data) > max_bytes:
+            log.warning("result too large to upload job_id=%s bytes=%d", result.document["job_id"], len(data))
+            return []
+        try:
+            self.client.upload(url, data)
+        except ApiError as exc:
+            log.warning("result upload failed job_id=%s error=%s", result.document["job_id"], exc)
+            return []
+        return ["result"]
+
+    def _report_refusal(self, claimed: dict[str, Any], claim_token: str, refusal: Refused) -> None:
+        job_id = _claimed_job_id(claimed)
+        log.warning("job refused job_id=%s reason=%s detail=%s", job_id, refusal.reason, refusal.detail)
+        self._complete_unrun(job_id, claim_token, jobs.EXIT_INVALID, f"refused: {refusal.reason}")
+
+    def _report_unjournaled(self, claimed: dict[str, Any], claim_token: str, exc: OSError) -> None:
+        job_id = _claimed_job_id(claimed)
+        log.error("job not started: the journal cannot be written job_id=%s error=%s", job_id, exc)
+        self._complete_unrun(job_id, claim_token, jobs.EXIT_TRANSIENT,
+                             "agent_error: cannot write the job journal")
+
+    def _complete_unrun(self, job_id: str | None, claim_token: str, exit_code: int, summary: str) -> None:
+        if job_id is None:
+            # Nothing to address the report to; the claim lapses and the control plane retires the job.
+            return
+        try:
+            self.client.complete(job_id, claim_token, exit_code=exit_code, summary=summary, outputs=[],
+                                 vm=None)
+        except (StaleClaim, Unauthorized):
+            raise
+        except ApiError as exc:
+            log.warning("refusal not recorded job_id=%s error=%s", job_id, exc)
+
+    # -- heartbeat answers ------------------------------------------------------------------------
+
+    def _apply_heartbeat_answer(self, answer: dict[str, Any]) -> None:
+        for job_id in answer.get("cancel") or []:
+            with self._active_lock:
+                active = self._active.get(job_id) if isinstance(job_id, str) else None
+            if active is not None:
+                active.abandon("cancelled by the control plane")
+        if "signing_keys" in answer:
+            self._update_signing_keys(parse_signing_keys(answer["signing_keys"]))
+
+    def _update_signing_keys(self, keys: dict[str, str]) -> None:
+        # The control plane's list is the current set: a retired (maybe leaked) key stops being accepted.
+        if not keys or keys == self.state.signing_keys:
+            return
+        log.info("job-signing keys updated kids=%s (were %s)", ",".join(sorted(keys)),
+                 ",".join(sorted(self.state.signing_keys)))
+        self.state.signing_keys = keys
+        save_state(self.config.state_dir, self.state)
+
+    # -- stopping --------------------------------------------------------------------------------
+
+    def _die(self, exc: Unauthorized) -> None:
+        if exc.code == "agent_revoked":
+            why = "this host was deregistered by its owner (agent_revoked)"
+        else:
+            why = f"the control plane no longer accepts this agent's identity ({exc.code}: {exc.message})"
+        log.error("stopping: %s. Enrol the host again to bring it back.", why)
+        self._exit_code = EXIT_UNAUTHORIZED
+        self.request_stop()
+
+
+def _install_signal_handlers(runner: Runner) -> None:
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        if runner.stop.is_set():
+            raise KeyboardInterrupt  # a second signal: stop waiting for the current poll
+        log.info("%s received: finishing running jobs, then stopping", signal.Signals(signum).name)
+        runner.request_stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def _claimed_job_id(claimed: dict[str, Any]) -> str | None:
+    """The id to address a report about an unrun claim to: the claim's own, else the envelope's."""
+    job_id = claimed.get("job_id")
+    if isinstance(job_id, str) and 0 < len(job_id) <= 200:
+        return job_id
+    return unverified_job_id(claimed.get("envelope"))

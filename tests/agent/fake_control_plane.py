@@ -1,0 +1,202 @@
+"""A small real HTTP server that speaks the agent half of docs/protocol.md, for the agent's tests.
+
+It runs on http.server in a thread, keeps its own clock (which may be set
+minutes away from ours), checks agent JWTs the way the control plane does
+(signature, typ, aud, lifetime, iat/exp within 60 s of its clock), signs jobs
+with the test-vector key, and records every call so tests can assert on what
+the agent sent.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fleetvisor_agent.state import b64url_encode, public_key_from_b64
+
+from .conftest import sign_envelope
+
+AGENT_ID = "ag_5b1f0e6c2d7a4f3e9c8b1a2d3e4f5a6b"  # the vectors' agent id, so vector envelopes fit
+KID = "test-vector-1"
+LEEWAY = 60
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class FakeControlPlane:
+    signing_key: Ed25519PrivateKey
+    clock_offset: float = 0.0
+    check_tokens: bool = True
+    revoked: bool = False
+    stale: bool = False
+    lease_cancel: bool = False
+    fail_next: list[int] = field(default_factory=list)
+    omit_server_time: bool = False
+    heartbeat_cancel: list[str] = field(default_factory=list)
+    queued: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    agent_public_key: str | None = None
+    url: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def now(self) -> float:
+        return time.time() + self.clock_offset
+
+    def calls_to(self, suffix: str) -> list[Call]:
+        with self.lock:
+            return [c for c in self.calls if c.path.endswith(suffix)]
+
+    def queue_job(self, op: str, vm_uuid: str, *, job_id: str, attempt: int = 1, kid: str = KID,
+                  key: Ed25519PrivateKey | None = None, envelope: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Queue a claimed job (signed like the control plane would, unless an envelope is given)."""
+        now = int(self.now())
+        payload = {"v": 1, "job_id": job_id, "agent_id": AGENT_ID, "op": op, "args": {"vm_uuid": vm_uuid},
+                   "issued_at": now, "expires_at": now + 120, "attempt": attempt, "kid": kid}
+        claimed = {"envelope": envelope or sign_envelope(payload, key or self.signing_key, kid),
+                   "claim_token": f"ct-{job_id}-{attempt}", "lease_expires_at": now + 120,
+                   "uploads": {"result": {"url": f"{self.url}/upload/{job_id}/{attempt}", "key": "k",
+                                          "max_bytes": 1048576, "expires_at": now + 900}}}
+        with self.lock:
+            self.queued.append(claimed)
+        return claimed
+
+    def signing_keys(self) -> list[dict[str, str]]:
+        public = self.signing_key.public_key().public_bytes_raw()
+        return [{"kid": KID, "public_key": b64url_encode(public)}]
+
+    # -- request handling ------------------------------------------------------------------------
+
+    def handle(self, call: Call) -> tuple[int, dict[str, Any] | None]:
+        with self.lock:
+            self.calls.append(call)
+            if self.fail_next:
+                return self.fail_next.pop(0), {"error": {"code": "unavailable", "message": "try later"}}
+        if call.method == "PUT":
+            self.uploads[call.path] = call.body
+            return 200, None
+        if call.path == "/agent/v1/register":
+            return self._register(call.json())
+        refused = self._refuse_token(call.headers.get("Authorization", ""))
+        if refused is not None:
+            return 401, refused
+        return self._route(call)
+
+    def _route(self, call: Call) -> tuple[int, dict[str, Any] | None]:
+        if call.path == "/agent/v1/heartbeat":
+            return 200, self._stamp({"cancel": self.heartbeat_cancel, "signing_keys": self.signing_keys()})
+        if call.path == "/agent/v1/poll":
+            return 200, self._stamp({"jobs": self._take(call)})
+        if self.stale and call.path.endswith(("/lease", "/complete")):
+            return 409, {"error": {"code": "stale_claim", "message": "This claim no longer holds the job."}}
+        if call.path.endswith("/lease"):
+            return 200, {"lease_expires_at": int(self.now()) + 120, "cancel": self.lease_cancel}
+        if call.path.endswith("/complete"):
+            return 200, {"status": "succeeded" if call.json()["exit_code"] == 0 else "failed"}
+        return 404, {"error": {"code": "route_not_found", "message": call.path}}
+
+    def _register(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        if body.get("token") != "fvet_good":
+            return 403, {"error": {"code": "enrollment_refused", "message": "The enrolment token is unknown."}}
+        self.agent_public_key = body["public_key"]
+        return 200, self._stamp({"agent_id": AGENT_ID, "owner_id": "usr_1", "name": body["name"],
+                                 "signing_keys": self.signing_keys()})
+
+    def _take(self, call: Call) -> list[dict[str, Any]]:
+        wait = float(call.query.get("wait", ["0"])[0])
+        max_jobs = call.json().get("max_jobs", 1)
+        deadline = time.monotonic() + min(wait, 0.2)  # a short hold keeps the tests fast
+        while True:
+            with self.lock:
+                if self.queued or time.monotonic() >= deadline:
+                    taken, self.queued = self.queued[:max_jobs], self.queued[max_jobs:]
+                    return taken
+            time.sleep(0.01)
+
+    def _refuse_token(self, header: str) -> dict[str, Any] | None:
+        if self.revoked:
+            return {"error": {"code": "agent_revoked", "message": "This host was deregistered by its owner."}}
+        if not self.check_tokens:
+            return None
+        try:
+            token = header.removeprefix("Bearer ")
+            if jwt.get_unverified_header(token).get("typ") != "fv-agent+jwt" or self.agent_public_key is None:
+                raise jwt.InvalidTokenError("wrong typ")
+            claims = jwt.decode(token, public_key_from_b64(self.agent_public_key), algorithms=["EdDSA"],
+                                audience="fleetvisor-agent-api", options={
+                                    "require": ["exp", "iat", "sub", "aud", "jti"],
+                                    "verify_exp": False, "verify_iat": False})
+            if claims["sub"] != AGENT_ID or claims["exp"] - claims["iat"] > 300 \
+                    or abs(claims["iat"] - self.now()) > LEEWAY or claims["exp"] < self.now() - LEEWAY:
+                raise jwt.InvalidTokenError("claims")
+        except jwt.PyJWTError:
+            return {"error": {"code": "unauthorized", "message": "The agent token is not valid."}}
+        return None
+
+    def _stamp(self, body: dict[str, Any]) -> dict[str, Any]:
+        return body if self.omit_server_time else {**body, "server_time": int(self.now())}
+
+
+def _handler_for(fake: FakeControlPlane) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self._serve("POST")
+
+        def do_PUT(self) -> None:
+            self._serve("PUT")
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            return email.utils.formatdate(fake.now(), usegmt=True)
+
+        def log_message(self, fmt: str, *args: Any) -> None:  # the tests assert on calls, not on log lines
+            pass
+
+        def _serve(self, method: str) -> None:
+            parts = urlsplit(self.path)
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, answer = fake.handle(Call(method, parts.path, parse_qs(parts.query), dict(self.headers), body))
+            data = json.dumps(answer).encode() if answer is not None else b""
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+@contextmanager
+def running(fake: FakeControlPlane) -> Iterator[FakeControlPlane]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(fake))
+    server.daemon_threads = True
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -1,0 +1,78 @@
+"""The lease keeper: renews while a job runs, abandons it when the control plane cancels or moves on."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fleetvisor_agent.client import ControlPlane
+from fleetvisor_agent.lease import ActiveJob, LeaseKeeper
+from fleetvisor_agent.verify import VerifiedJob
+
+from .fake_control_plane import AGENT_ID, FakeControlPlane, running
+
+JOB = VerifiedJob(job_id="job_a", agent_id=AGENT_ID, op="vm.start", args={}, issued_at=0, expires_at=1,
+                  attempt=1, kid="k")
+
+
+@pytest.fixture
+def fake(vector_key: Ed25519PrivateKey) -> Iterator[FakeControlPlane]:
+    with running(FakeControlPlane(signing_key=vector_key, check_tokens=False)) as started:
+        yield started
+
+
+@pytest.fixture
+def client(fake: FakeControlPlane) -> Iterator[ControlPlane]:
+    plane = ControlPlane(fake.url, Ed25519PrivateKey.generate(), AGENT_ID, backoff_base=0.01)
+    yield plane
+    plane.close()
+
+
+def keep_for(client: ControlPlane, seconds: float) -> ActiveJob:
+    active = ActiveJob(JOB, "ct")
+    with LeaseKeeper(client, active, interval=0.03):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not active.abandoned.is_set():
+            time.sleep(0.01)
+    return active
+
+
+def test_the_lease_is_renewed_while_the_job_runs(fake: FakeControlPlane, client: ControlPlane) -> None:
+    active = keep_for(client, 0.3)
+
+    renewals = fake.calls_to("/job_a/lease")
+    assert len(renewals) >= 3 and not active.abandoned.is_set()
+    assert renewals[0].json() == {"claim_token": "ct", "running": False}
+
+
+def test_renewals_stop_when_the_job_ends(fake: FakeControlPlane, client: ControlPlane) -> None:
+    keep_for(client, 0.1)
+    count = len(fake.calls_to("/job_a/lease"))
+
+    time.sleep(0.1)
+
+    assert len(fake.calls_to("/job_a/lease")) == count
+
+
+def test_a_cancel_abandons_the_job(fake: FakeControlPlane, client: ControlPlane) -> None:
+    fake.lease_cancel = True
+
+    assert keep_for(client, 5).abandoned.is_set()
+    assert len(fake.calls_to("/job_a/lease")) == 1
+
+
+def test_a_stale_claim_abandons_the_job(fake: FakeControlPlane, client: ControlPlane) -> None:
+    fake.stale = True
+
+    assert keep_for(client, 5).abandoned.is_set()
+
+
+def test_a_failed_renewal_is_tried_again(fake: FakeControlPlane, client: ControlPlane) -> None:
+    fake.fail_next = [500]
+
+    active = keep_for(client, 0.3)
+
+    assert not active.abandoned.is_set()
+    assert len(fake.calls_to("/job_a/lease")) >= 3
