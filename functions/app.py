@@ -3,13 +3,16 @@
 from chalice import Chalice
 from chalicelib import store, web
 from chalicelib.agents.routes import bp as agents
+from chalicelib.audit.routes import bp as audit
+from chalicelib.auth.key_routes import bp as api_keys
 from chalicelib.auth.routes import bp as auth
 from chalicelib.jobs.routes import bp as jobs
 from chalicelib.meta.routes import bp as meta
+from chalicelib.users.routes import bp as users
 from chalicelib.vms.routes import bp as vms
 
 app = Chalice(app_name="fleetvisor")
 app.register_middleware(web.error_shape_middleware, "http")
 store.bind()
-for blueprint in (meta, auth, agents, vms, jobs):
+for blueprint in (meta, auth, api_keys, users, agents, vms, jobs, audit):
     app.register_blueprint(blueprint)

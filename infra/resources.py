@@ -84,8 +84,21 @@ def _create_tables(dynamodb: Any, template: dict[str, Any], params: dict[str, st
     for props in of_type(template, "AWS::DynamoDB::Table", params).values():
         if props["TableName"] not in existing:
             dynamodb.create_table(**table_definition(props))
-            dynamodb.get_waiter("table_exists").wait(TableName=props["TableName"],
-                                                     WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+        else:
+            _add_missing_indexes(dynamodb, props)
+        dynamodb.get_waiter("table_exists").wait(TableName=props["TableName"],
+                                                 WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+
+
+def _add_missing_indexes(dynamodb: Any, props: dict[str, Any]) -> None:
+    """An index added to the template after a local table was made (data is kept)."""
+    table = dynamodb.describe_table(TableName=props["TableName"])["Table"]
+    have = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
+    for index in props.get("GlobalSecondaryIndexes", []):
+        if index["IndexName"] not in have:
+            log.info("local stack: adding index %s to %s", index["IndexName"], props["TableName"])
+            dynamodb.update_table(TableName=props["TableName"], AttributeDefinitions=props["AttributeDefinitions"],
+                                  GlobalSecondaryIndexUpdates=[{"Create": index}])
 
 
 def _create_buckets(s3: Any, template: dict[str, Any], params: dict[str, str]) -> None:

@@ -11,9 +11,10 @@ class FleetvisorError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(self, message: str, code: str | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.headers = headers or {}
         if code is not None:
             self.code = code
 
@@ -46,3 +47,11 @@ class Conflict(FleetvisorError):
 class PayloadTooLarge(FleetvisorError):
     status = 413
     code = "payload_too_large"
+
+
+class TooManyRequests(FleetvisorError):
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})

@@ -34,6 +34,13 @@ class Settings:
     agent_token_leeway: int = 60
     stale_after_seconds: int = 90
     lost_after_seconds: int = 300
+    signup_enabled: bool = False
+    secure_cookies: bool = True
+    session_absolute_seconds: int = 12 * 3600
+    session_idle_seconds: int = 30 * 60
+    throttle_window_seconds: int = 15 * 60
+    throttle_per_account: int = 10
+    throttle_per_source: int = 100
 
 
 def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
@@ -49,6 +56,9 @@ def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
         "token_key_secret": env.get("FLEETVISOR_TOKEN_KEY_SECRET", f"fleetvisor/{stage}/access-token-key"),
         "issuer": env.get("FLEETVISOR_ISSUER", f"fleetvisor-{stage}"),
     }
+    values["signup_enabled"] = env.get("FLEETVISOR_SIGNUP", "") == "1"
+    # Cookies are Secure everywhere but on the plain-HTTP local stack.
+    values["secure_cookies"] = env.get("FLEETVISOR_SECURE_COOKIES", "0" if stage == "local" else "1") == "1"
     if "FLEETVISOR_DELIVERY_SECONDS" in env:
         values["delivery_seconds"] = int(env["FLEETVISOR_DELIVERY_SECONDS"])
     if "FLEETVISOR_LEASE_SECONDS" in env:

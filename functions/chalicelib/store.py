@@ -12,7 +12,7 @@ from pynamodb.models import Model
 
 from .agents.models import Agent, EnrollmentToken
 from .audit.models import AuditRecord
-from .auth.models import EmailClaim, User
+from .auth.models import ApiKey, EmailClaim, Session, Throttle, User
 from .jobs.models import Job
 from .settings import Settings, settings
 from .vms.models import Vm
@@ -25,6 +25,9 @@ TABLES: dict[str, tuple[str, tuple[type[Model], ...]]] = {
     "VmsTable": ("vms", (Vm,)),
     "JobsTable": ("jobs", (Job,)),
     "AuditTable": ("audit", (AuditRecord,)),
+    "SessionsTable": ("sessions", (Session,)),
+    "ApiKeysTable": ("api-keys", (ApiKey,)),
+    "ThrottleTable": ("throttle", (Throttle,)),
 }
 
 

@@ -59,3 +59,7 @@ def clamp(raw: str | None, *, default: int, low: int, high: int, name: str) -> i
     except ValueError as exc:
         raise Invalid(f"'{name}' must be an integer.") from exc
     return max(low, min(high, value))
+
+
+# Free-text labels (key names, notes): printable, no control characters.
+LABEL_RE = re.compile(r"^[^\x00-\x1f\x7f]*$")

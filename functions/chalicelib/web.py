@@ -12,6 +12,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import unquote
 
@@ -56,6 +57,15 @@ class Call:
         params = self.request.query_params
         return params.get(name) if params else None
 
+    def cookie(self, name: str) -> str | None:
+        jar = SimpleCookie()
+        try:
+            jar.load(str(self.request.headers.get("cookie", ""))[:8192])
+        except CookieError:
+            return None
+        morsel = jar.get(name)
+        return morsel.value if morsel is not None else None
+
     @property
     def source_ip(self) -> str:
         identity = (self.request.context or {}).get("identity") or {}
@@ -87,7 +97,16 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 
 def error_response(error: FleetvisorError) -> Response:
-    return json_response(error.status, error_body(error.code, error.message))
+    return json_response(error.status, error_body(error.code, error.message), error.headers)
+
+
+@dataclass
+class Reply:
+    """A view's answer when it needs another status or headers (cookies) than the route's."""
+
+    body: Any
+    status: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
@@ -105,7 +124,10 @@ def route(bp: Blueprint, path: str, methods: Iterable[str] = ("GET",), *,
             try:
                 if authenticate is not None:
                     call.principal = authenticate(call)
-                return json_response(status, fn(call))
+                result = fn(call)
+                if isinstance(result, Reply):
+                    return json_response(result.status or status, result.body, result.headers)
+                return json_response(status, result)
             except FleetvisorError as exc:
                 return error_response(exc)
 

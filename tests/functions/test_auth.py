@@ -31,7 +31,8 @@ def test_login_gives_a_token_that_me_accepts(client: Client, make_operator: Any)
     op: Operator = make_operator()
     me = client.http.get("/api/me", headers=op.headers)
     assert me.status_code == 200
-    assert me.json_body == {"user_id": op.user_id, "email": op.email, "role": "operator"}
+    assert {k: me.json_body[k] for k in ("user_id", "email", "role", "disabled")} == {
+        "user_id": op.user_id, "email": op.email, "role": "operator", "disabled": False}
 
 
 def test_login_email_is_case_insensitive(client: Client, make_operator: Any) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from .. import validate
-from ..errors import Conflict, Forbidden, Invalid
+from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..jobs import doorbell
 from ..keys import b64url_decode
 from .models import Agent, EnrollmentToken
@@ -45,13 +45,33 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def mint_token(owner_id: str, *, uses: int = 1, ttl_seconds: int = 3600) -> tuple[str, EnrollmentToken]:
+def mint_token(owner_id: str, *, uses: int = 1, ttl_seconds: int = 3600,
+               note: str = "") -> tuple[str, EnrollmentToken]:
     """A new token (shown once) and its stored record (which holds only the hash)."""
     token = TOKEN_PREFIX + secrets.token_urlsafe(24)
-    record = EnrollmentToken(token_hash(token), owner_id=owner_id, created_ms=int(time.time() * 1000),
-                             expires_at=int(time.time()) + ttl_seconds, uses_left=uses)
+    digest = token_hash(token)
+    record = EnrollmentToken(digest, owner_id=owner_id, created_ms=int(time.time() * 1000),
+                             expires_at=int(time.time()) + ttl_seconds, uses_left=uses,
+                             token_id=digest[:16], note=note)
     record.save(condition=EnrollmentToken.token_hash.does_not_exist())
     return token, record
+
+
+def list_tokens(owner_id: str) -> list[EnrollmentToken]:
+    return list(EnrollmentToken.by_owner.query(owner_id, scan_index_forward=False, limit=200))
+
+
+def revoke_token(owner_id: str, token_id: str) -> EnrollmentToken:
+    for record in EnrollmentToken.by_owner.query(owner_id, filter_condition=EnrollmentToken.token_id == token_id):
+        record.update(actions=[EnrollmentToken.revoked.set(True)])
+        return record
+    raise NotFound("No such enrolment token.", "enrollment_token_not_found")
+
+
+def token_view(record: EnrollmentToken) -> dict[str, Any]:
+    return {"token_id": record.token_id, "note": record.note, "created_ms": int(record.created_ms),
+            "expires_ms": int(record.expires_at) * 1000, "uses": int(record.uses),
+            "uses_left": int(record.uses_left), "revoked": record.revoked}
 
 
 def agent_id_for(owner_id: str, name: str) -> str:

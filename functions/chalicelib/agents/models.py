@@ -34,6 +34,15 @@ class Agent(Model):
     by_owner = AgentsByOwner()
 
 
+class EnrollmentTokensByOwner(GlobalSecondaryIndex["EnrollmentToken"]):
+    class Meta:
+        index_name = "by_owner"
+        projection = AllProjection()
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    created_ms = NumberAttribute(range_key=True)
+
+
 class EnrollmentToken(Model):
     """Only the SHA-256 of the token is stored; the token itself is shown once."""
 
@@ -47,3 +56,6 @@ class EnrollmentToken(Model):
     uses_left = NumberAttribute()
     uses = NumberAttribute(default=0)
     revoked = BooleanAttribute(default=False)
+    token_id = UnicodeAttribute(default="")
+    note = UnicodeAttribute(default="")
+    by_owner = EnrollmentTokensByOwner()

@@ -19,28 +19,45 @@ from . import enrollment, guard, logic
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/agents", authenticate=operator_guard.operator)
+@route(bp, "/api/agents", authenticate=operator_guard.reader)
 def list_agents(call: Call) -> dict[str, Any]:
-    who: Principal = call.principal
-    return {"agents": [logic.view(a, Vm.count(a.agent_id)) for a in logic.list_owned(who.user_id)]}
+    owner = operator_guard.target_owner(call)
+    return {"agents": [logic.view(a, Vm.count(a.agent_id)) for a in logic.list_owned(owner)]}
 
 
-@route(bp, "/api/agents/{agent_id}", authenticate=operator_guard.operator)
+@route(bp, "/api/agents/{agent_id}", authenticate=operator_guard.reader)
 def get_agent(call: Call) -> dict[str, Any]:
-    agent = logic.owned(call.principal.user_id, call.params["agent_id"])
+    agent = logic.owned(operator_guard.target_owner(call), call.params["agent_id"])
     return logic.view(agent, Vm.count(agent.agent_id))
 
 
-@route(bp, "/api/enrollment-tokens", ["POST"], authenticate=operator_guard.operator, status=201)
+@route(bp, "/api/enrollment-tokens", authenticate=operator_guard.reader)
+def list_enrollment_tokens(call: Call) -> dict[str, Any]:
+    records = enrollment.list_tokens(call.principal.user_id)
+    return {"enrollment_tokens": [enrollment.token_view(r) for r in records]}
+
+
+@route(bp, "/api/enrollment-tokens", ["POST"], authenticate=operator_guard.owner_admin, status=201,
+       max_body=4096)
 def create_enrollment_token(call: Call) -> dict[str, Any]:
     who: Principal = call.principal
     body = call.json()
     uses = validate.integer(body, "uses", low=1, high=1000) if "uses" in body else 1
     ttl = validate.integer(body, "ttl_seconds", low=60, high=30 * 86400) if "ttl_seconds" in body else 3600
-    token, record = enrollment.mint_token(who.user_id, uses=uses, ttl_seconds=ttl)
-    audit.record(who.user_id, actor=who.user_id, action="enrollment_token.create",
-                 target=record.token_hash[:12], source_ip=call.source_ip, user_agent=call.user_agent)
-    return {"token": token, "expires_at": int(record.expires_at), "uses": uses}
+    note = validate.text(body, "note", max_len=200, pattern=validate.LABEL_RE, required=False)
+    token, record = enrollment.mint_token(who.user_id, uses=uses, ttl_seconds=ttl, note=note)
+    audit.record(who.user_id, actor=who.user_id, action="enrollment_token.create", target=record.token_id,
+                 source_ip=call.source_ip, user_agent=call.user_agent, detail={"uses": uses})
+    return {**enrollment.token_view(record), "token": token}
+
+
+@route(bp, "/api/enrollment-tokens/{token_id}", ["DELETE"], authenticate=operator_guard.owner_admin)
+def revoke_enrollment_token(call: Call) -> dict[str, Any]:
+    who: Principal = call.principal
+    record = enrollment.revoke_token(who.user_id, call.params["token_id"][:64])
+    audit.record(who.user_id, actor=who.user_id, action="enrollment_token.revoke", target=record.token_id,
+                 source_ip=call.source_ip, user_agent=call.user_agent)
+    return enrollment.token_view(record)
 
 
 @route(bp, "/agent/v1/register", ["POST"])

@@ -6,6 +6,7 @@ import secrets
 import time
 from typing import Any
 
+from ..errors import Invalid
 from .models import AuditRecord
 
 
@@ -15,3 +16,25 @@ def record(owner_id: str, *, actor: str, action: str, target: str = "", outcome:
     AuditRecord(owner_id, ts_id, actor=actor, action=action, target=target, outcome=outcome,
                 source_ip=source_ip, user_agent=user_agent, detail=detail or {}).save(
         condition=AuditRecord.ts_id.does_not_exist())
+
+
+def page(owner_id: str, *, limit: int, start: dict[str, Any] | None, action: str | None,
+         since_ms: int | None, until_ms: int | None) -> tuple[list[AuditRecord], dict[str, Any] | None]:
+    """Newest first; `action` matches exactly or as a prefix ending in '.' (e.g. 'auth.')."""
+    if start is not None and start["owner_id"]["S"] != owner_id:
+        raise Invalid("The cursor is not one this API handed out.", "invalid_cursor")
+    low = f"{since_ms or 0:013d}"
+    high = f"{until_ms if until_ms is not None else 9_999_999_999_999:013d}~"
+    condition = None
+    if action:
+        condition = AuditRecord.action.startswith(action) if action.endswith(".") else AuditRecord.action == action
+    result = AuditRecord.query(owner_id, AuditRecord.ts_id.between(low, high), filter_condition=condition,
+                               scan_index_forward=False, limit=limit, last_evaluated_key=start)
+    records = list(result)
+    return records, result.last_evaluated_key
+
+
+def view(record: AuditRecord) -> dict[str, Any]:
+    return {"record_id": record.ts_id, "ts_ms": int(record.ts_id.split("#")[0]), "actor": record.actor,
+            "action": record.action, "target": record.target, "outcome": record.outcome,
+            "source_ip": record.source_ip, "user_agent": record.user_agent, "detail": record.detail}

@@ -1,19 +1,65 @@
-"""The authentication hook every operator route passes through."""
+"""The authentication and authorisation hooks operator routes pass through.
+
+`requires(scope)` builds a route's hook: who is calling (a session's access
+token or an API key), and whether that credential may do this: an API key
+needs the scope (read ⊂ operate ⊂ admin), admin routes need the admin role,
+and some routes need an interactive session, not a key.
+"""
 
 from __future__ import annotations
 
-from ..errors import Unauthorized
+from collections.abc import Callable
+
+from ..audit import logic as audit
+from ..errors import Forbidden, Unauthorized
 from ..web import Call
+from . import api_keys
 from .logic import Principal, principal_from_token
+
+MAX_AUTHORIZATION = 8192
 
 
 def bearer(call: Call) -> str:
-    header = call.request.headers.get("authorization", "")
+    header = str(call.request.headers.get("authorization", ""))
+    if len(header) > MAX_AUTHORIZATION:
+        raise Unauthorized("The Authorization header is too large.")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Send 'Authorization: Bearer <access token>'.")
+        raise Unauthorized("Send 'Authorization: Bearer <access token or API key>'.")
     return token.strip()
 
 
-def operator(call: Call) -> Principal:
-    return principal_from_token(bearer(call))
+def requires(scope: str, *, admin: bool = False, session: bool = False) -> Callable[[Call], Principal]:
+    def authenticate(call: Call) -> Principal:
+        who = principal_from_token(bearer(call))
+        if who.scopes is not None:
+            if session:
+                raise Forbidden("This needs a logged-in session, not an API key.", "session_required")
+            if not api_keys.allows(set(who.scopes), scope):
+                raise Forbidden(f"This API key lacks the '{scope}' scope.", "insufficient_scope")
+        if admin and who.role != "admin":
+            raise Forbidden("Only administrators may do this.", "admin_required")
+        return who
+
+    return authenticate
+
+
+reader = requires("read")
+operator = requires("operate")
+owner_admin = requires("admin")
+administrator = requires("admin", admin=True)
+interactive = requires("admin", session=True)
+
+
+def target_owner(call: Call) -> str:
+    """Whose objects a list shows: the caller's, or with `?owner=` (admins only) someone else's."""
+    who: Principal = call.principal
+    owner = call.query("owner")
+    if not owner or owner == who.user_id:
+        return who.user_id
+    if who.role != "admin":
+        raise Forbidden("Only administrators may look at another owner's objects.", "admin_required")
+    owner = owner[:64]
+    audit.record(who.user_id, actor=who.user_id, action="admin.read_other", target=owner,
+                 source_ip=call.source_ip, user_agent=call.user_agent, detail={"path": call.request.path})
+    return owner

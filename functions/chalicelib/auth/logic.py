@@ -1,16 +1,18 @@
-"""Accounts and login, without HTTP."""
+"""Accounts, login and who a request speaks for, without HTTP."""
 
 from __future__ import annotations
 
-import secrets
 import time
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, PutError
 
+from .. import validate
+from ..audit import logic as audit
 from ..errors import Conflict, Invalid, Unauthorized
-from . import passwords, tokens
+from . import api_keys, passwords, sessions, throttle, tokens
 from .models import EmailClaim, User
 
 ROLES = ("admin", "operator")
@@ -21,22 +23,25 @@ class Principal:
     user_id: str
     email: str
     role: str
+    # None for an interactive session (all the owner's rights); a key's scopes otherwise.
+    scopes: frozenset[str] | None = None
+    session_id: str | None = None
+    key_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Login:
+    user: User
+    access_token: str
+    refresh_token: str
+    session_id: str
 
 
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
-    if "@" not in email or len(email) > 254 or any(c.isspace() for c in email):
+    if "@" not in email or len(email) > 254 or any(c.isspace() or ord(c) < 32 for c in email):
         raise Invalid("'email' is not a valid email address.")
     return email
-
-
-def check_password_rules(password: str, email: str) -> None:
-    if len(password) > passwords.MAX_LENGTH:
-        raise Invalid(f"The password may be at most {passwords.MAX_LENGTH} characters.")
-    if len(password) < passwords.MIN_LENGTH:
-        raise Invalid(f"The password must be at least {passwords.MIN_LENGTH} characters.")
-    if password.strip().lower() == email:
-        raise Invalid("The password must not be the email address.")
 
 
 def find_by_email(email: str) -> User | None:
@@ -47,18 +52,24 @@ def find_by_email(email: str) -> User | None:
         return None
 
 
-def create_user(email: str, password: str, role: str = "operator") -> User:
+def get_user(user_id: str) -> User | None:
+    try:
+        return User.get(user_id, consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def create_user(email: str, password: str, role: str = "operator", name: str = "") -> User:
     email = normalise_email(email)
-    check_password_rules(password, email)
+    passwords.check_rules(password, email)
     if role not in ROLES:
         raise Invalid(f"'role' must be one of {', '.join(ROLES)}.")
     user_id = "usr_" + uuid.uuid4().hex
     try:
-        EmailClaim(f"email#{email}", owner_user_id=user_id).save(
-            condition=EmailClaim.user_id.does_not_exist())
+        EmailClaim(f"email#{email}", owner_user_id=user_id).save(condition=EmailClaim.user_id.does_not_exist())
     except PutError as exc:
         raise Conflict("An account with that email already exists.", "email_taken") from exc
-    user = User(user_id, email=email, role=role, password_hash=passwords.hash_password(password),
+    user = User(user_id, email=email, name=name, role=role, password_hash=passwords.hash_password(password),
                 created_ms=int(time.time() * 1000))
     user.save()
     return user
@@ -69,37 +80,87 @@ def ensure_user(email: str, password: str, role: str) -> User:
     user = find_by_email(email)
     if user is None:
         return create_user(email, password, role)
-    check_password_rules(password, user.email)
+    passwords.check_rules(password, user.email)
     user.update(actions=[User.password_hash.set(passwords.hash_password(password)),
                          User.role.set(role), User.disabled.set(False)])
     return user
 
 
-def login(email: str, password: str) -> tuple[User, str]:
-    """The user and a fresh access token; the same Unauthorized for every failure."""
+def login(email: str, password: str, user_agent: str, source_ip: str) -> Login:
+    """A new session, or the same Unauthorized for every failure (after similar work)."""
     if len(password) > passwords.MAX_LENGTH:
-        raise Invalid(f"The password may be at most {passwords.MAX_LENGTH} characters.")
+        raise Invalid(f"The password may be at most {passwords.MAX_LENGTH} characters.", "weak_password")
+    throttle.check(email, source_ip)
     try:
         user = find_by_email(email)
     except Invalid:
         user = None
-    encoded = user.password_hash if user is not None else passwords.DUMMY_HASH
-    ok = passwords.verify_password(password, encoded)
+    ok = passwords.verify_password(password, user.password_hash if user is not None else passwords.DUMMY_HASH)
     if user is None or not ok or user.disabled:
+        throttle.record_failure(email, source_ip)
         raise Unauthorized("The email or password is not correct.", "invalid_credentials")
-    return user, tokens.issue(user.user_id, int(user.token_version))
+    if passwords.needs_rehash(user.password_hash):
+        user.update(actions=[User.password_hash.set(passwords.hash_password(password))])
+    return start_session(user, user_agent, source_ip)
+
+
+def start_session(user: User, user_agent: str, source_ip: str) -> Login:
+    session, refresh = sessions.create(user.user_id, user_agent, source_ip)
+    return Login(user, tokens.issue(user.user_id, int(user.token_version), session.session_id), refresh,
+                 session.session_id)
+
+
+def refresh(refresh_token: str) -> Login:
+    session, new_refresh = sessions.rotate(refresh_token)
+    user = get_user(session.user_id)
+    if user is None or user.disabled:
+        sessions.revoke(session.session_id)
+        raise sessions.expired()
+    return Login(user, tokens.issue(user.user_id, int(user.token_version), session.session_id), new_refresh,
+                 session.session_id)
+
+
+def end_all_sessions(user: User) -> None:
+    """Every refresh token and every access token of this user stops working."""
+    user.update(actions=[User.token_version.add(1)])
+    sessions.revoke_all(user.user_id)
+
+
+def change_password(who: Principal, current: str, new: str, user_agent: str, source_ip: str) -> Login:
+    user = get_user(who.user_id)
+    if user is None or not passwords.verify_password(current, user.password_hash):
+        raise Invalid("The current password is not correct.", "invalid_credentials")
+    passwords.check_rules(new, user.email)
+    user.update(actions=[User.password_hash.set(passwords.hash_password(new))])
+    end_all_sessions(user)
+    return start_session(user, user_agent, source_ip)
 
 
 def principal_from_token(token: str) -> Principal:
+    if token.startswith(api_keys.PREFIX):
+        return _principal_from_key(token)
     claims = tokens.verify(token)
-    try:
-        user = User.get(str(claims["sub"]))
-    except DoesNotExist as exc:
-        raise Unauthorized("The access token is not valid.") from exc
-    if user.disabled or claims.get("ver") != user.token_version:
+    user = get_user(str(claims["sub"]))
+    if user is None or user.disabled or claims.get("ver") != user.token_version:
         raise Unauthorized("The session has ended; log in again.")
-    return Principal(user.user_id, user.email, user.role)
+    sessions.check_live(str(claims["sid"]), user.user_id)
+    return Principal(user.user_id, user.email, user.role, session_id=str(claims["sid"]))
 
 
-def generate_password() -> str:
-    return secrets.token_urlsafe(18)
+def _principal_from_key(secret: str) -> Principal:
+    key, used = api_keys.authenticate(secret)
+    user = get_user(key.owner_id)
+    if user is None or user.disabled:
+        raise Unauthorized("The API key is not valid.")
+    if used:
+        audit.record(user.user_id, actor=f"key:{key.key_id}", action="api_key.use", target=key.key_id)
+    return Principal(user.user_id, user.email, user.role, scopes=frozenset(key.scopes), key_id=key.key_id)
+
+
+def user_view(user: User) -> dict[str, Any]:
+    return {"user_id": user.user_id, "email": user.email, "name": user.name, "role": user.role,
+            "disabled": user.disabled, "created_ms": int(user.created_ms)}
+
+
+def parse_name(body: dict[str, Any]) -> str:
+    return validate.text(body, "name", max_len=100, pattern=validate.LABEL_RE, required=False)

@@ -21,12 +21,12 @@ TOKEN_TYPE = "at+jwt"
 MAX_TOKEN_LENGTH = 4096
 
 
-def issue(user_id: str, token_version: int) -> str:
+def issue(user_id: str, token_version: int, session_id: str) -> str:
     config = settings()
     kid, key = keys.load(config.token_key_secret).signer()
     now = int(time.time())
     claims = {"iss": config.issuer, "aud": AUDIENCE, "sub": user_id, "iat": now,
-              "exp": now + config.access_token_seconds, "ver": token_version,
+              "exp": now + config.access_token_seconds, "ver": token_version, "sid": session_id,
               "jti": secrets.token_hex(8)}
     return jwt.encode(claims, key, algorithm="EdDSA", headers={"typ": TOKEN_TYPE, "kid": kid})
 
@@ -41,7 +41,7 @@ def verify(token: str) -> dict[str, Any]:
         public = _key_for(header)
         return jwt.decode(token, public, algorithms=["EdDSA"], audience=AUDIENCE,
                           issuer=config.issuer, leeway=30,
-                          options={"require": ["exp", "iat", "sub", "aud", "iss"]})
+                          options={"require": ["exp", "iat", "sub", "aud", "iss", "sid"]})
     except (jwt.PyJWTError, ValueError, TypeError) as exc:
         raise Unauthorized("The access token is not valid.") from exc
 

@@ -17,17 +17,17 @@ from . import logic
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/jobs", authenticate=guard.operator)
+@route(bp, "/api/jobs", authenticate=guard.reader)
 def list_jobs(call: Call) -> dict[str, Any]:
     limit = validate.clamp(call.query("limit"), default=50, low=1, high=100, name="limit")
     agent_id = call.query("agent_id")
-    jobs = logic.list_owned(call.principal.user_id, agent_id, limit)
+    jobs = logic.list_owned(guard.target_owner(call), agent_id, limit)
     return {"jobs": [logic.view(job) for job in jobs]}
 
 
-@route(bp, "/api/jobs/{job_id}", authenticate=guard.operator)
+@route(bp, "/api/jobs/{job_id}", authenticate=guard.reader)
 def get_job(call: Call) -> dict[str, Any]:
-    return logic.view(logic.owned(call.principal.user_id, call.params["job_id"]), with_links=True)
+    return logic.view(logic.owned(guard.target_owner(call), call.params["job_id"]), with_links=True)
 
 
 @route(bp, "/agent/v1/poll", ["POST"], authenticate=agent_guard.agent, max_body=1024)

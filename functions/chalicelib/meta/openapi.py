@@ -11,27 +11,60 @@ ERROR = {"$ref": "#/components/schemas/Error"}
 OBJECT = {"type": "object"}
 
 # (method, path, summary, authenticated, request body schema or None, success status)
+STRING = {"type": "string"}
+PASSWORD = {"type": "string", "minLength": 12, "maxLength": 1024}
+
+
+def _body(required: list[str], **properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties}
+
+
+# (method, path, summary, authenticated, request body schema or None, success status)
 OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
     ("get", "/api/health", "Readiness", False, None, 200),
-    ("post", "/api/auth/login", "Log in with email and password", False,
-     {"type": "object", "required": ["email", "password"],
-      "properties": {"email": {"type": "string", "maxLength": 254},
-                     "password": {"type": "string", "maxLength": 1024}}}, 200),
-    ("get", "/api/me", "The logged-in operator", True, None, 200),
+    ("post", "/api/auth/login", "Log in with email and password; sets the refresh cookie", False,
+     _body(["email", "password"], email={"type": "string", "maxLength": 254}, password=PASSWORD), 200),
+    ("post", "/api/auth/refresh", "New access token from the refresh cookie (header X-Requested-With)", False,
+     None, 200),
+    ("post", "/api/auth/logout", "End this session", True, None, 200),
+    ("post", "/api/auth/logout-all", "End every session of the caller", True, None, 200),
+    ("post", "/api/auth/signup", "Create an operator account (when the stage allows it)", False,
+     _body(["email", "password"], email=STRING, name=STRING, password=PASSWORD), 201),
+    ("get", "/api/me", "The caller's account", True, None, 200),
+    ("post", "/api/me/password", "Change the caller's password", True,
+     _body(["current_password", "new_password"], current_password=STRING, new_password=PASSWORD), 200),
+    ("get", "/api/me/sessions", "The caller's live sessions", True, None, 200),
+    ("delete", "/api/me/sessions/{session_id}", "End one of the caller's sessions", True, None, 200),
+    ("get", "/api/users", "Accounts (admin)", True, None, 200),
+    ("post", "/api/users", "Create an account (admin)", True,
+     _body(["email", "password"], email=STRING, name=STRING, password=PASSWORD,
+           role={"type": "string", "enum": ["admin", "operator"]}), 201),
+    ("get", "/api/users/{user_id}", "One account (admin)", True, None, 200),
+    ("patch", "/api/users/{user_id}", "Rename, change role, disable or enable an account (admin)", True,
+     _body([], name=STRING, role={"type": "string", "enum": ["admin", "operator"]}, disabled={"type": "boolean"}),
+     200),
+    ("post", "/api/users/{user_id}/password", "Reset an account's password (admin)", True,
+     _body(["new_password"], new_password=PASSWORD), 200),
+    ("get", "/api/api-keys", "The caller's API keys", True, None, 200),
+    ("post", "/api/api-keys", "Create an API key (its secret is shown once)", True,
+     _body(["name", "scopes"], name=STRING, scopes={"type": "array", "items": {
+         "type": "string", "enum": ["read", "operate", "admin"]}}, expires_in_days={"type": "integer"}), 201),
+    ("delete", "/api/api-keys/{key_id}", "Revoke an API key", True, None, 200),
     ("get", "/api/agents", "Hosts the caller owns", True, None, 200),
     ("get", "/api/agents/{agent_id}", "One host", True, None, 200),
+    ("get", "/api/enrollment-tokens", "The caller's enrolment tokens", True, None, 200),
     ("post", "/api/enrollment-tokens", "Mint an enrolment token (shown once)", True,
-     {"type": "object", "properties": {"uses": {"type": "integer", "minimum": 1, "maximum": 1000},
-                                       "ttl_seconds": {"type": "integer", "minimum": 60}}}, 201),
+     _body([], uses={"type": "integer", "minimum": 1, "maximum": 1000},
+           ttl_seconds={"type": "integer", "minimum": 60}, note=STRING), 201),
+    ("delete", "/api/enrollment-tokens/{token_id}", "Revoke an enrolment token", True, None, 200),
     ("get", "/api/agents/{agent_id}/vms", "A host's VMs", True, None, 200),
     ("get", "/api/agents/{agent_id}/vms/{vm}", "One VM, by name or UUID", True, None, 200),
     ("post", "/api/agents/{agent_id}/vms/{vm}/actions", "Start, stop, reboot, suspend or resume a VM", True,
-     {"type": "object", "required": ["action"],
-      "properties": {"action": {"type": "string",
-                                "enum": ["start", "shutdown", "force-stop", "reboot", "suspend", "resume"]}}},
-     202),
+     _body(["action"], action={"type": "string",
+                               "enum": ["start", "shutdown", "force-stop", "reboot", "suspend", "resume"]}), 202),
     ("get", "/api/jobs", "Job history, newest first", True, None, 200),
     ("get", "/api/jobs/{job_id}", "One job with its result link", True, None, 200),
+    ("get", "/api/audit", "The audit trail, newest first", True, None, 200),
     ("get", "/api/openapi.json", "This document", False, None, 200),
 ]
 
@@ -40,8 +73,9 @@ def _operation(spec: tuple[str, str, str, bool, dict[str, Any] | None, int]) -> 
     method, path, summary, auth, body, status = spec
     ok = {"description": "OK", "content": {"application/json": {"schema": OBJECT}}}
     responses: dict[str, Any] = {str(status): ok}
-    for code in ([400] if body else []) + ([401] if auth or path.endswith("login") else []) \
-            + ([404] if "{" in path else []):
+    codes = ([400, 413, 415] if body else []) + ([401, 403] if auth or path.startswith("/api/auth/") else []) \
+        + ([404] if "{" in path else []) + ([429] if path.endswith("/login") else [])
+    for code in codes:
         responses[str(code)] = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
     op: dict[str, Any] = {"summary": summary, "operationId": f"{method}_{path}", "responses": responses,
                           "security": [{"bearer": []}] if auth else []}

@@ -16,15 +16,15 @@ from . import logic
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/agents/{agent_id}/vms", authenticate=guard.operator)
+@route(bp, "/api/agents/{agent_id}/vms", authenticate=guard.reader)
 def list_vms(call: Call) -> dict[str, Any]:
-    agent = agents.owned(call.principal.user_id, call.params["agent_id"])
+    agent = agents.owned(guard.target_owner(call), call.params["agent_id"])
     return {"vms": [logic.view(vm) for vm in logic.list_vms(agent.agent_id)]}
 
 
-@route(bp, "/api/agents/{agent_id}/vms/{vm}", authenticate=guard.operator)
+@route(bp, "/api/agents/{agent_id}/vms/{vm}", authenticate=guard.reader)
 def get_vm(call: Call) -> dict[str, Any]:
-    agent = agents.owned(call.principal.user_id, call.params["agent_id"])
+    agent = agents.owned(guard.target_owner(call), call.params["agent_id"])
     return logic.view(logic.find(agent.agent_id, call.params["vm"]))
 
 

@@ -1,0 +1,1 @@
+"""Accounts as administrators manage them."""
