@@ -32,7 +32,11 @@ def test_login_gives_a_token_that_me_accepts(client: Client, make_operator: Any)
     me = client.http.get("/api/me", headers=op.headers)
     assert me.status_code == 200
     assert {k: me.json_body[k] for k in ("user_id", "email", "role", "disabled")} == {
-        "user_id": op.user_id, "email": op.email, "role": "operator", "disabled": False}
+        "user_id": op.user_id,
+        "email": op.email,
+        "role": "operator",
+        "disabled": False,
+    }
 
 
 def test_login_email_is_case_insensitive(client: Client, make_operator: Any) -> None:
@@ -141,3 +145,47 @@ def test_login_body_over_the_cap_is_413(client: Client) -> None:
         "/api/auth/login", headers=JSON, body=json.dumps({"email": "a@b.c", "password": "x" * 9000})
     )
     assert _error(answer) == (413, "payload_too_large")
+
+
+def test_key_location_headers_are_ignored(client: Client, make_operator: Any) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    op: Operator = make_operator()
+    attacker = Ed25519PrivateKey.generate()
+    for header in (
+        {"jku": "https://evil.example/keys"},
+        {"x5u": "https://evil.example/cert"},
+        {"jwk": {"kty": "OKP", "crv": "Ed25519", "x": "AAAA"}},
+    ):
+        forged = _forge(op, header, {}, key=attacker)
+        assert client.http.get("/api/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
+        honest = _forge(op, header, {})  # our key: the extra header changes nothing
+        assert client.http.get("/api/me", headers={"Authorization": f"Bearer {honest}"}).status_code == 200
+
+
+def test_hs256_keyed_with_the_public_key_is_refused(client: Client, make_operator: Any) -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    op: Operator = make_operator()
+    kid, signer = keys.load(settings().token_key_secret).signer()
+    public = signer.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    claims = jwt.decode(op.token, options={"verify_signature": False})
+    head = _b64({"alg": "HS256", "typ": "at+jwt", "kid": kid})
+    body = _b64(claims)
+    import hashlib
+    import hmac
+
+    sig = base64.urlsafe_b64encode(hmac.new(public, f"{head}.{body}".encode(), hashlib.sha256).digest()).rstrip(b"=")
+    token = f"{head}.{body}.{sig.decode()}"
+    assert _error(client.http.get("/api/me", headers={"Authorization": f"Bearer {token}"})) == (401, "unauthorized")
+
+
+def test_not_yet_valid_token_is_refused(client: Client, make_operator: Any) -> None:
+    op: Operator = make_operator()
+    token = _forge(op, {}, {"nbf": int(time.time()) + 3600})
+    assert _error(client.http.get("/api/me", headers={"Authorization": f"Bearer {token}"})) == (401, "unauthorized")
+
+
+def test_a_megabyte_authorization_header_is_refused_before_parsing(client: Client) -> None:
+    answer = client.http.get("/api/me", headers={"Authorization": "Bearer " + "a" * 1024 * 1024})
+    assert _error(answer) == (401, "unauthorized")
