@@ -28,7 +28,7 @@ fi
 
 PY=${PYTHON:-python3}
 stamp=.venv/.requirements.sha256
-want=$(cat requirements.txt functions/requirements.txt agent/pyproject.toml | sha256sum | cut -d' ' -f1)
+want=$(cat requirements.txt functions/requirements.txt agent/pyproject.toml cli/pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python packages into .venv"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv

@@ -1,0 +1,1 @@
+"""Fleetvisor's command line client of the operator API."""
