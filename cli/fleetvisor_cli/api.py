@@ -37,8 +37,9 @@ class Api:
         except ValueError:
             data = None
         if answer.status_code >= 400:
-            error = (data or {}).get("error", {}) if isinstance(data, dict) else {}
-            raise CliError(f"{answer.status_code} {error.get('code', 'error')}: {error.get('message', answer.text[:200])}")
+            error = data.get("error", {}) if isinstance(data, dict) else {}
+            code, message = error.get("code", "error"), error.get("message", answer.text[:200])
+            raise CliError(f"{answer.status_code} {code}: {message}")
         return data
 
 
