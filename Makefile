@@ -23,6 +23,7 @@ test: setup lint frontend-test
 
 bench: setup
 	@$(PY) bench/dispatch.py
+	@$(PY) bench/auth.py
 
 clean:
 	rm -rf .venv node_modules frontend/node_modules frontend/dist
