@@ -17,7 +17,10 @@ import argparse
 import json
 import logging
 import mimetypes
+import os
 import sys
+import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -102,6 +105,23 @@ def make_server(host: str, port: int, spa_dir: Path | None, stage: str = "local"
     return LocalDevServer(app, config, host, port, handler_cls=handler)
 
 
+def start_sweeper(seconds: float) -> threading.Thread:
+    """Locally, what the scheduled Lambda does in AWS: retire lapsed leases and undelivered jobs."""
+    from chalicelib.jobs import lifecycle  # noqa: PLC0415 - imported once the app has set its environment
+
+    def loop() -> None:
+        while True:
+            time.sleep(seconds)
+            try:
+                lifecycle.sweep()
+            except Exception:  # noqa: BLE001 - the next round tries again; the error is logged
+                logging.getLogger("fleetvisor.sweep").exception("sweep failed")
+
+    thread = threading.Thread(target=loop, name="sweeper", daemon=True)
+    thread.start()
+    return thread
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -110,6 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=logging.WARNING, format="api: %(message)s")
     server = make_server(args.host, args.port, args.spa)
+    start_sweeper(float(os.environ.get("FLEETVISOR_SWEEP_SECONDS", "15")))
     print(f"api: serving on http://{args.host}:{args.port}", flush=True)
     server.serve_forever()
 

@@ -11,6 +11,7 @@ from .. import keys, validate
 from ..audit import logic as audit
 from ..auth import guard as operator_guard
 from ..auth.logic import Principal
+from ..jobs import lifecycle
 from ..settings import settings
 from ..vms.models import Vm
 from ..web import Call, route
@@ -74,6 +75,9 @@ def register(call: Call) -> dict[str, Any]:
 
 @route(bp, "/agent/v1/heartbeat", ["POST"], authenticate=guard.agent, max_body=1024 * 1024)
 def heartbeat(call: Call) -> dict[str, Any]:
-    logic.heartbeat(call.principal, call.json())
-    return {"server_time": int(time.time()), "cancel": [],
+    body = call.json()
+    logic.heartbeat(call.principal, body)
+    reported = body.get("running_jobs")
+    running: list[str] = reported if isinstance(reported, list) else []
+    return {"server_time": int(time.time()), "cancel": lifecycle.cancellations(call.principal, running),
             "signing_keys": keys.load(settings().job_key_secret).public_keys()}

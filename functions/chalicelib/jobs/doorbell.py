@@ -26,9 +26,10 @@ def create_queue(agent_id: str) -> str:
     return aws.sqs().create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
 
 
-def ring(queue_url: str, job_id: str) -> None:
+def ring(queue_url: str, job_id: str, delay_seconds: int = 0) -> None:
+    """Wake the agent's poll now, or after `delay_seconds` (a retry's backoff, at most 900)."""
     try:
-        aws.sqs().send_message(QueueUrl=queue_url, MessageBody=job_id)
+        aws.sqs().send_message(QueueUrl=queue_url, MessageBody=job_id, DelaySeconds=max(0, min(900, delay_seconds)))
     except (BotoCoreError, ClientError):
         # The job is queued already; the agent's next poll query finds it.
         log.warning("doorbell for %s not rung; the job waits for the next poll", job_id)

@@ -3,12 +3,14 @@ find its queued jobs oldest first with one query."""
 
 from __future__ import annotations
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 FINAL_STATES = frozenset({"succeeded", "failed", "timed_out", "cancelled", "expired"})
 LIVE_STATES = frozenset({"claimed", "running"})
+LIVE_SHARD = "live"
+QUEUE_SHARD = "queued"
 
 
 class JobsByAgentStatus(GlobalSecondaryIndex["Job"]):
@@ -27,6 +29,29 @@ class JobsByOwner(GlobalSecondaryIndex["Job"]):
 
     owner_id = UnicodeAttribute(hash_key=True)
     created_ms = NumberAttribute(range_key=True)
+
+
+class JobsByLease(GlobalSecondaryIndex["Job"]):
+    """Sparse: only claimed and running jobs carry `live_shard`, so the sweeper
+    finds lapsed leases with one query instead of scanning."""
+
+    class Meta:
+        index_name = "by_lease"
+        projection = AllProjection()
+
+    live_shard = UnicodeAttribute(hash_key=True)
+    lease_expires_at = NumberAttribute(range_key=True)
+
+
+class JobsByDeadline(GlobalSecondaryIndex["Job"]):
+    """Sparse: only queued jobs carry `queue_shard`, for expiring undelivered ones."""
+
+    class Meta:
+        index_name = "by_deadline"
+        projection = AllProjection()
+
+    queue_shard = UnicodeAttribute(hash_key=True)
+    deliver_by = NumberAttribute(range_key=True)
 
 
 class Job(Model):
@@ -56,5 +81,12 @@ class Job(Model):
     result_size = NumberAttribute(null=True)
     result_etag = UnicodeAttribute(null=True)
     ttl = NumberAttribute(null=True)
+    not_before = NumberAttribute(null=True)
+    cancel_requested = BooleanAttribute(default=False)
+    request_hash = UnicodeAttribute(null=True)
+    live_shard = UnicodeAttribute(null=True)
+    queue_shard = UnicodeAttribute(null=True)
     by_agent_status = JobsByAgentStatus()
     by_owner = JobsByOwner()
+    by_lease = JobsByLease()
+    by_deadline = JobsByDeadline()

@@ -64,6 +64,8 @@ OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
                                "enum": ["start", "shutdown", "force-stop", "reboot", "suspend", "resume"]}), 202),
     ("get", "/api/jobs", "Job history, newest first", True, None, 200),
     ("get", "/api/jobs/{job_id}", "One job with its result link", True, None, 200),
+    ("post", "/api/jobs/{job_id}/cancel", "Cancel a job (queued: at once; running: the agent is told)", True,
+     None, 200),
     ("get", "/api/audit", "The audit trail, newest first", True, None, 200),
     ("get", "/api/openapi.json", "This document", False, None, 200),
 ]

@@ -6,11 +6,13 @@ from typing import Any
 
 from chalice import Blueprint
 
+from .. import validate
 from ..agents import logic as agents
 from ..audit import logic as audit
 from ..auth import guard
+from ..errors import Invalid
 from ..jobs import logic as jobs
-from ..web import Call, route
+from ..web import Call, Reply, route
 from . import logic
 
 bp = Blueprint(__name__)
@@ -30,13 +32,24 @@ def get_vm(call: Call) -> dict[str, Any]:
 
 @route(bp, "/api/agents/{agent_id}/vms/{vm}/actions", ["POST"], authenticate=guard.operator,
        status=202, max_body=4096)
-def vm_action(call: Call) -> dict[str, Any]:
+def vm_action(call: Call) -> Reply:
     who = call.principal
     agent = agents.owned(who.user_id, call.params["agent_id"])
     vm = logic.find(agent.agent_id, call.params["vm"])
     action = call.json().get("action")
     op = logic.operation_for(action)
-    job = jobs.create(agent, op, {"vm_uuid": vm.vm_uuid}, vm_uuid=vm.vm_uuid)
-    audit.record(who.user_id, actor=who.user_id, action=f"vm.{action}", target=f"{agent.agent_id}/{vm.vm_uuid}",
-                 source_ip=call.source_ip, user_agent=call.user_agent, detail={"job_id": job.job_id})
-    return jobs.view(job)
+    job, created = jobs.create(agent, op, {"vm_uuid": vm.vm_uuid}, vm_uuid=vm.vm_uuid,
+                               idempotency_key=idempotency_key(call))
+    if created:
+        audit.record(who.user_id, actor=who.user_id, action=f"vm.{action}", target=f"{agent.agent_id}/{vm.vm_uuid}",
+                     source_ip=call.source_ip, user_agent=call.user_agent, detail={"job_id": job.job_id})
+    return Reply(jobs.view(job), headers={} if created else {"Idempotent-Replayed": "true"})
+
+
+def idempotency_key(call: Call) -> str | None:
+    key = call.request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 200 or not validate.LABEL_RE.match(key):
+        raise Invalid("'Idempotency-Key' must be 1 to 200 printable characters.")
+    return str(key)

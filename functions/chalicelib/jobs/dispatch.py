@@ -1,0 +1,93 @@
+"""Dispatch: an agent's long poll claims its queued jobs and gets them signed.
+
+The doorbell (SQS) wakes the poll; the jobs table decides. A claim is one
+conditional write (`status = queued AND agent_id = me AND due`), so exactly
+one poller wins even with two pollers of one identity. Jobs are signed when
+claimed, so the signed `attempt` is the claimed one.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any
+
+from pynamodb.exceptions import UpdateError
+
+from .. import aws, keys
+from ..agents.models import Agent
+from ..settings import settings
+from . import doorbell, signing, states
+from .models import LIVE_SHARD, Job
+
+
+def poll(agent: Agent, wait: int, max_jobs: int) -> list[dict[str, Any]]:
+    """Claim up to `max_jobs` queued jobs, waiting on the doorbell up to `wait` seconds."""
+    deadline = time.monotonic() + wait
+    claimed = _claim_queued(agent, max_jobs)
+    while not claimed:
+        remaining = int(deadline - time.monotonic())
+        if remaining <= 0:
+            break
+        rung = doorbell.wait(agent.queue_url, remaining)
+        claimed = [job for job in (try_claim(job_id, agent.agent_id) for job_id in rung[:max_jobs]) if job]
+        if not claimed:
+            # The doorbell is only a hint: look at the table once per wait period.
+            claimed = _claim_queued(agent, max_jobs)
+    return [_deliver(job) for job in claimed]
+
+
+def _claim_queued(agent: Agent, max_jobs: int) -> list[Job]:
+    claimed: list[Job] = []
+    now = int(time.time())
+    for queued in Job.by_agent_status.query(agent.agent_id, Job.status_created.startswith("queued#"),
+                                            limit=max_jobs * 4):
+        if queued.deliver_by < now:
+            states.finish_unclaimed(queued.job_id, "expired", "Not claimed within its delivery window.")
+            continue
+        if queued.not_before is not None and queued.not_before > now:
+            continue  # a retry backing off; its doorbell rings when it is due
+        job = try_claim(queued.job_id, agent.agent_id)
+        if job is not None:
+            claimed.append(job)
+        if len(claimed) >= max_jobs:
+            break
+    return claimed
+
+
+def try_claim(job_id: str, agent_id: str) -> Job | None:
+    now_ms = int(time.time() * 1000)
+    now = now_ms // 1000
+    job = Job(job_id)
+    due = Job.not_before.does_not_exist() | (Job.not_before <= now)
+    try:
+        job.update(actions=[
+            Job.status.set("claimed"), Job.status_created.set(f"claimed#{now_ms:013d}"),
+            Job.attempt.add(1), Job.claim_token.set(secrets.token_urlsafe(18)),
+            Job.lease_expires_at.set(now + settings().lease_seconds), Job.claimed_ms.set(now_ms),
+            Job.live_shard.set(LIVE_SHARD), Job.queue_shard.remove()],
+            condition=(Job.status == "queued") & (Job.agent_id == agent_id) & (Job.deliver_by >= now) & due)
+    except UpdateError:
+        return None  # someone else's, already claimed, not yet due, or gone: not ours to run
+    return job
+
+
+def _deliver(job: Job) -> dict[str, Any]:
+    config = settings()
+    kid, key = keys.load(config.job_key_secret).signer()
+    attempt = int(job.attempt)
+    expires_at = min(int(job.lease_expires_at), int(job.deliver_by))
+    body = signing.payload(job_id=job.job_id, agent_id=job.agent_id, op=job.op, args=job.args,
+                           issued_at=int(time.time()), expires_at=expires_at, attempt=attempt, kid=kid)
+    result_key = result_object_key(job, attempt)
+    url = aws.s3().generate_presigned_url("put_object", Params={"Bucket": config.bucket, "Key": result_key},
+                                          ExpiresIn=config.upload_url_seconds)
+    return {"job_id": job.job_id, "envelope": signing.envelope(body, kid, key), "claim_token": job.claim_token,
+            "lease_expires_at": int(job.lease_expires_at),
+            "uploads": {"result": {"url": url, "key": result_key, "max_bytes": config.result_max_bytes,
+                                   "expires_at": int(time.time()) + config.upload_url_seconds}}}
+
+
+def result_object_key(job: Job, attempt: int) -> str:
+    """Built by the server from ids only; never taken from the agent."""
+    return f"results/{job.owner_id}/{job.job_id}/{attempt}/result.json"

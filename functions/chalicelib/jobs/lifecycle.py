@@ -1,0 +1,145 @@
+"""What agents and operators do to a claimed job: renew its lease, complete
+it, cancel it; and the sweeper that retires lapsed leases and undelivered jobs."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from botocore.exceptions import ClientError
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from .. import aws, validate
+from ..agents.models import Agent
+from ..errors import Conflict, Invalid
+from ..settings import settings
+from ..vms import logic as vms
+from . import doorbell, states
+from .dispatch import result_object_key
+from .models import FINAL_STATES, LIVE_SHARD, LIVE_STATES, QUEUE_SHARD, Job
+
+log = logging.getLogger("fleetvisor.jobs")
+EXIT_CODES = (0, 1, 2, 3, 124)
+OUTPUTS = ("result",)
+
+
+def lease(agent: Agent, job_id: str, claim_token: str, running: bool) -> dict[str, Any]:
+    job = Job(job_id)
+    try:
+        job.update(actions=states.claimed_actions_renew(running), condition=states.held_by(agent.agent_id, claim_token))
+    except UpdateError:
+        states.raise_lost(agent, job_id)
+    return {"lease_expires_at": int(job.lease_expires_at), "cancel": bool(job.cancel_requested)}
+
+
+def complete(agent: Agent, job_id: str, body: dict[str, Any]) -> str:
+    claim_token = validate.text(body, "claim_token", max_len=64)
+    exit_code = body.get("exit_code")
+    if not isinstance(exit_code, int) or isinstance(exit_code, bool) or exit_code not in EXIT_CODES:
+        raise Invalid(f"'exit_code' must be one of {list(EXIT_CODES)}.")
+    summary = validate.text(body, "summary", max_len=1000, required=False)
+    outputs = validate.array(body, "outputs", max_items=len(OUTPUTS), required=False)
+    if any(name not in OUTPUTS for name in outputs):
+        raise Invalid(f"'outputs' may only name {', '.join(OUTPUTS)}.")
+    job = _held_job(agent, job_id, claim_token)
+    status, actions, delay = _outcome(job, exit_code, summary, body.get("cancelled") is True)
+    if "result" in outputs:
+        actions += _accepted_upload(job)
+    try:
+        job.update(actions=actions, condition=states.held_by(agent.agent_id, claim_token))
+    except UpdateError:
+        states.raise_lost(agent, job_id)
+    if delay is not None:
+        doorbell.ring(agent.queue_url, job.job_id, delay)
+    _record_vm_state(job, body.get("vm"))
+    return status
+
+
+def _outcome(job: Job, exit_code: int, summary: str, cancelled: bool) -> tuple[str, list[Any], int | None]:
+    if cancelled and job.cancel_requested:
+        return "cancelled", states.final_actions("cancelled", exit_code, summary or "Cancelled."), None
+    if exit_code == 0:
+        return "succeeded", states.final_actions("succeeded", 0, summary), None
+    if exit_code in states.RETRY_EXITS and states.retry_left(job):
+        actions, delay = states.requeue_actions(job, summary, exit_code)
+        return "queued", actions, delay
+    status = "timed_out" if exit_code == 124 else "failed"
+    return status, states.final_actions(status, exit_code, summary), None
+
+
+def _held_job(agent: Agent, job_id: str, claim_token: str) -> Job:
+    job = states.agents_job(agent, job_id)
+    if job.claim_token != claim_token or job.status not in LIVE_STATES:
+        raise Conflict("This claim no longer holds the job.", "stale_claim")
+    return job
+
+
+def _accepted_upload(job: Job) -> list[Any]:
+    """moto checks no size or signature on presigned PUTs, so we check what landed."""
+    key = result_object_key(job, int(job.attempt))
+    try:
+        head = aws.s3().head_object(Bucket=settings().bucket, Key=key)
+    except ClientError as exc:
+        raise Invalid("The result was not uploaded.", "upload_missing") from exc
+    if head["ContentLength"] > settings().result_max_bytes:
+        raise Invalid("The uploaded result is larger than allowed.", "upload_too_large")
+    return [Job.result_key.set(key), Job.result_size.set(head["ContentLength"]),
+            Job.result_etag.set(head["ETag"].strip('"'))]
+
+
+def _record_vm_state(job: Job, vm: Any) -> None:
+    if not isinstance(vm, dict) or job.vm_uuid is None or vm.get("uuid") != job.vm_uuid:
+        return
+    state = vm.get("state")
+    if isinstance(state, str):
+        vms.set_state(job.agent_id, job.vm_uuid, state)
+
+
+def cancel(job: Job) -> Job:
+    """A queued job is cancelled at once; a claimed or running one is asked to stop."""
+    if job.status == "queued" and states.finish_unclaimed(job.job_id, "cancelled", "Cancelled before it ran."):
+        return Job.get(job.job_id, consistent_read=True)
+    try:
+        job.update(actions=[Job.cancel_requested.set(True)], condition=Job.status.is_in(*LIVE_STATES))
+    except UpdateError as exc:
+        job.refresh(consistent_read=True)
+        if job.status == "queued":
+            return cancel(job)
+        raise Conflict(f"The job has already ended ({job.status}).", "job_final") from exc
+    return job
+
+
+def cancellations(agent: Agent, job_ids: list[str]) -> list[str]:
+    """Of the jobs an agent says it is running, those an operator asked to cancel."""
+    wanted = [j for j in job_ids[:100] if isinstance(j, str) and j.startswith("job_") and len(j) <= 64]
+    if not wanted:
+        return []
+    return [job.job_id for job in Job.batch_get(wanted)
+            if job.agent_id == agent.agent_id and job.cancel_requested and job.status in LIVE_STATES]
+
+
+def sweep(now: int | None = None) -> dict[str, int]:
+    """Retire lapsed leases and undelivered jobs: one query each, on sparse indexes."""
+    now = int(time.time()) if now is None else now
+    counts = {"lapsed": 0, "expired": 0}
+    for job in Job.by_lease.query(LIVE_SHARD, Job.lease_expires_at < now):
+        if states.lapse(job, _agent(job.agent_id)) is not None:
+            counts["lapsed"] += 1
+    for job in Job.by_deadline.query(QUEUE_SHARD, Job.deliver_by < now):
+        if states.finish_unclaimed(job.job_id, "expired", "Not claimed within its delivery window."):
+            counts["expired"] += 1
+    if any(counts.values()):
+        log.info("sweep: %s", counts)
+    return counts
+
+
+def _agent(agent_id: str) -> Agent | None:
+    try:
+        return Agent.get(agent_id)
+    except DoesNotExist:
+        return None
+
+
+def is_final(job: Job) -> bool:
+    return job.status in FINAL_STATES
