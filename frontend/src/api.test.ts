@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
-import { ApiError, createApi, SESSION_EXPIRED, type FetchFn } from './api';
+import { describe, expect, it, vi } from 'vitest';
+import { ApiError, createApi, queryString, SESSION_EXPIRED, type FetchFn, type LockFn } from './api';
 import { createSessionStore } from './state/session';
+import { fakeServer, PASSWORD } from './test/fakeServer';
 import { jsonResponse } from './test/fixtures';
 
 const user = { user_id: 'u1', email: 'ops@example.test', role: 'operator' };
@@ -25,9 +26,14 @@ function fakeFetch(...answers: Array<Response | Error>) {
 
 function loggedIn(token = 'tok-1') {
   const session = createSessionStore();
-  session.logIn({ token, user });
+  session.logIn({ token, user, expiresIn: 900 });
   return session;
 }
+
+const expired = () => jsonResponse(401, { error: { code: 'unauthorized', message: 'Token expired.' } });
+const refused = () => jsonResponse(401, { error: { code: 'session_expired', message: 'Please log in again.' } });
+const renewed = (token: string) =>
+  jsonResponse(200, { access_token: token, token_type: 'Bearer', expires_in: 900, user });
 
 async function caught(promise: Promise<unknown>): Promise<ApiError> {
   const error = await promise.then(
@@ -83,26 +89,35 @@ describe('api', () => {
     expect(error).toMatchObject({ status: 0, code: 'network_error' });
   });
 
-  it('ends the session with a notice when an authenticated call answers 401', async () => {
+  it('ends the session with a notice when a call answers 401 and the refresh is refused', async () => {
     const session = loggedIn();
-    const { fetch } = fakeFetch(jsonResponse(401, { error: { code: 'unauthorized', message: 'Token expired.' } }));
+    const { fetch, calls } = fakeFetch(expired(), refused());
     const api = createApi({ fetch, session });
 
     const error = await caught(api.listAgents());
-    expect(error.status).toBe(401);
+    expect(error).toMatchObject({ status: 401, code: 'unauthorized' });
+    expect(calls.map((c) => c.url)).toEqual(['/api/agents', '/api/auth/refresh']);
     expect(session.snapshot()).toEqual({ session: null, notice: SESSION_EXPIRED });
   });
 
-  it('keeps a newer session when a request made with an older token answers 401', async () => {
+  it('replays a call that a newer session has already renewed, without another refresh', async () => {
     const session = loggedIn('old');
-    let answer: (r: Response) => void = () => {};
-    const fetch: FetchFn = () => new Promise((resolve) => (answer = resolve));
+    const answers: Array<(r: Response) => void> = [];
+    const calls: Call[] = [];
+    const fetch: FetchFn = (url, init) => {
+      calls.push({ url, init });
+      return new Promise((resolve) => answers.push(resolve));
+    };
     const api = createApi({ fetch, session });
 
     const pending = api.listAgents();
-    session.logIn({ token: 'new', user });
-    answer(jsonResponse(401, { error: { code: 'unauthorized', message: 'Token expired.' } }));
-    await caught(pending);
+    session.logIn({ token: 'new', user, expiresIn: 900 });
+    answers[0](expired());
+    await vi.waitFor(() => expect(answers).toHaveLength(2));
+    answers[1](jsonResponse(200, { agents: [] }));
+
+    expect(await pending).toEqual([]);
+    expect(new Headers(calls[1].init.headers).get('Authorization')).toBe('Bearer new');
     expect(session.token()).toBe('new');
   });
 
@@ -125,5 +140,153 @@ describe('api', () => {
     const error = await caught(api.listAgents());
     expect(error.status).toBe(401);
     expect(calls).toHaveLength(0);
+  });
+});
+
+describe('api: renewing the session', () => {
+  it('refreshes with the cookie and the CSRF header, no body, and keeps the new token', async () => {
+    const session = createSessionStore();
+    const { fetch, calls } = fakeFetch(renewed('tok-2'));
+    const api = createApi({ fetch, session });
+
+    expect(await api.restoreSession()).toBe(true);
+    expect(calls[0].url).toBe('/api/auth/refresh');
+    expect(calls[0].init).toMatchObject({ method: 'POST', credentials: 'same-origin' });
+    expect(calls[0].init.body).toBeUndefined();
+    expect(new Headers(calls[0].init.headers).get('X-Requested-With')).toBe('fleetvisor');
+    expect(new Headers(calls[0].init.headers).has('Authorization')).toBe(false);
+    expect(session.snapshot().session).toEqual({ token: 'tok-2', user, expiresIn: 900 });
+  });
+
+  it('renews after a 401 and replays the call once with the new token', async () => {
+    const session = loggedIn('tok-1');
+    const { fetch, calls } = fakeFetch(expired(), renewed('tok-2'), jsonResponse(200, { agents: [] }));
+    const api = createApi({ fetch, session });
+
+    expect(await api.listAgents()).toEqual([]);
+    expect(calls.map((c) => c.url)).toEqual(['/api/agents', '/api/auth/refresh', '/api/agents']);
+    expect(new Headers(calls[2].init.headers).get('Authorization')).toBe('Bearer tok-2');
+    expect(session.token()).toBe('tok-2');
+  });
+
+  it('gives up when the replayed call answers 401 too', async () => {
+    const session = loggedIn('tok-1');
+    const { fetch, calls } = fakeFetch(expired(), renewed('tok-2'), expired());
+    const api = createApi({ fetch, session });
+
+    expect((await caught(api.listAgents())).status).toBe(401);
+    expect(calls).toHaveLength(3);
+    expect(session.snapshot()).toEqual({ session: null, notice: SESSION_EXPIRED });
+  });
+
+  it('shares one refresh among calls that fail together, then replays each', async () => {
+    const server = fakeServer();
+    const session = createSessionStore();
+    const api = createApi({ fetch: server.fetch, session });
+    const answer = await api.login('ops@example.test', PASSWORD);
+    session.logIn({ token: answer.access_token, user: answer.user, expiresIn: answer.expires_in });
+    server.expireAccessTokens();
+    server.state.refreshDelayMs = 20;
+
+    const [agents, jobs, me] = await Promise.all([api.listAgents(), api.listJobs(), api.me()]);
+
+    expect(agents).toHaveLength(1);
+    expect(jobs).toEqual([]);
+    expect(me.email).toBe('ops@example.test');
+    expect(server.state.refreshCount).toBe(1);
+    expect(server.count('GET /api/agents')).toBe(2);
+    expect(session.token()).not.toBe(answer.access_token);
+  });
+
+  it('does not refresh for a 401 about a wrong current password', async () => {
+    const session = loggedIn();
+    const body = { error: { code: 'invalid_credentials', message: 'The current password is not correct.' } };
+    const { fetch, calls } = fakeFetch(jsonResponse(401, body));
+    const api = createApi({ fetch, session });
+
+    const error = await caught(api.changePassword('wrong', 'a much longer password'));
+    expect(error.code).toBe('invalid_credentials');
+    expect(calls).toHaveLength(1);
+    expect(session.token()).toBe('tok-1');
+  });
+
+  it('keeps the session when the refresh cannot reach the server', async () => {
+    const session = loggedIn();
+    const { fetch } = fakeFetch(expired(), new TypeError('Failed to fetch'));
+    const api = createApi({ fetch, session });
+
+    expect((await caught(api.listAgents())).code).toBe('network_error');
+    expect(session.token()).toBe('tok-1');
+  });
+
+  it('does not bring back a session that was logged out while its refresh ran', async () => {
+    const session = loggedIn();
+    let answer: (r: Response) => void = () => {};
+    const fetch: FetchFn = () => new Promise((resolve) => (answer = resolve));
+    const api = createApi({ fetch, session });
+
+    const pending = api.refreshSession();
+    session.logOut();
+    answer(renewed('tok-2'));
+    expect(await pending).toBe(false);
+    expect(session.token()).toBeNull();
+  });
+
+  it('ends the session when refresh is refused in any 4xx way, but not on a server fault', async () => {
+    const gone = loggedIn();
+    const first = fakeFetch(expired(), jsonResponse(404, { error: { code: 'route_not_found', message: 'No.' } }));
+    await caught(createApi({ fetch: first.fetch, session: gone }).listAgents());
+    expect(gone.snapshot().notice).toBe(SESSION_EXPIRED);
+
+    const kept = loggedIn();
+    const second = fakeFetch(expired(), jsonResponse(503, { error: { code: 'unavailable', message: 'Busy.' } }));
+    expect((await caught(createApi({ fetch: second.fetch, session: kept }).listAgents())).status).toBe(503);
+    expect(kept.token()).toBe('tok-1');
+  });
+
+  it('refreshes under the cross-tab lock', async () => {
+    const events: string[] = [];
+    const lock: LockFn = async (task) => {
+      events.push('locked');
+      const result = await task();
+      events.push('released');
+      return result;
+    };
+    const fetch: FetchFn = async (url) => {
+      events.push(url);
+      return renewed('tok-2');
+    };
+    const api = createApi({ fetch, session: createSessionStore(), lock });
+
+    await api.restoreSession();
+    expect(events).toEqual(['locked', '/api/auth/refresh', 'released']);
+  });
+
+  it('finds no session on load without a refresh cookie, or without a server', async () => {
+    const first = fakeFetch(refused());
+    expect(await createApi({ fetch: first.fetch, session: createSessionStore() }).restoreSession()).toBe(false);
+    const second = fakeFetch(new TypeError('Failed to fetch'));
+    expect(await createApi({ fetch: second.fetch, session: createSessionStore() }).restoreSession()).toBe(false);
+  });
+
+  it('reads Retry-After from a throttled login, as seconds or as a date', async () => {
+    const throttled = (retryAfter: string) =>
+      new Response(JSON.stringify({ error: { code: 'too_many_attempts', message: 'Too many failed logins.' } }), {
+        status: 429,
+        headers: { 'Retry-After': retryAfter },
+      });
+    const { fetch } = fakeFetch(throttled('120'), throttled('Wed, 01 Jan 2025 00:01:30 GMT'));
+    const api = createApi({ fetch, session: createSessionStore(), now: () => Date.UTC(2025, 0, 1, 0, 0, 0) });
+
+    expect(await caught(api.login('a@b.test', 'x'))).toMatchObject({ status: 429, retryAfter: 120 });
+    expect(await caught(api.login('a@b.test', 'x'))).toMatchObject({ status: 429, retryAfter: 90 });
+  });
+});
+
+describe('queryString', () => {
+  it('leaves out unset values and encodes the rest', () => {
+    expect(queryString({ limit: 50, cursor: null, action: '', since_ms: undefined })).toBe('?limit=50');
+    expect(queryString({ action: 'a b&c' })).toBe('?action=a+b%26c');
+    expect(queryString({})).toBe('');
   });
 });

@@ -1,36 +1,85 @@
 // The one way the app talks to the operator API (same origin, /api/...).
 //
-// Every call goes through `request`: it adds the bearer token, turns error
-// bodies ({"error": {"code", "message"}}) into an ApiError, and ends the
-// session when an authenticated call answers 401.
+// Every call goes through `request`: it adds the bearer token and turns error
+// bodies ({"error": {"code", "message"}}) into an ApiError. When an
+// authenticated call answers 401 it renews the session once through
+// POST /api/auth/refresh (the HttpOnly refresh cookie) and replays the call
+// with the new token; if that fails too, the session ends with a notice.
+// Refreshes are single-flight: calls that fail together share one refresh.
 
-import { sessionStore, type SessionStore } from './state/session';
-import type { Agent, Job, LoginResponse, VM, VmAction } from './types';
+import { sessionFrom, sessionStore, type SessionStore } from './state/session';
+import type {
+  Account,
+  Agent,
+  ApiKey,
+  AuditRecord,
+  EnrollmentToken,
+  Job,
+  LoginResponse,
+  NewApiKey,
+  NewEnrollmentToken,
+  Page,
+  Role,
+  Scope,
+  SessionInfo,
+  VM,
+  VmAction,
+} from './types';
 
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
+  /** Seconds to wait before trying again (from `Retry-After`), if the server said. */
+  readonly retryAfter: number | null;
 
-  constructor(status: number, code: string, message: string) {
+  constructor(status: number, code: string, message: string, retryAfter: number | null = null) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
+    this.retryAfter = retryAfter;
   }
 }
 
 export type FetchFn = (input: string, init: RequestInit) => Promise<Response>;
 
+/** Runs `task` while holding a lock shared by every tab of this origin. */
+export type LockFn = <T>(task: () => Promise<T>) => Promise<T>;
+
 export interface ApiDeps {
   fetch: FetchFn;
   session: SessionStore;
+  /** The clock used to read a `Retry-After` date (tests pass their own). */
+  now?: () => number;
+  /** Serialises refreshes across tabs (default: the Web Locks API, if any). */
+  lock?: LockFn;
+}
+
+/**
+ * Tabs share the refresh cookie, and a refresh token used twice ends the
+ * session: two tabs refreshing at once (say, both restored on browser start)
+ * would log each other out. Under this lock the second tab waits and then
+ * sends the cookie the first one's refresh left in the jar.
+ */
+export const tabLock: LockFn = (task) => {
+  const locks = typeof navigator === 'undefined' ? undefined : navigator.locks;
+  if (!locks) return task();
+  return locks.request('fleetvisor-refresh', task);
+};
+
+/** Whether a refresh answer means "no session" rather than "try again later". */
+function refreshRefused(status: number): boolean {
+  return status >= 400 && status < 500 && status !== 429;
 }
 
 export const SESSION_EXPIRED = 'Your session has ended. Please log in again.';
 
+/** Sent on refresh so a cross-site form cannot spend the refresh cookie. */
+export const CSRF_HEADER = { 'X-Requested-With': 'fleetvisor' } as const;
+
 interface RequestOptions {
   body?: unknown;
-  /** Send the bearer token and treat a 401 as the end of the session. */
+  /** Send the bearer token, and renew the session on a 401. */
   auth?: boolean;
 }
 
@@ -39,16 +88,31 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 }
 
 /** Builds the ApiError for a non-2xx answer from its status and parsed body. */
-export function toApiError(status: number, body: unknown): ApiError {
+export function toApiError(status: number, body: unknown, retryAfter: number | null = null): ApiError {
   const error = isRecord(body) ? body.error : undefined;
   if (isRecord(error) && typeof error.code === 'string' && typeof error.message === 'string') {
-    return new ApiError(status, error.code, error.message);
+    return new ApiError(status, error.code, error.message, retryAfter);
   }
-  return new ApiError(status, `http_${status}`, `The server answered ${status}.`);
+  return new ApiError(status, `http_${status}`, `The server answered ${status}.`, retryAfter);
+}
+
+/** `Retry-After` as whole seconds: either a number of seconds or an HTTP date. */
+export function parseRetryAfter(header: string | null, nowMs: number): number | null {
+  if (header === null || header.trim() === '') return null;
+  const trimmed = header.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed);
+  const at = Date.parse(trimmed);
+  if (Number.isNaN(at)) return null;
+  return Math.max(0, Math.ceil((at - nowMs) / 1000));
 }
 
 async function readJson(response: Response): Promise<unknown> {
-  const text = await response.text();
+  let text: string;
+  try {
+    text = await response.text();
+  } catch {
+    return null;
+  }
   if (text === '') return null;
   try {
     return JSON.parse(text) as unknown;
@@ -65,24 +129,141 @@ function buildInit(method: string, token: string | null, body: unknown): Request
   return { method, headers, credentials: 'same-origin', body: JSON.stringify(body) };
 }
 
+/** `?a=1&b=x` from the values that are set (undefined, null and '' are left out). */
+export function queryString(params: Record<string, string | number | null | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== '') search.set(key, String(value));
+  }
+  const text = search.toString();
+  return text === '' ? '' : `?${text}`;
+}
+
+export interface AuditFilter {
+  action?: string;
+  sinceMs?: number | null;
+  untilMs?: number | null;
+}
+
+export interface NewUser {
+  email: string;
+  name: string;
+  role: Role;
+  password: string;
+}
+
+export interface UserChange {
+  name?: string;
+  role?: Role;
+  disabled?: boolean;
+}
+
+export interface ApiKeyRequest {
+  name: string;
+  scopes: Scope[];
+  expires_in_days?: number;
+}
+
+export interface EnrollmentTokenRequest {
+  uses?: number;
+  ttl_seconds?: number;
+  note?: string;
+}
+
+export const PAGE_SIZE = 50;
+
+interface Answer {
+  response: Response;
+  body: unknown;
+}
+
+/**
+ * Whether a 401 says the access token is no good. A 401 about something
+ * else the caller sent (a wrong current password: `invalid_credentials`) is
+ * not the session's fault and is not answered with a refresh.
+ */
+function isTokenRefused({ response, body }: Answer): boolean {
+  return response.status === 401 && toApiError(401, body).code !== 'invalid_credentials';
+}
+
 export function createApi(deps: ApiDeps) {
-  async function send(method: string, path: string, init: RequestInit): Promise<Response> {
+  const now = deps.now ?? Date.now;
+  const lock = deps.lock ?? tabLock;
+  let refreshing: Promise<string | null> | null = null;
+
+  async function receive(method: string, path: string, init: RequestInit): Promise<Answer> {
+    let response: Response;
     try {
-      return await deps.fetch(path, init);
+      response = await deps.fetch(path, init);
     } catch {
       throw new ApiError(0, 'network_error', `Could not reach the server (${method} ${path}).`);
     }
+    return { response, body: await readJson(response) };
+  }
+
+  function result<T>({ response, body }: Answer): T {
+    if (response.ok) return body as T;
+    throw toApiError(response.status, body, parseRetryAfter(response.headers.get('Retry-After'), now()));
+  }
+
+  /**
+   * Asks for a new access token with the refresh cookie. Resolves to the new
+   * token, or null when the server refused (any 4xx but 429: the session, if
+   * any, then ends). Throws on a network error, 429 or a server fault, which
+   * say nothing about the session. A session ended meanwhile is not brought back.
+   */
+  async function refreshOnce(): Promise<string | null> {
+    const before = deps.session.token();
+    const init: RequestInit = {
+      method: 'POST',
+      headers: { Accept: 'application/json', ...CSRF_HEADER },
+      credentials: 'same-origin',
+    };
+    const answer = await lock(() => receive('POST', '/api/auth/refresh', init));
+    if (refreshRefused(answer.response.status)) {
+      if (before !== null) deps.session.expire(before, SESSION_EXPIRED);
+      return null;
+    }
+    const login = result<LoginResponse>(answer);
+    if (before !== null && deps.session.token() === null) return null;
+    deps.session.logIn(sessionFrom(login));
+    return login.access_token;
+  }
+
+  /** One refresh at a time: callers that ask while one runs share its answer. */
+  function refresh(): Promise<string | null> {
+    refreshing ??= refreshOnce().finally(() => {
+      refreshing = null;
+    });
+    return refreshing;
+  }
+
+  /** A token to replay a call with, after `stale` was refused; null if none. */
+  async function renew(stale: string): Promise<string | null> {
+    const current = deps.session.token();
+    if (current === null) return null;
+    if (current !== stale) return current; // another call has renewed it already
+    return refresh();
+  }
+
+  async function authenticated<T>(method: string, path: string, body: unknown): Promise<T> {
+    const token = deps.session.token();
+    if (token === null) throw new ApiError(401, 'unauthorized', SESSION_EXPIRED);
+    const first = await receive(method, path, buildInit(method, token, body));
+    if (!isTokenRefused(first)) return result<T>(first);
+    const fresh = await renew(token);
+    if (fresh === null) {
+      deps.session.expire(token, SESSION_EXPIRED);
+      return result<T>(first);
+    }
+    const second = await receive(method, path, buildInit(method, fresh, body));
+    if (isTokenRefused(second)) deps.session.expire(fresh, SESSION_EXPIRED);
+    return result<T>(second);
   }
 
   async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const auth = options.auth ?? true;
-    const token = auth ? deps.session.token() : null;
-    if (auth && token === null) throw new ApiError(401, 'unauthorized', SESSION_EXPIRED);
-    const response = await send(method, path, buildInit(method, token, options.body));
-    const body = await readJson(response);
-    if (response.ok) return body as T;
-    if (response.status === 401 && token !== null) deps.session.expire(token, SESSION_EXPIRED);
-    throw toApiError(response.status, body);
+    if (options.auth === false) return result<T>(await receive(method, path, buildInit(method, null, options.body)));
+    return authenticated<T>(method, path, options.body);
   }
 
   const enc = encodeURIComponent;
@@ -90,6 +271,65 @@ export function createApi(deps: ApiDeps) {
   return {
     login: (email: string, password: string) =>
       request<LoginResponse>('POST', '/api/auth/login', { body: { email, password }, auth: false }),
+    /** Renews the session now (the silent refresh); true when it was renewed. */
+    refreshSession: () => refresh().then((token) => token !== null),
+    /** On page load: takes up the session the refresh cookie still holds, if any. */
+    restoreSession: async (): Promise<boolean> => {
+      if (deps.session.token() !== null) return true;
+      return refresh().then(
+        (token) => token !== null,
+        () => false,
+      );
+    },
+    logout: () => request<unknown>('POST', '/api/auth/logout'),
+    logoutAll: () => request<unknown>('POST', '/api/auth/logout-all'),
+
+    me: () => request<Account>('GET', '/api/me'),
+    changePassword: (currentPassword: string, newPassword: string) =>
+      request<LoginResponse>('POST', '/api/me/password', {
+        body: { current_password: currentPassword, new_password: newPassword },
+      }),
+    listSessions: () => request<{ sessions: SessionInfo[] }>('GET', '/api/me/sessions').then((r) => r.sessions),
+    revokeSession: (sessionId: string) => request<unknown>('DELETE', `/api/me/sessions/${enc(sessionId)}`),
+
+    listUsers: (cursor: string | null = null): Promise<Page<Account>> =>
+      request<{ users: Account[]; next: string | null }>(
+        'GET',
+        `/api/users${queryString({ limit: PAGE_SIZE, cursor })}`,
+      ).then((r) => ({ items: r.users, next: r.next })),
+    createUser: (user: NewUser) => request<Account>('POST', '/api/users', { body: user }),
+    updateUser: (userId: string, change: UserChange) =>
+      request<Account>('PATCH', `/api/users/${enc(userId)}`, { body: change }),
+    setUserPassword: (userId: string, newPassword: string) =>
+      request<Account>('POST', `/api/users/${enc(userId)}/password`, { body: { new_password: newPassword } }),
+
+    listApiKeys: () => request<{ api_keys: ApiKey[] }>('GET', '/api/api-keys').then((r) => r.api_keys),
+    createApiKey: (key: ApiKeyRequest) => request<NewApiKey>('POST', '/api/api-keys', { body: key }),
+    revokeApiKey: (keyId: string) => request<ApiKey>('DELETE', `/api/api-keys/${enc(keyId)}`),
+
+    listEnrollmentTokens: () =>
+      request<{ enrollment_tokens: EnrollmentToken[] }>('GET', '/api/enrollment-tokens').then(
+        (r) => r.enrollment_tokens,
+      ),
+    createEnrollmentToken: (token: EnrollmentTokenRequest) =>
+      request<NewEnrollmentToken>('POST', '/api/enrollment-tokens', { body: token }),
+    revokeEnrollmentToken: (tokenId: string) =>
+      request<EnrollmentToken>('DELETE', `/api/enrollment-tokens/${enc(tokenId)}`),
+
+    listAudit: (filter: AuditFilter, cursor: string | null = null): Promise<Page<AuditRecord>> => {
+      const query = queryString({
+        limit: PAGE_SIZE,
+        cursor,
+        action: filter.action?.trim(),
+        since_ms: filter.sinceMs,
+        until_ms: filter.untilMs,
+      });
+      return request<{ records: AuditRecord[]; next: string | null }>('GET', `/api/audit${query}`).then((r) => ({
+        items: r.records,
+        next: r.next,
+      }));
+    },
+
     listAgents: () => request<{ agents: Agent[] }>('GET', '/api/agents').then((r) => r.agents),
     listVms: (agentId: string) =>
       request<{ vms: VM[] }>('GET', `/api/agents/${enc(agentId)}/vms`).then((r) => r.vms),

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { formatAgo, formatMemory, hypervisorFacts } from './format';
+import {
+  endOfDayMs,
+  formatAgo,
+  formatMemory,
+  formatTime,
+  formatWait,
+  hypervisorFacts,
+  plainText,
+  startOfDayMs,
+} from './format';
 
 describe('formatMemory', () => {
   it.each([
@@ -47,5 +56,42 @@ describe('hypervisorFacts', () => {
   it('is empty without capabilities', () => {
     expect(hypervisorFacts(null)).toEqual([]);
     expect(hypervisorFacts({})).toEqual([]);
+  });
+});
+
+describe('formatTime', () => {
+  it('shows local date and time to the second, or a word for none', () => {
+    const ms = new Date(2024, 0, 2, 3, 4, 5).getTime();
+    expect(formatTime(ms)).toBe('2024-01-02 03:04:05');
+    expect(formatTime(null)).toBe('never');
+    expect(formatTime(null, '—')).toBe('—');
+  });
+});
+
+describe('formatWait', () => {
+  it('rounds a wait up to seconds, minutes or hours', () => {
+    expect(formatWait(1)).toBe('1 second');
+    expect(formatWait(45)).toBe('45 seconds');
+    expect(formatWait(60)).toBe('1 minute');
+    expect(formatWait(61)).toBe('2 minutes');
+    expect(formatWait(7200)).toBe('2 hours');
+  });
+});
+
+describe('day bounds', () => {
+  it('turns a date field into the first and last millisecond of that local day', () => {
+    expect(startOfDayMs('2024-03-05')).toBe(new Date(2024, 2, 5).getTime());
+    expect(endOfDayMs('2024-03-05')).toBe(new Date(2024, 2, 6).getTime() - 1);
+    expect(startOfDayMs('')).toBeNull();
+    expect(endOfDayMs('yesterday')).toBeNull();
+  });
+});
+
+describe('plainText', () => {
+  it('shows strings as they are and anything else as JSON', () => {
+    expect(plainText('<b>x</b>')).toBe('<b>x</b>');
+    expect(plainText(3)).toBe('3');
+    expect(plainText(null)).toBe('—');
+    expect(plainText({ user_id: 'u1' })).toBe('{"user_id":"u1"}');
   });
 });

@@ -69,3 +69,47 @@ export function hypervisorFacts(capabilities: Capabilities | null | undefined): 
   }
   return facts.slice(0, MAX_FACTS);
 }
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** A moment in local time, e.g. "2023-11-14 22:13:20"; `empty` for none. */
+export function formatTime(ms: number | null | undefined, empty = 'never'): string {
+  if (ms === null || ms === undefined || ms <= 0) return empty;
+  const d = new Date(ms);
+  const date = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  return `${date} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+function plural(count: number, unit: string): string {
+  return `${count} ${unit}${count === 1 ? '' : 's'}`;
+}
+
+/** A wait in seconds for people: "45 seconds", "2 minutes", "1 hour". */
+export function formatWait(seconds: number): string {
+  if (seconds < 60) return plural(Math.max(1, Math.ceil(seconds)), 'second');
+  if (seconds < 3600) return plural(Math.ceil(seconds / 60), 'minute');
+  return plural(Math.ceil(seconds / 3600), 'hour');
+}
+
+/** Local midnight at the start of a `YYYY-MM-DD` date (an `<input type=date>` value). */
+export function startOfDayMs(date: string): number | null {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(date);
+  if (!match) return null;
+  return new Date(Number(match[1]), Number(match[2]) - 1, Number(match[3])).getTime();
+}
+
+/** The last millisecond of a `YYYY-MM-DD` date in local time. */
+export function endOfDayMs(date: string): number | null {
+  const start = startOfDayMs(date);
+  if (start === null) return null;
+  const d = new Date(start);
+  return new Date(d.getFullYear(), d.getMonth(), d.getDate() + 1).getTime() - 1;
+}
+
+/** Any JSON value as one line of text (audit actors and targets may be objects). */
+export function plainText(value: unknown): string {
+  if (value === null || value === undefined || value === '') return '—';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
+}

@@ -28,17 +28,97 @@ export type VmAction = 'start' | 'shutdown' | 'force-stop' | 'reboot' | 'suspend
 /** What the host reported about itself; its keys are up to the agent. */
 export type Capabilities = Record<string, unknown>;
 
+/** Who is logged in, as login and refresh answer it. */
 export interface User {
   user_id: string;
   email: string;
+  /** `admin` or `operator`. */
   role: string;
 }
 
+/** Login, refresh and a password change all answer this. */
 export interface LoginResponse {
   access_token: string;
   token_type: 'Bearer';
+  /** Seconds until the access token expires. */
   expires_in: number;
   user: User;
+}
+
+export type Role = 'admin' | 'operator';
+
+export const ROLES: readonly Role[] = ['operator', 'admin'];
+
+/** A user account in full (GET /api/me, /api/users). */
+export interface Account extends User {
+  name: string;
+  disabled: boolean;
+  created_ms: number;
+}
+
+/** One of the caller's logged-in sessions (GET /api/me/sessions). */
+export interface SessionInfo {
+  session_id: string;
+  created_ms: number;
+  last_used_ms: number | null;
+  expires_ms: number;
+  user_agent: string | null;
+  source_ip: string | null;
+  /** The session this page is using. */
+  current: boolean;
+}
+
+export type Scope = 'read' | 'operate' | 'admin';
+
+export const SCOPES: readonly Scope[] = ['read', 'operate', 'admin'];
+
+export interface ApiKey {
+  key_id: string;
+  name: string;
+  prefix: string;
+  scopes: Scope[];
+  created_ms: number;
+  expires_ms: number | null;
+  last_used_ms: number | null;
+  revoked: boolean;
+}
+
+/** The answer to creating a key: the only time the secret is shown. */
+export interface NewApiKey extends ApiKey {
+  secret: string;
+}
+
+export interface EnrollmentToken {
+  token_id: string;
+  note: string;
+  created_ms: number;
+  expires_ms: number;
+  uses: number;
+  uses_left: number;
+  revoked: boolean;
+}
+
+/** The answer to creating an enrolment token: the only time it is shown. */
+export interface NewEnrollmentToken extends EnrollmentToken {
+  token: string;
+}
+
+export interface AuditRecord {
+  record_id: string;
+  ts_ms: number;
+  actor: unknown;
+  action: string;
+  target: unknown;
+  outcome: string;
+  source_ip: string | null;
+  user_agent: string | null;
+  detail: unknown;
+}
+
+/** One page of a cursor-paged list; `next` is null on the last page. */
+export interface Page<T> {
+  items: T[];
+  next: string | null;
 }
 
 export interface Agent {

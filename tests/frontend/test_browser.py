@@ -4,19 +4,16 @@ watching each job and the VM's state change without reloading the page."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from infra.local import LocalStack
-from tests.conftest import ADMIN_PASSWORD
+
+from .browser import log_in
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".fleetvisor-test-artifacts"
 
 # Records every text the job-status and vm-state elements take, with a timestamp.
@@ -33,37 +30,14 @@ new MutationObserver(() => {
 """
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context()
-    opened = context.new_page()
-    yield opened
-    context.close()
-
-
-def _log_in(page: Page, stack: LocalStack, password: str = ADMIN_PASSWORD) -> None:
-    page.goto(stack.url + "/")
-    page.fill("input[name=email]", stack.config.admin_email)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-
-
 def test_wrong_password_shows_the_error_and_stays_on_login(page: Page, stack: LocalStack) -> None:
-    _log_in(page, stack, password="definitely not it")
+    log_in(page, stack, password="definitely not it")
     expect(page.locator("[data-testid=login-error]")).to_contain_text("not correct")
     expect(page.locator("[data-testid=host]")).to_have_count(0)
 
 
 def test_shutdown_and_start_from_the_browser(page: Page, stack: LocalStack) -> None:
-    _log_in(page, stack)
+    log_in(page, stack)
     host = page.locator("[data-testid=host]")
     expect(host.locator("[data-testid=host-status]")).to_have_text("online")
     expect(page.locator("[data-testid=user-email]")).to_have_text(stack.config.admin_email)

@@ -1,18 +1,14 @@
-// The page after login: hosts with their VMs, and the recent jobs.
+// The Hosts page: hosts with their VMs, and the recent jobs.
 
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Api } from '../api';
 import { createFleetStore, type FleetOptions, type FleetState } from '../state/fleet';
 import { useNow, useStore } from '../state/useStore';
-import type { User } from '../types';
-import { AppHeader } from './AppHeader';
 import { HostList } from './HostList';
 import { JobList } from './JobList';
 
 interface Props {
   api: Api;
-  user: User;
-  onLogout: () => void;
   options?: FleetOptions;
 }
 
@@ -20,7 +16,7 @@ function vmNamesOf(fleet: FleetState): Map<string, string> {
   return new Map(Object.values(fleet.vms).flatMap((vms) => vms.map((vm) => [vm.uuid, vm.name] as const)));
 }
 
-export function HostsPage({ api, user, onLogout, options }: Props) {
+export function HostsPage({ api, options }: Props) {
   const [store] = useState(() => createFleetStore(api, options));
   useEffect(() => {
     store.start();
@@ -31,15 +27,12 @@ export function HostsPage({ api, user, onLogout, options }: Props) {
   const vmNames = useMemo(() => vmNamesOf(fleet), [fleet.vms]);
 
   return (
-    <>
-      <AppHeader email={user.email} onLogout={onLogout} />
-      <main class="layout">
-        <section class="hosts" aria-labelledby="hosts-title">
-          <h1 id="hosts-title">Hosts</h1>
-          <HostList fleet={fleet} now={now} onAction={(a, v, action) => void store.runAction(a, v, action)} />
-        </section>
-        <JobList jobs={fleet.jobs} vmNames={vmNames} error={fleet.jobsError} now={now} />
-      </main>
-    </>
+    <main class="layout">
+      <section class="hosts" aria-labelledby="hosts-title">
+        <h1 id="hosts-title">Hosts</h1>
+        <HostList fleet={fleet} now={now} onAction={(a, v, action) => void store.runAction(a, v, action)} />
+      </section>
+      <JobList jobs={fleet.jobs} vmNames={vmNames} error={fleet.jobsError} now={now} />
+    </main>
   );
 }

@@ -21,6 +21,7 @@ describe('LoginForm', () => {
     fillAndSubmit(' ops@example.test ', 'secret');
     await waitFor(() => expect(session.token()).toBe('tok'));
     expect(login).toHaveBeenCalledWith('ops@example.test', 'secret');
+    expect(session.snapshot().session?.expiresIn).toBe(900);
     expect(session.snapshot().session?.user.email).toBe('ops@example.test');
   });
 
@@ -42,5 +43,16 @@ describe('LoginForm', () => {
     render(<LoginForm api={{ login: vi.fn() }} session={createSessionStore()} notice="Your session has ended." />);
 
     expect(screen.getByTestId('login-error').textContent).toBe('Your session has ended.');
+  });
+
+  it('shows a throttled login with how long to wait', async () => {
+    const login = vi.fn(async () => {
+      throw new ApiError(429, 'too_many_attempts', 'Too many failed logins.', 45);
+    });
+    render(<LoginForm api={{ login }} session={createSessionStore()} />);
+
+    fillAndSubmit('ops@example.test', 'wrong');
+    const error = await screen.findByTestId('login-error');
+    expect(error.textContent).toBe('Too many failed logins. Try again in 45 seconds.');
   });
 });

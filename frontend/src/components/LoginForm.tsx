@@ -1,8 +1,10 @@
 // Email + password → POST /api/auth/login → the in-memory session.
 
 import { useState } from 'preact/hooks';
-import { errorMessage, type Api } from '../api';
-import type { SessionStore } from '../state/session';
+import { ApiError, errorMessage, type Api } from '../api';
+import { formatWait } from '../format';
+import { fieldValue } from '../forms';
+import { sessionFrom, type SessionStore } from '../state/session';
 
 interface Props {
   api: Pick<Api, 'login'>;
@@ -11,9 +13,13 @@ interface Props {
   notice?: string;
 }
 
-function field(form: HTMLFormElement, name: string): string {
-  const value = new FormData(form).get(name);
-  return typeof value === 'string' ? value : '';
+/** The reason a login failed; when throttled (429), with how long to wait. */
+export function loginFailure(error: unknown): string {
+  const message = errorMessage(error);
+  if (error instanceof ApiError && error.status === 429 && error.retryAfter !== null) {
+    return `${message} Try again in ${formatWait(error.retryAfter)}.`;
+  }
+  return message;
 }
 
 export function LoginForm({ api, session, notice = '' }: Props) {
@@ -26,10 +32,10 @@ export function LoginForm({ api, session, notice = '' }: Props) {
     setBusy(true);
     setMessage('');
     try {
-      const answer = await api.login(field(form, 'email').trim(), field(form, 'password'));
-      session.logIn({ token: answer.access_token, user: answer.user });
+      const answer = await api.login(fieldValue(form, 'email').trim(), fieldValue(form, 'password'));
+      session.logIn(sessionFrom(answer));
     } catch (error) {
-      setMessage(errorMessage(error));
+      setMessage(loginFailure(error));
       setBusy(false);
     }
   }

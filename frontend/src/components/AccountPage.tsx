@@ -1,0 +1,31 @@
+// The Account page: who you are, your password, your sessions, your API keys.
+
+import type { Api } from '../api';
+import type { SessionStore } from '../state/session';
+import { useResource } from '../state/useResource';
+import type { User } from '../types';
+import { ApiKeys } from './ApiKeys';
+import { PasswordForm } from './PasswordForm';
+import { Profile } from './Profile';
+import { SessionList } from './SessionList';
+
+interface Props {
+  api: Api;
+  session: SessionStore;
+  user: User;
+  /** This browser's session is over (logged out everywhere, or revoked here). */
+  onSessionEnded: () => void;
+}
+
+export function AccountPage({ api, session, user, onSessionEnded }: Props) {
+  const sessions = useResource(api.listSessions);
+  return (
+    <main class="layout">
+      <h1>Account</h1>
+      <Profile api={api} user={user} />
+      <PasswordForm api={api} session={session} onChanged={() => void sessions.reload()} />
+      <SessionList api={api} sessions={sessions} onSessionEnded={onSessionEnded} />
+      <ApiKeys api={api} />
+    </main>
+  );
+}

@@ -1,0 +1,44 @@
+// The links between the app's pages; Users only for admins.
+
+import { PAGE_PATHS, type Page } from '../state/router';
+
+interface Props {
+  current: Page | null;
+  admin: boolean;
+  onNavigate: (path: string) => void;
+}
+
+const LINKS: ReadonlyArray<{ page: Page; label: string; adminOnly?: boolean }> = [
+  { page: 'hosts', label: 'Hosts' },
+  { page: 'tokens', label: 'Enrolment tokens' },
+  { page: 'account', label: 'Account' },
+  { page: 'audit', label: 'Audit' },
+  { page: 'users', label: 'Users', adminOnly: true },
+];
+
+/** A plain click stays in the app; modified clicks (new tab, …) go to the browser. */
+function isPlainClick(event: MouseEvent): boolean {
+  return event.button === 0 && !event.metaKey && !event.ctrlKey && !event.shiftKey && !event.altKey;
+}
+
+export function NavBar({ current, admin, onNavigate }: Props) {
+  return (
+    <nav class="nav" aria-label="Main">
+      {LINKS.filter((link) => admin || !link.adminOnly).map(({ page, label }) => (
+        <a
+          key={page}
+          href={PAGE_PATHS[page]}
+          data-testid={`nav-${page}`}
+          aria-current={current === page ? 'page' : undefined}
+          onClick={(event) => {
+            if (!isPlainClick(event)) return;
+            event.preventDefault();
+            onNavigate(PAGE_PATHS[page]);
+          }}
+        >
+          {label}
+        </a>
+      ))}
+    </nav>
+  );
+}

@@ -1,0 +1,90 @@
+// Everything a logged-in operator sees: the top bar and the current page.
+
+import { useEffect, useState } from 'preact/hooks';
+import type { Api } from '../api';
+import type { FleetOptions } from '../state/fleet';
+import { pageOf, type Page, type Router } from '../state/router';
+import { isAdmin, type SessionStore } from '../state/session';
+import { useStore } from '../state/useStore';
+import type { User } from '../types';
+import { AccountPage } from './AccountPage';
+import { AppHeader } from './AppHeader';
+import { AuditPage } from './AuditPage';
+import { HostsPage } from './HostsPage';
+import { NotFound } from './NotFound';
+import { TokensPage } from './TokensPage';
+import { UsersPage } from './UsersPage';
+
+interface Props {
+  api: Api;
+  session: SessionStore;
+  user: User;
+  router: Router;
+  /** This control plane's address, for the agent install commands. */
+  origin: string;
+  fleetOptions?: FleetOptions;
+}
+
+const TITLES: Record<Page, string> = {
+  hosts: 'Hosts',
+  tokens: 'Enrolment tokens',
+  account: 'Account',
+  audit: 'Audit',
+  users: 'Users',
+};
+
+export function Shell({ api, session, user, router, origin, fleetOptions }: Props) {
+  const page = pageOf(useStore(router, router.path));
+  const [loggingOut, setLoggingOut] = useState(false);
+
+  useEffect(() => {
+    document.title = page ? `${TITLES[page]} · Fleetvisor` : 'Fleetvisor';
+  }, [page]);
+
+  /** Back to the login page; the next login starts at Hosts. */
+  function leave(): void {
+    session.logOut();
+    router.navigate('/');
+  }
+
+  async function logOut(): Promise<void> {
+    setLoggingOut(true);
+    try {
+      await api.logout();
+    } catch {
+      // The token is dropped either way; the cookie expires on its own.
+    }
+    leave();
+  }
+
+  function content() {
+    switch (page) {
+      case 'hosts':
+        return <HostsPage api={api} options={fleetOptions} />;
+      case 'tokens':
+        return <TokensPage api={api} origin={origin} />;
+      case 'account':
+        return <AccountPage api={api} session={session} user={user} onSessionEnded={leave} />;
+      case 'audit':
+        return <AuditPage api={api} />;
+      case 'users':
+        if (isAdmin(user)) return <UsersPage api={api} />;
+        return <NotFound title="Users" message="Only admins manage users." onNavigate={router.navigate} />;
+      default:
+        return <NotFound onNavigate={router.navigate} />;
+    }
+  }
+
+  return (
+    <>
+      <AppHeader
+        user={user}
+        page={page}
+        onNavigate={router.navigate}
+        onLogout={() => void logOut()}
+        loggingOut={loggingOut}
+      />
+      {content()}
+    </>
+  );
+}

@@ -1,0 +1,56 @@
+// Client-side routing on real paths (history.pushState). The server answers
+// every path that is not /api/ or /agent/ with index.html, so a reload or a
+// bookmarked /account works too.
+
+export type Page = 'hosts' | 'tokens' | 'account' | 'audit' | 'users';
+
+export const PAGE_PATHS: Record<Page, string> = {
+  hosts: '/',
+  tokens: '/enrollment-tokens',
+  account: '/account',
+  audit: '/audit',
+  users: '/users',
+};
+
+const PAGES_BY_PATH = new Map<string, Page>([
+  ...Object.entries(PAGE_PATHS).map(([page, path]) => [path, page as Page] as const),
+  ['/hosts', 'hosts'],
+]);
+
+/** The page a path shows, or null for a path the app does not know. */
+export function pageOf(pathname: string): Page | null {
+  const trimmed = pathname.length > 1 ? pathname.replace(/\/+$/, '') : pathname;
+  return PAGES_BY_PATH.get(trimmed) ?? null;
+}
+
+export interface Router {
+  path(): string;
+  navigate(path: string): void;
+  subscribe(listener: () => void): () => void;
+}
+
+/** A router over the window's history; it listens only while it has listeners. */
+export function createRouter(win: Window = window): Router {
+  const listeners = new Set<() => void>();
+  const notify = () => listeners.forEach((listener) => listener());
+
+  return {
+    path: () => win.location.pathname,
+    navigate(path) {
+      if (path === win.location.pathname) return;
+      win.history.pushState(null, '', path);
+      notify();
+    },
+    subscribe(listener) {
+      if (listeners.size === 0) win.addEventListener('popstate', notify);
+      listeners.add(listener);
+      return () => {
+        listeners.delete(listener);
+        if (listeners.size === 0) win.removeEventListener('popstate', notify);
+      };
+    },
+  };
+}
+
+/** The app's one router. */
+export const appRouter = createRouter();
