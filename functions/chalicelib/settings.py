@@ -41,6 +41,8 @@ class Settings:
     throttle_window_seconds: int = 15 * 60
     throttle_per_account: int = 10
     throttle_per_source: int = 100
+    fleet_key_sha256: str = ""
+    fleet_owner_id: str = ""
 
 
 def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
@@ -59,6 +61,9 @@ def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
     values["signup_enabled"] = env.get("FLEETVISOR_SIGNUP", "") == "1"
     # Cookies are Secure everywhere but on the plain-HTTP local stack.
     values["secure_cookies"] = env.get("FLEETVISOR_SECURE_COOKIES", "0" if stage == "local" else "1") == "1"
+    # A fleet-wide registration key, off unless both are set; only its SHA-256 is configured.
+    values["fleet_key_sha256"] = env.get("FLEETVISOR_FLEET_KEY_SHA256", "")
+    values["fleet_owner_id"] = env.get("FLEETVISOR_FLEET_OWNER", "")
     if "FLEETVISOR_DELIVERY_SECONDS" in env:
         values["delivery_seconds"] = int(env["FLEETVISOR_DELIVERY_SECONDS"])
     if "FLEETVISOR_LEASE_SECONDS" in env:

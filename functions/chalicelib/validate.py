@@ -8,9 +8,10 @@ from typing import Any
 
 from .errors import Invalid
 
-UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 # Host names: what DNS labels and libvirt accept, no path or markup characters.
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+# Patterns end in \Z, not $: "$" would let a trailing newline through.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
 
 
 def text(body: Mapping[str, Any], name: str, *, max_len: int = 200,
@@ -62,4 +63,4 @@ def clamp(raw: str | None, *, default: int, low: int, high: int, name: str) -> i
 
 
 # Free-text labels (key names, notes): printable, no control characters.
-LABEL_RE = re.compile(r"^[^\x00-\x1f\x7f]*$")
+LABEL_RE = re.compile(r"^[^\x00-\x1f\x7f]*\Z")

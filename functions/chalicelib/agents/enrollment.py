@@ -9,6 +9,7 @@ agent-protocol work turns that into an approval queue).
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 import secrets
@@ -20,15 +21,18 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 
 from .. import validate
+from ..auth.models import User
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..jobs import doorbell
 from ..keys import b64url_decode
+from ..settings import settings
+from ..vms.models import Vm
 from .models import Agent, EnrollmentToken
 
 TOKEN_PREFIX = "fvet_"
 AGENT_NAMESPACE = uuid.UUID("1f0c5b8e-7d52-4c1e-9a0b-6e2f3d4c5b6a")
-ENVIRONMENT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
-HOSTNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
+ENVIRONMENT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}\Z")
+HOSTNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}\Z")
 MAX_CAPABILITIES = 16 * 1024
 
 
@@ -95,24 +99,84 @@ def parse_registration(body: dict[str, Any]) -> Registration:
         public_key=public_key, capabilities=capabilities)
 
 
-def register(token: str, reg: Registration) -> Agent:
-    owner_id = _token_owner(token)
+def register(token: str, reg: Registration) -> tuple[Agent, bool]:
+    """The host record and whether it may work now (False: waiting for its owner's approval).
+
+    A known name from its own key re-uses the record; from another key it is
+    held as a pending re-registration the owner approves or rejects, and the
+    old key keeps working meanwhile. Asking again with the pending key only
+    reports the wait, even once the token is used up.
+    """
+    record = _token_record(token)
+    owner_id = record.owner_id if record is not None else _fleet_owner(token)
     agent_id = agent_id_for(owner_id, reg.name)
     existing = _get(agent_id)
-    if existing is not None and existing.public_key != reg.public_key:
-        raise Conflict(f"A host named '{reg.name}' is enrolled with another key.", "host_name_taken")
-    _use_token(token)
     if existing is not None and not existing.revoked:
-        return existing
+        if reg.public_key in (existing.public_key, existing.pending_public_key):
+            return existing, existing.public_key == reg.public_key and existing.approval == "approved"
+        _use(token, record)
+        _hold_for_approval(existing, reg, token)
+        return existing, False
+    _use(token, record)
+    return _create(agent_id, owner_id, reg), _approval_for(owner_id) == "approved"
+
+
+def _create(agent_id: str, owner_id: str, reg: Registration) -> Agent:
     agent = Agent(agent_id, owner_id=owner_id, name=reg.name, hostname=reg.hostname,
                   environment=reg.environment, public_key=reg.public_key,
                   capabilities=reg.capabilities, enrolled_ms=int(time.time() * 1000),
-                  queue_url=doorbell.create_queue(agent_id))
+                  queue_url=doorbell.create_queue(agent_id), approval=_approval_for(owner_id))
     try:
-        agent.save(condition=Agent.agent_id.does_not_exist() | (Agent.public_key == reg.public_key))
+        agent.save(condition=Agent.agent_id.does_not_exist() | (Agent.revoked == True))  # noqa: E712
     except PutError as exc:
-        raise Conflict(f"A host named '{reg.name}' is enrolled with another key.", "host_name_taken") from exc
+        raise Conflict(f"A host named '{reg.name}' was just enrolled by another agent.", "host_name_taken") from exc
     return agent
+
+
+def _hold_for_approval(agent: Agent, reg: Registration, token: str) -> None:
+    agent.update(actions=[Agent.pending_public_key.set(reg.public_key), Agent.pending_token_hash.set(token_hash(token)),
+                          Agent.pending_since_ms.set(int(time.time() * 1000))])
+
+
+def _approval_for(owner_id: str) -> str:
+    try:
+        owner = User.get(owner_id)
+    except DoesNotExist:
+        return "pending"
+    return "pending" if owner.require_host_approval else "approved"
+
+
+def approve(agent: Agent) -> Agent:
+    """Let a pending host work, or let a pending re-registration take over its name."""
+    if agent.pending_public_key:
+        agent.update(actions=[Agent.public_key.set(agent.pending_public_key), Agent.pending_public_key.remove(),
+                              Agent.pending_token_hash.remove(), Agent.pending_since_ms.remove(),
+                              Agent.approval.set("approved")],
+                     condition=Agent.pending_public_key == agent.pending_public_key)
+    elif agent.approval == "pending":
+        agent.update(actions=[Agent.approval.set("approved")])
+    else:
+        raise Conflict("Nothing is waiting for approval on this host.", "nothing_pending")
+    return agent
+
+
+def reject(agent: Agent) -> Agent:
+    if agent.pending_public_key:
+        agent.update(actions=[Agent.pending_public_key.remove(), Agent.pending_token_hash.remove(),
+                              Agent.pending_since_ms.remove()])
+    elif agent.approval == "pending":
+        deregister(agent)
+    else:
+        raise Conflict("Nothing is waiting for approval on this host.", "nothing_pending")
+    return agent
+
+
+def deregister(agent: Agent) -> None:
+    """One write ends the host's access; its inventory goes with it."""
+    agent.update(actions=[Agent.revoked.set(True), Agent.revoked_ms.set(int(time.time() * 1000))])
+    with Vm.batch_write() as batch:
+        for vm in Vm.query(agent.agent_id):
+            batch.delete(vm)
 
 
 def _get(agent_id: str) -> Agent | None:
@@ -122,15 +186,32 @@ def _get(agent_id: str) -> Agent | None:
         return None
 
 
-def _token_owner(token: str) -> str:
-    refused = Forbidden("The enrolment token is unknown, used up or expired.", "enrollment_refused")
+def _refused() -> Forbidden:
+    return Forbidden("The enrolment token is unknown, used up or expired.", "enrollment_refused")
+
+
+def _token_record(token: str) -> EnrollmentToken | None:
     try:
-        record = EnrollmentToken.get(token_hash(token), consistent_read=True)
-    except DoesNotExist as exc:
-        raise refused from exc
+        return EnrollmentToken.get(token_hash(token), consistent_read=True)
+    except DoesNotExist:
+        return None
+
+
+def _fleet_owner(token: str) -> str:
+    """The fleet-wide registration key (off unless configured) enrols hosts for its configured owner."""
+    config = settings()
+    if config.fleet_key_sha256 and config.fleet_owner_id and hmac.compare_digest(
+            token_hash(token), config.fleet_key_sha256):
+        return config.fleet_owner_id
+    raise _refused()
+
+
+def _use(token: str, record: EnrollmentToken | None) -> None:
+    if record is None:
+        return  # the fleet key: not counted
     if record.revoked or record.uses_left <= 0 or record.expires_at <= time.time():
-        raise refused
-    return record.owner_id
+        raise _refused()
+    _use_token(token)
 
 
 def _use_token(token: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -16,15 +17,35 @@ from .enrollment import MAX_CAPABILITIES
 from .models import Agent
 
 
-def owned(owner_id: str, agent_id: str) -> Agent:
-    """The host if `owner_id` owns it; anyone else's host does not exist for them."""
+def owned(owner_id: str, agent_id: str, include_pending: bool = False) -> Agent:
+    """The host if `owner_id` owns it; anyone else's host does not exist for them.
+
+    A host still waiting for approval is only reachable for approving,
+    rejecting, labelling or deregistering it.
+    """
     try:
-        agent = Agent.get(agent_id)
+        agent = Agent.get(agent_id[:64])
     except DoesNotExist:
         agent = None
-    if agent is None or agent.owner_id != owner_id or agent.revoked:
+    if agent is None or agent.owner_id != owner_id or agent.revoked \
+            or (agent.approval != "approved" and not include_pending):
         raise NotFound("No such host.", "agent_not_found")
     return agent
+
+
+LABEL_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}\Z")
+MAX_LABELS = 20
+
+
+def parse_labels(body: dict[str, Any]) -> dict[str, str]:
+    labels = validate.mapping(body, "labels")
+    if len(labels) > MAX_LABELS:
+        raise Invalid(f"A host may carry at most {MAX_LABELS} labels.")
+    for key, value in labels.items():
+        if not LABEL_KEY_RE.match(key) or not isinstance(value, str) or len(value) > 200 \
+                or not validate.LABEL_RE.match(value):
+            raise Invalid(f"Label '{key[:64]}' must be a lowercase name with a short printable text value.")
+    return labels
 
 
 def list_owned(owner_id: str) -> list[Agent]:
@@ -34,6 +55,8 @@ def list_owned(owner_id: str) -> list[Agent]:
 def status(agent: Agent, now_ms: int) -> str:
     age = (now_ms - int(agent.last_seen_ms)) / 1000
     config = settings()
+    if agent.approval != "approved":
+        return "pending"
     if agent.last_seen_ms and age < config.stale_after_seconds:
         return "online"
     if agent.last_seen_ms and age < config.lost_after_seconds:
@@ -46,7 +69,9 @@ def view(agent: Agent, vm_count: int | None = None) -> dict[str, Any]:
     return {"agent_id": agent.agent_id, "name": agent.name, "hostname": agent.hostname,
             "environment": agent.environment, "status": status(agent, now_ms),
             "last_seen_ms": int(agent.last_seen_ms) or None, "enrolled_ms": int(agent.enrolled_ms),
-            "capabilities": agent.capabilities or {}, "vm_count": vm_count}
+            "capabilities": agent.capabilities or {}, "vm_count": vm_count, "labels": agent.labels or {},
+            "approval": agent.approval, "pending_reregistration": bool(agent.pending_public_key),
+            "pending_since_ms": None if agent.pending_since_ms is None else int(agent.pending_since_ms)}
 
 
 def heartbeat(agent: Agent, body: dict[str, Any]) -> None:

@@ -31,6 +31,12 @@ class Agent(Model):
     enrolled_ms = NumberAttribute()
     last_seen_ms = NumberAttribute(default=0)
     revoked = BooleanAttribute(default=False)
+    revoked_ms = NumberAttribute(null=True)
+    approval = UnicodeAttribute(default="approved")
+    pending_public_key = UnicodeAttribute(null=True)
+    pending_token_hash = UnicodeAttribute(null=True)
+    pending_since_ms = NumberAttribute(null=True)
+    labels = JSONAttribute(default=dict)
     by_owner = AgentsByOwner()
 
 

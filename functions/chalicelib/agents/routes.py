@@ -14,8 +14,9 @@ from ..auth.logic import Principal
 from ..jobs import lifecycle
 from ..settings import settings
 from ..vms.models import Vm
-from ..web import Call, route
+from ..web import Call, Reply, route
 from . import enrollment, guard, logic
+from .models import Agent
 
 bp = Blueprint(__name__)
 
@@ -30,6 +31,44 @@ def list_agents(call: Call) -> dict[str, Any]:
 def get_agent(call: Call) -> dict[str, Any]:
     agent = logic.owned(operator_guard.target_owner(call), call.params["agent_id"])
     return logic.view(agent, Vm.count(agent.agent_id))
+
+
+@route(bp, "/api/agents/{agent_id}", ["PATCH"], authenticate=operator_guard.operator, max_body=8192)
+def change_agent(call: Call) -> dict[str, Any]:
+    who: Principal = call.principal
+    agent = logic.owned(who.user_id, call.params["agent_id"], include_pending=True)
+    labels = logic.parse_labels(call.json())
+    agent.update(actions=[Agent.labels.set(labels)])
+    _audit(call, "agent.update", agent.agent_id, {"labels": labels})
+    return logic.view(agent, Vm.count(agent.agent_id))
+
+
+@route(bp, "/api/agents/{agent_id}", ["DELETE"], authenticate=operator_guard.operator)
+def deregister_agent(call: Call) -> dict[str, Any]:
+    agent = logic.owned(call.principal.user_id, call.params["agent_id"], include_pending=True)
+    enrollment.deregister(agent)
+    _audit(call, "agent.deregister", agent.agent_id)
+    return {}
+
+
+@route(bp, "/api/agents/{agent_id}/approve", ["POST"], authenticate=operator_guard.operator, max_body=1024)
+def approve_agent(call: Call) -> dict[str, Any]:
+    agent = enrollment.approve(logic.owned(call.principal.user_id, call.params["agent_id"], include_pending=True))
+    _audit(call, "agent.approve", agent.agent_id)
+    return logic.view(agent, Vm.count(agent.agent_id))
+
+
+@route(bp, "/api/agents/{agent_id}/reject", ["POST"], authenticate=operator_guard.operator, max_body=1024)
+def reject_agent(call: Call) -> dict[str, Any]:
+    agent = enrollment.reject(logic.owned(call.principal.user_id, call.params["agent_id"], include_pending=True))
+    _audit(call, "agent.reject", agent.agent_id)
+    return {}
+
+
+def _audit(call: Call, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
+    who: Principal = call.principal
+    audit.record(who.user_id, actor=who.user_id, action=action, target=target, source_ip=call.source_ip,
+                 user_agent=call.user_agent, detail=detail)
 
 
 @route(bp, "/api/enrollment-tokens", authenticate=operator_guard.reader)
@@ -62,15 +101,27 @@ def revoke_enrollment_token(call: Call) -> dict[str, Any]:
 
 
 @route(bp, "/agent/v1/register", ["POST"])
-def register(call: Call) -> dict[str, Any]:
+def register(call: Call) -> Reply:
     body = call.json()
     token = validate.text(body, "token", max_len=200)
-    agent = enrollment.register(token, enrollment.parse_registration(body))
+    agent, approved = enrollment.register(token, enrollment.parse_registration(body))
     audit.record(agent.owner_id, actor=agent.agent_id, action="agent.enroll", target=agent.agent_id,
+                 outcome="ok" if approved else "pending_approval", source_ip=call.source_ip,
+                 user_agent=call.user_agent)
+    answer = {"agent_id": agent.agent_id, "owner_id": agent.owner_id, "name": agent.name,
+              "status": "approved" if approved else "pending_approval",
+              "signing_keys": keys.load(settings().job_key_secret).public_keys(),
+              "server_time": int(time.time())}
+    return Reply(answer, 200 if approved else 202)
+
+
+@route(bp, "/agent/v1/deregister", ["POST"], authenticate=guard.agent, max_body=1024)
+def deregister_self(call: Call) -> dict[str, Any]:
+    agent = call.principal
+    enrollment.deregister(agent)
+    audit.record(agent.owner_id, actor=agent.agent_id, action="agent.deregister", target=agent.agent_id,
                  source_ip=call.source_ip, user_agent=call.user_agent)
-    return {"agent_id": agent.agent_id, "owner_id": agent.owner_id, "name": agent.name,
-            "signing_keys": keys.load(settings().job_key_secret).public_keys(),
-            "server_time": int(time.time())}
+    return {}
 
 
 @route(bp, "/agent/v1/heartbeat", ["POST"], authenticate=guard.agent, max_body=1024 * 1024)

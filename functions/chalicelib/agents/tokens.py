@@ -12,7 +12,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pynamodb.exceptions import DoesNotExist
 
-from ..errors import Unauthorized
+from ..errors import Forbidden, Unauthorized
 from ..keys import b64url_decode
 from ..settings import settings
 from .models import Agent
@@ -43,6 +43,8 @@ def verify(token: str) -> Agent:
     _check_lifetime(claims)
     if agent.revoked:
         raise Unauthorized("This host was deregistered by its owner.", "agent_revoked")
+    if agent.approval != "approved":
+        raise Forbidden("This host waits for its owner's approval.", "host_pending_approval")
     return agent
 
 

@@ -159,7 +159,25 @@ def _principal_from_key(secret: str) -> Principal:
 
 def user_view(user: User) -> dict[str, Any]:
     return {"user_id": user.user_id, "email": user.email, "name": user.name, "role": user.role,
-            "disabled": user.disabled, "created_ms": int(user.created_ms)}
+            "disabled": user.disabled, "created_ms": int(user.created_ms),
+            "require_host_approval": user.require_host_approval}
+
+
+def change_profile(user_id: str, body: dict[str, Any]) -> User:
+    """The caller's own name and whether new hosts need their approval; nothing else is read."""
+    user = get_user(user_id)
+    if user is None:
+        raise Unauthorized("The session has ended; log in again.")
+    actions: list[Any] = []
+    if "name" in body:
+        actions.append(User.name.set(parse_name(body)))
+    if "require_host_approval" in body:
+        if not isinstance(body["require_host_approval"], bool):
+            raise Invalid("'require_host_approval' must be true or false.")
+        actions.append(User.require_host_approval.set(body["require_host_approval"]))
+    if actions:
+        user.update(actions=actions)
+    return user
 
 
 def parse_name(body: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ class User(Model):
     token_version = NumberAttribute(default=1)
     disabled = BooleanAttribute(default=False)
     created_ms = NumberAttribute()
+    require_host_approval = BooleanAttribute(default=False)
 
 
 class EmailClaim(Model):

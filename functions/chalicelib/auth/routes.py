@@ -103,6 +103,14 @@ def me(call: Call) -> dict[str, Any]:
     return logic.user_view(user)
 
 
+@route(bp, "/api/me", ["PATCH"], authenticate=guard.interactive, max_body=4096)
+def change_me(call: Call) -> dict[str, Any]:
+    user = logic.change_profile(call.principal.user_id, call.json())
+    _audit(call, user.user_id, "user.profile_update",
+           detail={"require_host_approval": user.require_host_approval, "name": user.name})
+    return logic.user_view(user)
+
+
 @route(bp, "/api/me/password", ["POST"], authenticate=guard.interactive, max_body=8192)
 def change_password(call: Call) -> Reply:
     body = call.json()
