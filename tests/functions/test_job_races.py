@@ -1,0 +1,160 @@
+"""Races on dynalite, whose conditional writes are atomic (moto's are not):
+many threads claiming the same jobs, and a state machine over the real
+handlers checking that claims are exclusive and final states stay final."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+from chalice.test import Client
+from chalicelib.jobs import dispatch, lifecycle
+from chalicelib.jobs.models import FINAL_STATES, LIVE_SHARD, LIVE_STATES, QUEUE_SHARD, Job
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
+
+from .conftest import FakeHost, Operator
+
+TRIALS = 1000
+CLAIMERS = 4
+
+
+def _queued(agent_id: str, owner_id: str, count: int) -> list[str]:
+    now_ms = int(time.time() * 1000)
+    ids = [f"job_{uuid.uuid4().hex}" for _ in range(count)]
+    with Job.batch_write() as batch:
+        for job_id in ids:
+            batch.save(Job(job_id, agent_id=agent_id, owner_id=owner_id, op="vm.start", args={}, status="queued",
+                           status_created=f"queued#{now_ms:013d}", created_ms=now_ms, deliver_by=now_ms // 1000 + 600,
+                           queue_shard=QUEUE_SHARD))
+    return ids
+
+
+def test_concurrent_claims_never_double_claim(app: Any) -> None:
+    agent_id = f"ag_race_{uuid.uuid4().hex[:8]}"
+    job_ids = _queued(agent_id, "usr_race", TRIALS)
+    wins: Counter[str] = Counter()
+    lock = threading.Lock()
+    start = threading.Barrier(CLAIMERS)
+
+    def claimer() -> None:
+        start.wait()
+        for job_id in job_ids:
+            if dispatch.try_claim(job_id, agent_id) is not None:
+                with lock:
+                    wins[job_id] += 1
+
+    threads = [threading.Thread(target=claimer) for _ in range(CLAIMERS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(wins) == TRIALS, "every job was claimed"
+    assert max(wins.values()) == 1, [j for j, n in wins.items() if n > 1][:5]
+    assert {Job.get(j).attempt for j in job_ids[:20]} == {1}
+
+
+class JobLifecycle(RuleBasedStateMachine):
+    """Enqueue, claim, renew, complete, cancel and lapse, through the HTTP handlers."""
+
+    jobs = Bundle("jobs")
+    client: Client
+    op: Operator
+    make_host: Any
+    host: FakeHost
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokens: dict[str, str] = {}
+        self.finals: dict[str, str] = {}
+        self.created: list[str] = []
+
+    @initialize()
+    def fresh_host(self) -> None:
+        self.host = type(self).make_host()
+
+    @rule(target=jobs, action=st.sampled_from(["start", "shutdown", "reboot"]))
+    def enqueue(self, action: str) -> str:
+        answer = self.client.http.post(f"/api/agents/{self.host.agent_id}/vms/test/actions", headers=self.op.headers,
+                                       body=json.dumps({"action": action}))
+        assert answer.status_code == 202
+        job_id = str(answer.json_body["job_id"])
+        self.created.append(job_id)
+        return job_id
+
+    @rule()
+    def claim(self) -> None:
+        answer = self.client.http.post("/agent/v1/poll?wait=0", headers=self.host.headers, body='{"max_jobs": 3}')
+        for claimed in answer.json_body["jobs"]:
+            assert claimed["job_id"] not in self.finals
+            self.tokens[claimed["job_id"]] = claimed["claim_token"]
+
+    @rule(job_id=jobs)
+    def renew(self, job_id: str) -> None:
+        token = self.tokens.get(job_id, "none")
+        answer = self._agent(f"/agent/v1/jobs/{job_id}/lease", {"claim_token": token, "running": True})
+        assert answer.status_code in (200, 409)
+
+    @rule(job_id=jobs, exit_code=st.sampled_from([0, 1, 2, 124]))
+    def complete(self, job_id: str, exit_code: int) -> None:
+        token = self.tokens.get(job_id, "none")
+        answer = self._agent(f"/agent/v1/jobs/{job_id}/complete", {"claim_token": token, "exit_code": exit_code})
+        assert answer.status_code in (200, 409)
+        if answer.status_code == 200:
+            assert job_id not in self.finals, "a final job changed"
+
+    @rule(job_id=jobs)
+    def cancel(self, job_id: str) -> None:
+        answer = self.client.http.post(f"/api/jobs/{job_id}/cancel", headers=self.op.headers, body="{}")
+        assert answer.status_code in (200, 409)
+        if answer.status_code == 409:
+            assert Job.get(job_id).status in FINAL_STATES
+
+    @rule(job_id=jobs)
+    def lapse(self, job_id: str) -> None:
+        job = Job.get(job_id)
+        if job.status in LIVE_STATES:
+            Job(job_id).update(actions=[Job.lease_expires_at.set(int(time.time()) - 1)])
+            lifecycle.sweep()
+
+    @invariant()
+    def claims_are_exclusive_and_finals_stay(self) -> None:
+        for job_id in self.created:
+            job = Job.get(job_id, consistent_read=True)
+            if job_id in self.finals:
+                assert job.status == self.finals[job_id], (job_id, self.finals[job_id], job.status)
+            elif job.status in FINAL_STATES:
+                self.finals[job_id] = job.status
+            if job.status in LIVE_STATES:
+                assert job.claim_token and job.live_shard == LIVE_SHARD
+            else:
+                assert job.live_shard is None
+
+    def teardown(self) -> None:
+        """Every job ends final: cancel what is left, and let lapsed leases retire."""
+        for job_id in self.created:
+            self.client.http.post(f"/api/jobs/{job_id}/cancel", headers=self.op.headers, body="{}")
+            if Job.get(job_id).status in LIVE_STATES:
+                Job(job_id).update(actions=[Job.lease_expires_at.set(int(time.time()) - 1)])
+        lifecycle.sweep()
+        assert {Job.get(j).status for j in self.created} <= FINAL_STATES
+
+    def _agent(self, path: str, body: dict[str, Any]) -> Any:
+        return self.client.http.post(path, headers=self.host.headers, body=json.dumps(body))
+
+
+def test_job_lifecycle_state_machine(client: Client, make_operator: Any, enrol: Any) -> None:
+    op: Operator = make_operator()
+    JobLifecycle.client = client
+    JobLifecycle.op = op
+    # A fresh host per example keeps examples independent.
+    JobLifecycle.make_host = staticmethod(lambda: enrol(op))
+    runner = JobLifecycle.TestCase()
+    runner.settings = settings(max_examples=12, stateful_step_count=15, deadline=None, database=None,
+                               suppress_health_check=list(HealthCheck))
+    runner.runTest()
