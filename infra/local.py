@@ -195,14 +195,16 @@ class LocalStack:
         self._spawn("api", argv, self.config.api_port)
 
     def start_agent(self, name: str, libvirt_uri: str, token: str | None, state_dir: Path,
-                    extra_env: dict[str, str] | None = None) -> Child:
+                    extra_env: dict[str, str] | None = None, wrapper: list[str] | None = None,
+                    child_name: str | None = None) -> Child:
+        """An agent process; `wrapper` prefixes its command (e.g. faketime for a skewed clock)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FLEETVISOR_"))}
         env.update({"PYTHONUNBUFFERED": "1", **(extra_env or {})})
         if token:
             env["FLEETVISOR_ENROLLMENT_TOKEN"] = token
-        argv = [str(VENV_BIN / "fleetvisor-agent"), "run", "--url", self.url, "--state-dir", str(state_dir),
-                "--libvirt-uri", libvirt_uri, "--name", name]
-        return self._spawn(f"agent-{name}", argv, env=env)
+        argv = [*(wrapper or []), str(VENV_BIN / "fleetvisor-agent"), "run", "--url", self.url,
+                "--state-dir", str(state_dir), "--libvirt-uri", libvirt_uri, "--name", name]
+        return self._spawn(child_name or f"agent-{name}", argv, env=env)
 
     # -- resources and accounts -------------------------------------------
     @property
