@@ -195,7 +195,7 @@ class LocalStack:
         self._spawn("api", argv, self.config.api_port)
 
     def start_agent(self, name: str, libvirt_uri: str, token: str | None, state_dir: Path,
-                    extra_env: dict[str, str] | None = None, wrapper: list[str] | None = None,
+                    *, extra_env: dict[str, str] | None = None, wrapper: list[str] | None = None,
                     child_name: str | None = None) -> Child:
         """An agent process; `wrapper` prefixes its command (e.g. faketime for a skewed clock)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FLEETVISOR_"))}
