@@ -12,8 +12,8 @@ up: setup
 	@$(PY) -m infra.local
 
 lint:
-	@.venv/bin/ruff check functions agent cli infra tests bench
-	@.venv/bin/mypy functions/app.py functions/chalicelib agent/fleetvisor_agent cli/fleetvisor_cli infra bench
+	@.venv/bin/ruff check functions agent cli infra tests bench scripts
+	@.venv/bin/mypy functions/app.py functions/chalicelib agent/fleetvisor_agent cli/fleetvisor_cli infra bench scripts/guest/build.py
 
 frontend-test:
 	@cd frontend && npm test --silent

@@ -9,7 +9,7 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 APT_PACKAGES=(libvirt-dev pkg-config libvirt-daemon-system libvirt-clients
-              qemu-system-x86 qemu-utils chromium faketime nodejs npm)
+              qemu-system-x86 qemu-utils cpio xz-utils chromium faketime nodejs npm)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -1,9 +1,16 @@
 """Heartbeats: liveness, capabilities, the VM inventory and the jobs in hand, every interval ± 10 %.
 
 A job that changed a VM asks for one `soon()`, so the inventory catches up
-within seconds (an ACPI shutdown, for one, finishes after its job does). While
-libvirt is unreachable the last known report is sent, flagged as such: an
-empty inventory would tell the control plane that every VM is gone.
+within seconds. A libvirt lifecycle event (a VM started, stopped, paused... by
+anyone: a job, virsh, the guest powering itself off) asks for one
+`vm_changed()`, sent after a short debounce (~200 ms) that folds the burst of
+events one change makes into one heartbeat. Either way the inventory is listed
+only when a heartbeat goes out: never in a loop of its own. While libvirt is
+unreachable the last known report is sent, flagged as such: an empty inventory
+would tell the control plane that every VM is gone. Meanwhile the connection
+(not the listing) is retried with backoff, and the first heartbeat after it
+is back goes out at once, because a libvirtd restart is also when lifecycle
+events stop until the agent connects (and subscribes) again.
 """
 
 from __future__ import annotations
@@ -11,15 +18,19 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
 from .client import ApiError, ControlPlane, Unauthorized
 from .hypervisor.errors import HypervisorError
+from .hypervisor.events import LifecycleEvent
 from .hypervisor.host import Host
 
 JITTER = 0.1
-SOON_SECONDS = 2.0  # lets an ACPI shutdown progress and folds a burst of jobs into one heartbeat
+SOON_SECONDS = 2.0  # folds a burst of finished jobs into one heartbeat
+EVENT_SECONDS = 0.2  # folds the events of one change (e.g. "shutdown", then "stopped") into one heartbeat
+RECONNECT_FIRST_SECONDS = 1.0  # after a failed report, first retry of the libvirt connection (then doubling)
 
 log = logging.getLogger(__name__)
 
@@ -32,26 +43,35 @@ class Heartbeat:
                  on_unauthorized: Callable[[Unauthorized], None]) -> None:
         self.interval = interval
         self.soon_seconds = SOON_SECONDS
+        self.event_seconds = EVENT_SECONDS
         self._client = client
         self._host = host
         self._stop = stop
         self._jobs_in_hand = jobs_in_hand
         self._on_answer = on_answer
         self._on_unauthorized = on_unauthorized
-        self._soon = threading.Event()
+        self._wakeup = threading.Condition()
+        self._due: float | None = None  # monotonic time of an early heartbeat someone asked for
         self._last_report: Report = ({}, [])
+        self._libvirt_down = False
         self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
 
     def start(self) -> None:
+        self._host.watch(self.vm_changed)
         self._thread.start()
 
     def soon(self) -> None:
         """Send the next heartbeat in a moment rather than at the end of the interval."""
-        self._soon.set()
+        self._request(self.soon_seconds)
+
+    def vm_changed(self, _event: LifecycleEvent | None = None) -> None:
+        """A lifecycle event: send a heartbeat after the debounce. Called on libvirt's event thread: no waiting."""
+        self._request(self.event_seconds)
 
     def wake(self) -> None:
         """Let the thread see that the agent is stopping."""
-        self._soon.set()
+        with self._wakeup:
+            self._wakeup.notify_all()
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
@@ -69,20 +89,62 @@ class Heartbeat:
         log.debug("heartbeat sent vms=%d", len(vms))
         self._on_answer(answer)
 
+    def _request(self, delay: float) -> None:
+        with self._wakeup:
+            due = time.monotonic() + delay
+            if self._due is None or due < self._due:
+                self._due = due
+            self._wakeup.notify_all()
+
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self._soon.clear()  # before the beat: a request made during it is kept for the next
+            with self._wakeup:
+                self._due = None  # before the beat: a request made during it is kept for the next
             self.beat()
-            interval = self.interval * random.uniform(1 - JITTER, 1 + JITTER)
-            if self._soon.wait(interval) and not self._stop.is_set():
-                self._stop.wait(self.soon_seconds)
+            if self._libvirt_down:
+                self._wait_for_libvirt()
+            else:
+                self._wait_until(self._next_regular())
+
+    def _next_regular(self) -> float:
+        return time.monotonic() + self.interval * random.uniform(1 - JITTER, 1 + JITTER)
+
+    def _wait_for_libvirt(self) -> None:
+        """Wait as usual, but try to reconnect meanwhile (1, 2, 4… s apart) and beat as soon as libvirt is back.
+
+        A reconnect subscribes to lifecycle events again, and whatever changed while libvirtd was away is
+        reported at once; only the connection is tried in between, never the listing.
+        """
+        regular = self._next_regular()
+        delay = RECONNECT_FIRST_SECONDS
+        while time.monotonic() < regular:
+            if self._wait_until(min(regular, time.monotonic() + delay)):
+                return
+            if self._host.reachable():
+                log.info("libvirt is reachable again; reporting the host")
+                return
+            delay *= 2
+
+    def _wait_until(self, until: float) -> bool:
+        """Sleep until `until`; True if woken early because a heartbeat was asked for or the agent is stopping."""
+        with self._wakeup:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if self._due is not None and self._due <= now:
+                    return True
+                if now >= until:
+                    return False
+                self._wakeup.wait(min(until, self._due if self._due is not None else until) - now)
+            return True
 
     def _report(self) -> Report:
         try:
             report = ({**self._host.capabilities(), "hypervisor_available": True}, self._host.inventory())
         except HypervisorError as exc:
             log.warning("host report unavailable error=%s", exc.message)
+            self._libvirt_down = True
             capabilities, vms = self._last_report
             return {**capabilities, "hypervisor_available": False, "hypervisor_error": exc.code}, vms
+        self._libvirt_down = False
         self._last_report = report
         return report

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +27,39 @@ NODE_XML = """<node>
        <active>4</active><mhz>2000</mhz><model>x86_64</model></cpu>
   <memory>8388608</memory>
   {domains}
+  {pool}
 </node>
 """
 DOMAIN_XML = """<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
     <name>{name}</name><uuid>{uuid}</uuid><memory>{memory}</memory><vcpu>{vcpus}</vcpu>
     <os><type>hvm</type></os><test:runstate>{runstate}</test:runstate>
+    <devices>{devices}</devices>
   </domain>"""
-NODE_VMS = [  # name, uuid, memory KiB, vcpus, libvirt state number
-    ("web1", WEB1, 1048576, 2, 1),
-    ("db1", DB1, 2097152, 4, 5),
-    ("cache1", CACHE1, 524288, 1, 3),
+# db1's disks: two pool volumes (one by path, one by pool and name), a file outside every pool, and an ISO
+# in the pool that must survive deleting db1 with its storage; and one NIC.
+DB1_DEVICES = """
+      <disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='/fv-pool/db1.qcow2'/>
+        <target dev='vda' bus='virtio'/></disk>
+      <disk type='volume' device='disk'><source pool='fv-pool' volume='db1-data.img'/>
+        <target dev='vdb' bus='virtio'/></disk>
+      <disk type='file' device='disk'><source file='/elsewhere/db1-scratch.img'/><target dev='vdc' bus='virtio'/></disk>
+      <disk type='file' device='cdrom'><source file='/fv-pool/install.iso'/><target dev='hdc' bus='ide'/>
+        <readonly/></disk>
+      <interface type='network'><mac address='52:54:00:00:00:01'/><source network='default'/>
+        <model type='virtio'/></interface>"""
+POOL_XML = """<pool type='dir'>
+    <name>fv-pool</name><uuid>44444444-4444-4444-8444-444444444444</uuid><target><path>/fv-pool</path></target>
+    <volume type='file'><name>db1.qcow2</name><capacity>1073741824</capacity>
+      <target><path>/fv-pool/db1.qcow2</path></target></volume>
+    <volume type='file'><name>db1-data.img</name><capacity>1073741824</capacity>
+      <target><path>/fv-pool/db1-data.img</path></target></volume>
+    <volume type='file'><name>install.iso</name><capacity>1048576</capacity>
+      <target><path>/fv-pool/install.iso</path></target></volume>
+  </pool>"""
+NODE_VMS = [  # name, uuid, memory KiB, vcpus, libvirt state number, devices
+    ("web1", WEB1, 1048576, 2, 1, ""),
+    ("db1", DB1, 2097152, 4, 5, DB1_DEVICES),
+    ("cache1", CACHE1, 524288, 1, 3, ""),
 ]
 
 
@@ -61,11 +85,11 @@ def sign_raw(body: bytes, key: Ed25519PrivateKey, kid: str) -> dict[str, Any]:
 
 @pytest.fixture
 def node_uri(tmp_path: Path) -> str:
-    """A fresh test-driver host with web1 (running), db1 (shutoff) and cache1 (paused)."""
-    domains = "\n  ".join(DOMAIN_XML.format(name=n, uuid=u, memory=m, vcpus=c, runstate=s)
-                          for n, u, m, c, s in NODE_VMS)
+    """A fresh test-driver host with web1 (running), db1 (shutoff, with disks) and cache1 (paused), and a pool."""
+    domains = "\n  ".join(DOMAIN_XML.format(name=n, uuid=u, memory=m, vcpus=c, runstate=s, devices=d)
+                          for n, u, m, c, s, d in NODE_VMS)
     path = tmp_path / "node.xml"
-    path.write_text(NODE_XML.format(domains=domains))
+    path.write_text(NODE_XML.format(domains=domains, pool=POOL_XML))
     return f"test://{path}"
 
 
@@ -88,3 +112,14 @@ def default_host() -> Iterator[Host]:
     elif state != 1:
         domain.create()
     host.close()
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Poll `predicate` until it returns something truthy (and return that), or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")

@@ -69,10 +69,15 @@ class FakeControlPlane:
             return [c for c in self.calls if c.path.endswith(suffix)]
 
     def queue_job(self, op: str, vm_uuid: str, *, job_id: str, attempt: int = 1, kid: str = KID,
-                  key: Ed25519PrivateKey | None = None, envelope: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Queue a claimed job (signed like the control plane would, unless an envelope is given)."""
+                  key: Ed25519PrivateKey | None = None, envelope: dict[str, Any] | None = None,
+                  args: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Queue a claimed job (signed like the control plane would, unless an envelope is given).
+
+        `args` are the job's arguments besides `vm_uuid`.
+        """
         now = int(self.now())
-        payload = {"v": 1, "job_id": job_id, "agent_id": AGENT_ID, "op": op, "args": {"vm_uuid": vm_uuid},
+        payload = {"v": 1, "job_id": job_id, "agent_id": AGENT_ID, "op": op,
+                   "args": {"vm_uuid": vm_uuid, **(args or {})},
                    "issued_at": now, "expires_at": now + 120, "attempt": attempt, "kid": kid}
         claimed = {"envelope": envelope or sign_envelope(payload, key or self.signing_key, kid),
                    "claim_token": f"ct-{job_id}-{attempt}", "lease_expires_at": now + 120,

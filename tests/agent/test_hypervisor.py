@@ -1,4 +1,4 @@
-"""The host and guest modules on libvirt's test driver: inventory, power operations, and the error table."""
+"""The host and guest modules on libvirt's test driver: inventory, operations, snapshots, storage, the error table."""
 
 from __future__ import annotations
 
@@ -6,26 +6,34 @@ from pathlib import Path
 
 import libvirt
 import pytest
-from fleetvisor_agent.hypervisor.errors import HypervisorError
-from fleetvisor_agent.hypervisor.guest import ERRORS, STATES, state_name, translate_error
+from fleetvisor_agent.hypervisor.errors import CODES, HypervisorError
 from fleetvisor_agent.hypervisor.host import Host
-from fleetvisor_agent.jobs import vm_power
-from fleetvisor_agent.verify import VerifiedJob
+from fleetvisor_agent.hypervisor.snapshots import snapshot_xml
+from fleetvisor_agent.hypervisor.translate import (
+    ERRORS,
+    REASONS,
+    STATES,
+    reason_name,
+    state_name,
+    translate_error,
+)
 
-from .conftest import CACHE1, DB1, TEST_VM_UUID, WEB1
+from .conftest import CACHE1, DB1, TEST_VM_UUID, WEB1, wait_until
 
 UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"
 
 
-def job_for(op: str, vm_uuid: str) -> VerifiedJob:
-    return VerifiedJob(job_id="job_t", agent_id="ag_t", op=op, args={"vm_uuid": vm_uuid}, issued_at=0,
-                       expires_at=1, attempt=1, kid="k")
+def entry(uuid: str, name: str, state: str, reason: str, vcpus: int, memory_kib: int) -> dict[str, object]:
+    return {"uuid": uuid, "name": name, "state": state, "state_reason": reason, "vcpus": vcpus,
+            "memory_kib": memory_kib, "autostart": False, "persistent": True}
 
 
 def test_default_host_reports_its_test_vm(default_host: Host) -> None:
     [vm] = default_host.inventory()
 
-    assert vm == {"uuid": TEST_VM_UUID, "name": "test", "state": "running", "vcpus": 2, "memory_kib": 8388608}
+    # test:///default is shared by the whole process: why it runs depends on the tests before this one.
+    assert vm == entry(TEST_VM_UUID, "test", "running", vm["state_reason"], 2, 8388608)
+    assert vm["state_reason"] in {"unknown", "booted", "unpaused", "from_snapshot"}
 
 
 def test_capabilities_describe_the_host(default_host: Host) -> None:
@@ -35,34 +43,52 @@ def test_capabilities_describe_the_host(default_host: Host) -> None:
     assert caps["cpu_count"] == 16 and caps["memory_total_kib"] == 3072 * 1024
     assert caps["memory_free_kib"] > 0
     assert caps["libvirt_version"].count(".") == 2 and caps["agent_version"] == "0.1.0"
+    assert caps["kvm_usable"] is False
     assert {"hostname", "cpu_model", "cpu_arch", "hypervisor_version"} <= set(caps)
+
+
+def test_full_capabilities_add_pools_networks_and_topology(node_host: Host) -> None:
+    caps = node_host.full_capabilities()
+
+    assert caps["storage_pools"] == [{"name": "fv-pool", "type": "dir", "state": "running", "active": True,
+                                      "autostart": False, "capacity_bytes": 107374182400,
+                                      "allocation_bytes": caps["storage_pools"][0]["allocation_bytes"],
+                                      "available_bytes": caps["storage_pools"][0]["available_bytes"],
+                                      "path": "/fv-pool"}]
+    assert caps["networks"] == []
+    assert caps["qemu_version"] is None and caps["kvm_usable"] is False
+    assert caps["cpu_count"] == 4 and caps["cpu_topology"] == {"numa_nodes": 1, "sockets_per_node": 1,
+                                                                "cores_per_socket": 4, "threads_per_core": 1}
 
 
 def test_node_file_host_lists_every_vm_sorted_by_name(node_host: Host) -> None:
     assert node_host.inventory() == [
-        {"uuid": CACHE1, "name": "cache1", "state": "paused", "vcpus": 1, "memory_kib": 524288},
-        {"uuid": DB1, "name": "db1", "state": "shutoff", "vcpus": 4, "memory_kib": 2097152},
-        {"uuid": WEB1, "name": "web1", "state": "running", "vcpus": 2, "memory_kib": 1048576},
+        entry(CACHE1, "cache1", "paused", "unknown", 1, 524288),
+        entry(DB1, "db1", "shutoff", "unknown", 4, 2097152),
+        entry(WEB1, "web1", "running", "unknown", 2, 1048576),
     ]
     assert node_host.capabilities()["cpu_count"] == 4
 
 
-@pytest.mark.parametrize(("method", "vm_uuid", "after"), [
-    ("start", DB1, "running"),
-    ("shutdown", WEB1, "shutoff"),
-    ("force_stop", WEB1, "shutoff"),
-    ("force_stop", CACHE1, "shutoff"),
-    ("reboot", WEB1, "running"),
-    ("suspend", WEB1, "paused"),
-    ("resume", CACHE1, "running"),
+@pytest.mark.parametrize(("method", "vm_uuid", "after", "reason"), [
+    ("start", DB1, "running", "booted"),
+    ("shutdown", WEB1, "shutoff", "shutdown"),
+    ("force_stop", WEB1, "shutoff", "destroyed"),
+    ("force_stop", CACHE1, "shutoff", "destroyed"),
+    ("reboot", WEB1, "running", "booted"),
+    ("reset", WEB1, "running", "unknown"),
+    ("suspend", WEB1, "paused", "user"),
+    ("resume", CACHE1, "running", "unpaused"),
 ])
-def test_each_operation_changes_the_vm_state(node_host: Host, method: str, vm_uuid: str, after: str) -> None:
+def test_each_operation_changes_the_vm_state(node_host: Host, method: str, vm_uuid: str, after: str,
+                                             reason: str) -> None:
     guest = node_host.guest(vm_uuid)
 
     getattr(guest, method)()
 
     assert guest.state() == after
-    assert {vm["uuid"]: vm["state"] for vm in node_host.inventory()}[vm_uuid] == after
+    vm = {vm["uuid"]: vm for vm in node_host.inventory()}[vm_uuid]
+    assert (vm["state"], vm["state_reason"]) == (after, reason)
 
 
 @pytest.mark.parametrize(("method", "vm_uuid", "message"), [
@@ -71,8 +97,11 @@ def test_each_operation_changes_the_vm_state(node_host: Host, method: str, vm_uu
     ("resume", WEB1, "Cannot resume VM 'web1': it is running."),
     ("suspend", CACHE1, "Cannot suspend VM 'cache1': it is paused."),
     ("shutdown", DB1, "Cannot shut down VM 'db1': it is not running (shut off)."),
+    ("shutdown", CACHE1, "Cannot shut down VM 'cache1': it is paused."),
     ("force_stop", DB1, "Cannot force-stop VM 'db1': it is not running (shut off)."),
     ("reboot", DB1, "Cannot reboot VM 'db1': it is not running (shut off)."),
+    ("reboot", CACHE1, "Cannot reboot VM 'cache1': it is paused."),
+    ("reset", DB1, "Cannot reset VM 'db1': it is not running (shut off)."),
 ])
 def test_an_operation_that_does_not_fit_the_state_is_invalid_state(node_host: Host, method: str, vm_uuid: str,
                                                                     message: str) -> None:
@@ -100,12 +129,51 @@ def test_libvirt_errors_are_translated_through_the_table(node_host: Host) -> Non
         conn.lookupByUUIDString(DB1).destroy()  # libvirt's own check, below ours
     with pytest.raises(libvirt.libvirtError) as missing:
         conn.lookupByUUIDString(UNKNOWN_UUID)
+    with pytest.raises(libvirt.libvirtError) as no_snapshot:
+        conn.lookupByUUIDString(DB1).snapshotLookupByName("nope", 0)
+    with pytest.raises(libvirt.libvirtError) as no_volume:
+        conn.storageVolLookupByPath("/nowhere/disk.img")
 
     assert translate_error(not_running.value, "'db1'").code == "invalid_state"
     assert translate_error(not_running.value, "'db1'").message.startswith("VM 'db1': ")
     assert translate_error(missing.value).code == "vm_not_found"
-    assert ERRORS[libvirt.VIR_ERR_OPERATION_DENIED] == ("permission_denied", False)
-    assert ERRORS[libvirt.VIR_ERR_ACCESS_DENIED] == ("permission_denied", False)
+    assert translate_error(no_snapshot.value).code == "snapshot_not_found"
+    assert translate_error(no_volume.value).code == "storage_error"
+
+
+@pytest.mark.parametrize(("libvirt_code", "code", "transient"), [
+    (libvirt.VIR_ERR_OPERATION_DENIED, "operation_denied", False),
+    (libvirt.VIR_ERR_ACCESS_DENIED, "operation_denied", False),
+    (libvirt.VIR_ERR_OPERATION_UNSUPPORTED, "operation_unsupported", False),
+    (libvirt.VIR_ERR_NO_SUPPORT, "operation_unsupported", False),
+    (libvirt.VIR_ERR_CONFIG_UNSUPPORTED, "operation_unsupported", False),  # QEMU: snapshot of a raw disk
+    (libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED, "operation_unsupported", False),  # QEMU: no guest agent
+    (libvirt.VIR_ERR_OPERATION_TIMEOUT, "operation_timeout", True),
+    (libvirt.VIR_ERR_AGENT_UNRESPONSIVE, "operation_timeout", True),
+    (libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT, "snapshot_not_found", False),
+    (libvirt.VIR_ERR_NO_STORAGE_VOL, "storage_error", False),
+    (libvirt.VIR_ERR_NO_CONNECT, "hypervisor_unavailable", True),
+])
+def test_the_error_table_uses_the_protocols_codes(libvirt_code: int, code: str, transient: bool) -> None:
+    assert ERRORS[libvirt_code] == (code, transient)
+    assert {code for code, _ in ERRORS.values()} <= CODES
+
+
+def test_the_test_driver_reports_state_mistakes_as_internal_errors(default_host: Host) -> None:
+    # QEMU says VIR_ERR_OPERATION_INVALID for both (tests/hypervisor); our own state check answers first,
+    # and an internal error stays hypervisor_error: the code alone cannot tell a state mistake from a failure.
+    domain = default_host.connection().lookupByUUIDString(TEST_VM_UUID)
+    with pytest.raises(libvirt.libvirtError) as start_running:
+        domain.create()
+    with pytest.raises(libvirt.libvirtError) as resume_running:
+        domain.resume()
+
+    assert start_running.value.get_error_code() == libvirt.VIR_ERR_INTERNAL_ERROR
+    assert resume_running.value.get_error_code() == libvirt.VIR_ERR_INTERNAL_ERROR
+    assert translate_error(start_running.value).code == "hypervisor_error"  # not hypervisor_unavailable
+    with pytest.raises(HypervisorError) as caught:
+        default_host.guest(TEST_VM_UUID).start()
+    assert caught.value.code == "invalid_state"
 
 
 def test_a_dead_connection_is_hypervisor_unavailable_and_transient(node_host: Host) -> None:
@@ -136,46 +204,139 @@ def test_unreachable_libvirt_is_transient(tmp_path: Path) -> None:
     assert (caught.value.code, caught.value.transient) == ("hypervisor_unavailable", True)
 
 
-def test_every_libvirt_state_has_a_lowercase_name() -> None:
+def test_every_libvirt_state_has_a_lowercase_name_and_reasons_are_words() -> None:
     assert sorted(STATES.values()) == sorted(
         ["nostate", "running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended"])
     assert state_name(99) == "nostate"
+    assert reason_name(libvirt.VIR_DOMAIN_SHUTOFF, libvirt.VIR_DOMAIN_SHUTOFF_DESTROYED) == "destroyed"
+    assert reason_name(libvirt.VIR_DOMAIN_RUNNING, libvirt.VIR_DOMAIN_RUNNING_FROM_SNAPSHOT) == "from_snapshot"
+    assert reason_name(libvirt.VIR_DOMAIN_RUNNING, 999) == "unknown"
+    assert all(name.islower() and " " not in name for reasons in REASONS.values() for name in reasons.values())
 
 
-def test_vm_job_reports_the_new_state(node_host: Host) -> None:
-    result = vm_power.handle(job_for("vm.suspend", WEB1), node_host)
+# -- autostart, delete, snapshots, detail ---------------------------------------------------------
 
-    assert (result.exit_code, result.summary) == (0, "vm.suspend: VM 'web1' is now paused.")
-    assert result.vm == {"uuid": WEB1, "name": "web1", "state": "paused"}
-    assert result.document == {"job_id": "job_t", "attempt": 1, "op": "vm.suspend", "ok": True,
-                               "vm": result.vm, "error": None, "duration_ms": result.document["duration_ms"]}
+def test_autostart_is_set_and_cleared(node_host: Host) -> None:
+    guest = node_host.guest(DB1)
 
+    guest.set_autostart(True)
+    on = guest.inventory_entry()["autostart"]
+    guest.set_autostart(False)
 
-def test_vm_job_in_the_wrong_state_fails_with_exit_1_and_the_vm_as_it_is(node_host: Host) -> None:
-    result = vm_power.handle(job_for("vm.start", WEB1), node_host)
-
-    assert result.exit_code == 1
-    assert result.summary == "invalid_state: Cannot start VM 'web1': it is running."
-    assert result.vm == {"uuid": WEB1, "name": "web1", "state": "running"}
-    assert result.document["ok"] is False
-    assert result.document["error"] == {"code": "invalid_state", "message": "Cannot start VM 'web1': it is running."}
+    assert (on, guest.inventory_entry()["autostart"]) == (True, False)
 
 
-def test_vm_job_for_an_unknown_vm_fails_without_a_vm(node_host: Host) -> None:
-    result = vm_power.handle(job_for("vm.force_stop", UNKNOWN_UUID), node_host)
+def test_autostart_of_a_transient_vm_is_invalid_state(node_host: Host) -> None:
+    conn = node_host.connection()
+    conn.lookupByUUIDString(WEB1).undefine()  # running, so it lives on as a transient VM
 
-    assert (result.exit_code, result.vm, result.document["error"]["code"]) == (1, None, "vm_not_found")
+    with pytest.raises(HypervisorError) as caught:
+        node_host.guest(WEB1).set_autostart(True)
+
+    assert caught.value.code == "invalid_state"
+    assert "it is transient" in caught.value.message
 
 
-def test_vm_job_with_libvirt_down_is_transient(tmp_path: Path) -> None:
-    result = vm_power.handle(job_for("vm.start", WEB1), Host(f"test://{tmp_path}/missing.xml"))
+def test_deleting_a_running_vm_is_refused_and_changes_nothing(node_host: Host) -> None:
+    with pytest.raises(HypervisorError) as caught:
+        node_host.guest(WEB1).delete(with_storage=True)
 
-    assert (result.exit_code, result.document["error"]["code"]) == (2, "hypervisor_unavailable")
+    assert (caught.value.code, caught.value.message) == (
+        "invalid_state", "Cannot delete VM 'web1': it is running. Stop it first.")
+    assert node_host.guest(WEB1).inventory_entry()["persistent"] is True
 
 
-def test_default_host_shutdown_and_start_round_trip(default_host: Host) -> None:
-    stopped = vm_power.handle(job_for("vm.shutdown", TEST_VM_UUID), default_host)
-    started = vm_power.handle(job_for("vm.start", TEST_VM_UUID), default_host)
+def test_delete_with_storage_removes_only_the_vms_pool_volumes(node_host: Host) -> None:
+    pool = node_host.connection().storagePoolLookupByName("fv-pool")
 
-    assert stopped.vm == {"uuid": TEST_VM_UUID, "name": "test", "state": "shutoff"}
-    assert started.vm == {"uuid": TEST_VM_UUID, "name": "test", "state": "running"}
+    deleted, kept = node_host.guest(DB1).delete(with_storage=True)
+
+    assert deleted == ["fv-pool/db1.qcow2", "fv-pool/db1-data.img"]
+    assert kept == ["vdc (not a storage pool volume)", "hdc (cdrom)"]
+    assert sorted(pool.listVolumes()) == ["install.iso"]
+    assert DB1 not in {vm["uuid"] for vm in node_host.inventory()}
+
+
+def test_delete_without_storage_keeps_every_volume(node_host: Host) -> None:
+    pool = node_host.connection().storagePoolLookupByName("fv-pool")
+
+    assert node_host.guest(DB1).delete(with_storage=False) == ([], [])
+    assert sorted(pool.listVolumes()) == ["db1-data.img", "db1.qcow2", "install.iso"]
+
+
+def test_delete_drops_snapshot_metadata_that_would_block_undefine(node_host: Host) -> None:
+    guest = node_host.guest(DB1)
+    guest.snapshots().create("before")
+
+    guest.delete(with_storage=False)
+
+    with pytest.raises(HypervisorError) as caught:
+        node_host.guest(DB1)
+    assert caught.value.code == "vm_not_found"
+
+
+def test_snapshots_are_created_listed_reverted_and_deleted(node_host: Host) -> None:
+    snapshots = node_host.guest(WEB1).snapshots()
+
+    created = snapshots.create("s1", "first & <best>")
+    node_host.guest(WEB1).force_stop()
+    snapshots.create("s2")
+    listed = snapshots.list()
+    snapshots.revert("s1")
+    state_after_revert = node_host.guest(WEB1).state()
+    snapshots.delete("s2")
+
+    assert created["name"] == "s1" and created["description"] == "first & <best>" and created["state"] == "running"
+    assert [(s["name"], s["state"], s["current"]) for s in listed] == [("s1", "running", False),
+                                                                        ("s2", "shutoff", True)]
+    assert all(isinstance(s["created_at"], int) for s in listed)
+    assert state_after_revert == "running"
+    assert [s["name"] for s in snapshots.list()] == ["s1"]
+
+
+@pytest.mark.parametrize(("action", "code", "message"), [
+    ("create", "snapshot_exists", "VM 'web1' already has a snapshot named 's1'."),
+    ("revert", "snapshot_not_found", "VM 'web1' has no snapshot named 'nope'."),
+    ("delete", "snapshot_not_found", "VM 'web1' has no snapshot named 'nope'."),
+])
+def test_snapshot_mistakes_have_their_own_codes(node_host: Host, action: str, code: str, message: str) -> None:
+    snapshots = node_host.guest(WEB1).snapshots()
+    snapshots.create("s1")
+
+    with pytest.raises(HypervisorError) as caught:
+        getattr(snapshots, action)("s1" if action == "create" else "nope")
+
+    assert (caught.value.code, caught.value.message) == (code, message)
+    assert [s["name"] for s in snapshots.list()] == ["s1"]
+
+
+def test_snapshot_xml_carries_text_as_text() -> None:
+    xml = snapshot_xml("s1", "a</description><memory snapshot='external'/>", with_memory=False)
+
+    assert xml == ("<domainsnapshot><name>s1</name><description>a&lt;/description&gt;&lt;memory "
+                   "snapshot='external'/&gt;</description><memory snapshot=\"no\" /></domainsnapshot>")
+
+
+def test_detail_lists_disks_nics_and_sizes(node_host: Host) -> None:
+    detail = node_host.guest(DB1).detail()
+
+    assert detail["state"] == "shutoff" and detail["uptime_seconds"] is None and detail["ips"] == []
+    assert [(d["target"], d["device"], d["source"]) for d in detail["disks"]] == [
+        ("vda", "disk", "/fv-pool/db1.qcow2"), ("vdb", "disk", "fv-pool/db1-data.img"),
+        ("vdc", "disk", "/elsewhere/db1-scratch.img"), ("hdc", "cdrom", "/fv-pool/install.iso")]
+    assert detail["disks"][0]["format"] == "qcow2" and isinstance(detail["disks"][0]["capacity_bytes"], int)
+    assert detail["nics"] == [{"type": "network", "mac": "52:54:00:00:00:01", "network": "default", "bridge": None,
+                               "model": "virtio", "target": "testnet0"}]
+    assert detail["cpu_time_ns"] >= 0 and detail["current_memory_kib"] > 0
+
+
+def test_uptime_counts_from_the_start_the_host_saw(default_host: Host) -> None:
+    guest = default_host.guest(TEST_VM_UUID)
+    guest.force_stop()
+    guest.start()
+
+    def started_seen() -> bool:
+        return default_host.guest(TEST_VM_UUID).detail()["uptime_seconds"] is not None
+
+    wait_until(started_seen)
+    assert 0 <= default_host.guest(TEST_VM_UUID).detail()["uptime_seconds"] < 60

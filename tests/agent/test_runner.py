@@ -7,7 +7,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from fleetvisor_agent.journal import Journal
 from fleetvisor_agent.runner import EXIT_OK, EXIT_UNAUTHORIZED, Runner, run_agent
 from fleetvisor_agent.state import load_state
 
-from .conftest import CACHE1, DB1, WEB1
+from .conftest import CACHE1, DB1, WEB1, wait_until
 from .fake_control_plane import AGENT_ID, FakeControlPlane, running
 
 
@@ -59,16 +59,6 @@ def start(config: Config) -> RunningAgent:
     return RunningAgent(runner, thread, exit_codes)
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
-
-
 def completions(fake: FakeControlPlane) -> dict[str, dict[str, Any]]:
     return {call.path.split("/")[4]: call.json() for call in fake.calls_to("/complete")}
 
@@ -87,13 +77,14 @@ def test_jobs_run_report_and_refuse_with_a_clock_20_minutes_off(fake: FakeContro
 
     assert done["job_a"] == {"claim_token": "ct-job_a-1", "exit_code": 0, "outputs": ["result"],
                              "summary": "vm.suspend: VM 'web1' is now paused.",
-                             "vm": {"uuid": WEB1, "name": "web1", "state": "paused"}}
+                             "vm": {"uuid": WEB1, "name": "web1", "state": "paused", "state_reason": "user",
+                                    "vcpus": 2, "memory_kib": 1048576, "autostart": False, "persistent": True}}
     assert (done["job_b"]["exit_code"], done["job_b"]["vm"]["state"]) == (0, "running")
     assert done["job_c"] == {"claim_token": "ct-job_c-1", "exit_code": 1, "summary": "refused: unknown_kid",
                              "outputs": [], "vm": None}
     result = json.loads(fake.uploads["/upload/job_a/1"])
     assert result == {"job_id": "job_a", "attempt": 1, "op": "vm.suspend", "ok": True,
-                      "vm": done["job_a"]["vm"], "error": None, "duration_ms": result["duration_ms"]}
+                      "vm": done["job_a"]["vm"], "error": None, "data": None, "duration_ms": result["duration_ms"]}
     assert fake.calls_to("/job_a/lease")[0].json() == {"claim_token": "ct-job_a-1", "running": True}
     assert not fake.calls_to("/job_c/lease")
     assert sorted(Journal(tmp_path / "state" / "journal.jsonl").entries()) == [("job_a", 1), ("job_b", 1)]
@@ -231,3 +222,19 @@ def test_the_host_allow_list_refuses_other_operations(fake: FakeControlPlane, no
 
     assert (done["exit_code"], done["summary"]) == (1, "refused: op_not_allowed")
     assert states["web1"] == "running"
+
+
+def test_a_job_with_arguments_uploads_what_it_read(fake: FakeControlPlane, node_uri: str, tmp_path: Path) -> None:
+    fake.queue_job("vm.snapshot_create", WEB1, job_id="job_a", args={"name": "s1", "description": "<first>"})
+    fake.queue_job("vm.snapshot_create", WEB1, job_id="job_b", args={"name": "bad name"})
+    agent = start(config_for(fake, tmp_path / "state", node_uri))
+    wait_until(lambda: "job_a" in completions(fake) and "job_b" in completions(fake))
+    fake.queue_job("vm.snapshot_list", WEB1, job_id="job_c")
+
+    done = wait_until(lambda: completions(fake).get("job_c"))
+    agent.stop()
+
+    assert done["exit_code"] == 0 and completions(fake)["job_a"]["exit_code"] == 0
+    assert completions(fake)["job_b"]["summary"] == "refused: bad_args"
+    [snapshot] = json.loads(fake.uploads["/upload/job_c/1"])["data"]["snapshots"]
+    assert (snapshot["name"], snapshot["description"], snapshot["state"]) == ("s1", "<first>", "running")

@@ -152,12 +152,84 @@ def test_vm_uuid_must_be_lowercase_hyphenated(vm_uuid: str, vectors: dict[str, A
     assert refusal(envelope, policy, vectors["now"]) == "bad_args"
 
 
-def test_every_vm_operation_is_registered_with_its_schema() -> None:
-    assert jobs.allowed_ops() == {"vm.start", "vm.shutdown", "vm.force_stop", "vm.reboot", "vm.suspend",
-                                  "vm.resume"}
+def test_every_operation_of_the_contract_is_registered() -> None:
+    assert jobs.allowed_ops() == {
+        "vm.start", "vm.shutdown", "vm.force_stop", "vm.reboot", "vm.reset", "vm.suspend", "vm.resume",
+        "vm.set_autostart", "vm.delete", "vm.snapshot_create", "vm.snapshot_list", "vm.snapshot_revert",
+        "vm.snapshot_delete", "vm.detail", "host.capabilities"}
     assert jobs.args_valid("vm.reboot", {"vm_uuid": "6695eb01-f6a4-8304-79aa-97f2502e193f"})
     assert not jobs.args_valid("vm.reboot", {"vm_uuid": 42})
     assert not jobs.args_valid("host.exec", {"vm_uuid": "6695eb01-f6a4-8304-79aa-97f2502e193f"})
+
+
+UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
+
+
+@pytest.mark.parametrize(("op", "args"), [
+    ("vm.shutdown", {"vm_uuid": UUID}),
+    ("vm.shutdown", {"vm_uuid": UUID, "timeout_seconds": 1}),
+    ("vm.shutdown", {"vm_uuid": UUID, "timeout_seconds": 3600}),
+    ("vm.reset", {"vm_uuid": UUID}),
+    ("vm.set_autostart", {"vm_uuid": UUID, "autostart": False}),
+    ("vm.delete", {"vm_uuid": UUID, "delete_storage": True, "confirm": "web 1 (old)"}),
+    ("vm.snapshot_create", {"vm_uuid": UUID, "name": "a"}),
+    ("vm.snapshot_create", {"vm_uuid": UUID, "name": "A" + "b.-_9" * 12 + "xyz", "description": ""}),
+    ("vm.snapshot_create", {"vm_uuid": UUID, "name": "before-upgrade", "description": "<ü> & \"é\" " * 90}),
+    ("vm.snapshot_list", {"vm_uuid": UUID}),
+    ("vm.snapshot_revert", {"vm_uuid": UUID, "name": "s1"}),
+    ("vm.snapshot_delete", {"vm_uuid": UUID, "name": "s1"}),
+    ("vm.detail", {"vm_uuid": UUID}),
+    ("host.capabilities", {}),
+])
+def test_arguments_that_fit_the_schema(op: str, args: dict[str, Any]) -> None:
+    assert jobs.args_valid(op, args)
+
+
+@pytest.mark.parametrize(("op", "args"), [
+    pytest.param("vm.shutdown", {"vm_uuid": UUID, "timeout_seconds": 0}, id="timeout-zero"),
+    pytest.param("vm.shutdown", {"vm_uuid": UUID, "timeout_seconds": 3601}, id="timeout-too-long"),
+    pytest.param("vm.shutdown", {"vm_uuid": UUID, "timeout_seconds": True}, id="timeout-bool"),
+    pytest.param("vm.shutdown", {"vm_uuid": UUID, "timeout_seconds": "30"}, id="timeout-string"),
+    pytest.param("vm.shutdown", {"vm_uuid": UUID, "timeout_seconds": None}, id="timeout-null"),
+    pytest.param("vm.set_autostart", {"vm_uuid": UUID}, id="autostart-missing"),
+    pytest.param("vm.set_autostart", {"vm_uuid": UUID, "autostart": 1}, id="autostart-int"),
+    pytest.param("vm.set_autostart", {"vm_uuid": UUID, "autostart": "true"}, id="autostart-string"),
+    pytest.param("vm.delete", {"vm_uuid": UUID, "delete_storage": True}, id="delete-without-confirm"),
+    pytest.param("vm.delete", {"vm_uuid": UUID, "delete_storage": True, "confirm": ""}, id="delete-empty-confirm"),
+    pytest.param("vm.delete", {"vm_uuid": UUID, "confirm": "web1"}, id="delete-without-delete-storage"),
+    pytest.param("vm.delete", {"vm_uuid": UUID, "delete_storage": 0, "confirm": "web1"}, id="delete-storage-int"),
+    pytest.param("vm.snapshot_create", {"vm_uuid": UUID, "name": "-lead"}, id="name-leading-dash"),
+    pytest.param("vm.snapshot_create", {"vm_uuid": UUID, "name": ".hidden"}, id="name-leading-dot"),
+    pytest.param("vm.snapshot_create", {"vm_uuid": UUID, "name": "a" * 65}, id="name-65-chars"),
+    pytest.param("vm.snapshot_create", {"vm_uuid": UUID, "name": "a/b"}, id="name-slash"),
+    pytest.param("vm.snapshot_create", {"vm_uuid": UUID, "name": "s1\n"}, id="name-trailing-newline"),
+    pytest.param("vm.snapshot_create", {"vm_uuid": UUID, "name": "<s/>"}, id="name-markup"),
+    pytest.param("vm.snapshot_create", {"vm_uuid": UUID, "name": "s1", "description": "x" * 1001},
+                 id="description-too-long"),
+    pytest.param("vm.snapshot_create", {"vm_uuid": UUID, "name": "s1", "description": "two\nlines"},
+                 id="description-newline"),
+    pytest.param("vm.snapshot_create", {"vm_uuid": UUID, "name": "s1", "description": "bell\x07"},
+                 id="description-control"),
+    pytest.param("vm.snapshot_create", {"vm_uuid": UUID, "name": "s1", "description": None},
+                 id="description-null"),
+    pytest.param("vm.snapshot_create", {"vm_uuid": UUID, "name": "s1", "memory": True}, id="unknown-field"),
+    pytest.param("vm.snapshot_revert", {"vm_uuid": UUID}, id="revert-without-name"),
+    pytest.param("vm.snapshot_list", {"vm_uuid": UUID, "name": "s1"}, id="list-with-name"),
+    pytest.param("host.capabilities", {"vm_uuid": UUID}, id="capabilities-with-args"),
+])
+def test_arguments_that_do_not_fit_the_schema(op: str, args: dict[str, Any]) -> None:
+    assert not jobs.args_valid(op, args)
+
+
+def test_a_signed_job_with_bad_arguments_is_refused_as_bad_args(vectors: dict[str, Any],
+                                                                 vector_key: Ed25519PrivateKey) -> None:
+    policy = Policy(keys={k["kid"]: public_key_from_b64(k["public_key"]) for k in vectors["keys"]},
+                    agent_id=vectors["agent_id"], allowed_ops=jobs.allowed_ops(), args_valid=jobs.args_valid,
+                    has_started=lambda _job_id, _attempt: False)
+    payload = base_payload(vectors, op="vm.snapshot_create", args={"vm_uuid": UUID, "name": "s1",
+                                                                     "description": "a\u0000b"})
+
+    assert refusal(sign_envelope(payload, vector_key, "test-vector-1"), policy, vectors["now"]) == "bad_args"
 
 
 def test_the_host_allow_list_narrows_the_operations() -> None:

@@ -1,149 +1,169 @@
 """One VM (a libvirt domain) and what an operator may do to it.
 
-Domain states and libvirt errors are translated here, through the two tables
-below, into the names and codes the protocol promises. Each operation first
-checks that it applies to the VM's current state, because libvirt drivers
-disagree about what starting a running VM or resuming an unpaused one means
-(QEMU resumes a running VM silently, the test driver reports an internal
-error); the operator gets the same clear answer from every driver. libvirt's
-own error still decides when the state changes between the check and the call.
+Each operation first checks that it applies to the VM's current state, because
+libvirt drivers disagree about what starting a running VM or suspending a
+paused one means (QEMU suspends a paused VM silently and reboots a paused one,
+the test driver reports internal errors); the operator gets the same clear
+answer from every driver. libvirt's own error still decides when the state
+changes between the check and the call: it goes through the tables in
+translate.py, and an error those cannot place is re-judged against the state
+the VM is in by then.
 """
 
 from __future__ import annotations
 
+import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar
 
 import libvirt
 
-from .errors import (
-    HYPERVISOR_ERROR,
-    HYPERVISOR_TIMEOUT,
-    HYPERVISOR_UNAVAILABLE,
-    INVALID_REQUEST,
-    INVALID_STATE,
-    PERMISSION_DENIED,
-    UNSUPPORTED,
-    VM_NOT_FOUND,
-    HypervisorError,
-)
+from . import detail, storage
+from .errors import HYPERVISOR_ERROR, INVALID_STATE, VM_NOT_FOUND, HypervisorError
+from .snapshots import Snapshots
+from .translate import ACTIVE, DESCRIBE, reason_name, state_name, translate_error
 
 T = TypeVar("T")
 
-STATES: dict[int, str] = {
-    libvirt.VIR_DOMAIN_NOSTATE: "nostate",
-    libvirt.VIR_DOMAIN_RUNNING: "running",
-    libvirt.VIR_DOMAIN_BLOCKED: "blocked",
-    libvirt.VIR_DOMAIN_PAUSED: "paused",
-    libvirt.VIR_DOMAIN_SHUTDOWN: "shutdown",
-    libvirt.VIR_DOMAIN_SHUTOFF: "shutoff",
-    libvirt.VIR_DOMAIN_CRASHED: "crashed",
-    libvirt.VIR_DOMAIN_PMSUSPENDED: "pmsuspended",
-}
-
-# libvirt error code → (our code, transient?). Codes not listed become hypervisor_error.
-ERRORS: dict[int, tuple[str, bool]] = {
-    libvirt.VIR_ERR_NO_DOMAIN: (VM_NOT_FOUND, False),
-    libvirt.VIR_ERR_OPERATION_INVALID: (INVALID_STATE, False),
-    libvirt.VIR_ERR_OPERATION_DENIED: (PERMISSION_DENIED, False),
-    libvirt.VIR_ERR_ACCESS_DENIED: (PERMISSION_DENIED, False),
-    libvirt.VIR_ERR_AUTH_FAILED: (PERMISSION_DENIED, False),
-    libvirt.VIR_ERR_OPERATION_UNSUPPORTED: (UNSUPPORTED, False),
-    libvirt.VIR_ERR_NO_SUPPORT: (UNSUPPORTED, False),
-    libvirt.VIR_ERR_INVALID_ARG: (INVALID_REQUEST, False),
-    libvirt.VIR_ERR_NO_CONNECT: (HYPERVISOR_UNAVAILABLE, True),
-    libvirt.VIR_ERR_INVALID_CONN: (HYPERVISOR_UNAVAILABLE, True),
-    libvirt.VIR_ERR_RPC: (HYPERVISOR_UNAVAILABLE, True),
-    libvirt.VIR_ERR_SYSTEM_ERROR: (HYPERVISOR_UNAVAILABLE, True),
-    libvirt.VIR_ERR_OPERATION_TIMEOUT: (HYPERVISOR_TIMEOUT, True),
-    libvirt.VIR_ERR_AGENT_UNRESPONSIVE: (HYPERVISOR_TIMEOUT, True),
-}
-
-MESSAGES: dict[str, str] = {
-    VM_NOT_FOUND: "No such VM on this host.",
-    INVALID_STATE: "The VM is not in a state that allows this operation.",
-    PERMISSION_DENIED: "libvirt refused the operation.",
-    UNSUPPORTED: "This hypervisor does not support the operation.",
-    INVALID_REQUEST: "libvirt refused the request as invalid.",
-    HYPERVISOR_UNAVAILABLE: "The hypervisor (libvirtd) is not reachable.",
-    HYPERVISOR_TIMEOUT: "The hypervisor did not answer in time.",
-    HYPERVISOR_ERROR: "The hypervisor reported an error.",
-}
-
-# Completes "Cannot start VM 'web1': …" for each state.
-DESCRIBE: dict[str, str] = {
-    "running": "it is running",
-    "blocked": "it is running (blocked)",
-    "paused": "it is paused",
-    "shutdown": "it is shutting down",
-    "shutoff": "it is not running (shut off)",
-    "crashed": "it has crashed",
-    "pmsuspended": "it is suspended by its guest OS",
-    "nostate": "its state is unknown",
-}
-ACTIVE = frozenset({"running", "blocked", "paused", "shutdown", "pmsuspended"})
-
-
-def state_name(code: int) -> str:
-    return STATES.get(code, "nostate")
-
-
-def translate_error(exc: libvirt.libvirtError, vm: str | None = None) -> HypervisorError:
-    """A libvirtError as a stable code and a message naming the VM; libvirt's own words are kept after it."""
-    code, transient = ERRORS.get(exc.get_error_code() or 0, (HYPERVISOR_ERROR, False))
-    subject = f"VM {vm}: " if vm else ""
-    detail = exc.get_error_message() or str(exc)
-    return HypervisorError(code, f"{subject}{MESSAGES[code]} ({detail})", transient=transient)
-
-
-def is_connection_error(exc: libvirt.libvirtError) -> bool:
-    return ERRORS.get(exc.get_error_code() or 0, ("", False))[0] == HYPERVISOR_UNAVAILABLE
+RUNNING = frozenset({"running", "blocked"})
+# A driver that cannot choose how to shut down or reboot (the test driver) refuses the ACPI flag as
+# unsupported: it gets the request without a method, which is all it can do anyway.
+METHOD_REFUSED = frozenset({libvirt.VIR_ERR_INVALID_ARG, libvirt.VIR_ERR_NO_SUPPORT,
+                            libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED})
+STATE_POLL_SECONDS = 0.25
 
 
 class Guest:
     """A domain plus the translated view of it; every public method raises HypervisorError only."""
 
-    def __init__(self, domain: libvirt.virDomain) -> None:
+    def __init__(self, domain: libvirt.virDomain, *, started_at: float | None = None) -> None:
         self._domain = domain
+        self._started_at = started_at
         self.uuid: str = domain.UUIDString()
         self.name: str = domain.name()
 
-    def state(self) -> str:
-        return state_name(self._call(lambda: self._domain.state()[0]))
+    # -- reading -----------------------------------------------------------------------------------
 
-    def summary(self) -> dict[str, str]:
-        """{uuid, name, state} as `complete.vm` and the result document want it."""
-        return {"uuid": self.uuid, "name": self.name, "state": self.state()}
+    def state(self) -> str:
+        return state_name(self._call(lambda: self._domain.state(0)[0]))
 
     def inventory_entry(self) -> dict[str, Any]:
-        state, max_memory_kib, _memory, vcpus, _cpu_time = self._call(self._domain.info)
+        """The VM as heartbeats and `complete.vm` report it (docs/protocol.md, VM inventory entries)."""
+        state, reason = self._call(lambda: self._domain.state(0))
+        _state, max_memory_kib, _memory, vcpus, _cpu_time = self._call(self._domain.info)
         return {"uuid": self.uuid, "name": self.name, "state": state_name(state),
-                "vcpus": vcpus, "memory_kib": max_memory_kib}
+                "state_reason": reason_name(state, reason), "vcpus": vcpus, "memory_kib": max_memory_kib,
+                "autostart": bool(self._call(self._domain.autostart)),
+                "persistent": bool(self._call(self._domain.isPersistent))}
+
+    def detail(self) -> dict[str, Any]:
+        """vm.detail's object: the inventory entry plus disks, NICs, IPs, memory, CPU time and uptime."""
+        entry = self.inventory_entry()
+        return self._call(lambda: detail.describe(self._domain, entry, self._started_at))
+
+    def snapshots(self) -> Snapshots:
+        return Snapshots(self._domain, self.name)
+
+    # -- power -------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._require({"shutoff", "crashed"}, "start")
-        self._call(self._domain.create)
+        self._act({"shutoff"}, "start", self._domain.create)
 
     def shutdown(self) -> None:
-        """Ask the guest OS to power off (ACPI); it may take a while, or be ignored."""
-        self._require({"running", "blocked"}, "shut down")
-        self._call(self._domain.shutdown)
+        """Press the (virtual) power button (ACPI); the guest OS may take a while, or ignore it."""
+        self._act(RUNNING, "shut down",
+                  lambda: _with_method(self._domain.shutdownFlags, libvirt.VIR_DOMAIN_SHUTDOWN_ACPI_POWER_BTN))
 
     def force_stop(self) -> None:
-        self._require(ACTIVE | {"crashed"}, "force-stop")
-        self._call(self._domain.destroy)
+        self._act(ACTIVE | {"crashed"}, "force-stop", self._domain.destroy)
 
     def reboot(self) -> None:
-        self._require({"running", "blocked"}, "reboot")
-        self._call(lambda: self._domain.reboot(0))
+        """ACPI reboot: on QEMU, libvirt lets the guest power off and then starts it again in place."""
+        self._act(RUNNING, "reboot",
+                  lambda: _with_method(self._domain.reboot, libvirt.VIR_DOMAIN_REBOOT_ACPI_POWER_BTN))
+
+    def reset(self) -> None:
+        """Hard reset, like the reset button: no word to the guest OS."""
+        self._act(RUNNING, "reset", lambda: self._domain.reset(0))
 
     def suspend(self) -> None:
-        self._require({"running", "blocked"}, "suspend")
-        self._call(self._domain.suspend)
+        self._act(RUNNING, "suspend", self._domain.suspend)
 
     def resume(self) -> None:
-        self._require({"paused"}, "resume")
-        self._call(self._domain.resume)
+        self._act({"paused"}, "resume", self._domain.resume)
+
+    def wait_until_stopped(self, timeout: float) -> bool:
+        """True once the VM is no longer active (or gone, if it was transient) within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if self.state() not in ACTIVE:
+                    return True
+            except HypervisorError as exc:
+                if exc.code == VM_NOT_FOUND:
+                    return True
+                raise
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(STATE_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+
+    # -- configuration -----------------------------------------------------------------------------
+
+    def set_autostart(self, autostart: bool) -> None:
+        if not self._call(self._domain.isPersistent):
+            raise HypervisorError(INVALID_STATE, f"Cannot set autostart of VM {self.name!r}: it is transient "
+                                                 "(not defined on this host), so the host could not start it.")
+        self._call(lambda: self._domain.setAutostart(1 if autostart else 0))
+
+    def delete(self, *, with_storage: bool) -> tuple[list[str], list[str]]:
+        """Undefine a stopped VM, and with `with_storage` its pool volumes: (volumes deleted, disks kept)."""
+        if self._call(self._domain.isActive):
+            raise HypervisorError(INVALID_STATE, f"Cannot delete VM {self.name!r}: {DESCRIBE[self.state()]}. "
+                                                 "Stop it first.")
+        volumes: list[storage.Volume] = []
+        kept: list[storage.KeptDisk] = []
+        if with_storage:
+            conn = self._domain.connect()
+            volumes, kept = self._call(lambda: storage.disk_volumes(conn, self._domain.XMLDesc(0)))
+        self._call(lambda: self._domain.undefineFlags(self._undefine_flags(with_storage)))
+        if self._still_active():
+            raise HypervisorError(INVALID_STATE, f"VM {self.name!r} was started while it was being deleted; it "
+                                                 "runs on as a transient VM, and its disks were kept.")
+        return storage.delete_volumes(volumes, self.name), [disk.label() for disk in kept]
+
+    # -- helpers -----------------------------------------------------------------------------------
+
+    def _undefine_flags(self, with_storage: bool) -> int:
+        """What to do with what libvirt will not undefine silently.
+
+        Snapshot metadata and a managed save image are dropped (useless without the VM); the UEFI variables
+        (NVRAM) go only with the storage.
+        """
+        flags = 0
+        if _supported_count(lambda: self._domain.snapshotNum(0)) > 0:
+            flags |= libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA
+        if self._domain.hasManagedSaveImage(0):
+            flags |= libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+        if ET.fromstring(self._domain.XMLDesc(0)).find("os/nvram") is not None:
+            flags |= libvirt.VIR_DOMAIN_UNDEFINE_NVRAM if with_storage else libvirt.VIR_DOMAIN_UNDEFINE_KEEP_NVRAM
+        return flags
+
+    def _still_active(self) -> bool:
+        try:
+            return bool(self._domain.isActive())
+        except libvirt.libvirtError:
+            return False  # gone: it was not running
+
+    def _act(self, allowed: Collection[str], verb: str, operation: Callable[[], object]) -> None:
+        self._require(allowed, verb)
+        try:
+            operation()
+        except libvirt.libvirtError as exc:
+            error = translate_error(exc, repr(self.name))
+            if error.code == HYPERVISOR_ERROR:
+                self._require(allowed, verb)  # the test driver reports state mistakes as internal errors
+            raise error from exc
 
     def _require(self, allowed: Collection[str], verb: str) -> None:
         state = self.state()
@@ -155,3 +175,22 @@ class Guest:
             return operation()
         except libvirt.libvirtError as exc:
             raise translate_error(exc, repr(self.name)) from exc
+
+
+def _supported_count(count: Callable[[], int]) -> int:
+    """A count a driver may not support at all (snapshots on LXC): then there is nothing to count."""
+    try:
+        return count()
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() in METHOD_REFUSED:
+            return 0
+        raise
+
+
+def _with_method(call: Callable[[int], object], method: int) -> None:
+    try:
+        call(method)
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() not in METHOD_REFUSED:
+            raise
+        call(0)

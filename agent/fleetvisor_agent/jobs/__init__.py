@@ -1,9 +1,9 @@
 """The registry of job types: operation name → handler and argument schema.
 
-Each job type is a module with one `handle(job, host) -> Result` and the
-ArgsSchema of its arguments; the verifier consults `args_valid` and
-`allowed_ops`, the runner calls `run`. Adding a job type is adding a module and
-a line here.
+Each job type is a module with one `handle(job, host) -> Result` and `OPS`,
+the ArgsSchema of each operation it handles; the verifier consults
+`args_valid` and `allowed_ops`, the runner calls `run`. Adding a job type is
+adding a module and a line here.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from ..hypervisor.host import Host
 from ..verify import VerifiedJob
-from . import vm_power
+from . import inspect, snapshots, vm_config, vm_power
 from .base import EXIT_INVALID, EXIT_NEEDS_OPERATOR, EXIT_OK, EXIT_TRANSIENT, ArgsSchema, Result, build_result
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,16 @@ class Operation:
     args: ArgsSchema
 
 
-OPERATIONS: Mapping[str, Operation] = {op: Operation(vm_power.handle, vm_power.ARGS) for op in vm_power.OPS}
+def _register(*modules: tuple[Handler, Mapping[str, ArgsSchema]]) -> dict[str, Operation]:
+    return {op: Operation(handler, schema) for handler, ops in modules for op, schema in ops.items()}
+
+
+OPERATIONS: Mapping[str, Operation] = _register(
+    (vm_power.handle, vm_power.OPS),
+    (vm_config.handle, vm_config.OPS),
+    (snapshots.handle, snapshots.OPS),
+    (inspect.handle, inspect.OPS),
+)
 
 
 def allowed_ops(configured: Collection[str] | None = None) -> frozenset[str]:

@@ -1,65 +1,76 @@
-"""vm.start, vm.shutdown, vm.force_stop, vm.reboot, vm.suspend, vm.resume: one VM's power state."""
+"""vm.start, vm.shutdown, vm.force_stop, vm.reboot, vm.reset, vm.suspend, vm.resume: one VM's power state.
+
+vm.shutdown presses the virtual power button (ACPI) and, without a timeout,
+answers at once: the guest OS decides when, or whether, it powers off, and the
+heartbeat that the lifecycle event triggers reports it. With
+`timeout_seconds` the job waits that long for the VM to stop and then pulls
+the plug, and says so (`data.escalated`).
+"""
 
 from __future__ import annotations
 
-import logging
-import re
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
-from ..hypervisor.errors import HypervisorError
+from ..hypervisor.errors import INVALID_STATE, HypervisorError
 from ..hypervisor.guest import Guest
 from ..hypervisor.host import Host
 from ..verify import VerifiedJob
-from .base import EXIT_INVALID, EXIT_OK, EXIT_TRANSIENT, ArgsSchema, Result, build_result
+from .base import VM_ONLY, VM_UUID, ArgsSchema, IntRange, Outcome, Result, run_on_vm
 
-log = logging.getLogger(__name__)
+MAX_SHUTDOWN_TIMEOUT = 3600
 
-# Lowercase 8-4-4-4-12 hex, the form libvirt prints. The version and variant
-# nibbles are not checked: libvirt's own test domain has a UUID outside RFC 4122.
-UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-ARGS = ArgsSchema({"vm_uuid": UUID_RE})
-
-ACTIONS: dict[str, Callable[[Guest], None]] = {
-    "vm.start": Guest.start,
-    "vm.shutdown": Guest.shutdown,
-    "vm.force_stop": Guest.force_stop,
-    "vm.reboot": Guest.reboot,
-    "vm.suspend": Guest.suspend,
-    "vm.resume": Guest.resume,
+OPS: Mapping[str, ArgsSchema] = {
+    "vm.start": VM_ONLY,
+    "vm.shutdown": ArgsSchema({"vm_uuid": VM_UUID},
+                              optional={"timeout_seconds": IntRange(1, MAX_SHUTDOWN_TIMEOUT)}),
+    "vm.force_stop": VM_ONLY,
+    "vm.reboot": VM_ONLY,
+    "vm.reset": VM_ONLY,
+    "vm.suspend": VM_ONLY,
+    "vm.resume": VM_ONLY,
 }
-OPS = tuple(ACTIONS)
 
 
 def handle(job: VerifiedJob, host: Host) -> Result:
-    started = time.monotonic()
-    vm_uuid = str(job.args["vm_uuid"])
-    guest: Guest | None = None
+    return run_on_vm(job, host, ACTIONS[job.op])
+
+
+def _shutdown(guest: Guest, args: Mapping[str, Any]) -> Outcome:
+    timeout = args.get("timeout_seconds")
+    guest.shutdown()
+    if timeout is None:
+        if guest.wait_until_stopped(0):
+            return Outcome(data={"escalated": False})
+        return Outcome(data={"escalated": False},
+                       summary=f"VM {guest.name!r} was asked to shut down (ACPI); the guest OS decides when.")
+    if guest.wait_until_stopped(timeout) or not _pull_the_plug(guest):
+        return Outcome(data={"escalated": False})
+    return Outcome(data={"escalated": True}, summary=f"VM {guest.name!r} did not shut down within {timeout} s "
+                                                     "of the ACPI request and was forced off.")
+
+
+def _pull_the_plug(guest: Guest) -> bool:
+    """Force the VM off; False if it stopped by itself in the meantime."""
     try:
-        guest = host.guest(vm_uuid)
-        ACTIONS[job.op](guest)
-        vm = guest.summary()
+        guest.force_stop()
     except HypervisorError as exc:
-        return _failed(job, exc, _vm_after(guest), started)
-    return build_result(job, summary=f"{job.op}: VM {vm['name']!r} is now {vm['state']}.", vm=vm, error=None,
-                        exit_code=EXIT_OK, duration_ms=_ms_since(started))
+        if exc.code != INVALID_STATE:
+            raise
+        return False
+    return True
 
 
-def _failed(job: VerifiedJob, exc: HypervisorError, vm: dict[str, str] | None, started: float) -> Result:
-    return build_result(job, summary=f"{exc.code}: {exc.message}", vm=vm, error=exc.as_dict(),
-                        exit_code=EXIT_TRANSIENT if exc.transient else EXIT_INVALID,
-                        duration_ms=_ms_since(started))
+def _plain(method: Callable[[Guest], None]) -> Callable[[Guest, Mapping[str, Any]], None]:
+    return lambda guest, _args: method(guest)
 
 
-def _vm_after(guest: Guest | None) -> dict[str, str] | None:
-    """The VM's state after a failed operation, if it can still be read."""
-    if guest is None:
-        return None
-    try:
-        return guest.summary()
-    except HypervisorError:
-        return None
-
-
-def _ms_since(started: float) -> int:
-    return int((time.monotonic() - started) * 1000)
+ACTIONS: Mapping[str, Callable[[Guest, Mapping[str, Any]], Outcome | None]] = {
+    "vm.start": _plain(Guest.start),
+    "vm.shutdown": _shutdown,
+    "vm.force_stop": _plain(Guest.force_stop),
+    "vm.reboot": _plain(Guest.reboot),
+    "vm.reset": _plain(Guest.reset),
+    "vm.suspend": _plain(Guest.suspend),
+    "vm.resume": _plain(Guest.resume),
+}

@@ -1,0 +1,176 @@
+"""Power operations on a real QEMU guest, each checked with virsh afterwards."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import libvirt
+import pytest
+from fleetvisor_agent.hypervisor.host import Host
+from fleetvisor_agent.hypervisor.translate import translate_error
+
+from .conftest import TIMINGS, RunJob
+from .guest import Image, QemuGuest, define_guest
+
+
+def test_start_boots_the_guest(guest: QemuGuest, run: RunJob) -> None:
+    guest.ensure_shut_off()
+    started = time.monotonic()
+
+    result = run("vm.start", guest)
+
+    assert result.exit_code == 0, result.summary
+    assert result.vm is not None and (result.vm["state"], result.vm["state_reason"]) == ("running", "booted")
+    assert guest.state() == "running"
+    guest.wait_ready()
+    TIMINGS["boot to ready marker (vm.start → FLEETVISOR-GUEST-READY)"] = time.monotonic() - started
+
+
+@pytest.mark.parametrize(("op", "message"), [
+    ("vm.start", "Cannot start VM {name!r}: it is running."),
+    ("vm.resume", "Cannot resume VM {name!r}: it is running."),
+])
+def test_operations_that_do_not_fit_a_running_vm(guest: QemuGuest, run: RunJob, op: str, message: str) -> None:
+    guest.ensure_running_ready()
+
+    result = run(op, guest)
+
+    assert (result.exit_code, result.document["error"]) == (
+        1, {"code": "invalid_state", "message": message.format(name=guest.name)})
+    assert guest.state() == "running"
+
+
+@pytest.mark.parametrize("op", ["vm.suspend", "vm.reboot", "vm.shutdown"])
+def test_operations_that_do_not_fit_a_paused_vm(guest: QemuGuest, run: RunJob, op: str) -> None:
+    # QEMU itself would suspend a paused VM again and reboot one without complaint: our check answers first.
+    guest.ensure_running_ready()
+    assert run("vm.suspend", guest).exit_code == 0
+    try:
+        result = run(op, guest)
+        assert (result.exit_code, result.document["error"]["code"]) == (1, "invalid_state")
+        assert guest.state() == "paused"
+    finally:
+        run("vm.resume", guest)
+
+
+def test_qemu_reports_a_state_mistake_as_operation_invalid(guest: QemuGuest, host: Host) -> None:
+    # Below our own check: what libvirt's QEMU driver says, and how the table reads it.
+    guest.ensure_running_ready()
+    domain = host.connection().lookupByUUIDString(guest.uuid)
+
+    with pytest.raises(libvirt.libvirtError) as caught:
+        domain.create()
+
+    assert caught.value.get_error_code() == libvirt.VIR_ERR_OPERATION_INVALID
+    assert translate_error(caught.value).code == "invalid_state"
+
+
+def test_suspend_and_resume(guest: QemuGuest, run: RunJob) -> None:
+    guest.ensure_running_ready()
+
+    suspended = run("vm.suspend", guest)
+    state_while_suspended = guest.state_with_reason()
+    resumed = run("vm.resume", guest)
+
+    assert (suspended.exit_code, suspended.vm and suspended.vm["state"]) == (0, "paused")
+    assert state_while_suspended == "paused (user)"
+    assert (resumed.exit_code, guest.state()) == (0, "running")
+
+
+def test_reboot_boots_the_guest_again(guest: QemuGuest, run: RunJob) -> None:
+    guest.ensure_running_ready()
+    boots = guest.boots()
+
+    result = run("vm.reboot", guest)
+
+    assert result.exit_code == 0, result.summary
+    guest.wait_ready(boots + 1)  # libvirt's ACPI reboot: the guest powers off and QEMU starts it again in place
+    assert guest.state() == "running"
+
+
+def test_reset_boots_the_guest_again(guest: QemuGuest, run: RunJob) -> None:
+    guest.ensure_running_ready()
+    boots = guest.boots()
+
+    result = run("vm.reset", guest)
+
+    assert (result.exit_code, result.summary) == (0, f"vm.reset: VM {guest.name!r} is now running.")
+    guest.wait_ready(boots + 1)
+
+
+def test_acpi_shutdown_powers_the_guest_off(guest: QemuGuest, run: RunJob) -> None:
+    guest.ensure_running_ready()
+    started = time.monotonic()
+
+    result = run("vm.shutdown", guest)
+
+    assert (result.exit_code, result.document["data"]) == (0, {"escalated": False})
+    guest.wait_state("shut off", timeout=60)
+    TIMINGS["ACPI shutdown (vm.shutdown → shut off)"] = time.monotonic() - started
+    assert guest.state_with_reason() == "shut off (shutdown)"
+
+
+def test_acpi_shutdown_with_a_timeout_waits_for_the_guest(guest: QemuGuest, run: RunJob) -> None:
+    guest.ensure_running_ready()
+
+    result = run("vm.shutdown", guest, timeout_seconds=60)
+
+    assert (result.exit_code, result.document["data"]) == (0, {"escalated": False})
+    assert result.vm is not None and (result.vm["state"], result.vm["state_reason"]) == ("shutoff", "shutdown")
+    assert guest.state_with_reason() == "shut off (shutdown)"
+
+
+def test_force_stop(guest: QemuGuest, run: RunJob) -> None:
+    guest.ensure_shut_off()
+    guest.start()  # no need to wait for the boot: pulling the plug works at any moment
+
+    result = run("vm.force_stop", guest)
+
+    assert (result.exit_code, result.vm and result.vm["state"]) == (0, "shutoff")
+    assert guest.state_with_reason() == "shut off (destroyed)"
+
+
+def test_operations_that_do_not_fit_a_stopped_vm(guest: QemuGuest, run: RunJob) -> None:
+    guest.ensure_shut_off()
+
+    results = {op: run(op, guest) for op in ("vm.force_stop", "vm.shutdown", "vm.reboot", "vm.reset",
+                                              "vm.suspend", "vm.resume")}
+
+    assert {op: (r.exit_code, r.document["error"]["code"]) for op, r in results.items()} == {
+        op: (1, "invalid_state") for op in results}
+    assert guest.state() == "shut off"
+
+
+@pytest.fixture(scope="module")
+def deaf_guest(image: Image) -> Iterator[QemuGuest]:
+    """A guest whose init does not start acpid: it ignores the ACPI power button, as a hung guest would."""
+    deaf = define_guest(image, acpid=False, disk=False)
+    yield deaf
+    deaf.remove()
+
+
+def test_shutdown_without_a_timeout_leaves_a_deaf_guest_running(deaf_guest: QemuGuest, run: RunJob) -> None:
+    deaf_guest.ensure_running_ready()  # booted and ignoring the button, not merely not booted yet
+
+    result = run("vm.shutdown", deaf_guest)
+
+    assert (result.exit_code, result.document["data"]) == (0, {"escalated": False})
+    assert result.summary == (f"vm.shutdown: VM {deaf_guest.name!r} was asked to shut down (ACPI); the guest OS "
+                              "decides when.")
+    time.sleep(2)
+    assert deaf_guest.state() == "running"
+
+
+def test_shutdown_escalates_when_the_guest_ignores_acpi(deaf_guest: QemuGuest, run: RunJob) -> None:
+    deaf_guest.ensure_running_ready()
+    started = time.monotonic()
+
+    result = run("vm.shutdown", deaf_guest, timeout_seconds=3)
+
+    waited = time.monotonic() - started
+    assert (result.exit_code, result.document["data"]) == (0, {"escalated": True})
+    assert result.summary == (f"vm.shutdown: VM {deaf_guest.name!r} did not shut down within 3 s of the ACPI "
+                              "request and was forced off.")
+    assert 3 <= waited < 15
+    assert deaf_guest.state_with_reason() == "shut off (destroyed)"
