@@ -15,6 +15,7 @@ import type {
   AuditRecord,
   EnrollmentToken,
   Job,
+  JobStatus,
   LoginResponse,
   NewApiKey,
   NewEnrollmentToken,
@@ -170,6 +171,18 @@ export interface EnrollmentTokenRequest {
   note?: string;
 }
 
+/** PATCH /api/me: only what is sent changes. */
+export interface ProfileChange {
+  name?: string;
+  require_host_approval?: boolean;
+}
+
+/** Which jobs GET /api/jobs lists; an empty field filters nothing. */
+export interface JobFilter {
+  agentId?: string;
+  status?: JobStatus | '';
+}
+
 export const PAGE_SIZE = 50;
 
 interface Answer {
@@ -285,6 +298,7 @@ export function createApi(deps: ApiDeps) {
     logoutAll: () => request<unknown>('POST', '/api/auth/logout-all'),
 
     me: () => request<Account>('GET', '/api/me'),
+    updateMe: (change: ProfileChange) => request<Account>('PATCH', '/api/me', { body: change }),
     changePassword: (currentPassword: string, newPassword: string) =>
       request<LoginResponse>('POST', '/api/me/password', {
         body: { current_password: currentPassword, new_password: newPassword },
@@ -337,9 +351,19 @@ export function createApi(deps: ApiDeps) {
       request<Job>('POST', `/api/agents/${enc(agentId)}/vms/${enc(vmUuid)}/actions`, {
         body: { action },
       }),
-    listJobs: (limit = 20) =>
-      request<{ jobs: Job[] }>('GET', `/api/jobs?limit=${limit}`).then((r) => r.jobs),
+    updateAgentLabels: (agentId: string, labels: Record<string, string>) =>
+      request<Agent>('PATCH', `/api/agents/${enc(agentId)}`, { body: { labels } }),
+    deregisterAgent: (agentId: string) => request<unknown>('DELETE', `/api/agents/${enc(agentId)}`),
+    approveAgent: (agentId: string) => request<Agent>('POST', `/api/agents/${enc(agentId)}/approve`),
+    rejectAgent: (agentId: string) => request<unknown>('POST', `/api/agents/${enc(agentId)}/reject`),
+
+    listJobs: (limit = 20, filter: JobFilter = {}) =>
+      request<{ jobs: Job[] }>(
+        'GET',
+        `/api/jobs${queryString({ limit, agent_id: filter.agentId, status: filter.status })}`,
+      ).then((r) => r.jobs),
     getJob: (jobId: string) => request<Job>('GET', `/api/jobs/${enc(jobId)}`),
+    cancelJob: (jobId: string) => request<Job>('POST', `/api/jobs/${enc(jobId)}/cancel`),
   };
 }
 

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   endOfDayMs,
   formatAgo,
+  formatBytes,
   formatMemory,
   formatTime,
   formatWait,
@@ -19,6 +20,17 @@ describe('formatMemory', () => {
     [1073741824, '1 TiB'],
   ])('%i KiB reads %s', (kib, text) => {
     expect(formatMemory(kib)).toBe(text);
+  });
+});
+
+describe('formatBytes', () => {
+  it.each([
+    [0, '0 B'],
+    [900, '900 B'],
+    [1536, '1.5 KiB'],
+    [1048576, '1 MiB'],
+  ])('%i bytes read %s', (bytes, text) => {
+    expect(formatBytes(bytes)).toBe(text);
   });
 });
 

@@ -16,6 +16,11 @@ export function formatMemory(kib: number): string {
   return `${rounded} ${MEMORY_UNITS[unit]}`;
 }
 
+/** A size in bytes: 900 → "900 B", 1536 → "1.5 KiB". */
+export function formatBytes(bytes: number): string {
+  return bytes < 1024 ? `${bytes} B` : formatMemory(bytes / 1024);
+}
+
 /** How long ago `thenMs` was, e.g. "12s ago", "5m ago", "3h ago", "2d ago". */
 export function formatAgo(thenMs: number | null, nowMs: number): string {
   if (thenMs === null || thenMs <= 0) return 'never';

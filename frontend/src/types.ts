@@ -1,7 +1,10 @@
 // Shapes of the operator API (docs/protocol.md, "Operator API").
 // Timestamps ending in `_ms` are integer Unix milliseconds.
 
-export type AgentStatus = 'online' | 'stale' | 'lost';
+/** `pending`: a new host waiting for the owner's approval (its VMs are not reachable yet). */
+export type AgentStatus = 'online' | 'stale' | 'lost' | 'pending';
+
+export type AgentApproval = 'approved' | 'pending';
 
 export type VmState =
   | 'running'
@@ -54,6 +57,8 @@ export interface Account extends User {
   name: string;
   disabled: boolean;
   created_ms: number;
+  /** New hosts enrolled with this user's tokens wait for their approval. */
+  require_host_approval: boolean;
 }
 
 /** One of the caller's logged-in sessions (GET /api/me/sessions). */
@@ -131,6 +136,13 @@ export interface Agent {
   enrolled_ms: number;
   capabilities: Capabilities | null;
   vm_count: number;
+  /** Lowercase keys, short text values (PATCH /api/agents/{id} replaces them all). */
+  labels: Record<string, string>;
+  approval: AgentApproval;
+  /** Another agent key asked to enrol under this host's name and waits for approval. */
+  pending_reregistration: boolean;
+  /** When what is pending (a new host or a re-registration) asked; null when nothing is. */
+  pending_since_ms: number | null;
 }
 
 export interface VM {
@@ -146,6 +158,8 @@ export interface VM {
 export interface JobResult {
   size: number;
   etag: string;
+  /** A short-lived download link; only GET /api/jobs/{id} answers it. */
+  url?: string;
 }
 
 export interface Job {
@@ -163,7 +177,22 @@ export interface Job {
   summary: string | null;
   vm_uuid: string | null;
   result: JobResult | null;
+  max_attempts: number;
+  final: boolean;
+  /** An operator asked to cancel it; the agent stops it and it ends `cancelled`. */
+  cancel_requested: boolean;
 }
+
+export const JOB_STATUSES: readonly JobStatus[] = [
+  'queued',
+  'claimed',
+  'running',
+  'succeeded',
+  'failed',
+  'timed_out',
+  'cancelled',
+  'expired',
+];
 
 const FINAL_JOB_STATUSES: ReadonlySet<string> = new Set<JobStatus>([
   'succeeded',

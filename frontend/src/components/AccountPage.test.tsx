@@ -190,3 +190,51 @@ describe('Account page: API keys', () => {
     expect((row.querySelector('button[data-action=revoke]') as HTMLButtonElement).disabled).toBe(true);
   });
 });
+
+describe('Account page: approval of new hosts', () => {
+  const box = () => document.querySelector<HTMLInputElement>('input[name=require_host_approval]')!;
+
+  it('shows the saved setting', async () => {
+    const server = fakeServer();
+    server.state.users[0].require_host_approval = true;
+    await accountPage(server);
+
+    await waitFor(() => expect(box().checked).toBe(true));
+    expect(box().type).toBe('checkbox');
+    expect(box().closest('label')!.textContent).toBe('Require my approval for new hosts');
+  });
+
+  it('saves a change with PATCH /api/me and shows it saved', async () => {
+    const server = fakeServer();
+    await accountPage(server);
+    await waitFor(() => expect(box().disabled).toBe(false));
+    expect(box().checked).toBe(false);
+
+    fireEvent.click(box());
+
+    expect((await screen.findByTestId('form-success')).textContent).toBe('Saved: new hosts wait for your approval.');
+    expect(server.bodiesOf('PATCH /api/me')).toEqual([{ require_host_approval: true }]);
+    expect(server.state.users[0].require_host_approval).toBe(true);
+    expect(box().checked).toBe(true);
+
+    fireEvent.click(box());
+    expect((await screen.findByTestId('form-success')).textContent).toBe('Saved: new hosts join at once.');
+    expect(server.state.users[0].require_host_approval).toBe(false);
+  });
+
+  it('shows a refused change and the setting the server still has', async () => {
+    const server = fakeServer();
+    await accountPage(server);
+    await waitFor(() => expect(box().disabled).toBe(false));
+    server.failNext('PATCH /api/me', 503, 'unavailable', 'The service is busy; try again.');
+
+    fireEvent.click(box());
+    expect(box().checked).toBe(true);
+
+    expect((await screen.findByTestId('form-error')).textContent).toBe('The service is busy; try again.');
+    expect(box().checked).toBe(false);
+    expect(screen.queryByTestId('form-success')).toBeNull();
+    expect(server.state.users[0].require_host_approval).toBe(false);
+  });
+});
+

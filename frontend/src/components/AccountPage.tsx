@@ -1,10 +1,12 @@
-// The Account page: who you are, your password, your sessions, your API keys.
+// The Account page: who you are, whether new hosts need your approval, your
+// password, your sessions, your API keys.
 
 import type { Api } from '../api';
 import type { SessionStore } from '../state/session';
 import { useResource } from '../state/useResource';
 import type { User } from '../types';
 import { ApiKeys } from './ApiKeys';
+import { HostApprovalSetting } from './HostApprovalSetting';
 import { PasswordForm } from './PasswordForm';
 import { Profile } from './Profile';
 import { SessionList } from './SessionList';
@@ -18,11 +20,13 @@ interface Props {
 }
 
 export function AccountPage({ api, session, user, onSessionEnded }: Props) {
+  const me = useResource(api.me);
   const sessions = useResource(api.listSessions);
   return (
     <main class="layout">
       <h1>Account</h1>
-      <Profile api={api} user={user} />
+      <Profile me={me} user={user} />
+      <HostApprovalSetting api={api} me={me} />
       <PasswordForm api={api} session={session} onChanged={() => void sessions.reload()} />
       <SessionList api={api} sessions={sessions} onSessionEnded={onSessionEnded} />
       <ApiKeys api={api} />

@@ -142,6 +142,10 @@ describe('App: navigation', () => {
     await loggedInApp();
 
     expect(screen.queryByTestId('nav-users')).toBeNull();
+    goTo('jobs');
+    expect(window.location.pathname).toBe('/jobs');
+    await screen.findByTestId('job-filters');
+    await waitFor(() => expect(document.title).toBe('Jobs · Fleetvisor'));
     goTo('tokens');
     expect(window.location.pathname).toBe('/enrollment-tokens');
     await screen.findByTestId('token-form');

@@ -5,6 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Api } from '../api';
 import type { FleetOptions } from '../state/fleet';
+import type { JobsOptions } from '../state/jobs';
 import { appRouter, type Router } from '../state/router';
 import type { SessionStore } from '../state/session';
 import { keepSessionFresh } from '../state/sessionRefresh';
@@ -19,6 +20,7 @@ interface Props {
   /** This control plane's address (default: the page's origin). */
   origin?: string;
   fleetOptions?: FleetOptions;
+  jobsOptions?: JobsOptions;
 }
 
 /** False until the page-load refresh has answered. */
@@ -37,7 +39,14 @@ function useRestoredSession(api: Api, session: SessionStore): boolean {
   return restored;
 }
 
-export function App({ api, session, router = appRouter, origin = window.location.origin, fleetOptions }: Props) {
+export function App({
+  api,
+  session,
+  router = appRouter,
+  origin = window.location.origin,
+  fleetOptions,
+  jobsOptions,
+}: Props) {
   const restored = useRestoredSession(api, session);
   const { session: current, notice } = useStore(session, session.snapshot);
   if (current === null && !restored) {
@@ -59,6 +68,7 @@ export function App({ api, session, router = appRouter, origin = window.location
       router={router}
       origin={origin}
       fleetOptions={fleetOptions}
+      jobsOptions={jobsOptions}
     />
   );
 }

@@ -1,8 +1,13 @@
-// One host: its name, status, when it was last heard from, what it runs on,
-// and its VMs.
+// One host: its name, status, labels, when it was last heard from, what it
+// runs on, what waits for approval, what can be done to it, and its VMs (none
+// for a host still waiting for approval).
 
 import { formatAgo, hypervisorFacts } from '../format';
+import { isPendingHost, type HostOps } from '../state/fleet';
 import type { Agent, VM } from '../types';
+import { HostActions } from './HostActions';
+import { HostLabels } from './HostLabels';
+import { HostPendingNotice } from './HostPendingNotice';
 import { StatusBadge } from './StatusBadge';
 import { VmTable, type OnAction } from './VmTable';
 
@@ -15,6 +20,7 @@ interface Props {
   actionErrors: Record<string, string>;
   sending: Record<string, boolean>;
   onAction: OnAction;
+  ops: HostOps;
 }
 
 function HypervisorInfo({ agent }: { agent: Agent }) {
@@ -41,7 +47,8 @@ function VmListError({ message }: { message: string | undefined }) {
   );
 }
 
-function HostVms({ agent, vms, vmError, actionErrors, sending, onAction }: Omit<Props, 'now'>) {
+function HostVms({ agent, vms, vmError, actionErrors, sending, onAction }: Omit<Props, 'now' | 'ops'>) {
+  if (isPendingHost(agent)) return null;
   if (vms === undefined) return vmError ? null : <p class="muted">Loading VMs…</p>;
   return (
     <VmTable
@@ -76,7 +83,10 @@ export function HostCard(props: Props) {
           {agent.environment}
         </p>
       )}
+      <HostLabels labels={agent.labels} />
       <HypervisorInfo agent={agent} />
+      <HostPendingNotice agent={agent} now={now} />
+      <HostActions agent={agent} ops={props.ops} />
       <VmListError message={props.vmError} />
       <HostVms {...props} />
     </article>

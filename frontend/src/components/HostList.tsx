@@ -1,6 +1,6 @@
 // Every host the operator owns, each with its VMs.
 
-import type { FleetState } from '../state/fleet';
+import type { FleetState, HostOps } from '../state/fleet';
 import { HostCard } from './HostCard';
 import type { OnAction } from './VmTable';
 
@@ -8,9 +8,10 @@ interface Props {
   fleet: FleetState;
   now: number;
   onAction: OnAction;
+  ops: HostOps;
 }
 
-export function HostList({ fleet, now, onAction }: Props) {
+export function HostList({ fleet, now, onAction, ops }: Props) {
   if (!fleet.loaded) return <p class="muted">Loading hosts…</p>;
   return (
     <>
@@ -32,6 +33,7 @@ export function HostList({ fleet, now, onAction }: Props) {
           actionErrors={fleet.actionErrors}
           sending={fleet.sending}
           onAction={onAction}
+          ops={ops}
         />
       ))}
     </>

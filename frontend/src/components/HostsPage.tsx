@@ -30,7 +30,12 @@ export function HostsPage({ api, options }: Props) {
     <main class="layout">
       <section class="hosts" aria-labelledby="hosts-title">
         <h1 id="hosts-title">Hosts</h1>
-        <HostList fleet={fleet} now={now} onAction={(a, v, action) => void store.runAction(a, v, action)} />
+        <HostList
+          fleet={fleet}
+          now={now}
+          onAction={(a, v, action) => void store.runAction(a, v, action)}
+          ops={store}
+        />
       </section>
       <JobList jobs={fleet.jobs} vmNames={vmNames} error={fleet.jobsError} now={now} />
     </main>

@@ -12,7 +12,8 @@ interface Props {
   now: number;
 }
 
-function jobVm(job: Job, vmNames: ReadonlyMap<string, string>): string {
+/** The VM a job acts on: its name where known, else its UUID ('—' for none). */
+export function jobVm(job: Job, vmNames: ReadonlyMap<string, string>): string {
   const uuid = job.vm_uuid ?? (typeof job.args.vm_uuid === 'string' ? job.args.vm_uuid : null);
   if (uuid === null) return '—';
   return vmNames.get(uuid) ?? uuid;

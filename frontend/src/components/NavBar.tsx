@@ -10,6 +10,7 @@ interface Props {
 
 const LINKS: ReadonlyArray<{ page: Page; label: string; adminOnly?: boolean }> = [
   { page: 'hosts', label: 'Hosts' },
+  { page: 'jobs', label: 'Jobs' },
   { page: 'tokens', label: 'Enrolment tokens' },
   { page: 'account', label: 'Account' },
   { page: 'audit', label: 'Audit' },

@@ -1,17 +1,16 @@
 // Your email, name and role (GET /api/me).
 
-import type { Api } from '../api';
-import { useResource } from '../state/useResource';
-import type { User } from '../types';
+import type { Resource } from '../state/useResource';
+import type { Account, User } from '../types';
 
 interface Props {
-  api: Pick<Api, 'me'>;
+  /** GET /api/me, loaded by the page. */
+  me: Resource<Account>;
   /** What the session already knows, shown until /api/me answers. */
   user: User;
 }
 
-export function Profile({ api, user }: Props) {
-  const me = useResource(api.me);
+export function Profile({ me, user }: Props) {
   const account = me.data;
   return (
     <section class="card" aria-labelledby="profile-title">

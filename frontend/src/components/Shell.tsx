@@ -3,6 +3,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Api } from '../api';
 import type { FleetOptions } from '../state/fleet';
+import type { JobsOptions } from '../state/jobs';
 import { pageOf, type Page, type Router } from '../state/router';
 import { isAdmin, type SessionStore } from '../state/session';
 import { useStore } from '../state/useStore';
@@ -11,6 +12,7 @@ import { AccountPage } from './AccountPage';
 import { AppHeader } from './AppHeader';
 import { AuditPage } from './AuditPage';
 import { HostsPage } from './HostsPage';
+import { JobsPage } from './JobsPage';
 import { NotFound } from './NotFound';
 import { TokensPage } from './TokensPage';
 import { UsersPage } from './UsersPage';
@@ -23,17 +25,19 @@ interface Props {
   /** This control plane's address, for the agent install commands. */
   origin: string;
   fleetOptions?: FleetOptions;
+  jobsOptions?: JobsOptions;
 }
 
 const TITLES: Record<Page, string> = {
   hosts: 'Hosts',
+  jobs: 'Jobs',
   tokens: 'Enrolment tokens',
   account: 'Account',
   audit: 'Audit',
   users: 'Users',
 };
 
-export function Shell({ api, session, user, router, origin, fleetOptions }: Props) {
+export function Shell({ api, session, user, router, origin, fleetOptions, jobsOptions }: Props) {
   const page = pageOf(useStore(router, router.path));
   const [loggingOut, setLoggingOut] = useState(false);
 
@@ -61,6 +65,8 @@ export function Shell({ api, session, user, router, origin, fleetOptions }: Prop
     switch (page) {
       case 'hosts':
         return <HostsPage api={api} options={fleetOptions} />;
+      case 'jobs':
+        return <JobsPage api={api} options={jobsOptions} />;
       case 'tokens':
         return <TokensPage api={api} origin={origin} />;
       case 'account':

@@ -5,7 +5,7 @@ type Tone = 'ok' | 'warn' | 'bad' | 'busy' | 'muted';
 export type BadgeKind = 'host' | 'vm' | 'job';
 
 const TONES: Record<BadgeKind, Record<string, Tone>> = {
-  host: { online: 'ok', stale: 'warn', lost: 'bad' },
+  host: { online: 'ok', stale: 'warn', lost: 'bad', pending: 'warn' },
   vm: {
     running: 'ok',
     paused: 'warn',
@@ -36,12 +36,14 @@ interface Props {
   kind: BadgeKind;
   status: string;
   testId?: string;
+  /** Words to show instead of the status (e.g. "cancelling…"); the tint still follows the status. */
+  label?: string;
 }
 
-export function StatusBadge({ kind, status, testId }: Props) {
+export function StatusBadge({ kind, status, testId, label }: Props) {
   return (
     <span class={`badge badge-${toneOf(kind, status)}`} data-testid={testId}>
-      {status}
+      {label ?? status}
     </span>
   );
 }

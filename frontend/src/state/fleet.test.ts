@@ -1,18 +1,35 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../api';
 import { aJob, anAgent, aVm } from '../test/fixtures';
-import type { Job, VM } from '../types';
+import type { Agent, Job, VM } from '../types';
 import { createFleetStore, mergeJobs, vmKey, type FleetApi } from './fleet';
 
 /** An API whose answers the test changes as the "server" moves on. */
 function fakeApi() {
-  const server = { vms: [aVm({ state: 'shutoff' })] as VM[], job: aJob() as Job };
+  const server = { agents: [anAgent()] as Agent[], vms: [aVm({ state: 'shutoff' })] as VM[], job: aJob() as Job };
+  /** Approves on the "server" too, so the next list agrees. */
+  function approved(agentId: string): Agent {
+    server.agents = server.agents.map((a) =>
+      a.agent_id === agentId ? { ...a, approval: 'approved', status: 'online' } : a,
+    );
+    return server.agents.find((a) => a.agent_id === agentId)!;
+  }
   const api = {
-    listAgents: vi.fn(async () => [anAgent()]),
-    listVms: vi.fn(async () => server.vms),
+    listAgents: vi.fn(async () => server.agents),
+    listVms: vi.fn(async (_agentId: string) => server.vms),
     listJobs: vi.fn(async () => [] as Job[]),
     getJob: vi.fn(async () => server.job),
     vmAction: vi.fn(async () => server.job),
+    approveAgent: vi.fn(async (agentId: string) => approved(agentId)),
+    rejectAgent: vi.fn(async () => ({})),
+    deregisterAgent: vi.fn(async (agentId: string) => {
+      server.agents = server.agents.filter((a) => a.agent_id !== agentId);
+      return {};
+    }),
+    updateAgentLabels: vi.fn(async (agentId: string, labels: Record<string, string>) => ({
+      ...server.agents.find((a) => a.agent_id === agentId)!,
+      labels,
+    })),
   } satisfies FleetApi;
   return { api, server };
 }
@@ -90,6 +107,95 @@ describe('fleet store', () => {
     await vi.advanceTimersByTimeAsync(30_000);
     expect([api.listAgents, api.getJob, api.listJobs].map((fn) => fn.mock.calls.length)).toEqual(counts);
     expect(store.watching()).toBe(0);
+  });
+});
+
+describe('fleet store: hosts', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  const pending = () => anAgent({ agent_id: 'agt-2', name: 'hv2', status: 'pending', approval: 'pending' });
+
+  it('never asks for the VMs of a host waiting for approval', async () => {
+    const { api, server } = fakeApi();
+    server.agents = [anAgent(), pending()];
+    const store = createFleetStore(api);
+    store.start();
+    await vi.advanceTimersByTimeAsync(5000);
+
+    expect(store.getState().agents).toHaveLength(2);
+    expect(api.listVms.mock.calls.map(([id]) => id)).toEqual(['agt-1', 'agt-1']);
+    store.stop();
+  });
+
+  it("fetches an approved host's VMs at once", async () => {
+    const { api, server } = fakeApi();
+    server.agents = [pending()];
+    const store = createFleetStore(api);
+    store.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(api.listVms).not.toHaveBeenCalled();
+
+    await store.approveHost('agt-2');
+    expect(store.getState().agents[0].approval).toBe('approved');
+    expect(api.listVms).toHaveBeenCalledWith('agt-2');
+    store.stop();
+  });
+
+  it('drops a host list that was in flight when a host changed, and fetches it again', async () => {
+    const { api } = fakeApi();
+    const answers: Array<(agents: Agent[]) => void> = [];
+    const held = () => new Promise<Agent[]>((resolve) => answers.push(resolve));
+    const store = createFleetStore(api);
+    store.start();
+    await vi.advanceTimersByTimeAsync(0);
+    api.listAgents.mockImplementationOnce(held).mockImplementationOnce(held);
+    await vi.advanceTimersByTimeAsync(5000); // the next poll is now waiting
+
+    await store.saveLabels('agt-1', { rack: 'r1' });
+    answers[0]([anAgent({ labels: {} })]); // sent before the change
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.getState().agents[0].labels).toEqual({ rack: 'r1' });
+
+    expect(answers).toHaveLength(2); // asked again after the change
+    answers[1]([anAgent({ labels: { rack: 'r1' }, name: 'hv1-renamed' })]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.getState().agents[0].name).toBe('hv1-renamed');
+    store.stop();
+  });
+
+  it('removes a deregistered host with its VMs', async () => {
+    const { api } = fakeApi();
+    const store = createFleetStore(api);
+    store.start();
+    await vi.advanceTimersByTimeAsync(0);
+
+    await store.deregisterHost('agt-1');
+    expect(store.getState().agents).toEqual([]);
+    expect(store.getState().vms).toEqual({});
+    store.stop();
+  });
+
+  it('keeps a host whose re-registration was rejected, and removes a rejected new host', async () => {
+    const { api, server } = fakeApi();
+    const retaken = anAgent({ pending_reregistration: true, pending_since_ms: 1 });
+    server.agents = [retaken, pending()];
+    const store = createFleetStore(api);
+    store.start();
+    await vi.advanceTimersByTimeAsync(0);
+    api.listAgents.mockImplementation(() => new Promise<Agent[]>(() => {})); // only the answers to the calls count
+
+    await store.rejectHost(retaken);
+    expect(store.getState().agents.map((a) => [a.agent_id, a.pending_reregistration])).toEqual([
+      ['agt-1', false],
+      ['agt-2', false],
+    ]);
+    expect(store.getState().vms['agt-1']).toHaveLength(1);
+
+    await store.rejectHost(pending());
+    expect(store.getState().agents.map((a) => a.agent_id)).toEqual(['agt-1']);
+    expect(api.rejectAgent.mock.calls).toEqual([['agt-1'], ['agt-2']]);
+    store.stop();
   });
 });
 

@@ -4,6 +4,10 @@
 // - A job the operator starts here is polled every 250 ms until it is final;
 //   then its host's VM list is refetched at once, so the VM's new state shows
 //   well within a second of the job finishing.
+// - A host waiting for approval has no reachable VMs: its /vms is never asked.
+// - Approving, rejecting, deregistering or relabelling a host shows the
+//   server's answer at once; a host list that was in flight meanwhile is
+//   dropped (it may predate the change) and fetched again.
 // - Each kind of request runs one at a time (see `coalesce`), and nothing
 //   polls after `stop()` (the page unmounts on logout or an expired session).
 
@@ -29,7 +33,18 @@ export interface FleetState {
   sending: Record<string, boolean>;
 }
 
-export type FleetApi = Pick<Api, 'listAgents' | 'listVms' | 'listJobs' | 'getJob' | 'vmAction'>;
+export type FleetApi = Pick<
+  Api,
+  | 'listAgents'
+  | 'listVms'
+  | 'listJobs'
+  | 'getJob'
+  | 'vmAction'
+  | 'approveAgent'
+  | 'rejectAgent'
+  | 'deregisterAgent'
+  | 'updateAgentLabels'
+>;
 
 export interface FleetOptions {
   refreshMs?: number;
@@ -63,7 +78,8 @@ function progress(job: Job): number {
   return job.attempt * 10 + (STATUS_RANK[job.status] ?? 3);
 }
 
-function newer(a: Job, b: Job | undefined): Job {
+/** Of two copies of one job, the one further along (`a` when they are level). */
+export function newer(a: Job, b: Job | undefined): Job {
   return b !== undefined && progress(b) > progress(a) ? b : a;
 }
 
@@ -75,7 +91,12 @@ export function mergeJobs(known: Job[], incoming: Job[], limit: number): Job[] {
   return [...merged.values()].sort((a, b) => b.created_ms - a.created_ms).slice(0, limit);
 }
 
-function without<T>(record: Record<string, T>, key: string): Record<string, T> {
+/** A host waiting for approval: the server answers 404 for its VMs. */
+export function isPendingHost(agent: Agent): boolean {
+  return agent.approval === 'pending';
+}
+
+export function without<T>(record: Record<string, T>, key: string): Record<string, T> {
   const { [key]: _dropped, ...rest } = record;
   return rest;
 }
@@ -89,6 +110,8 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
   const listeners = new Set<() => void>();
   const watchers = new Map<string, () => void>();
   const vmRefreshers = new Map<string, () => Promise<void>>();
+  /** Bumped by every host change made here; a host list fetched across one is stale. */
+  let hostEdits = 0;
 
   function update(change: (s: FleetState) => Partial<FleetState>): void {
     if (stopped) return;
@@ -116,10 +139,12 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
   }
 
   function keepVmsOf(agents: Agent[], vms: Record<string, VM[]>): Record<string, VM[]> {
-    return Object.fromEntries(agents.filter((a) => a.agent_id in vms).map((a) => [a.agent_id, vms[a.agent_id]]));
+    const kept = agents.filter((a) => a.agent_id in vms && !isPendingHost(a));
+    return Object.fromEntries(kept.map((a) => [a.agent_id, vms[a.agent_id]]));
   }
 
   const refreshHosts = coalesce(async () => {
+    const edits = hostEdits;
     let agents: Agent[];
     try {
       agents = await api.listAgents();
@@ -127,9 +152,44 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
       update(() => ({ loaded: true, hostsError: errorMessage(error) }));
       return;
     }
+    if (edits !== hostEdits) return; // a change made meanwhile asked for another run
     update((s) => ({ loaded: true, hostsError: '', agents, vms: keepVmsOf(agents, s.vms) }));
-    await Promise.all(agents.map((agent) => refreshVms(agent.agent_id)));
+    const reachable = agents.filter((agent) => !isPendingHost(agent));
+    await Promise.all(reachable.map((agent) => refreshVms(agent.agent_id)));
   });
+
+  /** Shows a host as the server answered it, then fetches the list again. */
+  function hostChanged(agent: Agent): void {
+    hostEdits += 1;
+    const before = state.agents.find((a) => a.agent_id === agent.agent_id);
+    update((s) => ({ agents: s.agents.map((a) => (a.agent_id === agent.agent_id ? agent : a)) }));
+    if (stopped) return;
+    if (before && isPendingHost(before) && !isPendingHost(agent)) void refreshVms(agent.agent_id);
+    void refreshHosts();
+  }
+
+  function hostRemoved(agentId: string): void {
+    hostEdits += 1;
+    update((s) => ({
+      agents: s.agents.filter((a) => a.agent_id !== agentId),
+      vms: without(s.vms, agentId),
+      vmErrors: without(s.vmErrors, agentId),
+    }));
+    if (!stopped) void refreshHosts();
+  }
+
+  /**
+   * Rejecting a re-registration drops the new key (the host keeps its old
+   * one); with none pending, rejecting a new host removes it.
+   */
+  async function rejectHost(agent: Agent): Promise<void> {
+    await api.rejectAgent(agent.agent_id);
+    if (agent.pending_reregistration) {
+      hostChanged({ ...agent, pending_reregistration: false, pending_since_ms: null });
+    } else {
+      hostRemoved(agent.agent_id);
+    }
+  }
 
   const refreshJobs = coalesce(async () => {
     try {
@@ -195,9 +255,20 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
     },
     refreshVms,
     runAction,
+    approveHost: async (agentId: string) => hostChanged(await api.approveAgent(agentId)),
+    rejectHost,
+    deregisterHost: async (agentId: string) => {
+      await api.deregisterAgent(agentId);
+      hostRemoved(agentId);
+    },
+    saveLabels: async (agentId: string, labels: Record<string, string>) =>
+      hostChanged(await api.updateAgentLabels(agentId, labels)),
     /** How many jobs are being polled (for tests and diagnostics). */
     watching: () => watchers.size,
   };
 }
 
 export type FleetStore = ReturnType<typeof createFleetStore>;
+
+/** What a host card may ask of the store; each throws the server's refusal. */
+export type HostOps = Pick<FleetStore, 'approveHost' | 'rejectHost' | 'deregisterHost' | 'saveLabels'>;

@@ -47,4 +47,21 @@ describe('startPoller', () => {
     await vi.advanceTimersByTimeAsync(10_000);
     expect(task).toHaveBeenCalledTimes(2);
   });
+
+  it('asks a pace function after each run how long to wait', async () => {
+    const task = vi.fn(async () => {});
+    let pace = 100;
+    const stop = startPoller(task, () => pace);
+    await vi.advanceTimersByTimeAsync(100);
+    expect(task).toHaveBeenCalledTimes(2);
+
+    pace = 1000;
+    await vi.advanceTimersByTimeAsync(100); // the wait already set was 100 ms
+    expect(task).toHaveBeenCalledTimes(3);
+    await vi.advanceTimersByTimeAsync(999);
+    expect(task).toHaveBeenCalledTimes(3);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(task).toHaveBeenCalledTimes(4);
+    stop();
+  });
 });

@@ -30,17 +30,20 @@ export function coalesce(task: () => Promise<void>): () => Promise<void> {
 
 /**
  * Runs `task` now and then `intervalMs` after each run finishes (never two at
- * once). Returns a function that stops it; a run in flight is not awaited.
+ * once). `intervalMs` may be a function, asked after each run, for a pace that
+ * follows what the run found. Returns a function that stops it; a run in
+ * flight is not awaited.
  */
-export function startPoller(task: () => Promise<void>, intervalMs: number): () => void {
+export function startPoller(task: () => Promise<void>, intervalMs: number | (() => number)): () => void {
   let timer: ReturnType<typeof setTimeout> | undefined;
   let stopped = false;
+  const nextDelay = typeof intervalMs === 'function' ? intervalMs : () => intervalMs;
 
   async function tick(): Promise<void> {
     try {
       await task();
     } finally {
-      if (!stopped) timer = setTimeout(tick, intervalMs);
+      if (!stopped) timer = setTimeout(tick, nextDelay());
     }
   }
 

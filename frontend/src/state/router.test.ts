@@ -5,6 +5,7 @@ describe('pageOf', () => {
   it('knows each page by its path, with or without a trailing slash', () => {
     expect(pageOf('/')).toBe('hosts');
     expect(pageOf('/hosts')).toBe('hosts');
+    expect(pageOf('/jobs')).toBe('jobs');
     expect(pageOf('/enrollment-tokens')).toBe('tokens');
     expect(pageOf('/account/')).toBe('account');
     expect(pageOf('/audit')).toBe('audit');

@@ -2,10 +2,11 @@
 // every path that is not /api/ or /agent/ with index.html, so a reload or a
 // bookmarked /account works too.
 
-export type Page = 'hosts' | 'tokens' | 'account' | 'audit' | 'users';
+export type Page = 'hosts' | 'jobs' | 'tokens' | 'account' | 'audit' | 'users';
 
 export const PAGE_PATHS: Record<Page, string> = {
   hosts: '/',
+  jobs: '/jobs',
   tokens: '/enrollment-tokens',
   account: '/account',
   audit: '/audit',

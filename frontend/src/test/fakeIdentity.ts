@@ -100,6 +100,17 @@ export function identityRoutes(state: FakeServerState, audit: (action: string, t
     return ok({});
   }
 
+  /** PATCH /api/me: the caller's name and whether new hosts need their approval. */
+  function updateMe({ body, caller }: FakeRequest): Response {
+    const { user } = caller!;
+    if ('require_host_approval' in body && typeof body.require_host_approval !== 'boolean') {
+      return fail(400, 'invalid_request', "'require_host_approval' must be true or false.");
+    }
+    if (typeof body.require_host_approval === 'boolean') user.require_host_approval = body.require_host_approval;
+    if (typeof body.name === 'string') user.name = body.name;
+    return ok(account(user));
+  }
+
   const admin = (handle: Route['handle']): Route['handle'] => (request) =>
     request.caller!.user.role === 'admin' ? handle(request) : fail(403, 'admin_required', 'Admins only.');
 
@@ -120,6 +131,7 @@ export function identityRoutes(state: FakeServerState, audit: (action: string, t
       role: body.role === 'admin' ? 'admin' : 'operator',
       disabled: false,
       created_ms: 1_700_000_100_000,
+      require_host_approval: false,
       password: String(body.password),
     };
     state.users.push(user);
@@ -169,6 +181,7 @@ export function identityRoutes(state: FakeServerState, audit: (action: string, t
       },
     },
     { method: 'GET', pattern: /^\/api\/me$/, handle: ({ caller }) => ok(account(caller!.user)) },
+    { method: 'PATCH', pattern: /^\/api\/me$/, handle: updateMe },
     { method: 'POST', pattern: /^\/api\/me\/password$/, handle: changePassword },
     { method: 'GET', pattern: /^\/api\/me\/sessions$/, handle: sessionsOf },
     { method: 'DELETE', pattern: /^\/api\/me\/sessions\/([^/]+)$/, handle: revokeSession },

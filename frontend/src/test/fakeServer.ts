@@ -3,25 +3,19 @@
 // login sets the refresh cookie (kept in `state.cookie`, like the browser's
 // cookie jar, and sent only with `credentials: 'same-origin'`), refresh
 // rotates it, access tokens are checked on every other call. Each GET of a
-// job moves it one step (queued → running → succeeded) and a finished job
-// updates its VM. Identity routes live in fakeIdentity.ts, API keys,
-// enrolment tokens and audit in fakeRecords.ts.
+// job started through a VM action moves it one step (queued → running →
+// succeeded) and a finished job updates its VM; jobs a test puts in
+// `state.jobs` stay as it set them. Identity routes live in fakeIdentity.ts,
+// API keys, enrolment tokens and audit in fakeRecords.ts, hosts, VMs and jobs
+// in fakeFleet.ts.
 
 import type { FetchFn } from '../api';
-import type { ApiKey, AuditRecord, EnrollmentToken, Job, SessionInfo, VM, VmAction } from '../types';
-import { aJob, anAgent, aVm } from './fixtures';
-import { fail, ok, parseBody, type FakeRequest, type FakeUser, type Route } from './fakeHttp';
+import type { Agent, ApiKey, AuditRecord, EnrollmentToken, Job, SessionInfo, VmAction } from '../types';
+import { anAgent, aVm } from './fixtures';
+import { fail, parseBody, type FakeRequest, type FakeUser } from './fakeHttp';
+import { fleetRoutes } from './fakeFleet';
 import { identityRoutes } from './fakeIdentity';
 import { recordRoutes } from './fakeRecords';
-
-const NEXT_STATE: Partial<Record<VmAction, VM['state']>> = {
-  start: 'running',
-  shutdown: 'shutoff',
-  'force-stop': 'shutoff',
-  suspend: 'paused',
-  resume: 'running',
-  reboot: 'running',
-};
 
 export const PASSWORD = 'secret';
 
@@ -33,6 +27,7 @@ export function aUser(over: Partial<FakeUser> = {}): FakeUser {
     role: 'operator',
     disabled: false,
     created_ms: 1_690_000_000_000,
+    require_host_approval: false,
     password: PASSWORD,
     ...over,
   };
@@ -61,10 +56,18 @@ function initialState() {
     apiKeys: [] as Array<ApiKey & { owner: string }>,
     enrollmentTokens: [] as Array<EnrollmentToken & { owner: string }>,
     audit: [] as AuditRecord[],
+    agents: [anAgent()] as Agent[],
     vms: [aVm({ state: 'shutoff' })],
+    /** Newest first, as GET /api/jobs lists them. */
     jobs: [] as Job[],
+    /** Where GET /api/jobs/{id} says a job's result can be downloaded. */
+    resultBase: 'https://results.example.test/r',
     actions: new Map<string, VmAction>(),
     requests: [] as string[],
+    /** The JSON body of every request that had one, with its `METHOD url`. */
+    bodies: [] as Array<{ request: string; body: Record<string, unknown> }>,
+    /** One-shot error answers, by `METHOD path` (see `failNext`). */
+    failures: new Map<string, { status: number; code: string; message: string }>(),
   };
 }
 
@@ -88,39 +91,7 @@ export function fakeServer() {
     });
   }
 
-  function advance(job: Job): Job {
-    if (job.status === 'queued') return { ...job, status: 'running', attempt: 1 };
-    const action = state.actions.get(job.job_id);
-    state.vms = state.vms.map((vm) =>
-      vm.uuid === job.vm_uuid && action ? { ...vm, state: NEXT_STATE[action] ?? vm.state } : vm,
-    );
-    return { ...job, status: 'succeeded', exit_code: 0, summary: 'ok' };
-  }
-
-  function getJob({ params }: FakeRequest): Response {
-    const index = state.jobs.findIndex((j) => j.job_id === params[0]);
-    if (index < 0) return fail(404, 'job_not_found', 'No such job.');
-    if (state.jobs[index].status !== 'succeeded') state.jobs[index] = advance(state.jobs[index]);
-    return ok(state.jobs[index]);
-  }
-
-  function act({ params, body }: FakeRequest): Response {
-    const action = body.action as VmAction;
-    const op = `vm.${action.replace('-', '_')}`;
-    const job = aJob({ job_id: `job-${state.jobs.length + 1}`, op, vm_uuid: params[0] });
-    state.jobs.unshift(job);
-    state.actions.set(job.job_id, action);
-    return ok(job, 202);
-  }
-
-  const fleetRoutes: Route[] = [
-    { method: 'GET', pattern: /^\/api\/agents$/, handle: () => ok({ agents: [anAgent()] }) },
-    { method: 'GET', pattern: /^\/api\/agents\/agt-1\/vms$/, handle: () => ok({ vms: state.vms }) },
-    { method: 'GET', pattern: /^\/api\/jobs$/, handle: () => ok({ jobs: state.jobs }) },
-    { method: 'GET', pattern: /^\/api\/jobs\/([^/]+)$/, handle: getJob },
-    { method: 'POST', pattern: /^\/api\/agents\/agt-1\/vms\/([^/]+)\/actions$/, handle: act },
-  ];
-  const routes = [...identityRoutes(state, audit), ...recordRoutes(state, audit), ...fleetRoutes];
+  const routes = [...identityRoutes(state, audit), ...recordRoutes(state, audit), ...fleetRoutes(state)];
 
   /** Who the bearer token belongs to, if it is valid. */
   function callerOf(headers: Headers): FakeRequest['caller'] {
@@ -136,12 +107,19 @@ export function fakeServer() {
     state.requests.push(`${method} ${url}`);
     const { pathname, searchParams } = new URL(url, 'http://fleetvisor.test');
     const headers = new Headers(init.headers);
+    const body = parseBody(init);
+    if (init.body !== undefined) state.bodies.push({ request: `${method} ${url}`, body });
+    const failure = state.failures.get(`${method} ${pathname}`);
+    if (failure) {
+      state.failures.delete(`${method} ${pathname}`);
+      return fail(failure.status, failure.code, failure.message);
+    }
     for (const route of routes) {
       const params = route.pattern.exec(pathname);
       if (!params || route.method !== method) continue;
       const caller = callerOf(headers);
       if (!route.open && caller === null) return fail(401, 'unauthorized', 'The token is not valid.');
-      const request = { method, path: pathname, query: searchParams, body: parseBody(init), headers, init, caller };
+      const request = { method, path: pathname, query: searchParams, body, headers, init, caller };
       return route.handle({ ...request, params: params.slice(1).map(decodeURIComponent) });
     }
     return fail(404, 'route_not_found', 'No such route.');
@@ -164,6 +142,12 @@ export function fakeServer() {
       await fetch('/api/auth/login', { method: 'POST', body, credentials: 'same-origin' });
       state.cookie = jar;
     },
+    /** The next `METHOD path` request (path without the query) answers this error instead. */
+    failNext: (request: string, status: number, code: string, message: string) => {
+      state.failures.set(request, { status, code, message });
+    },
+    /** The bodies sent so far with `method url`, oldest first. */
+    bodiesOf: (request: string) => state.bodies.filter((b) => b.request === request).map((b) => b.body),
     /** Requests made so far to `method path` (path without the query). */
     count: (what: string) => state.requests.filter((r) => r.split('?')[0] === what).length,
   };

@@ -1,6 +1,6 @@
 // Example API objects for tests, with fields overridable per test.
 
-import type { Agent, Job, VM } from '../types';
+import { isFinal, type Agent, type Job, type VM } from '../types';
 
 export function anAgent(over: Partial<Agent> = {}): Agent {
   return {
@@ -13,6 +13,10 @@ export function anAgent(over: Partial<Agent> = {}): Agent {
     enrolled_ms: 1_690_000_000_000,
     capabilities: { hypervisor: 'QEMU', libvirt_version: '9.0.0' },
     vm_count: 1,
+    labels: {},
+    approval: 'approved',
+    pending_reregistration: false,
+    pending_since_ms: null,
     ...over,
   };
 }
@@ -30,8 +34,9 @@ export function aVm(over: Partial<VM> = {}): VM {
   };
 }
 
+/** A job; `final` follows its status unless given. */
 export function aJob(over: Partial<Job> = {}): Job {
-  return {
+  const job: Omit<Job, 'final'> = {
     job_id: 'job-1',
     agent_id: 'agt-1',
     op: 'vm.start',
@@ -46,8 +51,11 @@ export function aJob(over: Partial<Job> = {}): Job {
     summary: null,
     vm_uuid: '11111111-2222-4333-8444-555555555555',
     result: null,
+    max_attempts: 3,
+    cancel_requested: false,
     ...over,
   };
+  return { ...job, final: over.final ?? isFinal(job.status) };
 }
 
 export function jsonResponse(status: number, body: unknown): Response {

@@ -4,6 +4,7 @@ import { fireEvent, render, screen, waitFor } from '@testing-library/preact';
 import { createApi } from '../api';
 import { App } from '../components/App';
 import type { FleetOptions } from '../state/fleet';
+import type { JobsOptions } from '../state/jobs';
 import { createRouter } from '../state/router';
 import { createSessionStore } from '../state/session';
 import { fakeServer, PASSWORD, type FakeServer } from './fakeServer';
@@ -16,10 +17,11 @@ interface Options {
   /** The address the page is opened at. */
   path?: string;
   fleetOptions?: FleetOptions;
+  jobsOptions?: JobsOptions;
 }
 
 /** Opens the app: a fresh page (new session store and API client) over `server`. */
-export function openApp({ server = fakeServer(), path = '/', fleetOptions = {} }: Options = {}) {
+export function openApp({ server = fakeServer(), path = '/', fleetOptions = {}, jobsOptions }: Options = {}) {
   window.history.replaceState(null, '', path);
   const session = createSessionStore();
   const api = createApi({ fetch: server.fetch, session });
@@ -30,6 +32,7 @@ export function openApp({ server = fakeServer(), path = '/', fleetOptions = {} }
       router={createRouter()}
       origin={ORIGIN}
       fleetOptions={{ jobPollMs: 20, ...fleetOptions }}
+      jobsOptions={jobsOptions}
     />,
   );
   return { server, session, api, view };
@@ -62,7 +65,7 @@ export async function loggedInApp(options: Options & { email?: string } = {}) {
 export const asAdmin = { email: 'admin@example.test' };
 
 /** Follows a nav link, e.g. goTo('account') clicks [data-testid=nav-account]. */
-export function goTo(page: 'hosts' | 'tokens' | 'account' | 'audit' | 'users'): void {
+export function goTo(page: 'hosts' | 'jobs' | 'tokens' | 'account' | 'audit' | 'users'): void {
   fireEvent.click(screen.getByTestId(`nav-${page}`));
 }
 
