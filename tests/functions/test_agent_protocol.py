@@ -203,3 +203,15 @@ def test_heartbeat_refuses_bad_inventory_and_keeps_the_old(client: Client, make_
         assert answer.status_code == 400
     vms_now = client.http.get(f"/api/agents/{host.agent_id}/vms", headers=op.headers).json_body["vms"]
     assert [(v["uuid"], v["state"]) for v in vms_now] == [(VM["uuid"], "running")]
+
+
+def test_fresh_upload_urls_for_the_held_attempt_only(client: Client, make_operator: Any, enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    job_id = _queue_job(client, op, host)
+    [claimed] = _poll(client, host)
+    fresh = _post(client, host, f"/agent/v1/jobs/{job_id}/uploads", {"claim_token": claimed["claim_token"]})
+    assert fresh.status_code == 200
+    assert fresh.json_body["uploads"]["result"]["key"] == claimed["uploads"]["result"]["key"]
+    stale = _post(client, host, f"/agent/v1/jobs/{job_id}/uploads", {"claim_token": "nope"})
+    assert (stale.status_code, stale.json_body["error"]["code"]) == (409, "stale_claim")

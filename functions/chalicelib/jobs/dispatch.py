@@ -79,13 +79,18 @@ def _deliver(job: Job) -> dict[str, Any]:
     expires_at = min(int(job.lease_expires_at), int(job.deliver_by))
     body = signing.payload(job_id=job.job_id, agent_id=job.agent_id, op=job.op, args=job.args,
                            issued_at=int(time.time()), expires_at=expires_at, attempt=attempt, kid=kid)
-    result_key = result_object_key(job, attempt)
+    return {"job_id": job.job_id, "envelope": signing.envelope(body, kid, key), "claim_token": job.claim_token,
+            "lease_expires_at": int(job.lease_expires_at), "uploads": upload_urls(job)}
+
+
+def upload_urls(job: Job) -> dict[str, Any]:
+    """Presigned PUTs (s3v4, one server-built key each) for this attempt's outputs."""
+    config = settings()
+    result_key = result_object_key(job, int(job.attempt))
     url = aws.s3().generate_presigned_url("put_object", Params={"Bucket": config.bucket, "Key": result_key},
                                           ExpiresIn=config.upload_url_seconds)
-    return {"job_id": job.job_id, "envelope": signing.envelope(body, kid, key), "claim_token": job.claim_token,
-            "lease_expires_at": int(job.lease_expires_at),
-            "uploads": {"result": {"url": url, "key": result_key, "max_bytes": config.result_max_bytes,
-                                   "expires_at": int(time.time()) + config.upload_url_seconds}}}
+    return {"result": {"url": url, "key": result_key, "max_bytes": config.result_max_bytes,
+                       "expires_at": int(time.time()) + config.upload_url_seconds}}
 
 
 def result_object_key(job: Job, attempt: int) -> str:

@@ -16,7 +16,7 @@ from ..errors import Conflict, Invalid
 from ..settings import settings
 from ..vms import logic as vms
 from . import doorbell, states
-from .dispatch import result_object_key
+from .dispatch import result_object_key, upload_urls
 from .models import FINAL_STATES, LIVE_SHARD, LIVE_STATES, QUEUE_SHARD, Job
 
 log = logging.getLogger("fleetvisor.jobs")
@@ -31,6 +31,12 @@ def lease(agent: Agent, job_id: str, claim_token: str, running: bool) -> dict[st
     except UpdateError:
         states.raise_lost(agent, job_id)
     return {"lease_expires_at": int(job.lease_expires_at), "cancel": bool(job.cancel_requested)}
+
+
+def fresh_uploads(agent: Agent, job_id: str, claim_token: str) -> dict[str, Any]:
+    """New presigned URLs for a held job, when the first ones expired before use."""
+    job = _held_job(agent, job_id, claim_token)
+    return {"uploads": upload_urls(job)}
 
 
 def complete(agent: Agent, job_id: str, body: dict[str, Any]) -> str:

@@ -61,6 +61,12 @@ def renew_lease(call: Call) -> dict[str, Any]:
     return lifecycle.lease(call.principal, call.params["job_id"], claim_token, body.get("running") is True)
 
 
+@route(bp, "/agent/v1/jobs/{job_id}/uploads", ["POST"], authenticate=agent_guard.agent, max_body=1024)
+def renew_uploads(call: Call) -> dict[str, Any]:
+    claim_token = validate.text(call.json(), "claim_token", max_len=64)
+    return lifecycle.fresh_uploads(call.principal, call.params["job_id"], claim_token)
+
+
 @route(bp, "/agent/v1/jobs/{job_id}/complete", ["POST"], authenticate=agent_guard.agent, max_body=16384)
 def complete(call: Call) -> dict[str, Any]:
     return {"status": lifecycle.complete(call.principal, call.params["job_id"], call.json())}
