@@ -13,6 +13,7 @@ import time
 import uuid
 from typing import Any
 
+from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, PutError
 
 from .. import aws
@@ -48,6 +49,28 @@ def create(agent: Agent, op: str, args: dict[str, Any], vm_uuid: str | None = No
         return original, False
     doorbell.ring(agent.queue_url, job.job_id)
     return job, True
+
+
+MAX_RESULT_READ = 1024 * 1024
+
+
+def read_result(job: Job) -> Any:
+    """The result document, only if the object is still exactly what the agent
+    uploaded (size and ETag recorded at completion): a replayed presigned URL
+    that overwrote it is caught here, since the emulator enforces nothing."""
+    if not job.result_key:
+        raise NotFound("This job has no result.", "result_not_found")
+    try:
+        body = aws.s3().get_object(Bucket=settings().bucket, Key=job.result_key)
+    except ClientError as exc:
+        raise NotFound("The result is no longer stored.", "result_not_found") from exc
+    data = body["Body"].read(MAX_RESULT_READ + 1)
+    if body["ETag"].strip('"') != job.result_etag or len(data) != job.result_size:
+        raise Conflict("The stored result changed after the job finished; it is not served.", "result_changed")
+    try:
+        return json.loads(data)
+    except ValueError as exc:
+        raise Conflict("The stored result is not JSON.", "result_changed") from exc
 
 
 def owned(owner_id: str, job_id: str) -> Job:

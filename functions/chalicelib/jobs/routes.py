@@ -36,6 +36,11 @@ def get_job(call: Call) -> dict[str, Any]:
     return logic.view(logic.owned(guard.target_owner(call), call.params["job_id"]), with_links=True)
 
 
+@route(bp, "/api/jobs/{job_id}/result", authenticate=guard.reader)
+def get_result(call: Call) -> Any:
+    return logic.read_result(logic.owned(guard.target_owner(call), call.params["job_id"]))
+
+
 @route(bp, "/api/jobs/{job_id}/cancel", ["POST"], authenticate=guard.operator, max_body=1024)
 def cancel_job(call: Call) -> dict[str, Any]:
     who = call.principal

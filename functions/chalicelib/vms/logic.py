@@ -84,13 +84,3 @@ def view(vm: Vm) -> dict[str, Any]:
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
-
-# Operator action → the job operation an agent runs for it.
-ACTIONS = {"start": "vm.start", "shutdown": "vm.shutdown", "force-stop": "vm.force_stop",
-           "reboot": "vm.reboot", "suspend": "vm.suspend", "resume": "vm.resume"}
-
-
-def operation_for(action: Any) -> str:
-    if not isinstance(action, str) or action not in ACTIONS:
-        raise Invalid(f"'action' must be one of {', '.join(ACTIONS)}.", "invalid_action")
-    return ACTIONS[action]

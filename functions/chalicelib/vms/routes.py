@@ -13,7 +13,7 @@ from ..auth import guard
 from ..errors import Invalid
 from ..jobs import logic as jobs
 from ..web import Call, Reply, route
-from . import logic
+from . import actions, logic
 
 bp = Blueprint(__name__)
 
@@ -36,12 +36,22 @@ def vm_action(call: Call) -> Reply:
     who = call.principal
     agent = agents.owned(who.user_id, call.params["agent_id"])
     vm = logic.find(agent.agent_id, call.params["vm"])
-    action = call.json().get("action")
-    op = logic.operation_for(action)
-    job, created = jobs.create(agent, op, {"vm_uuid": vm.vm_uuid}, vm_uuid=vm.vm_uuid,
-                               idempotency_key=idempotency_key(call))
+    action, op, args = actions.job_for(call.json(), vm)
+    job, created = jobs.create(agent, op, args, vm_uuid=vm.vm_uuid, idempotency_key=idempotency_key(call))
     if created:
         audit.record(who.user_id, actor=who.user_id, action=f"vm.{action}", target=f"{agent.agent_id}/{vm.vm_uuid}",
+                     source_ip=call.source_ip, user_agent=call.user_agent, detail={"job_id": job.job_id})
+    return Reply(jobs.view(job), headers={} if created else {"Idempotent-Replayed": "true"})
+
+
+@route(bp, "/api/agents/{agent_id}/capabilities", ["POST"], authenticate=guard.operator, status=202, max_body=1024)
+def refresh_capabilities(call: Call) -> Reply:
+    """Ask the host for its full capabilities (pools, networks, versions, KVM); the job's result has them."""
+    who = call.principal
+    agent = agents.owned(who.user_id, call.params["agent_id"])
+    job, created = jobs.create(agent, "host.capabilities", {}, idempotency_key=idempotency_key(call))
+    if created:
+        audit.record(who.user_id, actor=who.user_id, action="host.capabilities", target=agent.agent_id,
                      source_ip=call.source_ip, user_agent=call.user_agent, detail={"job_id": job.job_id})
     return Reply(jobs.view(job), headers={} if created else {"Idempotent-Replayed": "true"})
 

@@ -1,0 +1,84 @@
+"""Operator actions on a VM and the job each becomes: the operation and its
+exact arguments, checked here at the edge (the agent checks them again).
+
+Every action's arguments are built from checked fields only; nothing an
+operator types reaches libvirt except through the agent's XML library, and
+snapshot names keep to a conservative pattern.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from .. import validate
+from ..errors import Invalid
+from .models import Vm
+
+SNAPSHOT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+ArgsBuilder = Callable[[dict[str, Any], Vm], dict[str, Any]]
+
+
+def _plain(body: dict[str, Any], vm: Vm) -> dict[str, Any]:
+    return {"vm_uuid": vm.vm_uuid}
+
+
+def _shutdown(body: dict[str, Any], vm: Vm) -> dict[str, Any]:
+    args = _plain(body, vm)
+    if body.get("timeout_seconds") is not None:
+        args["timeout_seconds"] = validate.integer(body, "timeout_seconds", low=1, high=3600)
+    return args
+
+
+def _autostart(body: dict[str, Any], vm: Vm) -> dict[str, Any]:
+    if not isinstance(body.get("autostart"), bool):
+        raise Invalid("'autostart' must be true or false.")
+    return {**_plain(body, vm), "autostart": body["autostart"]}
+
+
+def _delete(body: dict[str, Any], vm: Vm) -> dict[str, Any]:
+    if not isinstance(body.get("delete_storage"), bool):
+        raise Invalid("'delete_storage' must be true or false.")
+    if body.get("confirm") != vm.name:
+        raise Invalid("'confirm' must be the VM's name, to show the deletion is meant.", "confirmation_mismatch")
+    return {**_plain(body, vm), "delete_storage": body["delete_storage"], "confirm": vm.name}
+
+
+def _snapshot_name(body: dict[str, Any], vm: Vm) -> dict[str, Any]:
+    return {**_plain(body, vm), "name": validate.text(body, "name", max_len=64, pattern=SNAPSHOT_RE)}
+
+
+def _snapshot_create(body: dict[str, Any], vm: Vm) -> dict[str, Any]:
+    args = _snapshot_name(body, vm)
+    description = validate.text(body, "description", max_len=1000, pattern=validate.LABEL_RE, required=False)
+    if description:
+        args["description"] = description
+    return args
+
+
+ACTIONS: dict[str, tuple[str, ArgsBuilder]] = {
+    "start": ("vm.start", _plain),
+    "shutdown": ("vm.shutdown", _shutdown),
+    "force-stop": ("vm.force_stop", _plain),
+    "reboot": ("vm.reboot", _plain),
+    "reset": ("vm.reset", _plain),
+    "suspend": ("vm.suspend", _plain),
+    "resume": ("vm.resume", _plain),
+    "set-autostart": ("vm.set_autostart", _autostart),
+    "delete": ("vm.delete", _delete),
+    "snapshot-create": ("vm.snapshot_create", _snapshot_create),
+    "snapshot-list": ("vm.snapshot_list", _plain),
+    "snapshot-revert": ("vm.snapshot_revert", _snapshot_name),
+    "snapshot-delete": ("vm.snapshot_delete", _snapshot_name),
+    "detail": ("vm.detail", _plain),
+}
+
+
+def job_for(body: dict[str, Any], vm: Vm) -> tuple[str, str, dict[str, Any]]:
+    """(action, operation, arguments) for a request body, or Invalid."""
+    action = body.get("action")
+    if not isinstance(action, str) or action not in ACTIONS:
+        raise Invalid(f"'action' must be one of {', '.join(ACTIONS)}.", "invalid_action")
+    op, build = ACTIONS[action]
+    return action, op, build(body, vm)

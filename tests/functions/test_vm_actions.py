@@ -1,0 +1,102 @@
+"""Every VM action becomes exactly one job with exactly the checked arguments;
+hostile input is refused at the edge and queues nothing; results are served
+only while they are what the agent uploaded."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import requests
+from chalice.test import Client
+from chalicelib.jobs.models import Job
+
+from .conftest import VM, FakeHost, Operator
+
+UUID = VM["uuid"]
+
+
+def _act(client: Client, op: Operator, host: FakeHost, body: dict[str, Any], vm: str = "test") -> Any:
+    return client.http.post(f"/api/agents/{host.agent_id}/vms/{vm}/actions", headers=op.headers, body=json.dumps(body))
+
+
+@pytest.mark.parametrize(("body", "op", "args"), [
+    ({"action": "reset"}, "vm.reset", {"vm_uuid": UUID}),
+    ({"action": "shutdown", "timeout_seconds": 30}, "vm.shutdown", {"vm_uuid": UUID, "timeout_seconds": 30}),
+    ({"action": "set-autostart", "autostart": True}, "vm.set_autostart", {"vm_uuid": UUID, "autostart": True}),
+    ({"action": "delete", "delete_storage": True, "confirm": "test"}, "vm.delete",
+     {"vm_uuid": UUID, "delete_storage": True, "confirm": "test"}),
+    ({"action": "snapshot-create", "name": "before-upgrade", "description": "Ünïcode <ok> as text"},
+     "vm.snapshot_create", {"vm_uuid": UUID, "name": "before-upgrade", "description": "Ünïcode <ok> as text"}),
+    ({"action": "snapshot-revert", "name": "before-upgrade", "owner_id": "x"}, "vm.snapshot_revert",
+     {"vm_uuid": UUID, "name": "before-upgrade"}),
+    ({"action": "snapshot-list"}, "vm.snapshot_list", {"vm_uuid": UUID}),
+    ({"action": "detail"}, "vm.detail", {"vm_uuid": UUID}),
+])
+def test_each_action_queues_one_job_with_exact_arguments(client: Client, make_operator: Any, enrol: Any,
+                                                         body: dict, op: str, args: dict) -> None:
+    owner: Operator = make_operator()
+    host: FakeHost = enrol(owner)
+    answer = _act(client, owner, host, body)
+    assert answer.status_code == 202, answer.json_body
+    job = Job.get(answer.json_body["job_id"])
+    assert (job.op, job.args) == (op, args)
+
+
+@pytest.mark.parametrize(("body", "code"), [
+    ({"action": "snapshot-create", "name": "../../etc/passwd"}, "invalid_request"),
+    ({"action": "snapshot-create", "name": "x</name><devices>"}, "invalid_request"),
+    ({"action": "snapshot-create", "name": "$(id)"}, "invalid_request"),
+    ({"action": "snapshot-create", "name": "ok", "description": "line\nbreak"}, "invalid_request"),
+    ({"action": "snapshot-create", "name": "a" * 65}, "invalid_request"),
+    ({"action": "delete", "delete_storage": True, "confirm": "other"}, "confirmation_mismatch"),
+    ({"action": "delete", "delete_storage": "yes", "confirm": "test"}, "invalid_request"),
+    ({"action": "set-autostart", "autostart": "true"}, "invalid_request"),
+    ({"action": "shutdown", "timeout_seconds": 0}, "invalid_request"),
+    ({"action": "shutdown", "timeout_seconds": 99999}, "invalid_request"),
+])
+def test_bad_arguments_are_400_and_queue_nothing(client: Client, make_operator: Any, enrol: Any, body: dict,
+                                                 code: str) -> None:
+    owner: Operator = make_operator()
+    host: FakeHost = enrol(owner)
+    answer = _act(client, owner, host, body)
+    assert (answer.status_code, answer.json_body["error"]["code"]) == (400, code)
+    assert list(Job.by_owner.query(owner.user_id)) == []
+
+
+@pytest.mark.parametrize("vm", ["x%3C%2Fname%3E%3Cdevices%3E", "..%2F..%2Fetc%2Fpasswd", "%24(id)", "a%00b",
+                                "line%0Abreak", "v" * 5000])
+def test_hostile_vm_names_reach_nothing(client: Client, make_operator: Any, enrol: Any, vm: str) -> None:
+    owner: Operator = make_operator()
+    host: FakeHost = enrol(owner)
+    answer = _act(client, owner, host, {"action": "start"}, vm=vm)
+    assert answer.status_code in (400, 404) and "error" in answer.json_body
+    assert list(Job.by_owner.query(owner.user_id)) == []
+
+
+def test_host_capabilities_is_a_job(client: Client, make_operator: Any, enrol: Any) -> None:
+    owner: Operator = make_operator()
+    host: FakeHost = enrol(owner)
+    answer = client.http.post(f"/api/agents/{host.agent_id}/capabilities", headers=owner.headers, body="{}")
+    assert answer.status_code == 202
+    assert (Job.get(answer.json_body["job_id"]).op, Job.get(answer.json_body["job_id"]).args) == (
+        "host.capabilities", {})
+
+
+def test_a_result_overwritten_by_a_replayed_url_is_not_served(client: Client, make_operator: Any,
+                                                              enrol: Any) -> None:
+    owner: Operator = make_operator()
+    host: FakeHost = enrol(owner)
+    job_id = _act(client, owner, host, {"action": "detail"}).json_body["job_id"]
+    [claimed] = client.http.post("/agent/v1/poll?wait=0", headers=host.headers, body="{}").json_body["jobs"]
+    url = claimed["uploads"]["result"]["url"]
+    document = {"job_id": job_id, "ok": True, "data": {"disks": []}}
+    assert requests.put(url, data=json.dumps(document), timeout=10).status_code == 200
+    client.http.post(f"/agent/v1/jobs/{job_id}/complete", headers=host.headers, body=json.dumps(
+        {"claim_token": claimed["claim_token"], "exit_code": 0, "outputs": ["result"]}))
+    served = client.http.get(f"/api/jobs/{job_id}/result", headers=owner.headers)
+    assert served.status_code == 200 and served.json_body == document
+    assert requests.put(url, data=b'{"ok": true, "data": "forged"}', timeout=10).status_code == 200
+    replayed = client.http.get(f"/api/jobs/{job_id}/result", headers=owner.headers)
+    assert (replayed.status_code, replayed.json_body["error"]["code"]) == (409, "result_changed")
