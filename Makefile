@@ -24,6 +24,9 @@ test: setup lint frontend-test
 bench: setup
 	@$(PY) bench/dispatch.py
 	@$(PY) bench/auth.py
+	@$(PY) bench/requests_per_job.py
+	@$(PY) bench/fleet.py --agents 50 --minutes 1
+	@$(PY) bench/fleet.py --agents 1000 --minutes 5
 
 clean:
 	rm -rf .venv node_modules frontend/node_modules frontend/dist

@@ -100,7 +100,8 @@ class SimulatedAgent:
             return None
 
 
-def run_agents(url: str, token: str, indexes: list[int], stop: Any, counters: Any, ready: Any) -> None:
+def run_agents(url: str, token: str, indexes: list[int], shared: tuple[Any, Any, Any]) -> None:
+    stop, counters, ready = shared
     agents = []
     for index in indexes:
         agents.append(SimulatedAgent(url, token, index, stop, counters))
@@ -161,10 +162,10 @@ def main() -> None:
 def report(stack: LocalStack, args: argparse.Namespace) -> None:
     token = stack.mint_enrollment_token(uses=args.agents)
     stop, ready = multiprocessing.Event(), multiprocessing.Semaphore(0)
-    counters = {"requests": multiprocessing.Value("q", 0), "errors": multiprocessing.Value("q", 0),
-                "lock": multiprocessing.Lock()}
+    counters: dict[str, Any] = {"requests": multiprocessing.Value("q", 0), "errors": multiprocessing.Value("q", 0),
+                                "lock": multiprocessing.Lock()}
     shards = [list(range(i, args.agents, args.processes)) for i in range(args.processes)]
-    procs = [multiprocessing.Process(target=run_agents, args=(stack.url, token, shard, stop, counters, ready))
+    procs = [multiprocessing.Process(target=run_agents, args=(stack.url, token, shard, (stop, counters, ready)))
              for shard in shards]
     for proc in procs:
         proc.start()
@@ -179,7 +180,8 @@ def report(stack: LocalStack, args: argparse.Namespace) -> None:
     stop.set()
     for proc in procs:
         proc.join(timeout=60)
-    print(f"fleet: {args.agents} simulated agents, {elapsed_min:.1f} min, heartbeat {HEARTBEAT:.0f} s, poll wait {WAIT} s")
+    print(f"fleet: {args.agents} simulated agents, {elapsed_min:.1f} min, "
+          f"heartbeat {HEARTBEAT:.0f} s, poll wait {WAIT} s")
     print(f"  errors                                 {counters['errors'].value}")
     print(f"  jobs dispatched to random agents       {len(claim)}")
     if claim:
