@@ -316,6 +316,21 @@ def _write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+LIBVIRT_SOCKET = Path("/run/libvirt/libvirt-sock")
+
+
+def ensure_libvirtd(uri: str) -> None:
+    """`make up` with qemu:///system on a machine without systemd: start the daemons it needs."""
+    if not uri.startswith("qemu:///system") or LIBVIRT_SOCKET.exists():
+        return
+    print("fleetvisor: starting virtlogd and libvirtd for qemu:///system", flush=True)
+    for daemon in ("virtlogd", "libvirtd"):
+        subprocess.run([daemon, "-d"], check=False, timeout=30)
+    deadline = time.monotonic() + 30
+    while not LIBVIRT_SOCKET.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
 def main() -> None:
     root = Path(os.environ.get("FLEETVISOR_HOME", REPO / ".fleetvisor"))
     config = StackConfig(
@@ -323,6 +338,7 @@ def main() -> None:
         libvirt_uri=os.environ.get("FLEETVISOR_LIBVIRT_URI", "test:///default"),
         admin_email=os.environ.get("FLEETVISOR_ADMIN_EMAIL", DEFAULT_ADMIN),
         admin_password=os.environ.get("FLEETVISOR_ADMIN_PASSWORD") or None)
+    ensure_libvirtd(config.libvirt_uri)
     stack = LocalStack(config)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
