@@ -8,6 +8,8 @@ runs every second, so a lapsed lease is noticed within seconds.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import shutil
 import signal
 import time
@@ -17,6 +19,8 @@ from typing import Any
 
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from infra.local import LocalStack, StackConfig, free_port
 from tests.conftest import ADMIN_PASSWORD, read_logs
@@ -126,3 +130,31 @@ def test_agent_clock_twenty_minutes_off_still_works(faulty: LocalStack) -> None:
         assert job["status"] == "succeeded", (offset, job, read_logs(faulty))
     faulty.stop_child(_agent_child(faulty))
     _restart_agent(faulty)
+
+
+def test_fleet_registration_key_works_only_once_configured(faulty: LocalStack) -> None:
+    """Off by default; with its SHA-256 and an owner configured, it enrols hosts for that owner and is not spent."""
+    fleet_key = "fvfleet_" + "k" * 30
+    op = Operator(faulty)
+
+    def register(name: str) -> int:
+        raw = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        return requests.post(f"{faulty.url}/agent/v1/register", timeout=10, json={
+            "token": fleet_key, "name": name,
+            "public_key": base64.urlsafe_b64encode(raw).rstrip(b"=").decode()}).status_code
+
+    assert register("fleet-a") == 403
+    owner = op.session.get(f"{faulty.url}/api/me", timeout=10).json()["user_id"]
+    faulty.config.extra_api_env.update({"FLEETVISOR_FLEET_KEY_SHA256": hashlib.sha256(fleet_key.encode()).hexdigest(),
+                                        "FLEETVISOR_FLEET_OWNER": owner})
+    try:
+        faulty.stop_child("api")
+        faulty.start_api()
+        assert [register("fleet-a"), register("fleet-b")] == [200, 200]
+    finally:
+        for name in ("FLEETVISOR_FLEET_KEY_SHA256", "FLEETVISOR_FLEET_OWNER"):
+            faulty.config.extra_api_env.pop(name)
+        faulty.stop_child("api")
+        faulty.start_api()
+    names = {a["name"] for a in Operator(faulty).get("/api/agents")["agents"]}
+    assert {"fleet-a", "fleet-b"} <= names

@@ -129,3 +129,4 @@ def test_another_owner_cannot_approve_or_deregister(client: Client, make_operato
         answer = getattr(client.http, method)(f"/api/agents/{host.agent_id}{path}", headers=intruder.headers, body="{}")
         assert answer.status_code == 404
     assert _beat(client, host).status_code == 200
+
