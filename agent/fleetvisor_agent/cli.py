@@ -1,4 +1,4 @@
-"""`fleetvisor-agent run` and `fleetvisor-agent enroll`.
+"""`fleetvisor-agent run`, `fleetvisor-agent enroll` and `fleetvisor-agent deregister`.
 
 Logs go to stdout, one line per event: under systemd (JOURNAL_STREAM set)
 without timestamps, since journald adds its own. No secret is ever logged.
@@ -14,18 +14,21 @@ from collections.abc import Sequence
 from . import __version__
 from .client import ControlPlane
 from .config import Config, ConfigError, resolve_config
-from .enrollment import EXIT_CONFIG, FatalError, enroll, prepare_state, state_lock
+from .enrollment import EXIT_CONFIG, FatalError, deregister, enroll, prepare_state, state_lock
 from .hypervisor.host import Host
 from .runner import run_agent
+from .state import StateError, load_state
 
 ENROLL_BUDGET = 120.0  # seconds of retrying a down control plane before `enroll` gives up
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    options = vars(args)  # `deregister` takes only --state-dir
     try:
-        config = resolve_config(url=args.url, token=args.token, libvirt_uri=args.libvirt_uri,
-                                state_dir=args.state_dir, name=args.name, environment=args.environment)
+        config = resolve_config(url=options.get("url"), token=options.get("token"),
+                                libvirt_uri=options.get("libvirt_uri"), state_dir=args.state_dir,
+                                name=options.get("name"), environment=options.get("environment"))
     except ConfigError as exc:
         print(f"fleetvisor-agent: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -42,7 +45,7 @@ def run_command(config: Config) -> int:
 
 
 def enroll_command(config: Config) -> int:
-    """Enrol (again, if already enrolled: same control plane, same key) and exit."""
+    """Enrol (again, if already enrolled: same control plane, same key) and exit; 0 also while approval is pending."""
     log = logging.getLogger(__name__)
     if not config.url or not config.enrollment_token:
         log.error("enroll needs --url and --token (or FLEETVISOR_URL and FLEETVISOR_ENROLLMENT_TOKEN)")
@@ -52,13 +55,38 @@ def enroll_command(config: Config) -> int:
         with state_lock(config.state_dir):
             state = prepare_state(config)
             client = ControlPlane(state.url, state.private_key)
-            enroll(config, state, client, host, budget=ENROLL_BUDGET)
+            approved = enroll(config, state, client, host, budget=ENROLL_BUDGET)
     except FatalError as exc:
         log.error("enrolment failed: %s", exc)
         return exc.exit_code
     finally:
         host.close()
+    if not approved:
+        print(f"enrolment of {config.name} with {state.url} is pending: the host's owner must approve it in "
+              f"Fleetvisor; `fleetvisor-agent run` waits for that by itself (state in {config.state_dir})")
+        return 0
     print(f"enrolled as {state.agent_id} ({state.name}) with {state.url}; state in {config.state_dir}")
+    return 0
+
+
+def deregister_command(config: Config) -> int:
+    """Leave the fleet and forget this host's identity; the running agent must be stopped first."""
+    log = logging.getLogger(__name__)
+    try:
+        with state_lock(config.state_dir):
+            state = load_state(config.state_dir)
+            if state is None:
+                print(f"not enrolled (no state in {config.state_dir}): nothing to deregister")
+                return 0
+            client = ControlPlane(state.url, state.private_key, state.agent_id)
+            try:
+                done = deregister(config, state, client)
+            finally:
+                client.close()
+    except (FatalError, StateError) as exc:
+        log.error("deregistration failed: %s", exc)
+        return exc.exit_code if isinstance(exc, FatalError) else EXIT_CONFIG
+    print(done)
     return 0
 
 
@@ -70,6 +98,10 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(command=run_command)
     enrol = commands.add_parser("enroll", help="enrol this host with the control plane and exit")
     enrol.set_defaults(command=enroll_command)
+    leave = commands.add_parser("deregister", help="take this host out of the fleet and forget its identity "
+                                                   "(stop the running agent first)")
+    leave.set_defaults(command=deregister_command)
+    leave.add_argument("--state-dir", help="state directory (FLEETVISOR_AGENT_STATE_DIR)")
     for sub in (run, enrol):
         sub.add_argument("--url", help="control-plane URL (FLEETVISOR_URL)")
         sub.add_argument("--token", help="enrolment token (FLEETVISOR_ENROLLMENT_TOKEN)")

@@ -5,6 +5,9 @@ retried with exponential backoff and full jitter, and every answer updates the
 agent's estimate of server time, which its JWTs and the expiry check of signed
 jobs use, so a host whose clock is minutes off still works. Presigned upload
 URLs carry credentials in their query string: they are never logged.
+
+Waiting for an owner's approval is not a failure of the connection: it gets
+its own, slower backoff (`approval_backoff`: 10 s doubling to 5 min).
 """
 
 from __future__ import annotations
@@ -36,11 +39,17 @@ READ_TIMEOUT = 30.0
 POLL_SLACK = 10.0  # the server may hold a poll for `wait` seconds, then needs time to answer
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 60.0
+# A host waiting for its owner's approval asks again 10, 20, 40 s... apart, at most every 5 min, each delay
+# jittered down by up to a fifth so a fleet enrolled together does not ask in step.
+APPROVAL_BACKOFF_BASE = 10.0
+APPROVAL_BACKOFF_CAP = 300.0
+APPROVAL_BACKOFF_JITTER = 0.2
 CLOCK_JUMP = 30.0  # a 401 that moved our server-time estimate this much is worth one retry
 # Retry budgets (seconds) for calls that must not outlive the job they serve.
 REGISTER_BUDGET = 120.0
 LEASE_BUDGET = 30.0
 COMPLETE_BUDGET = 150.0  # a bit over one lease: after that the claim has lapsed anyway
+DEREGISTER_BUDGET = 60.0
 
 log = logging.getLogger(__name__)
 
@@ -63,27 +72,42 @@ class StaleClaim(ApiError):
     """409 stale_claim: another attempt holds the job now; stop working on it."""
 
 
+class PendingApproval(ApiError):
+    """403 host_pending_approval: the host is enrolled but its owner has not approved it yet; wait and ask again."""
+
+
+class UploadRefused(ApiError):
+    """403 from the upload target: the presigned URL expired (S3: "Request has expired") or no longer holds."""
+
+
 class Unreachable(ApiError):
     """Transient failures went on past the call's retry budget (or the agent is stopping)."""
 
 
 class Backoff:
-    """Exponential backoff with full jitter: a random delay in [0, min(cap, base * 2^n))."""
+    """Exponential backoff with jitter: a random delay in [(1 - jitter) * ceiling, ceiling), where the
+    ceiling is min(cap, base * 2^n). The default jitter of 1 is "full jitter": anywhere from 0."""
 
     def __init__(self, base: float = BACKOFF_BASE, cap: float = BACKOFF_CAP,
-                 rng: Callable[[], float] = random.random) -> None:
+                 rng: Callable[[], float] = random.random, *, jitter: float = 1.0) -> None:
         self.base = base
         self.cap = cap
+        self.jitter = jitter
         self._rng = rng
         self._failures = 0
 
     def next_delay(self) -> float:
         ceiling = min(self.cap, self.base * float(2 ** self._failures))
         self._failures = min(self._failures + 1, 32)
-        return self._rng() * ceiling
+        return ceiling * (1.0 - self.jitter + self.jitter * self._rng())
 
     def reset(self) -> None:
         self._failures = 0
+
+
+def approval_backoff(base: float = APPROVAL_BACKOFF_BASE) -> Backoff:
+    """The wait between asking again while the host's owner has not approved it (`base` is for tests)."""
+    return Backoff(base, APPROVAL_BACKOFF_CAP, jitter=APPROVAL_BACKOFF_JITTER)
 
 
 class ServerClock:
@@ -135,14 +159,23 @@ class ControlPlane:
     def register(self, token: str, *, name: str, hostname: str, environment: str | None,
                  public_key: str, capabilities: dict[str, Any],
                  budget: float | None = REGISTER_BUDGET) -> dict[str, Any]:
-        """Enrol; on success this client speaks as the new agent id. `budget` None: retry until stopped."""
+        """Enrol. Approved (200): this client speaks as the agent id from now on. Waiting for the owner's
+        approval (202): the answer's `status` is "pending_approval" and nothing changes here, because the
+        control plane does not accept this key's tokens yet. `budget` None: retry until stopped."""
         body: dict[str, Any] = {"token": token, "name": name, "hostname": hostname,
                                 "public_key": public_key, "capabilities": capabilities}
         if environment:
             body["environment"] = environment
-        answer = self._post("/register", body, auth=False, budget=budget, interruptible=True)
+        response = self._send("/register", body, auth=False, budget=budget, interruptible=True)
+        answer = self._answer(response)
+        if response.status_code == 202 or answer.get("status") == "pending_approval":
+            return {**answer, "status": "pending_approval"}
         self.agent_id = str(answer["agent_id"])
         return answer
+
+    def deregister(self) -> dict[str, Any]:
+        """Leave the fleet: from now on the control plane answers this agent's every call `401 agent_revoked`."""
+        return self._post("/deregister", {}, budget=DEREGISTER_BUDGET, interruptible=True)
 
     def heartbeat(self, capabilities: dict[str, Any], vms: list[dict[str, Any]], running_jobs: list[str],
                   *, budget: float = 30.0) -> dict[str, Any]:
@@ -160,23 +193,42 @@ class ControlPlane:
         body = {"claim_token": claim_token, "running": running}
         return self._post(f"/jobs/{quote(job_id, safe='')}/lease", body, budget=LEASE_BUDGET)
 
+    def fresh_uploads(self, job_id: str, claim_token: str) -> dict[str, Any]:
+        """New presigned upload URLs for a job this agent holds (the first ones expired): {"result": {...}}."""
+        answer = self._post(f"/jobs/{quote(job_id, safe='')}/uploads", {"claim_token": claim_token},
+                            budget=LEASE_BUDGET)
+        uploads = answer.get("uploads")
+        return uploads if isinstance(uploads, dict) else {}
+
     def complete(self, job_id: str, claim_token: str, *, exit_code: int, summary: str,
-                 outputs: list[str], vm: dict[str, str] | None) -> dict[str, Any]:
-        body = {"claim_token": claim_token, "exit_code": exit_code, "summary": summary,
-                "outputs": outputs, "vm": vm}
+                 outputs: list[str], vm: dict[str, Any] | None, cancelled: bool = False) -> dict[str, Any]:
+        body: dict[str, Any] = {"claim_token": claim_token, "exit_code": exit_code, "summary": summary,
+                                "outputs": outputs, "vm": vm}
+        if cancelled:
+            body["cancelled"] = True
         return self._post(f"/jobs/{quote(job_id, safe='')}/complete", body, budget=COMPLETE_BUDGET)
 
     def upload(self, url: str, data: bytes, *, budget: float = COMPLETE_BUDGET) -> None:
-        """PUT `data` to a presigned URL, exactly as the protocol says: the bytes and no extra headers."""
+        """PUT `data` to a presigned URL, exactly as the protocol says: the bytes and no extra headers.
+
+        UploadRefused on 403 (ask for fresh URLs), ApiError on any other refusal.
+        """
         response = self._with_retries(
             lambda: self._session.put(url, data=data, timeout=(CONNECT_TIMEOUT, READ_TIMEOUT)),
             what=f"upload to {_redact(url)}", budget=budget, interruptible=False, observe=False)
+        if response.status_code == 403:
+            raise UploadRefused(403, "upload_refused", f"PUT {_redact(url)} answered 403 (expired URL?)")
         if not 200 <= response.status_code < 300:
             raise ApiError(response.status_code, "upload_failed",
                            f"PUT {_redact(url)} answered {response.status_code}")
 
     def _post(self, path: str, body: dict[str, Any], *, budget: float | None, auth: bool = True,
               timeout: float = READ_TIMEOUT, interruptible: bool = False) -> dict[str, Any]:
+        return self._answer(self._send(path, body, budget=budget, auth=auth, timeout=timeout,
+                                       interruptible=interruptible))
+
+    def _send(self, path: str, body: dict[str, Any], *, budget: float | None, auth: bool = True,
+              timeout: float = READ_TIMEOUT, interruptible: bool = False) -> requests.Response:
         url = self.url + API_PREFIX + path
         for attempt in (1, 2):
             offset_before = self.clock.offset
@@ -191,7 +243,7 @@ class ControlPlane:
                             self.clock.offset - offset_before)
                 continue
             break
-        return self._answer(response)
+        return response
 
     def _headers(self, auth: bool) -> dict[str, str]:
         if not auth:
@@ -272,6 +324,8 @@ def _error(status: int, body: dict[str, Any] | None) -> ApiError:
         return Unauthorized(status, code, message)
     if status == 409 and code == "stale_claim":
         return StaleClaim(status, code, message)
+    if status == 403 and code == "host_pending_approval":
+        return PendingApproval(status, code, message)
     return ApiError(status, code, message)
 
 

@@ -1,9 +1,16 @@
-"""Joining the fleet: the state to start from, enrolment, pinned signing keys, one agent per state dir.
+"""Joining and leaving the fleet: the state to start from, enrolment, pinned signing keys, deregistration,
+one agent per state dir.
 
 Enrolment sends the agent's public key (the private half never leaves the
 state file) and pins the job-signing keys the control plane answers with.
 Registering again with the same name and key re-uses the host's record, so a
-lost answer or a repeated `fleetvisor-agent enroll` is harmless.
+lost answer or a repeated `fleetvisor-agent enroll` is harmless. When the
+owner must approve the host first, the control plane answers 202: the agent
+keeps its key (and the token, to ask again) and registers again later, with
+the same token and key, until it is approved.
+
+Deregistering tells the control plane that the host leaves, then forgets the
+identity: agent id, pinned keys and the private key itself.
 """
 
 from __future__ import annotations
@@ -16,11 +23,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .client import ApiError, ControlPlane
+from .client import ApiError, ControlPlane, Unauthorized
 from .config import Config
 from .hypervisor.errors import HypervisorError
 from .hypervisor.host import Host
 from .state import (
+    STATE_FILE,
     AgentState,
     StateError,
     ensure_state_dir,
@@ -67,30 +75,77 @@ def prepare_state(config: Config) -> AgentState:
 
 
 def enroll(config: Config, state: AgentState, client: ControlPlane, host: Host, *,
-           budget: float | None) -> AgentState:
-    """Register this host with the control plane and pin its job-signing keys."""
-    if not config.enrollment_token:
+           budget: float | None) -> bool:
+    """Register this host and pin its job-signing keys: True once approved, False while it waits for its owner."""
+    token = config.enrollment_token or state.enrollment_token
+    if not token:
         raise FatalError("This host is not enrolled: set FLEETVISOR_ENROLLMENT_TOKEN (or run "
                          "`fleetvisor-agent enroll --url URL --token TOKEN`).")
     # The key is on disk before it is sent, so a lost answer is retried with the same key.
     save_state(config.state_dir, state)
     try:
-        answer = client.register(config.enrollment_token, name=config.name, hostname=config.hostname,
+        answer = client.register(token, name=config.name, hostname=config.hostname,
                                  environment=config.environment, public_key=state.public_key,
                                  capabilities=capabilities_or_empty(host), budget=budget)
     except ApiError as exc:
         raise FatalError(f"Enrolment with {state.url} failed: {exc.message} ({exc.code}).") from exc
+    if answer.get("status") == "pending_approval":
+        _await_approval(config, state, token, answer)
+        return False
     state.agent_id = str(answer["agent_id"])
     state.owner_id = str(answer.get("owner_id") or "") or None
     state.name = str(answer.get("name") or config.name)
     state.signing_keys = parse_signing_keys(answer.get("signing_keys"))
+    state.enrollment_token = None
     save_state(config.state_dir, state)
     log.info("enrolled agent_id=%s name=%s url=%s signing_kids=%s", state.agent_id, state.name, state.url,
              ",".join(sorted(state.signing_keys)))
     if not state.signing_keys:
         log.warning("the control plane announced no job-signing keys: every job will be refused "
                     "(unknown_kid)")
-    return state
+    return True
+
+
+def _await_approval(config: Config, state: AgentState, token: str, answer: dict[str, Any]) -> None:
+    # The control plane accepts no call from this key until the owner approves it; the agent id it named
+    # is only for the log. Key and token stay on disk (0600), so asking again is the same request.
+    if state.enrollment_token != token:
+        state.enrollment_token = token
+        save_state(config.state_dir, state)
+    log.warning("this host waits for its owner's approval agent_id=%s name=%s url=%s: approve it in "
+                "Fleetvisor (Hosts); the agent asks again by itself", answer.get("agent_id"),
+                answer.get("name") or config.name, state.url)
+
+
+def deregister(config: Config, state: AgentState, client: ControlPlane) -> str:
+    """Leave the fleet, then forget this identity (agent id, pinned keys, private key); returns what was done."""
+    if state.agent_id is None:
+        return _forget_pending(config, state)
+    try:
+        client.deregister()
+    except Unauthorized as exc:
+        if exc.code != "agent_revoked":
+            raise FatalError(f"The control plane at {state.url} does not accept this host's identity "
+                             f"({exc.code}: {exc.message}); nothing was changed.") from exc
+        log.info("the control plane had already deregistered this host agent_id=%s", state.agent_id)
+    except ApiError as exc:
+        raise FatalError(f"Deregistration with {state.url} failed: {exc.message} ({exc.code}); "
+                         "nothing was changed.") from exc
+    # A new, unenrolled identity replaces the old one: nothing left on disk can act for the old agent.
+    save_state(config.state_dir, new_state(state.url))
+    log.info("deregistered agent_id=%s url=%s", state.agent_id, state.url)
+    return (f"Deregistered {state.agent_id} ({state.name}) from {state.url}; its agent id, pinned job-signing "
+            f"keys and private key are gone from {config.state_dir / STATE_FILE}. Enrol again with a new "
+            "token to bring this host back.")
+
+
+def _forget_pending(config: Config, state: AgentState) -> str:
+    if state.enrollment_token is None:
+        return f"This host is not enrolled with {state.url}: nothing to deregister."
+    # A host waiting for approval may not call the control plane; its owner rejects the waiting record.
+    save_state(config.state_dir, new_state(state.url))
+    return (f"Forgot this host's pending enrolment with {state.url} (key and token); its owner can reject "
+            "the waiting host in Fleetvisor.")
 
 
 def parse_signing_keys(announced: object) -> dict[str, str]:
@@ -119,7 +174,8 @@ def state_lock(state_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise FatalError(f"Another agent is already running with state dir {state_dir}.") from exc
+            raise FatalError(f"Another agent is already running with state dir {state_dir}; stop it first.") \
+                from exc
         yield
     finally:
         os.close(fd)

@@ -10,7 +10,9 @@ unreachable the last known report is sent, flagged as such: an empty inventory
 would tell the control plane that every VM is gone. Meanwhile the connection
 (not the listing) is retried with backoff, and the first heartbeat after it
 is back goes out at once, because a libvirtd restart is also when lifecycle
-events stop until the agent connects (and subscribes) again.
+events stop until the agent connects (and subscribes) again. While the host
+waits for its owner's approval (`403 host_pending_approval`), heartbeats back
+off like the rest of the agent: 10 s doubling to 5 min.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .client import ApiError, ControlPlane, Unauthorized
+from .client import APPROVAL_BACKOFF_BASE, ApiError, ControlPlane, PendingApproval, Unauthorized, approval_backoff
 from .hypervisor.errors import HypervisorError
 from .hypervisor.events import LifecycleEvent
 from .hypervisor.host import Host
@@ -40,7 +42,8 @@ Report = tuple[dict[str, Any], list[dict[str, Any]]]
 class Heartbeat:
     def __init__(self, client: ControlPlane, host: Host, *, interval: float, stop: threading.Event,
                  jobs_in_hand: Callable[[], list[str]], on_answer: Callable[[dict[str, Any]], None],
-                 on_unauthorized: Callable[[Unauthorized], None]) -> None:
+                 on_unauthorized: Callable[[Unauthorized], None],
+                 approval_backoff_base: float = APPROVAL_BACKOFF_BASE) -> None:
         self.interval = interval
         self.soon_seconds = SOON_SECONDS
         self.event_seconds = EVENT_SECONDS
@@ -54,6 +57,8 @@ class Heartbeat:
         self._due: float | None = None  # monotonic time of an early heartbeat someone asked for
         self._last_report: Report = ({}, [])
         self._libvirt_down = False
+        self._approval_backoff = approval_backoff(approval_backoff_base)
+        self._approval_wait: float | None = None  # seconds to the next beat while the owner has not approved us
         self._thread = threading.Thread(target=self._loop, name="heartbeat", daemon=True)
 
     def start(self) -> None:
@@ -83,9 +88,16 @@ class Heartbeat:
         except Unauthorized as exc:
             self._on_unauthorized(exc)
             return
+        except PendingApproval:
+            self._approval_wait = self._approval_backoff.next_delay()
+            log.info("heartbeat refused: this host waits for its owner's approval; next in %.0f s",
+                     self._approval_wait)
+            return
         except ApiError as exc:
             log.warning("heartbeat failed error=%s", exc)
             return
+        self._approval_wait = None
+        self._approval_backoff.reset()
         log.debug("heartbeat sent vms=%d", len(vms))
         self._on_answer(answer)
 
@@ -101,7 +113,10 @@ class Heartbeat:
             with self._wakeup:
                 self._due = None  # before the beat: a request made during it is kept for the next
             self.beat()
-            if self._libvirt_down:
+            if self._approval_wait is not None:
+                # Events and finished jobs do not hurry a heartbeat the control plane will refuse anyway.
+                self._wait_until(time.monotonic() + self._approval_wait, heed_requests=False)
+            elif self._libvirt_down:
                 self._wait_for_libvirt()
             else:
                 self._wait_until(self._next_regular())
@@ -125,16 +140,17 @@ class Heartbeat:
                 return
             delay *= 2
 
-    def _wait_until(self, until: float) -> bool:
+    def _wait_until(self, until: float, *, heed_requests: bool = True) -> bool:
         """Sleep until `until`; True if woken early because a heartbeat was asked for or the agent is stopping."""
         with self._wakeup:
             while not self._stop.is_set():
                 now = time.monotonic()
-                if self._due is not None and self._due <= now:
+                due = self._due if heed_requests else None
+                if due is not None and due <= now:
                     return True
                 if now >= until:
                     return False
-                self._wakeup.wait(min(until, self._due if self._due is not None else until) - now)
+                self._wakeup.wait(min(until, due if due is not None else until) - now)
             return True
 
     def _report(self) -> Report:

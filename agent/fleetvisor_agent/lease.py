@@ -1,9 +1,14 @@
 """A job in hand and the thread that keeps its lease while it runs.
 
-The lease is the control plane's proof that this agent still works on the job;
-if a renewal says the job was cancelled or answers 409, another attempt may
-already own it, so the job is abandoned: its result is neither uploaded nor
-reported.
+The lease is the control plane's proof that this agent still works on the job.
+A renewal may bring two kinds of news. `"cancel": true` (or the job in a
+heartbeat answer's `cancel` list) means the operator cancelled it: the job is
+*cancelled*, and the runner completes it as such at once, with
+`"cancelled": true`; the lease is kept until then. A 409 (or 401) means
+another attempt may own the job now: the job is *abandoned*, its result
+neither uploaded nor reported. Either way the job's `cancelled` event tells a
+handler that waits to stop waiting, and `settled` tells the runner to stop
+waiting for the handler.
 """
 
 from __future__ import annotations
@@ -25,16 +30,32 @@ class ActiveJob:
     job: VerifiedJob
     claim_token: str
     abandoned: threading.Event = field(default_factory=threading.Event)
+    cancel_requested: threading.Event = field(default_factory=threading.Event)
+    # The handler returned, or its outcome stopped mattering (cancelled or abandoned).
+    settled: threading.Event = field(default_factory=threading.Event)
+
+    def cancel(self, why: str) -> None:
+        """The operator cancelled the job: stop waiting for the handler and report the job cancelled."""
+        if not self.cancel_requested.is_set():
+            log.warning("job cancelled job_id=%s attempt=%d reason=%s", self.job.job_id, self.job.attempt, why)
+            self.cancel_requested.set()
+        self._stop_waiting()
 
     def abandon(self, why: str) -> None:
+        """Another attempt may own the job: stop waiting for the handler and report nothing."""
         if not self.abandoned.is_set():
             log.warning("job abandoned job_id=%s attempt=%d reason=%s", self.job.job_id, self.job.attempt,
                         why)
             self.abandoned.set()
+        self._stop_waiting()
+
+    def _stop_waiting(self) -> None:
+        self.job.cancelled.set()
+        self.settled.set()
 
 
 class LeaseKeeper:
-    """Renews a job's lease every 40 s until finished; a cancel or a lost claim abandons the job."""
+    """Renews a job's lease every 40 s until finished; a cancel cancels the job, a lost claim abandons it."""
 
     def __init__(self, client: ControlPlane, active: ActiveJob,
                  interval: float = LEASE_RENEW_SECONDS) -> None:
@@ -64,5 +85,5 @@ class LeaseKeeper:
                 log.warning("lease renewal failed job_id=%s error=%s; trying again later", job.job_id, exc)
                 continue
             if answer.get("cancel"):
-                self._active.abandon("cancelled by the control plane")
-                return
+                # Renewals go on: the lease must hold until the cancelled job is reported.
+                self._active.cancel("cancelled by the operator (lease answer)")

@@ -3,12 +3,18 @@
 For every claimed job: verify the envelope → on refusal report it and run
 nothing → journal the attempt (fsync'd) → mark it running with the first lease
 call → run the handler while a keeper thread renews the lease → upload the
-result JSON → complete. At most `max_jobs` run at once, each in a worker of a
-thread pool. Heartbeats run in their own thread (heartbeat.py), and one follows
-each job so the inventory stays fresh. The control plane being down only slows
-things: every call backs off with jitter and the loop resumes by itself. A 401
-is the one thing that stops the agent, because no retry can fix an identity the
-control plane no longer accepts.
+result JSON (with fresh URLs if S3 says the first ones expired) → complete. At
+most `max_jobs` run at once, each in a worker of a thread pool; the handler
+itself runs in a thread of its own, so that a cancel (lease or heartbeat
+answer) lets the worker complete the job as cancelled at once, while a libvirt
+call that cannot be interrupted finishes in the background (the job's slot
+stays taken until it has). Heartbeats run in their own thread (heartbeat.py),
+and one follows each job so the inventory stays fresh. The control plane being
+down only slows things: every call backs off with jitter and the loop resumes
+by itself. A host waiting for its owner's approval (202 at enrolment, 403
+host_pending_approval later) waits with a slower backoff. A 401 is the one
+thing that stops the agent, because no retry can fix an identity the control
+plane no longer accepts.
 """
 from __future__ import annotations
 
@@ -21,7 +27,18 @@ from types import FrameType
 from typing import Any
 
 from . import jobs
-from .client import ApiError, Backoff, ControlPlane, StaleClaim, Unauthorized
+from .client import (
+    APPROVAL_BACKOFF_BASE,
+    BACKOFF_BASE,
+    ApiError,
+    Backoff,
+    ControlPlane,
+    PendingApproval,
+    StaleClaim,
+    Unauthorized,
+    UploadRefused,
+    approval_backoff,
+)
 from .config import Config
 from .enrollment import FatalError, enroll, parse_signing_keys, prepare_state, state_lock
 from .heartbeat import Heartbeat
@@ -34,6 +51,10 @@ from .verify import Policy, Refused, VerifiedJob, canonical_bytes, unverified_jo
 EXIT_OK = 0
 EXIT_UNAUTHORIZED = 3  # the control plane no longer accepts this agent: an operator must re-enrol it
 MAX_JOBS_PER_POLL = 10  # the control plane's limit
+CANCELLED_SUMMARY = "cancelled by the operator"
+EXIT_CANCELLED = jobs.EXIT_INVALID  # the protocol's exit code for a cancelled job: no retry
+UPLOAD_ATTEMPTS = 4  # PUTs of one result; each after the first goes to fresh URLs
+UPLOAD_EXPIRY_MARGIN = 5.0  # seconds: a URL this close to its expires_at (server time) is renewed before use
 
 log = logging.getLogger(__name__)
 
@@ -57,17 +78,22 @@ def run_agent(config: Config, *, stop: threading.Event | None = None, install_si
 
 class Runner:
     def __init__(self, config: Config, state: AgentState, host: Host, *, client: ControlPlane | None = None,
-                 journal: Journal | None = None, stop: threading.Event | None = None) -> None:
+                 journal: Journal | None = None, stop: threading.Event | None = None,
+                 backoff_base: float = BACKOFF_BASE, approval_backoff_base: float = APPROVAL_BACKOFF_BASE) -> None:
+        """`backoff_base` (failed calls, result uploads) and `approval_backoff_base` (waiting for the owner's
+        approval) are there for tests; the defaults are the protocol's."""
         self.config = config
         self.state = state
         self.host = host
         self.stop = stop or threading.Event()
+        self.backoff_base = backoff_base
+        self.approval_backoff_base = approval_backoff_base
         self.client = client or ControlPlane(state.url, state.private_key, state.agent_id, stop=self.stop,
-                                             pool_size=config.max_jobs + 4)
+                                             pool_size=config.max_jobs + 4, backoff_base=backoff_base)
         self.journal = journal or Journal.in_state_dir(config.state_dir)
         self.heartbeat = Heartbeat(self.client, host, interval=config.heartbeat_seconds, stop=self.stop,
                                    jobs_in_hand=self.running_job_ids, on_answer=self._apply_heartbeat_answer,
-                                   on_unauthorized=self._die)
+                                   on_unauthorized=self._die, approval_backoff_base=approval_backoff_base)
         self.lease_renew_seconds = LEASE_RENEW_SECONDS
         self._exit_code = EXIT_OK
         self._slots = threading.Semaphore(config.max_jobs)
@@ -75,9 +101,10 @@ class Runner:
         self._active_lock = threading.Lock()
 
     def run(self) -> int:
-        """Enrol if needed, then heartbeat and poll until stopped; returns the exit code."""
-        if not self.state.enrolled:
-            enroll(self.config, self.state, self.client, self.host, budget=None)
+        """Enrol if needed (waiting for the owner's approval), then heartbeat and poll until stopped."""
+        if not self.state.enrolled and not self._enroll():
+            log.info("agent stopped while waiting for approval")
+            return self._exit_code
         log.info("agent running agent_id=%s name=%s url=%s libvirt=%s max_jobs=%d", self.state.agent_id,
                  self.state.name, self.state.url, self.host.uri, self.config.max_jobs)
         self.heartbeat.start()
@@ -97,31 +124,54 @@ class Runner:
         with self._active_lock:
             return sorted(self._active)
 
+    def _enroll(self) -> bool:
+        """Register until the owner has approved the host (same token, same key); False if stopped meanwhile."""
+        backoff = approval_backoff(self.approval_backoff_base)
+        while not enroll(self.config, self.state, self.client, self.host, budget=None):
+            delay = backoff.next_delay()
+            log.info("registering again in %.0f s", delay)
+            if self.stop.wait(delay):
+                return False
+        return True
+
     # -- polling ---------------------------------------------------------------------------------
 
     def _poll_loop(self, pool: ThreadPoolExecutor) -> None:
-        backoff = Backoff()
+        failures, approval = Backoff(base=self.backoff_base), approval_backoff(self.approval_backoff_base)
         while not self.stop.is_set():
             free = self._take_slots()
             if free == 0:
                 continue
-            try:
-                claimed = self.client.poll(self.config.poll_wait, max_jobs=free)
-            except Unauthorized as exc:
+            claimed = self._poll(free, failures, approval)
+            if claimed is None:
                 self._release(free)
-                self._die(exc)
-                return
-            except ApiError as exc:
-                self._release(free)
-                if not self.stop.is_set():
-                    delay = backoff.next_delay()
-                    log.warning("poll failed error=%s; polling again in %.1f s", exc, delay)
-                    self.stop.wait(delay)
                 continue
-            backoff.reset()
             self._release(max(0, free - len(claimed)))
             for index, item in enumerate(claimed):
                 pool.submit(self._process, item, index < free)
+
+    def _poll(self, free: int, failures: Backoff, approval: Backoff) -> list[dict[str, Any]] | None:
+        """Claimed jobs; None after a failure has been waited out (or the agent has to stop)."""
+        try:
+            claimed = self.client.poll(self.config.poll_wait, max_jobs=free)
+        except Unauthorized as exc:
+            self._die(exc)
+            return None
+        except PendingApproval:
+            self._pause(approval.next_delay(), f"this host waits for its owner's approval "
+                                               f"agent_id={self.state.agent_id} name={self.state.name}")
+            return None
+        except ApiError as exc:
+            self._pause(failures.next_delay(), f"poll failed error={exc}")
+            return None
+        failures.reset()
+        approval.reset()
+        return claimed
+
+    def _pause(self, delay: float, why: str) -> None:
+        if not self.stop.is_set():
+            log.warning("%s; polling again in %.1f s", why, delay)
+            self.stop.wait(delay)
 
     def _take_slots(self) -> int:
         """Wait for one free job slot, then take the other free ones too: one poll may claim that many."""
@@ -166,17 +216,30 @@ class Runner:
             return
         log.info("job accepted job_id=%s attempt=%d op=%s args=%s", job.job_id, job.attempt, job.op,
                  json.dumps(dict(job.args), sort_keys=True))
+        active = ActiveJob(job, claim_token)
+        if not self._mark_running(active):
+            return
+        if active.cancel_requested.is_set():
+            self._settle(active, claimed, [])
+        else:
+            self._run_job(active, claimed)
+
+    def _mark_running(self, active: ActiveJob) -> bool:
+        """The first lease call (`running: true`); False if the job must not start. It may be cancelled already."""
+        job = active.job
         try:
-            self.client.lease(job.job_id, claim_token, running=True)
+            answer = self.client.lease(job.job_id, active.claim_token, running=True)
         except StaleClaim:
             log.warning("job not started: the claim was lost job_id=%s attempt=%d", job.job_id, job.attempt)
-            return
+            return False
         except Unauthorized:
             raise
         except ApiError as exc:
             log.warning("job not started: could not mark it running job_id=%s error=%s", job.job_id, exc)
-            return
-        self._run_job(ActiveJob(job, claim_token), claimed)
+            return False
+        if answer.get("cancel"):
+            active.cancel("cancelled by the operator before it started")
+        return True
 
     def _verify(self, envelope: object) -> VerifiedJob:
         """Verify, then journal the attempt; a concurrent duplicate loses the journal race as `replayed`."""
@@ -192,25 +255,64 @@ class Runner:
 
     def _run_job(self, active: ActiveJob, claimed: dict[str, Any]) -> None:
         job = active.job
+        outcome: list[jobs.Result] = []
+        handler = threading.Thread(target=self._run_handler, args=(active, outcome), name=f"handler-{job.job_id}",
+                                   daemon=True)
         with self._active_lock:
             self._active[job.job_id] = active
+        handler.start()
         try:
             with LeaseKeeper(self.client, active, self.lease_renew_seconds):
-                result = jobs.run(job, self.host)
-                log.info("job finished job_id=%s attempt=%d exit_code=%d summary=%s", job.job_id,
-                         job.attempt, result.exit_code, result.summary)
-                if not active.abandoned.is_set():
-                    self._report(active, claimed, result)
-        except StaleClaim:
-            log.warning("job result not recorded: the claim was lost job_id=%s attempt=%d", job.job_id,
-                        job.attempt)
+                active.settled.wait()
+                self._settle(active, claimed, outcome)
         finally:
             with self._active_lock:
                 self._active.pop(job.job_id, None)
             self.heartbeat.soon()
+            handler.join()  # a cancelled job's slot stays taken until its libvirt call is over
+
+    def _run_handler(self, active: ActiveJob, outcome: list[jobs.Result]) -> None:
+        job = active.job
+        try:
+            result = jobs.run(job, self.host)
+            outcome.append(result)
+            late = " (after its outcome stopped mattering)" if job.cancelled.is_set() else ""
+            log.info("job finished%s job_id=%s attempt=%d exit_code=%d summary=%s", late, job.job_id,
+                     job.attempt, result.exit_code, result.summary)
+        finally:
+            active.settled.set()
+
+    def _settle(self, active: ActiveJob, claimed: dict[str, Any], outcome: list[jobs.Result]) -> None:
+        """Report the job: nothing if abandoned, cancelled once the operator asked, else the handler's result."""
+        job = active.job
+        try:
+            if active.abandoned.is_set():
+                return
+            if active.cancel_requested.is_set():
+                self._report_cancelled(active)
+            else:
+                self._report(active, claimed, outcome[0])
+        except StaleClaim:
+            log.warning("job result not recorded: the claim was lost job_id=%s attempt=%d", job.job_id,
+                        job.attempt)
+
+    def _report_cancelled(self, active: ActiveJob) -> None:
+        """Complete a cancelled job at once, with the VM as it is now; no result document is uploaded."""
+        job = active.job
+        vm = jobs.vm_now(job, self.host)
+        try:
+            self.client.complete(job.job_id, active.claim_token, exit_code=EXIT_CANCELLED, summary=CANCELLED_SUMMARY,
+                                 outputs=[], vm=vm, cancelled=True)
+        except (StaleClaim, Unauthorized):
+            raise
+        except ApiError as exc:
+            log.error("job cancellation not recorded job_id=%s error=%s", job.job_id, exc)
+            return
+        log.info("job reported cancelled job_id=%s attempt=%d vm_state=%s", job.job_id, job.attempt,
+                 vm["state"] if vm else None)
 
     def _report(self, active: ActiveJob, claimed: dict[str, Any], result: jobs.Result) -> None:
-        outputs = self._upload_result(claimed, result)
+        outputs = self._upload_result(active, claimed, result)
         if active.abandoned.is_set():
             return
         try:
@@ -221,23 +323,62 @@ class Runner:
         except ApiError as exc:
             log.error("job completion not recorded job_id=%s error=%s", active.job.job_id, exc)
 
-    def _upload_result(self, claimed: dict[str, Any], result: jobs.Result) -> list[str]:
+    def _upload_result(self, active: ActiveJob, claimed: dict[str, Any], result: jobs.Result) -> list[str]:
         """Upload the result JSON; a failed upload costs the document, not the completion."""
-        target = (claimed.get("uploads") or {}).get("result") or {}
+        job_id = active.job.job_id
+        target = _result_target(claimed.get("uploads"))
         data = canonical_bytes(result.document)
-        url, max_bytes = target.get("url"), target.get("max_bytes")
-        if not isinstance(url, str):
-            log.warning("no upload URL for the result job_id=%s", result.document["job_id"])
+        if target is None:
+            log.warning("no upload URL for the result job_id=%s", job_id)
             return []
+        max_bytes = target.get("max_bytes")
         if isinstance(max_bytes, int) and len(data) > max_bytes:
-            log.warning("result too large to upload job_id=%s bytes=%d", result.document["job_id"], len(data))
+            log.warning("result too large to upload job_id=%s bytes=%d", job_id, len(data))
             return []
+        return ["result"] if self._put_result(active, target, data) else []
+
+    def _put_result(self, active: ActiveJob, target: dict[str, Any], data: bytes) -> bool:
+        """PUT the result; when S3 refuses the URL (403) or it has expired, ask for fresh URLs and try again."""
+        job_id = active.job.job_id
+        backoff = Backoff(base=self.backoff_base)
+        for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+            if attempt > 1 or self._expired(target):
+                fresh = self._fresh_target(active)
+                if fresh is None:
+                    return False
+                target = fresh
+            try:
+                self.client.upload(target["url"], data)
+                return True
+            except UploadRefused as exc:
+                delay = backoff.next_delay()
+                log.warning("result upload refused job_id=%s attempt=%d error=%s; fresh URLs in %.1f s",
+                            job_id, attempt, exc, delay)
+                if attempt == UPLOAD_ATTEMPTS or active.abandoned.wait(delay):
+                    break
+            except ApiError as exc:  # connection errors and 5xx were retried inside upload()
+                log.warning("result upload failed job_id=%s error=%s", job_id, exc)
+                return False
+        log.warning("result not uploaded job_id=%s: giving up after %d attempts", job_id, attempt)
+        return False
+
+    def _expired(self, target: dict[str, Any]) -> bool:
+        expires_at = target.get("expires_at")
+        return (isinstance(expires_at, int | float) and not isinstance(expires_at, bool)
+                and self.client.server_now() >= expires_at - UPLOAD_EXPIRY_MARGIN)
+
+    def _fresh_target(self, active: ActiveJob) -> dict[str, Any] | None:
         try:
-            self.client.upload(url, data)
+            uploads = self.client.fresh_uploads(active.job.job_id, active.claim_token)
+        except (StaleClaim, Unauthorized):
+            raise
         except ApiError as exc:
-            log.warning("result upload failed job_id=%s error=%s", result.document["job_id"], exc)
-            return []
-        return ["result"]
+            log.warning("fresh upload URLs not given job_id=%s error=%s", active.job.job_id, exc)
+            return None
+        target = _result_target(uploads)
+        if target is None:
+            log.warning("fresh upload URLs without one for the result job_id=%s", active.job.job_id)
+        return target
 
     def _report_refusal(self, claimed: dict[str, Any], claim_token: str, refusal: Refused) -> None:
         job_id = _claimed_job_id(claimed)
@@ -269,7 +410,7 @@ class Runner:
             with self._active_lock:
                 active = self._active.get(job_id) if isinstance(job_id, str) else None
             if active is not None:
-                active.abandon("cancelled by the control plane")
+                active.cancel("cancelled by the operator (heartbeat answer)")
         if "signing_keys" in answer:
             self._update_signing_keys(parse_signing_keys(answer["signing_keys"]))
 
@@ -303,6 +444,12 @@ def _install_signal_handlers(runner: Runner) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+
+
+def _result_target(uploads: object) -> dict[str, Any] | None:
+    """The `result` entry of a claim's (or a renewal's) uploads, if it has a URL."""
+    target = uploads.get("result") if isinstance(uploads, dict) else None
+    return target if isinstance(target, dict) and isinstance(target.get("url"), str) else None
 
 
 def _claimed_job_id(claimed: dict[str, Any]) -> str | None:

@@ -3,7 +3,9 @@
 The file holds the control-plane URL, the agent and owner ids, the agent's
 Ed25519 private key (generated before the first enrolment, so a lost answer can
 be retried with the same key) and the control plane's job-signing public keys
-pinned at enrolment. It is written whole and atomically (temp file, fsync,
+pinned at enrolment. While the host waits for its owner's approval it also
+keeps the enrolment token, so that `run` can ask again after `enroll` exited;
+the token is dropped once the host is approved. It is written whole and atomically (temp file, fsync,
 rename) with mode 0600 inside a 0700 directory: a crash leaves either the old
 or the new file, never half of one.
 """
@@ -37,6 +39,8 @@ class AgentState:
     owner_id: str | None = None
     name: str | None = None
     signing_keys: dict[str, str] = field(default_factory=dict)
+    # Only while waiting for the owner's approval: the token to register with again.
+    enrollment_token: str | None = field(default=None, repr=False)
 
     @property
     def enrolled(self) -> bool:
@@ -52,7 +56,7 @@ class AgentState:
 
 
 def new_state(url: str) -> AgentState:
-    """A fresh identity for `url`: a new key pair, not enrolled yet."""
+    """A fresh identity for `url`: a new key pair, not enrolled yet (also what a deregistered host keeps)."""
     return AgentState(url=url, private_key=Ed25519PrivateKey.generate())
 
 
@@ -120,9 +124,12 @@ def public_key_from_b64(text: str) -> Ed25519PublicKey:
 
 def _to_document(state: AgentState) -> dict[str, Any]:
     seed = state.private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
-    return {"format": FORMAT_VERSION, "url": state.url, "agent_id": state.agent_id,
-            "owner_id": state.owner_id, "name": state.name, "private_key": b64url_encode(seed),
-            "signing_keys": dict(sorted(state.signing_keys.items()))}
+    doc = {"format": FORMAT_VERSION, "url": state.url, "agent_id": state.agent_id,
+           "owner_id": state.owner_id, "name": state.name, "private_key": b64url_encode(seed),
+           "signing_keys": dict(sorted(state.signing_keys.items()))}
+    if state.enrollment_token is not None:
+        doc["enrollment_token"] = state.enrollment_token
+    return doc
 
 
 def _from_document(doc: dict[str, Any]) -> AgentState:
@@ -133,7 +140,10 @@ def _from_document(doc: dict[str, Any]) -> AgentState:
         if not isinstance(kid, str):
             raise TypeError("signing_keys must map kid to a base64url key")
         public_key_from_b64(value)
+    token = doc.get("enrollment_token")
+    if token is not None and not isinstance(token, str):
+        raise TypeError("enrollment_token must be a string")
     return AgentState(url=str(doc["url"]), agent_id=doc.get("agent_id"), owner_id=doc.get("owner_id"),
                       name=doc.get("name"),
                       private_key=Ed25519PrivateKey.from_private_bytes(b64url_decode(doc["private_key"])),
-                      signing_keys=dict(keys))
+                      signing_keys=dict(keys), enrollment_token=token)

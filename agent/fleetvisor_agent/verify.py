@@ -14,8 +14,9 @@ import base64
 import binascii
 import json
 import re
+import threading
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -44,6 +45,13 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class VerifiedJob:
+    """The signed payload, plus the one thing a handler learns while it runs: `cancelled`.
+
+    `cancelled` is set when the agent stops caring about the job's outcome: the operator cancelled it, or
+    another attempt owns it now. A handler that waits (vm.shutdown's escalation) waits on this event instead
+    of sleeping and gives up early; a libvirt call in flight is left to finish.
+    """
+
     job_id: str
     agent_id: str
     op: str
@@ -52,6 +60,7 @@ class VerifiedJob:
     expires_at: int
     attempt: int
     kid: str
+    cancelled: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ NODE_XML = """<node>
 """
 DOMAIN_XML = """<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
     <name>{name}</name><uuid>{uuid}</uuid><memory>{memory}</memory><vcpu>{vcpus}</vcpu>
-    <os><type>hvm</type></os><test:runstate>{runstate}</test:runstate>
+    <os><type>hvm</type></os>{lifecycle}<test:runstate>{runstate}</test:runstate>
     <devices>{devices}</devices>
   </domain>"""
 # db1's disks: two pool volumes (one by path, one by pool and name), a file outside every pool, and an ISO
@@ -61,6 +61,11 @@ NODE_VMS = [  # name, uuid, memory KiB, vcpus, libvirt state number, devices
     ("db1", DB1, 2097152, 4, 5, DB1_DEVICES),
     ("cache1", CACHE1, 524288, 1, 3, ""),
 ]
+# A running VM that an ACPI shutdown never stops: the test driver restarts it at once (on_poweroff restart),
+# so a vm.shutdown with a timeout waits the whole timeout for it.
+STUBBORN1 = "55555555-5555-4555-8555-555555555555"
+STUBBORN_XML = DOMAIN_XML.format(name="stubborn1", uuid=STUBBORN1, memory=262144, vcpus=1, runstate=1, devices="",
+                                 lifecycle="<on_poweroff>restart</on_poweroff>")
 
 
 @pytest.fixture(scope="session")
@@ -86,10 +91,18 @@ def sign_raw(body: bytes, key: Ed25519PrivateKey, kid: str) -> dict[str, Any]:
 @pytest.fixture
 def node_uri(tmp_path: Path) -> str:
     """A fresh test-driver host with web1 (running), db1 (shutoff, with disks) and cache1 (paused), and a pool."""
-    domains = "\n  ".join(DOMAIN_XML.format(name=n, uuid=u, memory=m, vcpus=c, runstate=s, devices=d)
+    domains = "\n  ".join(DOMAIN_XML.format(name=n, uuid=u, memory=m, vcpus=c, runstate=s, devices=d, lifecycle="")
                           for n, u, m, c, s, d in NODE_VMS)
     path = tmp_path / "node.xml"
     path.write_text(NODE_XML.format(domains=domains, pool=POOL_XML))
+    return f"test://{path}"
+
+
+@pytest.fixture
+def stubborn_uri(tmp_path: Path) -> str:
+    """A test-driver host with one VM, stubborn1: running, and an ACPI shutdown never stops it."""
+    path = tmp_path / "stubborn.xml"
+    path.write_text(NODE_XML.format(domains=STUBBORN_XML, pool=""))
     return f"test://{path}"
 
 

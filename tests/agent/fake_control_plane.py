@@ -4,7 +4,10 @@ It runs on http.server in a thread, keeps its own clock (which may be set
 minutes away from ours), checks agent JWTs the way the control plane does
 (signature, typ, aud, lifetime, iat/exp within 60 s of its clock), signs jobs
 with the test-vector key, and records every call so tests can assert on what
-the agent sent.
+the agent sent. Switches make it answer the way the real one does in rarer
+moments: enrolment waiting for approval (202, then 403 host_pending_approval),
+a deregistered host (401 agent_revoked), a cancelled job, an expired upload URL
+(403 from the upload target).
 """
 
 from __future__ import annotations
@@ -51,6 +54,9 @@ class FakeControlPlane:
     revoked: bool = False
     stale: bool = False
     lease_cancel: bool = False
+    pending_registrations: int = 0  # this many register calls answer 202 pending_approval before one is approved
+    pending_approval: bool = False  # authenticated calls answer 403 host_pending_approval
+    upload_refusals: int = 0  # this many PUTs answer 403, as S3 does for an expired presigned URL
     fail_next: list[int] = field(default_factory=list)
     omit_server_time: bool = False
     heartbeat_cancel: list[str] = field(default_factory=list)
@@ -70,10 +76,11 @@ class FakeControlPlane:
 
     def queue_job(self, op: str, vm_uuid: str, *, job_id: str, attempt: int = 1, kid: str = KID,
                   key: Ed25519PrivateKey | None = None, envelope: dict[str, Any] | None = None,
-                  args: dict[str, Any] | None = None) -> dict[str, Any]:
+                  args: dict[str, Any] | None = None, upload_expires_in: int = 900) -> dict[str, Any]:
         """Queue a claimed job (signed like the control plane would, unless an envelope is given).
 
-        `args` are the job's arguments besides `vm_uuid`.
+        `args` are the job's arguments besides `vm_uuid`; the upload URL expires `upload_expires_in` seconds
+        from now (server time).
         """
         now = int(self.now())
         payload = {"v": 1, "job_id": job_id, "agent_id": AGENT_ID, "op": op,
@@ -81,11 +88,15 @@ class FakeControlPlane:
                    "issued_at": now, "expires_at": now + 120, "attempt": attempt, "kid": kid}
         claimed = {"envelope": envelope or sign_envelope(payload, key or self.signing_key, kid),
                    "claim_token": f"ct-{job_id}-{attempt}", "lease_expires_at": now + 120,
-                   "uploads": {"result": {"url": f"{self.url}/upload/{job_id}/{attempt}", "key": "k",
-                                          "max_bytes": 1048576, "expires_at": now + 900}}}
+                   "uploads": self._uploads(job_id, attempt, expires_at=now + upload_expires_in)}
         with self.lock:
             self.queued.append(claimed)
         return claimed
+
+    def _uploads(self, job_id: str, attempt: int, *, expires_at: int, fresh: int = 0) -> dict[str, Any]:
+        query = f"?fresh={fresh}" if fresh else ""
+        return {"result": {"url": f"{self.url}/upload/{job_id}/{attempt}{query}", "key": "k",
+                           "max_bytes": 1048576, "expires_at": expires_at}}
 
     def signing_keys(self) -> list[dict[str, str]]:
         public = self.signing_key.public_key().public_bytes_raw()
@@ -99,34 +110,63 @@ class FakeControlPlane:
             if self.fail_next:
                 return self.fail_next.pop(0), {"error": {"code": "unavailable", "message": "try later"}}
         if call.method == "PUT":
-            self.uploads[call.path] = call.body
-            return 200, None
+            return self._put(call)
         if call.path == "/agent/v1/register":
             return self._register(call.json())
         refused = self._refuse_token(call.headers.get("Authorization", ""))
         if refused is not None:
             return 401, refused
+        if self.pending_approval:
+            return 403, {"error": {"code": "host_pending_approval",
+                                   "message": "This host waits for its owner's approval."}}
         return self._route(call)
+
+    def _put(self, call: Call) -> tuple[int, dict[str, Any] | None]:
+        with self.lock:
+            if self.upload_refusals:
+                self.upload_refusals -= 1
+                return 403, {"Error": {"Code": "AccessDenied", "Message": "Request has expired"}}
+            self.uploads[call.path] = call.body
+        return 200, None
 
     def _route(self, call: Call) -> tuple[int, dict[str, Any] | None]:
         if call.path == "/agent/v1/heartbeat":
             return 200, self._stamp({"cancel": self.heartbeat_cancel, "signing_keys": self.signing_keys()})
         if call.path == "/agent/v1/poll":
             return 200, self._stamp({"jobs": self._take(call)})
-        if self.stale and call.path.endswith(("/lease", "/complete")):
+        if call.path == "/agent/v1/deregister":
+            self.revoked = True
+            return 200, {}
+        if self.stale and call.path.endswith(("/lease", "/complete", "/uploads")):
             return 409, {"error": {"code": "stale_claim", "message": "This claim no longer holds the job."}}
+        return self._job_call(call)
+
+    def _job_call(self, call: Call) -> tuple[int, dict[str, Any] | None]:
         if call.path.endswith("/lease"):
             return 200, {"lease_expires_at": int(self.now()) + 120, "cancel": self.lease_cancel}
+        if call.path.endswith("/uploads"):
+            return 200, {"uploads": self._fresh_uploads(call)}
         if call.path.endswith("/complete"):
-            return 200, {"status": "succeeded" if call.json()["exit_code"] == 0 else "failed"}
+            return 200, {"status": _status_after(call.json())}
         return 404, {"error": {"code": "route_not_found", "message": call.path}}
+
+    def _fresh_uploads(self, call: Call) -> dict[str, Any]:
+        job_id = call.path.split("/")[4]
+        attempt = int(call.json()["claim_token"].rsplit("-", 1)[1])  # the fake's claim tokens end in the attempt
+        return self._uploads(job_id, attempt, expires_at=int(self.now()) + 900,
+                             fresh=len(self.calls_to(f"/{job_id}/uploads")))
 
     def _register(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         if body.get("token") != "fvet_good":
             return 403, {"error": {"code": "enrollment_refused", "message": "The enrolment token is unknown."}}
         self.agent_public_key = body["public_key"]
-        return 200, self._stamp({"agent_id": AGENT_ID, "owner_id": "usr_1", "name": body["name"],
-                                 "signing_keys": self.signing_keys()})
+        answer = {"agent_id": AGENT_ID, "owner_id": "usr_1", "name": body["name"],
+                  "signing_keys": self.signing_keys()}
+        with self.lock:
+            if self.pending_registrations:
+                self.pending_registrations -= 1
+                return 202, self._stamp({**answer, "status": "pending_approval"})
+        return 200, self._stamp({**answer, "status": "approved"})
 
     def _take(self, call: Call) -> list[dict[str, Any]]:
         wait = float(call.query.get("wait", ["0"])[0])
@@ -161,6 +201,12 @@ class FakeControlPlane:
 
     def _stamp(self, body: dict[str, Any]) -> dict[str, Any]:
         return body if self.omit_server_time else {**body, "server_time": int(self.now())}
+
+
+def _status_after(completion: dict[str, Any]) -> str:
+    if completion.get("cancelled") is True:
+        return "cancelled"
+    return "succeeded" if completion["exit_code"] == 0 else "failed"
 
 
 def _handler_for(fake: FakeControlPlane) -> type[BaseHTTPRequestHandler]:

@@ -1,4 +1,4 @@
-"""The command line: `enroll` enrols and exits, `run` explains what is missing."""
+"""The command line: `enroll` enrols and exits, `deregister` leaves the fleet, `run` explains what is missing."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,9 +14,13 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fleetvisor_agent.cli import main
-from fleetvisor_agent.enrollment import EXIT_CONFIG
+from fleetvisor_agent.config import resolve_config
+from fleetvisor_agent.enrollment import EXIT_CONFIG, prepare_state
+from fleetvisor_agent.hypervisor.host import Host
+from fleetvisor_agent.runner import Runner
 from fleetvisor_agent.state import load_state
 
+from .conftest import wait_until
 from .fake_control_plane import AGENT_ID, FakeControlPlane, running
 
 
@@ -93,3 +98,97 @@ def test_sigterm_stops_the_agent_cleanly(fake: FakeControlPlane, node_uri: str, 
     assert "SIGTERM received: finishing running jobs, then stopping" in output
     assert "agent stopped exit_code=0" in output
     assert "fvet_good" not in output
+
+
+def test_enroll_while_approval_is_pending_exits_0_and_run_carries_on_with_the_same_key(
+        fake: FakeControlPlane, node_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fake.pending_registrations = 1
+
+    code = main(["enroll", "--url", fake.url, "--token", "fvet_good", "--state-dir", str(tmp_path / "s"),
+                 "--name", "hv1", "--libvirt-uri", node_uri])
+
+    assert code == 0
+    assert "pending: the host's owner must approve it" in capsys.readouterr().out
+    state = load_state(tmp_path / "s")
+    assert state is not None and not state.enrolled
+    config = resolve_config(url=None, token=None, libvirt_uri=node_uri, state_dir=tmp_path / "s", name="hv1",
+                            poll_wait=1, env={}, hostname="hv1")
+    runner = Runner(config, prepare_state(config), Host(node_uri), approval_backoff_base=0.05)
+    agent = threading.Thread(target=runner.run, daemon=True)
+    agent.start()
+    wait_until(lambda: fake.calls_to("/poll"))
+    runner.request_stop()
+    agent.join(timeout=10)
+    runner.host.close()
+    first, second = (call.json() for call in fake.calls_to("/register"))
+    assert (second["token"], second["public_key"]) == ("fvet_good", first["public_key"])
+
+
+def test_deregister_tells_the_control_plane_and_forgets_the_identity(
+        fake: FakeControlPlane, node_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state_dir = tmp_path / "s"
+    assert main(["enroll", "--url", fake.url, "--token", "fvet_good", "--state-dir", str(state_dir),
+                 "--name", "hv1", "--libvirt-uri", node_uri]) == 0
+    enrolled = load_state(state_dir)
+    assert enrolled is not None
+
+    code = main(["deregister", "--state-dir", str(state_dir)])
+
+    assert code == 0
+    [call] = fake.calls_to("/deregister")
+    assert call.json() == {} and call.headers["Authorization"].startswith("Bearer ")
+    assert fake.revoked  # the fake accepted the agent's token, then revoked it
+    state = load_state(state_dir)
+    assert state is not None and state.agent_id is None and state.signing_keys == {}
+    assert state.public_key != enrolled.public_key and state.url == fake.url
+    out = capsys.readouterr().out
+    assert f"Deregistered {AGENT_ID} (hv1) from {fake.url}" in out
+
+
+def test_deregister_of_a_host_the_control_plane_already_revoked_still_forgets_it(
+        fake: FakeControlPlane, node_uri: str, tmp_path: Path) -> None:
+    state_dir = tmp_path / "s"
+    main(["enroll", "--url", fake.url, "--token", "fvet_good", "--state-dir", str(state_dir), "--name", "hv1",
+          "--libvirt-uri", node_uri])
+    fake.revoked = True
+
+    assert main(["deregister", "--state-dir", str(state_dir)]) == 0
+
+    state = load_state(state_dir)
+    assert state is not None and not state.enrolled
+
+
+def test_deregister_that_the_control_plane_refuses_changes_nothing(
+        fake: FakeControlPlane, node_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    state_dir = tmp_path / "s"
+    main(["enroll", "--url", fake.url, "--token", "fvet_good", "--state-dir", str(state_dir), "--name", "hv1",
+          "--libvirt-uri", node_uri])
+    fake.fail_next = [404]
+    before = (state_dir / "state.json").read_bytes()
+
+    code = main(["deregister", "--state-dir", str(state_dir)])
+
+    assert code == EXIT_CONFIG
+    out = capsys.readouterr().out
+    assert f"Deregistration with {fake.url} failed" in out and "nothing was changed" in out
+    assert (state_dir / "state.json").read_bytes() == before
+
+
+def test_deregister_without_an_identity_has_nothing_to_do(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["deregister", "--state-dir", str(tmp_path / "s")]) == 0
+    assert "nothing to deregister" in capsys.readouterr().out
+
+
+def test_run_after_deregister_cannot_act_again(fake: FakeControlPlane, node_uri: str, tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    state_dir = tmp_path / "s"
+    main(["enroll", "--url", fake.url, "--token", "fvet_good", "--state-dir", str(state_dir), "--name", "hv1",
+          "--libvirt-uri", node_uri])
+    main(["deregister", "--state-dir", str(state_dir)])
+
+    code = main(["run", "--state-dir", str(state_dir), "--libvirt-uri", node_uri])
+
+    assert code == EXIT_CONFIG
+    assert "This host is not enrolled" in capsys.readouterr().out
+    assert not fake.calls_to("/poll") and not fake.calls_to("/heartbeat")

@@ -13,10 +13,13 @@ from fleetvisor_agent.client import (
     ApiError,
     Backoff,
     ControlPlane,
+    PendingApproval,
     ServerClock,
     StaleClaim,
     Unauthorized,
     Unreachable,
+    UploadRefused,
+    approval_backoff,
     mint_agent_jwt,
 )
 from fleetvisor_agent.state import b64url_encode
@@ -188,6 +191,59 @@ def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
     assert lowest.next_delay() == 0.0
     highest.reset()
     assert round(highest.next_delay()) == 1
+
+
+def test_approval_backoff_starts_at_10_s_caps_at_5_min_and_never_drops_below_four_fifths() -> None:
+    highest = approval_backoff()
+    highest._rng = lambda: 0.999999  # type: ignore[attr-defined]
+    lowest = approval_backoff()
+    lowest._rng = lambda: 0.0  # type: ignore[attr-defined]
+
+    assert [round(highest.next_delay()) for _ in range(7)] == [10, 20, 40, 80, 160, 300, 300]
+    assert [lowest.next_delay() for _ in range(2)] == [8.0, 16.0]
+
+
+def test_a_registration_waiting_for_approval_is_reported_and_the_client_stays_anonymous(
+        fake: FakeControlPlane, agent_key: Ed25519PrivateKey) -> None:
+    fake.pending_registrations = 1
+    plane = ControlPlane(fake.url, agent_key, backoff_base=0.01)
+
+    answer = plane.register("fvet_good", name="hv1", hostname="hv1", environment=None,
+                            public_key=fake.agent_public_key or "", capabilities={})
+
+    assert (answer["status"], answer["agent_id"]) == ("pending_approval", AGENT_ID)
+    assert plane.agent_id is None
+    assert plane.register("fvet_good", name="hv1", hostname="hv1", environment=None,
+                          public_key=fake.agent_public_key or "", capabilities={})["status"] == "approved"
+    assert plane.agent_id == AGENT_ID
+
+
+def test_a_host_pending_approval_is_its_own_error(fake: FakeControlPlane, client: ControlPlane) -> None:
+    fake.pending_approval = True
+
+    with pytest.raises(PendingApproval) as caught:
+        client.poll(1)
+
+    assert (caught.value.status, caught.value.code) == (403, "host_pending_approval")
+
+
+def test_an_upload_answering_403_is_refused_without_retries(fake: FakeControlPlane, client: ControlPlane) -> None:
+    fake.upload_refusals = 1
+
+    with pytest.raises(UploadRefused):
+        client.upload(f"{fake.url}/upload/job_1/1?X-Amz-Signature=secret", b"{}")
+
+    assert len(fake.calls_to("/upload/job_1/1")) == 1
+
+
+def test_fresh_uploads_and_a_cancelled_completion(fake: FakeControlPlane, client: ControlPlane) -> None:
+    uploads = client.fresh_uploads("job_1", "ct-job_1-2")
+    answer = client.complete("job_1", "ct-job_1-2", exit_code=1, summary="cancelled by the operator", outputs=[],
+                             vm=None, cancelled=True)
+
+    assert uploads["result"]["url"] == f"{fake.url}/upload/job_1/2?fresh=1"
+    assert answer == {"status": "cancelled"}
+    assert fake.calls_to("/job_1/complete")[0].json()["cancelled"] is True
 
 
 def test_server_clock_applies_the_observed_offset() -> None:

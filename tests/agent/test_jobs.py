@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ from fleetvisor_agent import jobs
 from fleetvisor_agent.hypervisor.host import Host
 from fleetvisor_agent.verify import VerifiedJob
 
-from .conftest import CACHE1, DB1, TEST_VM_UUID, WEB1
+from .conftest import CACHE1, DB1, STUBBORN1, TEST_VM_UUID, WEB1
 
 UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"
 
@@ -79,6 +81,31 @@ def test_shutdown_with_a_timeout_reports_that_it_did_not_escalate(node_host: Hos
 
     assert (result.exit_code, result.document["data"]) == (0, {"escalated": False})
     assert states(node_host)["web1"] == "shutoff"
+
+
+def test_shutdown_of_a_vm_that_ignores_acpi_escalates_after_the_timeout(stubborn_uri: str) -> None:
+    host = Host(stubborn_uri)
+
+    result = run(host, "vm.shutdown", STUBBORN1, timeout_seconds=1)
+
+    assert (result.exit_code, result.document["data"]) == (0, {"escalated": True})
+    assert result.summary == ("vm.shutdown: VM 'stubborn1' did not shut down within 1 s of the ACPI request and "
+                              "was forced off.")
+    assert states(host)["stubborn1"] == "shutoff"
+
+
+def test_a_cancel_ends_the_shutdown_wait_early_and_does_not_escalate(stubborn_uri: str) -> None:
+    host = Host(stubborn_uri)
+    job = job_for("vm.shutdown", STUBBORN1, timeout_seconds=60)
+    threading.Timer(0.2, job.cancelled.set).start()
+    started = time.monotonic()
+
+    result = jobs.run(job, host)
+
+    assert time.monotonic() - started < 5
+    assert (result.exit_code, result.document["data"]) == (0, {"escalated": False})
+    assert "cancelled before the timeout" in result.summary
+    assert states(host)["stubborn1"] == "running"
 
 
 def test_reset_keeps_the_vm_running(node_host: Host) -> None:

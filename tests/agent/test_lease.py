@@ -1,4 +1,4 @@
-"""The lease keeper: renews while a job runs, abandons it when the control plane cancels or moves on."""
+"""The lease keeper: renews while a job runs, cancels it when the operator does, abandons it when the claim is lost."""
 
 from __future__ import annotations
 
@@ -12,9 +12,6 @@ from fleetvisor_agent.lease import ActiveJob, LeaseKeeper
 from fleetvisor_agent.verify import VerifiedJob
 
 from .fake_control_plane import AGENT_ID, FakeControlPlane, running
-
-JOB = VerifiedJob(job_id="job_a", agent_id=AGENT_ID, op="vm.start", args={}, issued_at=0, expires_at=1,
-                  attempt=1, kid="k")
 
 
 @pytest.fixture
@@ -30,11 +27,13 @@ def client(fake: FakeControlPlane) -> Iterator[ControlPlane]:
     plane.close()
 
 
-def keep_for(client: ControlPlane, seconds: float) -> ActiveJob:
-    active = ActiveJob(JOB, "ct")
+def keep_for(client: ControlPlane, seconds: float, *, until_settled: bool = True) -> ActiveJob:
+    job = VerifiedJob(job_id="job_a", agent_id=AGENT_ID, op="vm.start", args={}, issued_at=0, expires_at=1,
+                      attempt=1, kid="k")
+    active = ActiveJob(job, "ct")
     with LeaseKeeper(client, active, interval=0.03):
         deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline and not active.abandoned.is_set():
+        while time.monotonic() < deadline and not (until_settled and active.settled.is_set()):
             time.sleep(0.01)
     return active
 
@@ -43,7 +42,7 @@ def test_the_lease_is_renewed_while_the_job_runs(fake: FakeControlPlane, client:
     active = keep_for(client, 0.3)
 
     renewals = fake.calls_to("/job_a/lease")
-    assert len(renewals) >= 3 and not active.abandoned.is_set()
+    assert len(renewals) >= 3 and not active.settled.is_set()
     assert renewals[0].json() == {"claim_token": "ct", "running": False}
 
 
@@ -56,17 +55,32 @@ def test_renewals_stop_when_the_job_ends(fake: FakeControlPlane, client: Control
     assert len(fake.calls_to("/job_a/lease")) == count
 
 
-def test_a_cancel_abandons_the_job(fake: FakeControlPlane, client: ControlPlane) -> None:
+def test_a_cancel_cancels_the_job_and_tells_its_handler(fake: FakeControlPlane, client: ControlPlane) -> None:
     fake.lease_cancel = True
 
-    assert keep_for(client, 5).abandoned.is_set()
+    active = keep_for(client, 5)
+
+    assert active.cancel_requested.is_set() and not active.abandoned.is_set()
+    assert active.job.cancelled.is_set()  # what a waiting handler watches
     assert len(fake.calls_to("/job_a/lease")) == 1
+
+
+def test_a_cancelled_job_keeps_its_lease_until_it_is_reported(fake: FakeControlPlane, client: ControlPlane) -> None:
+    fake.lease_cancel = True
+
+    active = keep_for(client, 0.3, until_settled=False)
+
+    assert active.cancel_requested.is_set()
+    assert len(fake.calls_to("/job_a/lease")) >= 3
 
 
 def test_a_stale_claim_abandons_the_job(fake: FakeControlPlane, client: ControlPlane) -> None:
     fake.stale = True
 
-    assert keep_for(client, 5).abandoned.is_set()
+    active = keep_for(client, 5)
+
+    assert active.abandoned.is_set() and not active.cancel_requested.is_set()
+    assert active.job.cancelled.is_set()
 
 
 def test_a_failed_renewal_is_tried_again(fake: FakeControlPlane, client: ControlPlane) -> None:
@@ -74,5 +88,5 @@ def test_a_failed_renewal_is_tried_again(fake: FakeControlPlane, client: Control
 
     active = keep_for(client, 0.3)
 
-    assert not active.abandoned.is_set()
+    assert not active.settled.is_set()
     assert len(fake.calls_to("/job_a/lease")) >= 3

@@ -21,7 +21,7 @@ from fleetvisor_agent.journal import Journal
 from fleetvisor_agent.runner import EXIT_OK, EXIT_UNAUTHORIZED, Runner, run_agent
 from fleetvisor_agent.state import load_state
 
-from .conftest import CACHE1, DB1, WEB1, wait_until
+from .conftest import CACHE1, DB1, STUBBORN1, WEB1, wait_until
 from .fake_control_plane import AGENT_ID, FakeControlPlane, running
 
 
@@ -50,9 +50,11 @@ def config_for(fake: FakeControlPlane, state_dir: Path, libvirt_uri: str, token:
                           poll_wait=1, heartbeat_seconds=5, env={}, hostname="hv1.example")
 
 
-def start(config: Config) -> RunningAgent:
-    runner = Runner(config, prepare_state(config), Host(config.libvirt_uri))
+def start(config: Config, *, lease_renew_seconds: float = 40.0) -> RunningAgent:
+    runner = Runner(config, prepare_state(config), Host(config.libvirt_uri), backoff_base=0.01,
+                    approval_backoff_base=0.05)
     runner.heartbeat.soon_seconds = 0.05
+    runner.lease_renew_seconds = lease_renew_seconds
     exit_codes: list[int] = []
     thread = threading.Thread(target=lambda: exit_codes.append(runner.run()), daemon=True)
     thread.start()
@@ -173,6 +175,19 @@ def test_a_revoked_agent_stops_and_says_why(fake: FakeControlPlane, node_uri: st
     assert "deregistered by its owner (agent_revoked)" in caplog.text
 
 
+def test_a_host_deregistered_while_running_stops_with_exit_3(fake: FakeControlPlane, node_uri: str,
+                                                             tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    agent = start(config_for(fake, tmp_path / "state", node_uri))
+    wait_until(lambda: fake.calls_to("/poll"))
+
+    fake.revoked = True
+    agent.thread.join(timeout=10)
+
+    assert agent.exit_codes == [EXIT_UNAUTHORIZED]
+    assert "this host was deregistered by its owner (agent_revoked)" in caplog.text
+    agent.runner.host.close()
+
+
 def test_without_enrolment_or_token_the_agent_exits_with_a_clear_message(
         fake: FakeControlPlane, node_uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.ERROR)
@@ -238,3 +253,156 @@ def test_a_job_with_arguments_uploads_what_it_read(fake: FakeControlPlane, node_
     assert completions(fake)["job_b"]["summary"] == "refused: bad_args"
     [snapshot] = json.loads(fake.uploads["/upload/job_c/1"])["data"]["snapshots"]
     assert (snapshot["name"], snapshot["description"], snapshot["state"]) == ("s1", "<first>", "running")
+
+
+# -- cancellation ----------------------------------------------------------------------------------
+
+CANCELLED_STUBBORN1 = {"exit_code": 1, "summary": "cancelled by the operator", "outputs": [], "cancelled": True}
+
+
+def wait_for_renewal(fake: FakeControlPlane, job_id: str) -> None:
+    """The job runs (its handler waits) once the lease keeper has renewed its lease."""
+    wait_until(lambda: any(not call.json()["running"] for call in fake.calls_to(f"/{job_id}/lease")))
+
+
+def test_a_cancel_in_a_lease_answer_ends_the_wait_and_completes_the_job_as_cancelled(
+        fake: FakeControlPlane, stubborn_uri: str, tmp_path: Path) -> None:
+    fake.queue_job("vm.shutdown", STUBBORN1, job_id="job_a", args={"timeout_seconds": 60})
+    agent = start(config_for(fake, tmp_path / "state", stubborn_uri), lease_renew_seconds=0.05)
+    wait_for_renewal(fake, "job_a")
+
+    fake.lease_cancel = True
+    cancelled_at = time.monotonic()
+    done = wait_until(lambda: completions(fake).get("job_a"))
+    reported_in = time.monotonic() - cancelled_at
+    assert agent.stop() == EXIT_OK  # the handler's 60 s wait is over too, or the agent could not stop
+
+    assert reported_in < 5
+    assert {k: done[k] for k in CANCELLED_STUBBORN1} == CANCELLED_STUBBORN1
+    assert (done["vm"]["uuid"], done["vm"]["state"]) == (STUBBORN1, "running")  # not forced off
+    assert not fake.uploads
+
+
+def test_a_cancel_in_a_heartbeat_answer_completes_the_job_as_cancelled(
+        fake: FakeControlPlane, stubborn_uri: str, tmp_path: Path) -> None:
+    fake.queue_job("vm.shutdown", STUBBORN1, job_id="job_a", args={"timeout_seconds": 60})
+    agent = start(config_for(fake, tmp_path / "state", stubborn_uri))
+    wait_until(lambda: agent.runner.running_job_ids() == ["job_a"])
+
+    fake.heartbeat_cancel = ["job_a"]
+    agent.runner.heartbeat.soon()
+    done = wait_until(lambda: completions(fake).get("job_a"))
+    assert agent.stop() == EXIT_OK
+
+    assert {k: done[k] for k in CANCELLED_STUBBORN1} == CANCELLED_STUBBORN1
+    assert done["vm"]["state"] == "running"
+    assert [call.json()["running"] for call in fake.calls_to("/job_a/lease")] == [True]  # no renewal told it
+
+
+def test_a_job_cancelled_before_it_started_does_not_run(fake: FakeControlPlane, node_uri: str,
+                                                         tmp_path: Path) -> None:
+    fake.lease_cancel = True
+    fake.queue_job("vm.suspend", WEB1, job_id="job_a")
+    agent = start(config_for(fake, tmp_path / "state", node_uri))
+
+    done = wait_until(lambda: completions(fake).get("job_a"))
+    states = {vm["name"]: vm["state"] for vm in agent.runner.host.inventory()}
+    agent.stop()
+
+    assert {k: done[k] for k in CANCELLED_STUBBORN1} == CANCELLED_STUBBORN1
+    assert done["vm"]["state"] == "running" and states["web1"] == "running"
+
+
+# -- waiting for the owner's approval ----------------------------------------------------------------
+
+def test_a_host_waiting_for_approval_registers_again_with_the_same_key_then_works(
+        fake: FakeControlPlane, node_uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    fake.pending_registrations = 2
+    fake.queue_job("vm.suspend", WEB1, job_id="job_a")
+    agent = start(config_for(fake, tmp_path / "state", node_uri))
+
+    done = wait_until(lambda: completions(fake).get("job_a"))
+    agent.stop()
+
+    registrations = [call.json() for call in fake.calls_to("/register")]
+    assert len(registrations) == 3
+    assert len({(r["public_key"], r["token"]) for r in registrations}) == 1
+    first_authenticated = next(i for i, call in enumerate(fake.calls) if call.path != "/agent/v1/register")
+    assert first_authenticated > max(i for i, call in enumerate(fake.calls) if call.path == "/agent/v1/register")
+    assert f"this host waits for its owner's approval agent_id={AGENT_ID} name=hv1" in caplog.text
+    assert done["exit_code"] == 0
+    state = load_state(tmp_path / "state")
+    assert state is not None and state.agent_id == AGENT_ID and state.enrollment_token is None
+    assert state.public_key == registrations[0]["public_key"]
+
+
+def test_an_enrolled_host_pending_approval_waits_instead_of_exiting(
+        fake: FakeControlPlane, node_uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    fake.pending_approval = True
+    agent = start(config_for(fake, tmp_path / "state", node_uri))
+    wait_until(lambda: len(fake.calls_to("/poll")) >= 3)
+    wait_until(lambda: len(fake.calls_to("/heartbeat")) >= 2)  # with a 5 s interval: the approval backoff's pace
+    assert agent.thread.is_alive()
+
+    fake.pending_approval = False
+    fake.queue_job("vm.suspend", WEB1, job_id="job_a")
+    done = wait_until(lambda: completions(fake).get("job_a"))
+
+    assert agent.stop() == EXIT_OK
+    assert done["exit_code"] == 0
+    assert f"this host waits for its owner's approval agent_id={AGENT_ID}" in caplog.text
+
+
+def test_an_agent_stopped_while_waiting_for_approval_exits_cleanly(fake: FakeControlPlane, node_uri: str,
+                                                                   tmp_path: Path) -> None:
+    fake.pending_registrations = 1000
+    agent = start(config_for(fake, tmp_path / "state", node_uri))
+    wait_until(lambda: len(fake.calls_to("/register")) >= 2)
+
+    assert agent.stop() == EXIT_OK
+    state = load_state(tmp_path / "state")
+    assert state is not None and not state.enrolled and state.enrollment_token == "fvet_good"
+
+
+# -- result uploads ----------------------------------------------------------------------------------
+
+def test_an_upload_refused_as_expired_is_retried_with_fresh_urls(fake: FakeControlPlane, node_uri: str,
+                                                                 tmp_path: Path) -> None:
+    fake.upload_refusals = 1
+    fake.queue_job("vm.suspend", WEB1, job_id="job_a")
+    agent = start(config_for(fake, tmp_path / "state", node_uri))
+
+    done = wait_until(lambda: completions(fake).get("job_a"))
+    agent.stop()
+
+    [renewal] = fake.calls_to("/job_a/uploads")
+    assert renewal.json() == {"claim_token": "ct-job_a-1"}
+    assert [call.query for call in fake.calls_to("/upload/job_a/1")] == [{}, {"fresh": ["1"]}]
+    assert (done["exit_code"], done["outputs"]) == (0, ["result"])
+    assert json.loads(fake.uploads["/upload/job_a/1"])["job_id"] == "job_a"
+
+
+def test_an_upload_url_past_its_expiry_is_renewed_before_the_put(fake: FakeControlPlane, node_uri: str,
+                                                                 tmp_path: Path) -> None:
+    fake.queue_job("vm.suspend", WEB1, job_id="job_a", upload_expires_in=-1)
+    agent = start(config_for(fake, tmp_path / "state", node_uri))
+
+    done = wait_until(lambda: completions(fake).get("job_a"))
+    agent.stop()
+
+    assert len(fake.calls_to("/job_a/uploads")) == 1
+    assert [call.query for call in fake.calls_to("/upload/job_a/1")] == [{"fresh": ["1"]}]
+    assert done["outputs"] == ["result"]
+
+
+def test_uploads_refused_every_time_end_after_a_few_tries_and_the_job_is_still_reported(
+        fake: FakeControlPlane, node_uri: str, tmp_path: Path) -> None:
+    fake.upload_refusals = 100
+    fake.queue_job("vm.suspend", WEB1, job_id="job_a")
+    agent = start(config_for(fake, tmp_path / "state", node_uri))
+
+    done = wait_until(lambda: completions(fake).get("job_a"))
+    agent.stop()
+
+    assert len(fake.calls_to("/upload/job_a/1")) == 4 and len(fake.calls_to("/job_a/uploads")) == 3
+    assert (done["exit_code"], done["outputs"]) == (0, [])

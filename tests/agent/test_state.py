@@ -96,6 +96,23 @@ def test_the_private_key_never_shows_in_repr_or_logs(tmp_path: Path, caplog: pyt
     assert secret not in caplog.text
 
 
+def test_a_pending_enrolment_keeps_its_token_out_of_repr(tmp_path: Path) -> None:
+    state = new_state("https://fleet.example")
+    state.enrollment_token = "fvet_secret-token"
+    save_state(tmp_path, state)
+
+    loaded = load_state(tmp_path)
+
+    assert loaded is not None and loaded.enrollment_token == "fvet_secret-token" and not loaded.enrolled
+    assert "fvet_secret-token" not in repr(loaded)
+
+
+def test_an_enrolled_state_keeps_no_enrolment_token(tmp_path: Path) -> None:
+    save_state(tmp_path, enrolled_state())
+
+    assert "enrollment_token" not in (tmp_path / STATE_FILE).read_text()
+
+
 def test_the_enrolment_token_never_shows_in_the_config_repr() -> None:
     config = resolve_config(url="https://fleet.example", token="fvet_secret-token", env={}, hostname="hv1")
 

@@ -12,6 +12,7 @@ the VM is in by then.
 
 from __future__ import annotations
 
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Collection
@@ -93,9 +94,13 @@ class Guest:
     def resume(self) -> None:
         self._act({"paused"}, "resume", self._domain.resume)
 
-    def wait_until_stopped(self, timeout: float) -> bool:
-        """True once the VM is no longer active (or gone, if it was transient) within `timeout` seconds."""
+    def wait_until_stopped(self, timeout: float, cancelled: threading.Event | None = None) -> bool:
+        """True once the VM is no longer active (or gone, if it was transient) within `timeout` seconds.
+
+        False when the time is up, or at once when `cancelled` is set.
+        """
         deadline = time.monotonic() + timeout
+        cancelled = cancelled or threading.Event()
         while True:
             try:
                 if self.state() not in ACTIVE:
@@ -104,9 +109,10 @@ class Guest:
                 if exc.code == VM_NOT_FOUND:
                     return True
                 raise
-            if time.monotonic() >= deadline:
+            if time.monotonic() >= deadline or cancelled.is_set():
                 return False
-            time.sleep(min(STATE_POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+            if cancelled.wait(min(STATE_POLL_SECONDS, max(0.0, deadline - time.monotonic()))):
+                return False
 
     # -- configuration -----------------------------------------------------------------------------
 

@@ -4,6 +4,13 @@ Each job type is a module with one `handle(job, host) -> Result` and `OPS`,
 the ArgsSchema of each operation it handles; the verifier consults
 `args_valid` and `allowed_ops`, the runner calls `run`. Adding a job type is
 adding a module and a line here.
+
+Cancellation reaches a handler through the job itself: `job.cancelled`, a
+threading.Event (verify.VerifiedJob). A handler that waits waits on it
+(`job.cancelled.wait(seconds)`, or `Guest.wait_until_stopped(timeout,
+job.cancelled)`) and returns early once it is set; one that only makes a
+libvirt call ignores it, because the call cannot be interrupted, and the
+runner stops waiting for its outcome anyway.
 """
 
 from __future__ import annotations
@@ -17,14 +24,23 @@ from typing import Any
 from ..hypervisor.host import Host
 from ..verify import VerifiedJob
 from . import inspect, snapshots, vm_config, vm_power
-from .base import EXIT_INVALID, EXIT_NEEDS_OPERATOR, EXIT_OK, EXIT_TRANSIENT, ArgsSchema, Result, build_result
+from .base import (
+    EXIT_INVALID,
+    EXIT_NEEDS_OPERATOR,
+    EXIT_OK,
+    EXIT_TRANSIENT,
+    ArgsSchema,
+    Result,
+    build_result,
+    vm_now,
+)
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[VerifiedJob, Host], Result]
 
 __all__ = ["EXIT_INVALID", "EXIT_NEEDS_OPERATOR", "EXIT_OK", "EXIT_TRANSIENT", "OPERATIONS", "ArgsSchema",
-           "Handler", "Operation", "Result", "allowed_ops", "args_valid", "run"]
+           "Handler", "Operation", "Result", "allowed_ops", "args_valid", "run", "vm_now"]
 
 
 @dataclass(frozen=True)

@@ -169,6 +169,17 @@ def failed(job: VerifiedJob, exc: HypervisorError, vm: dict[str, Any] | None, st
                         duration_ms=ms_since(started))
 
 
+def vm_now(job: VerifiedJob, host: Host) -> dict[str, Any] | None:
+    """The job's VM as libvirt reports it right now: None for a host job, or a VM that cannot be read."""
+    vm_uuid = job.args.get("vm_uuid")
+    if not isinstance(vm_uuid, str):
+        return None
+    try:
+        return host.guest(vm_uuid).inventory_entry()
+    except HypervisorError:
+        return None
+
+
 def _vm_after_success(guest: Guest) -> dict[str, Any] | None:
     """The VM after the operation; None if a transient VM vanished because it stopped."""
     try:

@@ -4,11 +4,13 @@ vm.shutdown presses the virtual power button (ACPI) and, without a timeout,
 answers at once: the guest OS decides when, or whether, it powers off, and the
 heartbeat that the lifecycle event triggers reports it. With
 `timeout_seconds` the job waits that long for the VM to stop and then pulls
-the plug, and says so (`data.escalated`).
+the plug, and says so (`data.escalated`). A job cancelled while it waits stops
+waiting at once and leaves the VM as it is: no forced stop.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -33,10 +35,12 @@ OPS: Mapping[str, ArgsSchema] = {
 
 
 def handle(job: VerifiedJob, host: Host) -> Result:
+    if job.op == "vm.shutdown":  # the one that waits, so the one that needs to hear of a cancel
+        return run_on_vm(job, host, lambda guest, args: _shutdown(guest, args, job.cancelled))
     return run_on_vm(job, host, ACTIONS[job.op])
 
 
-def _shutdown(guest: Guest, args: Mapping[str, Any]) -> Outcome:
+def _shutdown(guest: Guest, args: Mapping[str, Any], cancelled: threading.Event) -> Outcome:
     timeout = args.get("timeout_seconds")
     guest.shutdown()
     if timeout is None:
@@ -44,7 +48,12 @@ def _shutdown(guest: Guest, args: Mapping[str, Any]) -> Outcome:
             return Outcome(data={"escalated": False})
         return Outcome(data={"escalated": False},
                        summary=f"VM {guest.name!r} was asked to shut down (ACPI); the guest OS decides when.")
-    if guest.wait_until_stopped(timeout) or not _pull_the_plug(guest):
+    if guest.wait_until_stopped(timeout, cancelled):
+        return Outcome(data={"escalated": False})
+    if cancelled.is_set():
+        return Outcome(data={"escalated": False}, summary=f"VM {guest.name!r} was asked to shut down (ACPI); "
+                                                          "the job was cancelled before the timeout.")
+    if not _pull_the_plug(guest):
         return Outcome(data={"escalated": False})
     return Outcome(data={"escalated": True}, summary=f"VM {guest.name!r} did not shut down within {timeout} s "
                                                      "of the ACPI request and was forced off.")
@@ -67,7 +76,6 @@ def _plain(method: Callable[[Guest], None]) -> Callable[[Guest, Mapping[str, Any
 
 ACTIONS: Mapping[str, Callable[[Guest, Mapping[str, Any]], Outcome | None]] = {
     "vm.start": _plain(Guest.start),
-    "vm.shutdown": _shutdown,
     "vm.force_stop": _plain(Guest.force_stop),
     "vm.reboot": _plain(Guest.reboot),
     "vm.reset": _plain(Guest.reset),
