@@ -62,6 +62,12 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    """Children lead their own process group (setsid in _die_with_parent)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
 def wait_for_port(port: int, what: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -164,12 +170,15 @@ class LocalStack:
         if child is None:
             return
         if child.proc.poll() is None:
-            child.proc.send_signal(sig)
+            # The whole process group: a wrapper such as faketime forks the real process.
+            _signal_group(child.proc, sig)
             try:
                 child.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                child.proc.kill()
+                _signal_group(child.proc, signal.SIGKILL)
                 child.proc.wait()
+        else:
+            _signal_group(child.proc, signal.SIGKILL)  # anything it left behind in its group
         child.log.close()
 
     def service_env(self) -> dict[str, str]:
