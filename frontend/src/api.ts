@@ -20,11 +20,13 @@ import type {
   NewApiKey,
   NewEnrollmentToken,
   Page,
+  ResultDocument,
   Role,
   Scope,
   SessionInfo,
   VM,
   VmAction,
+  VmRequest,
 } from './types';
 
 export class ApiError extends Error {
@@ -347,9 +349,10 @@ export function createApi(deps: ApiDeps) {
     listAgents: () => request<{ agents: Agent[] }>('GET', '/api/agents').then((r) => r.agents),
     listVms: (agentId: string) =>
       request<{ vms: VM[] }>('GET', `/api/agents/${enc(agentId)}/vms`).then((r) => r.vms),
-    vmAction: (agentId: string, vmUuid: string, action: VmAction) =>
+    /** A VM action: its name alone, or the whole body with its extra fields. */
+    vmAction: (agentId: string, vmUuid: string, action: VmAction | VmRequest) =>
       request<Job>('POST', `/api/agents/${enc(agentId)}/vms/${enc(vmUuid)}/actions`, {
-        body: { action },
+        body: typeof action === 'string' ? { action } : action,
       }),
     updateAgentLabels: (agentId: string, labels: Record<string, string>) =>
       request<Agent>('PATCH', `/api/agents/${enc(agentId)}`, { body: { labels } }),
@@ -363,6 +366,7 @@ export function createApi(deps: ApiDeps) {
         `/api/jobs${queryString({ limit, agent_id: filter.agentId, status: filter.status })}`,
       ).then((r) => r.jobs),
     getJob: (jobId: string) => request<Job>('GET', `/api/jobs/${enc(jobId)}`),
+    getJobResult: (jobId: string) => request<ResultDocument>('GET', `/api/jobs/${enc(jobId)}/result`),
     cancelJob: (jobId: string) => request<Job>('POST', `/api/jobs/${enc(jobId)}/cancel`),
   };
 }

@@ -28,6 +28,27 @@ export type JobStatus =
 
 export type VmAction = 'start' | 'shutdown' | 'force-stop' | 'reboot' | 'suspend' | 'resume';
 
+/** Every action POST /api/agents/{id}/vms/{vm}/actions takes ("Actions and their extra fields"). */
+export type VmActionName =
+  | VmAction
+  | 'reset'
+  | 'set-autostart'
+  | 'delete'
+  | 'snapshot-create'
+  | 'snapshot-list'
+  | 'snapshot-revert'
+  | 'snapshot-delete'
+  | 'detail';
+
+/** The body of a VM action: the action and its extra fields. */
+export type VmRequest =
+  | { action: VmAction | 'reset' | 'snapshot-list' | 'detail' }
+  | { action: 'shutdown'; timeout_seconds: number }
+  | { action: 'set-autostart'; autostart: boolean }
+  | { action: 'delete'; delete_storage: boolean; confirm: string }
+  | { action: 'snapshot-create'; name: string; description?: string }
+  | { action: 'snapshot-revert' | 'snapshot-delete'; name: string };
+
 /** What the host reported about itself; its keys are up to the agent. */
 export type Capabilities = Record<string, unknown>;
 
@@ -153,6 +174,62 @@ export interface VM {
   vcpus: number;
   memory_kib: number;
   updated_ms: number;
+  /** Present when the agent reports it. */
+  autostart?: boolean;
+  persistent?: boolean;
+  state_reason?: string;
+}
+
+/** GET /api/jobs/{id}/result: what the agent uploaded ("Result JSON"). */
+export interface ResultDocument {
+  job_id: string;
+  attempt: number;
+  op: string;
+  ok: boolean;
+  vm: { uuid: string; name: string; state: string } | null;
+  error: { code: string; message: string } | null;
+  duration_ms: number;
+  /** What the operation read (vm.detail, vm.snapshot_list, …). */
+  data?: unknown;
+}
+
+/** One entry of vm.snapshot_list's `data.snapshots`. */
+export interface Snapshot {
+  name: string;
+  description: string | null;
+  /** Unix seconds, when known. */
+  created_at: number | null;
+  state: string | null;
+  current: boolean;
+}
+
+export interface VmDisk {
+  target: string | null;
+  source?: string | null;
+  capacity_bytes: number | null;
+  allocation_bytes?: number | null;
+}
+
+export interface VmNic {
+  mac: string | null;
+  network?: string | null;
+  bridge?: string | null;
+  model?: string | null;
+}
+
+export interface VmAddress {
+  interface?: string;
+  address: string;
+  prefix?: number;
+  family?: string;
+}
+
+/** vm.detail's `data` (the fields the page shows; others are ignored). */
+export interface VmDetail {
+  disks?: VmDisk[];
+  nics?: VmNic[];
+  ips?: VmAddress[];
+  uptime_seconds?: number | null;
 }
 
 export interface JobResult {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { VmState } from './types';
-import { actionApplies, enabledActions } from './vmActions';
+import { actionApplies, enabledActions, shutdownTimeout, snapshotsOf } from './vmActions';
 
 describe('enabledActions', () => {
   const cases: Array<[VmState, string[]]> = [
@@ -29,5 +29,21 @@ describe('actionApplies', () => {
     expect(actionApplies('force-stop', 'running')).toBe(true);
     expect(actionApplies('force-stop', 'paused')).toBe(true);
     expect(actionApplies('force-stop', 'shutoff')).toBe(false);
+  });
+});
+
+describe('shutdownTimeout', () => {
+  it('takes whole seconds from 1 to 3600 only', () => {
+    expect(['1', ' 90 ', '3600'].map(shutdownTimeout)).toEqual([1, 90, 3600]);
+    expect(['', '0', '3601', '1.5', '-5', '1e3', 'ten'].map(shutdownTimeout)).toEqual(Array(7).fill(null));
+  });
+});
+
+describe('snapshotsOf', () => {
+  it('reads data.snapshots and drops what is not a snapshot', () => {
+    const snap = { name: 's1', description: null, created_at: null, state: 'running', current: true };
+    expect(snapshotsOf({ snapshots: [snap, { nope: 1 }, null] })).toEqual([snap]);
+    expect(snapshotsOf(null)).toEqual([]);
+    expect(snapshotsOf({ snapshots: 'x' })).toEqual([]);
   });
 });

@@ -1,6 +1,6 @@
 // Which lifecycle actions apply to a VM in a given state.
 
-import type { VmAction, VmState } from './types';
+import type { Snapshot, VmAction, VmState } from './types';
 
 export interface ActionSpec {
   action: VmAction;
@@ -25,4 +25,24 @@ export function actionApplies(action: VmAction, state: VmState): boolean {
 
 export function enabledActions(state: VmState): VmAction[] {
   return VM_ACTIONS.filter((s) => s.appliesTo.includes(state)).map((s) => s.action);
+}
+
+/** A hard reset applies to a VM whose vCPUs exist: running or paused. */
+export const RESET_STATES: readonly VmState[] = ['running', 'paused'];
+
+/** `timeout_seconds` of a shutdown: a whole number 1..3600, else null. */
+export function shutdownTimeout(text: string): number | null {
+  const trimmed = text.trim();
+  if (!/^\d+$/.test(trimmed)) return null;
+  const seconds = Number(trimmed);
+  return seconds >= 1 && seconds <= 3600 ? seconds : null;
+}
+
+/** vm.snapshot_list's `data` as a list, whatever arrived (unknown entries dropped). */
+export function snapshotsOf(data: unknown): Snapshot[] {
+  const list = (data as { snapshots?: unknown } | null)?.snapshots;
+  if (!Array.isArray(list)) return [];
+  return list.filter(
+    (s): s is Snapshot => typeof s === 'object' && s !== null && typeof (s as Snapshot).name === 'string',
+  );
 }

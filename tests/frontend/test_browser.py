@@ -70,3 +70,16 @@ def _assert_timeline(page: Page, job_id: str, state: str) -> None:
     # The VM's new state shows within a second of the job finishing, with no reload.
     assert vm[0]["t"] - finished <= 1000, (vm[0]["t"], finished)
 
+
+
+def test_snapshot_made_and_listed_from_the_browser(page: Page, stack: LocalStack) -> None:
+    log_in(page, stack)
+    row = page.locator("[data-testid=vm-row][data-vm-name=test]")
+    expect(row.locator("[data-testid=vm-state]")).to_have_text("running")
+    row.locator("button[data-action=more]").click()
+    form = page.locator("[data-testid=snapshot-form]")
+    form.locator("input[name=snapshot_name]").fill("ui-snap")
+    form.locator("input[name=snapshot_description]").fill("<b>made</b> in the browser")
+    form.locator("button[data-action=snapshot-create]").click()
+    expect(page.locator("[data-testid=snapshot-row][data-name=ui-snap]")).to_be_visible(timeout=15000)
+    expect(page.locator("[data-testid=vm-error]")).to_have_count(0)

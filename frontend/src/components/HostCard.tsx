@@ -3,7 +3,7 @@
 // for a host still waiting for approval).
 
 import { formatAgo, hypervisorFacts } from '../format';
-import { isPendingHost, type HostOps } from '../state/fleet';
+import { isPendingHost, type HostOps, type VmOps } from '../state/fleet';
 import type { Agent, VM } from '../types';
 import { HostActions } from './HostActions';
 import { HostLabels } from './HostLabels';
@@ -21,6 +21,7 @@ interface Props {
   sending: Record<string, boolean>;
   onAction: OnAction;
   ops: HostOps;
+  vmOps?: VmOps;
 }
 
 function HypervisorInfo({ agent }: { agent: Agent }) {
@@ -47,7 +48,7 @@ function VmListError({ message }: { message: string | undefined }) {
   );
 }
 
-function HostVms({ agent, vms, vmError, actionErrors, sending, onAction }: Omit<Props, 'now' | 'ops'>) {
+function HostVms({ agent, vms, vmError, actionErrors, sending, onAction, vmOps }: Omit<Props, 'now' | 'ops'>) {
   if (isPendingHost(agent)) return null;
   if (vms === undefined) return vmError ? null : <p class="muted">Loading VMs…</p>;
   return (
@@ -58,6 +59,7 @@ function HostVms({ agent, vms, vmError, actionErrors, sending, onAction }: Omit<
       actionErrors={actionErrors}
       sending={sending}
       onAction={onAction}
+      ops={vmOps}
     />
   );
 }

@@ -1,6 +1,6 @@
 // Every host the operator owns, each with its VMs.
 
-import type { FleetState, HostOps } from '../state/fleet';
+import type { FleetState, HostOps, VmOps } from '../state/fleet';
 import { HostCard } from './HostCard';
 import type { OnAction } from './VmTable';
 
@@ -9,9 +9,10 @@ interface Props {
   now: number;
   onAction: OnAction;
   ops: HostOps;
+  vmOps?: VmOps;
 }
 
-export function HostList({ fleet, now, onAction, ops }: Props) {
+export function HostList({ fleet, now, onAction, ops, vmOps }: Props) {
   if (!fleet.loaded) return <p class="muted">Loading hosts…</p>;
   return (
     <>
@@ -34,6 +35,7 @@ export function HostList({ fleet, now, onAction, ops }: Props) {
           sending={fleet.sending}
           onAction={onAction}
           ops={ops}
+          vmOps={vmOps}
         />
       ))}
     </>

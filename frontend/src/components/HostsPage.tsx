@@ -35,6 +35,7 @@ export function HostsPage({ api, options }: Props) {
           now={now}
           onAction={(a, v, action) => void store.runAction(a, v, action)}
           ops={store}
+          vmOps={store}
         />
       </section>
       <JobList jobs={fleet.jobs} vmNames={vmNames} error={fleet.jobsError} now={now} />

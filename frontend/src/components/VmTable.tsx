@@ -1,10 +1,12 @@
 // The VMs of one host, with their state and lifecycle buttons.
 
+import { useState } from 'preact/hooks';
 import { formatMemory } from '../format';
-import { vmKey } from '../state/fleet';
+import { vmKey, type VmOps } from '../state/fleet';
 import type { VM, VmAction } from '../types';
 import { StatusBadge } from './StatusBadge';
 import { VmActions } from './VmActions';
+import { VmMore } from './VmMore';
 
 export type OnAction = (agentId: string, vmUuid: string, action: VmAction) => void;
 
@@ -15,6 +17,8 @@ interface Props {
   actionErrors: Record<string, string>;
   sending: Record<string, boolean>;
   onAction: OnAction;
+  /** Reset, autostart, details, snapshots, delete (behind each row's "More"); none without. */
+  ops?: VmOps;
 }
 
 interface RowProps {
@@ -23,9 +27,11 @@ interface RowProps {
   error: string | undefined;
   busy: boolean;
   onAction: OnAction;
+  ops?: VmOps;
 }
 
-function VmRow({ agentId, vm, error, busy, onAction }: RowProps) {
+function VmRow({ agentId, vm, error, busy, onAction, ops }: RowProps) {
+  const [open, setOpen] = useState(false);
   return (
     <tr data-testid="vm-row" data-vm-name={vm.name} data-vm-uuid={vm.uuid}>
       <th scope="row" class="vm-name">
@@ -38,6 +44,19 @@ function VmRow({ agentId, vm, error, busy, onAction }: RowProps) {
       <td class="num">{formatMemory(vm.memory_kib)}</td>
       <td>
         <VmActions vm={vm} busy={busy} onAction={(action) => onAction(agentId, vm.uuid, action)} />
+        {ops && (
+          <button
+            type="button"
+            class="link-button"
+            data-action="more"
+            aria-expanded={open}
+            aria-label={`More actions for ${vm.name}`}
+            onClick={() => setOpen(!open)}
+          >
+            {open ? 'Less' : 'More…'}
+          </button>
+        )}
+        {ops && open && <VmMore agentId={agentId} vm={vm} busy={busy} ops={ops} />}
         {error && (
           <p class="error" role="alert" data-testid="vm-error">
             {error}
@@ -48,7 +67,7 @@ function VmRow({ agentId, vm, error, busy, onAction }: RowProps) {
   );
 }
 
-export function VmTable({ agentId, hostName, vms, actionErrors, sending, onAction }: Props) {
+export function VmTable({ agentId, hostName, vms, actionErrors, sending, onAction, ops }: Props) {
   if (vms.length === 0) return <p class="muted">No VMs on this host.</p>;
   return (
     <table class="vm-table">
@@ -73,6 +92,7 @@ export function VmTable({ agentId, hostName, vms, actionErrors, sending, onActio
               error={actionErrors[key]}
               busy={sending[key] ?? false}
               onAction={onAction}
+              ops={ops}
             />
           );
         })}

@@ -12,7 +12,7 @@
 //   polls after `stop()` (the page unmounts on logout or an expired session).
 
 import { errorMessage, type Api } from '../api';
-import { isFinal, type Agent, type Job, type VM, type VmAction } from '../types';
+import { isFinal, type Agent, type Job, type VM, type VmAction, type VmRequest } from '../types';
 import { watchJob } from './jobWatch';
 import { coalesce, startPoller } from './poller';
 
@@ -39,6 +39,7 @@ export type FleetApi = Pick<
   | 'listVms'
   | 'listJobs'
   | 'getJob'
+  | 'getJobResult'
   | 'vmAction'
   | 'approveAgent'
   | 'rejectAgent'
@@ -96,6 +97,13 @@ export function isPendingHost(agent: Agent): boolean {
   return agent.approval === 'pending';
 }
 
+/** What a VM row shows for a job of its own that ended without succeeding. */
+export function jobFailure(job: Job): string | null {
+  if (job.status === 'succeeded' || !isFinal(job.status)) return null;
+  const status = job.status.replace('_', ' ');
+  return job.summary ? `${job.op} ${status}: ${job.summary}` : `${job.op} ${status}.`;
+}
+
 export function without<T>(record: Record<string, T>, key: string): Record<string, T> {
   const { [key]: _dropped, ...rest } = record;
   return rest;
@@ -109,6 +117,8 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
   let stopPoller: (() => void) | null = null;
   const listeners = new Set<() => void>();
   const watchers = new Map<string, () => void>();
+  /** Who waits for a job started here to end, by job id. */
+  const waiters = new Map<string, Array<(job: Job) => void>>();
   const vmRefreshers = new Map<string, () => Promise<void>>();
   /** Bumped by every host change made here; a host list fetched across one is stale. */
   let hostEdits = 0;
@@ -204,8 +214,18 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
     update((s) => ({ jobs: mergeJobs(s.jobs, [job], jobLimit) }));
   }
 
+  function setActionError(agentId: string, vmUuid: string, message: string): void {
+    const key = vmKey(agentId, vmUuid);
+    update((s) => ({ actionErrors: { ...s.actionErrors, [key]: message } }));
+  }
+
   function jobFinished(job: Job): void {
     watchers.delete(job.job_id);
+    const failure = jobFailure(job);
+    if (failure !== null && job.vm_uuid) setActionError(job.agent_id, job.vm_uuid, failure);
+    const waiting = waiters.get(job.job_id) ?? [];
+    waiters.delete(job.job_id);
+    waiting.forEach((resolve) => resolve(job));
     void refreshVms(job.agent_id);
   }
 
@@ -221,17 +241,55 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
     watchers.set(job.job_id, stop);
   }
 
-  async function runAction(agentId: string, vmUuid: string, action: VmAction): Promise<void> {
+  /**
+   * Queues a VM action and follows its job. Resolves to the job as queued, or
+   * null when the server refused (its message then shows on the VM's row).
+   */
+  async function runAction(agentId: string, vmUuid: string, action: VmAction | VmRequest): Promise<Job | null> {
     const key = vmKey(agentId, vmUuid);
     update((s) => ({ sending: { ...s.sending, [key]: true }, actionErrors: without(s.actionErrors, key) }));
     try {
       const job = await api.vmAction(agentId, vmUuid, action);
       recordJob(job);
       follow(job);
+      return job;
     } catch (error) {
-      update((s) => ({ actionErrors: { ...s.actionErrors, [key]: errorMessage(error) } }));
+      setActionError(agentId, vmUuid, errorMessage(error));
+      return null;
     } finally {
       update((s) => ({ sending: without(s.sending, key) }));
+    }
+  }
+
+  /** Waits for a job started here to end (never resolves once the store has stopped). */
+  function finalJob(job: Job): Promise<Job> {
+    if (isFinal(job.status)) return Promise.resolve(job);
+    return new Promise((resolve) => waiters.set(job.job_id, [...(waiters.get(job.job_id) ?? []), resolve]));
+  }
+
+  /** Queues a VM action and resolves to its job once final; null when it was refused. */
+  async function runAndWait(agentId: string, vmUuid: string, request: VmRequest): Promise<Job | null> {
+    const job = await runAction(agentId, vmUuid, request);
+    return job === null ? null : finalJob(job);
+  }
+
+  /**
+   * Runs an action that reads something (detail, snapshot-list) and resolves
+   * to its result's `data`; null when anything failed (the VM row says why).
+   */
+  async function readResult(agentId: string, vmUuid: string, request: VmRequest): Promise<unknown> {
+    const job = await runAndWait(agentId, vmUuid, request);
+    if (job === null || job.status !== 'succeeded') return null;
+    try {
+      const document = await api.getJobResult(job.job_id);
+      if (!document.ok) {
+        setActionError(agentId, vmUuid, document.error?.message ?? `${job.op} failed.`);
+        return null;
+      }
+      return document.data ?? null;
+    } catch (error) {
+      setActionError(agentId, vmUuid, errorMessage(error));
+      return null;
     }
   }
 
@@ -255,6 +313,8 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
     },
     refreshVms,
     runAction,
+    runAndWait,
+    readResult,
     approveHost: async (agentId: string) => hostChanged(await api.approveAgent(agentId)),
     rejectHost,
     deregisterHost: async (agentId: string) => {
@@ -269,6 +329,9 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
 }
 
 export type FleetStore = ReturnType<typeof createFleetStore>;
+
+/** What a VM row's extra controls may ask of the store; failures show on the row. */
+export type VmOps = Pick<FleetStore, 'runAction' | 'runAndWait' | 'readResult'>;
 
 /** What a host card may ask of the store; each throws the server's refusal. */
 export type HostOps = Pick<FleetStore, 'approveHost' | 'rejectHost' | 'deregisterHost' | 'saveLabels'>;

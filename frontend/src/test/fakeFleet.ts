@@ -1,14 +1,19 @@
-// The fake API's hosts, VMs and jobs: listing, VM actions, approval,
+// The fake API's hosts, VMs and jobs: listing, VM actions (with their extra
+// fields: autostart, delete, snapshots, detail), job results, approval,
 // rejection, deregistration, labels, the job list's filters and cancel.
 // A host waiting for approval answers 404 for its VMs, as the real one does.
+// A VM action's job ends on its second GET; then its effect is applied and
+// its result document (GET /api/jobs/{id}/result) recorded. `state.jobFailures`
+// makes the jobs of one action end `failed` with the given summary.
 
-import { isFinal, type Job, type VM, type VmAction } from '../types';
+import { isFinal, type Job, type ResultDocument, type VM, type VmActionName } from '../types';
 import type { FakeServerState } from './fakeServer';
 import { fail, ok, type FakeRequest, type Route } from './fakeHttp';
 import { aJob } from './fixtures';
 
-const NEXT_STATE: Partial<Record<VmAction, VM['state']>> = {
+const NEXT_STATE: Partial<Record<VmActionName, VM['state']>> = {
   start: 'running',
+  reset: 'running',
   shutdown: 'shutoff',
   'force-stop': 'shutoff',
   suspend: 'paused',
@@ -18,6 +23,11 @@ const NEXT_STATE: Partial<Record<VmAction, VM['state']>> = {
 
 const LABEL_KEY = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 const CONTROL = /[\x00-\x1f\x7f]/;
+const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+const ACTIONS: readonly string[] = [
+  'start', 'shutdown', 'force-stop', 'reboot', 'reset', 'suspend', 'resume', 'set-autostart', 'delete',
+  'snapshot-create', 'snapshot-list', 'snapshot-revert', 'snapshot-delete', 'detail',
+];
 const JOB_STATUSES = ['queued', 'claimed', 'running', 'succeeded', 'failed', 'timed_out', 'cancelled', 'expired'];
 
 /** The server's own words for labels it refuses (functions/chalicelib/agents/logic.py). */
@@ -44,13 +54,97 @@ export function fleetRoutes(state: FakeServerState): Route[] {
     return ok({ vms: state.vms.filter((vm) => vm.agent_id === params[0]) });
   }
 
+  /** What a finished action did: an error (code, message) or the data it read. */
+  function perform(job: Job, body: Record<string, unknown>): { error?: [string, string]; data?: unknown } {
+    const action = body.action as VmActionName;
+    const uuid = job.vm_uuid ?? '';
+    const vm = state.vms.find((v) => v.uuid === uuid);
+    if (!vm) return { error: ['vm_not_found', 'No such VM on this host.'] };
+    const failure = state.jobFailures.get(action);
+    if (failure) return { error: ['hypervisor_error', failure] };
+    const snapshots = state.snapshots.get(uuid) ?? [];
+    const named = snapshots.find((snap) => snap.name === body.name);
+    const missing = { error: ['snapshot_not_found', `No snapshot named ${String(body.name)}.`] as [string, string] };
+    switch (action) {
+      case 'set-autostart':
+        vm.autostart = body.autostart === true;
+        return {};
+      case 'delete':
+        if (vm.state === 'running') return { error: ['invalid_state', 'The VM is running: stop it first.'] };
+        state.vms = state.vms.filter((v) => v.uuid !== uuid);
+        return {};
+      case 'snapshot-create':
+        if (named) return { error: ['snapshot_exists', `A snapshot named ${String(body.name)} exists.`] };
+        snapshots.forEach((snap) => (snap.current = false));
+        state.snapshots.set(uuid, [
+          ...snapshots,
+          { name: String(body.name), description: (body.description as string) ?? null, created_at: 1_700_000_000, state: vm.state, current: true },
+        ]);
+        return {};
+      case 'snapshot-revert':
+        if (!named) return missing;
+        snapshots.forEach((snap) => (snap.current = snap === named));
+        return {};
+      case 'snapshot-delete':
+        if (!named) return missing;
+        state.snapshots.set(uuid, snapshots.filter((snap) => snap !== named));
+        return {};
+      case 'snapshot-list':
+        return { data: { snapshots } };
+      case 'detail':
+        return { data: state.details.get(uuid) ?? { disks: [], nics: [], ips: [], uptime_seconds: null } };
+      default:
+        vm.state = NEXT_STATE[action] ?? vm.state;
+        return action === 'shutdown' ? { data: { escalated: false } } : {};
+    }
+  }
+
   function advance(job: Job): Job {
     if (job.status === 'queued') return { ...job, status: 'running', attempt: 1 };
-    const action = state.actions.get(job.job_id);
-    state.vms = state.vms.map((vm) =>
-      vm.uuid === job.vm_uuid && action ? { ...vm, state: NEXT_STATE[action] ?? vm.state } : vm,
-    );
-    return { ...job, status: 'succeeded', final: true, exit_code: 0, summary: 'ok' };
+    const { error, data } = perform(job, state.actionBodies.get(job.job_id) ?? {});
+    const document: ResultDocument = {
+      job_id: job.job_id,
+      attempt: job.attempt,
+      op: job.op,
+      ok: error === undefined,
+      vm: null,
+      error: error ? { code: error[0], message: error[1] } : null,
+      duration_ms: 5,
+      ...(data === undefined ? {} : { data }),
+    };
+    state.results.set(job.job_id, document);
+    const result = { size: JSON.stringify(document).length, etag: `"${job.job_id}"` };
+    if (error) return { ...job, status: 'failed', final: true, exit_code: 1, summary: `${error[0]}: ${error[1]}`, result };
+    return { ...job, status: 'succeeded', final: true, exit_code: 0, summary: 'ok', result };
+  }
+
+  function jobResult({ params }: FakeRequest): Response {
+    const document = state.results.get(params[0]);
+    if (!state.jobs.some((j) => j.job_id === params[0])) return fail(404, 'job_not_found', 'No such job.');
+    return document ? ok(document) : fail(404, 'result_not_found', 'The job has no result.');
+  }
+
+  /** The server's 400 for a body the action does not take, or null. */
+  function badAction(body: Record<string, unknown>, vmUuid: string): Response | null {
+    const invalid = (message: string) => fail(400, 'invalid_request', message);
+    const action = body.action;
+    if (typeof action !== 'string' || !ACTIONS.includes(action)) return invalid("'action' is not a VM action.");
+    const timeout = body.timeout_seconds;
+    if (timeout !== undefined && (!Number.isInteger(timeout) || (timeout as number) < 1 || (timeout as number) > 3600)) {
+      return invalid("'timeout_seconds' must be a whole number from 1 to 3600.");
+    }
+    if (action === 'set-autostart' && typeof body.autostart !== 'boolean') return invalid("'autostart' must be true or false.");
+    if (action === 'delete') {
+      const vm = state.vms.find((v) => v.uuid === vmUuid);
+      if (typeof body.delete_storage !== 'boolean') return invalid("'delete_storage' must be true or false.");
+      if (body.confirm !== vm?.name) return fail(400, 'confirmation_mismatch', "'confirm' must be the VM's name.");
+    }
+    if (action.startsWith('snapshot-') && action !== 'snapshot-list') {
+      if (typeof body.name !== 'string' || !SNAPSHOT_NAME.test(body.name)) {
+        return invalid('A snapshot name is 1 to 64 letters, digits, dots, dashes or underscores.');
+      }
+    }
+    return null;
   }
 
   /** Jobs started through the VM action route move one step per GET; others stay as the test set them. */
@@ -87,11 +181,21 @@ export function fleetRoutes(state: FakeServerState): Route[] {
 
   function act({ params, body }: FakeRequest): Response {
     if (!approved(params[0])) return noHost();
-    const action = body.action as VmAction;
+    const refused = badAction(body, params[1]);
+    if (refused) return refused;
+    const action = body.action as VmActionName;
     const op = `vm.${action.replace('-', '_')}`;
-    const job = aJob({ job_id: `job-${state.jobs.length + 1}`, agent_id: params[0], op, vm_uuid: params[1] });
+    const { action: _action, ...args } = body;
+    const job = aJob({
+      job_id: `job-${state.jobs.length + 1}`,
+      agent_id: params[0],
+      op,
+      vm_uuid: params[1],
+      args: { vm_uuid: params[1], ...args },
+    });
     state.jobs.unshift(job);
     state.actions.set(job.job_id, action);
+    state.actionBodies.set(job.job_id, body);
     return ok(job, 202);
   }
 
@@ -142,6 +246,7 @@ export function fleetRoutes(state: FakeServerState): Route[] {
     { method: 'POST', pattern: /^\/api\/agents\/([^/]+)\/reject$/, handle: reject },
     { method: 'GET', pattern: /^\/api\/jobs$/, handle: listJobs },
     { method: 'GET', pattern: /^\/api\/jobs\/([^/]+)$/, handle: getJob },
+    { method: 'GET', pattern: /^\/api\/jobs\/([^/]+)\/result$/, handle: jobResult },
     { method: 'POST', pattern: /^\/api\/jobs\/([^/]+)\/cancel$/, handle: cancel },
   ];
 }

@@ -10,7 +10,18 @@
 // in fakeFleet.ts.
 
 import type { FetchFn } from '../api';
-import type { Agent, ApiKey, AuditRecord, EnrollmentToken, Job, SessionInfo, VmAction } from '../types';
+import type {
+  Agent,
+  ApiKey,
+  AuditRecord,
+  EnrollmentToken,
+  Job,
+  ResultDocument,
+  SessionInfo,
+  Snapshot,
+  VmActionName,
+  VmDetail,
+} from '../types';
 import { anAgent, aVm } from './fixtures';
 import { fail, parseBody, type FakeRequest, type FakeUser } from './fakeHttp';
 import { fleetRoutes } from './fakeFleet';
@@ -62,7 +73,17 @@ function initialState() {
     jobs: [] as Job[],
     /** Where GET /api/jobs/{id} says a job's result can be downloaded. */
     resultBase: 'https://results.example.test/r',
-    actions: new Map<string, VmAction>(),
+    actions: new Map<string, VmActionName>(),
+    /** The body each VM action was queued with, by job id. */
+    actionBodies: new Map<string, Record<string, unknown>>(),
+    /** Result documents of finished VM action jobs, by job id. */
+    results: new Map<string, ResultDocument>(),
+    /** Each VM's snapshots, by VM UUID. */
+    snapshots: new Map<string, Snapshot[]>(),
+    /** What vm.detail reads, by VM UUID. */
+    details: new Map<string, VmDetail>(),
+    /** Jobs of these actions end `failed` with this message. */
+    jobFailures: new Map<VmActionName, string>(),
     requests: [] as string[],
     /** The JSON body of every request that had one, with its `METHOD url`. */
     bodies: [] as Array<{ request: string; body: Record<string, unknown> }>,
