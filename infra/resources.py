@@ -91,14 +91,32 @@ def _create_tables(dynamodb: Any, template: dict[str, Any], params: dict[str, st
 
 
 def _add_missing_indexes(dynamodb: Any, props: dict[str, Any]) -> None:
-    """An index added to the template after a local table was made (data is kept)."""
+    """An index added to the template after a local table was made.
+
+    dynalite accepts UpdateTable's index creation and silently ignores it, so
+    the local table is rebuilt with its items: read them all, create the
+    table anew from the template, write them back. Local data only; AWS
+    applies template changes through CloudFormation.
+    """
     table = dynamodb.describe_table(TableName=props["TableName"])["Table"]
     have = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
-    for index in props.get("GlobalSecondaryIndexes", []):
-        if index["IndexName"] not in have:
-            log.info("local stack: adding index %s to %s", index["IndexName"], props["TableName"])
-            dynamodb.update_table(TableName=props["TableName"], AttributeDefinitions=props["AttributeDefinitions"],
-                                  GlobalSecondaryIndexUpdates=[{"Create": index}])
+    missing = [i["IndexName"] for i in props.get("GlobalSecondaryIndexes", []) if i["IndexName"] not in have]
+    if not missing:
+        return
+    log.warning("local stack: rebuilding %s to add index(es) %s; its items are kept",
+                props["TableName"], ", ".join(missing))
+    items = [item for page in dynamodb.get_paginator("scan").paginate(TableName=props["TableName"])
+             for item in page["Items"]]
+    dynamodb.delete_table(TableName=props["TableName"])
+    dynamodb.get_waiter("table_not_exists").wait(TableName=props["TableName"],
+                                                 WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    dynamodb.create_table(**table_definition(props))
+    dynamodb.get_waiter("table_exists").wait(TableName=props["TableName"],
+                                             WaiterConfig={"Delay": 0.1, "MaxAttempts": 100})
+    for start in range(0, len(items), 25):
+        pending = {props["TableName"]: [{"PutRequest": {"Item": item}} for item in items[start:start + 25]]}
+        while pending:
+            pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
 
 
 def _create_buckets(s3: Any, template: dict[str, Any], params: dict[str, str]) -> None:
