@@ -182,10 +182,18 @@ class ControlPlane:
         body = {"capabilities": capabilities, "vms": vms, "running_jobs": running_jobs}
         return self._post("/heartbeat", body, budget=budget, interruptible=True)
 
-    def poll(self, wait: int, max_jobs: int = 1) -> list[dict[str, Any]]:
-        """Claimed jobs, or [] after about `wait` seconds; retries until answered or the agent stops."""
+    def poll(self, wait: int, max_jobs: int = 1,
+             on_cancel: Callable[[list[str]], None] | None = None) -> list[dict[str, Any]]:
+        """Claimed jobs, or [] after about `wait` seconds; retries until answered or the agent stops.
+
+        The answer may also name running jobs an operator cancelled (their ring
+        ends the wait early); those go to `on_cancel`.
+        """
         answer = self._post(f"/poll?wait={wait}", {"max_jobs": max_jobs}, timeout=wait + POLL_SLACK,
                             budget=None, interruptible=True)
+        cancels = answer.get("cancel")
+        if on_cancel is not None and isinstance(cancels, list):
+            on_cancel([job_id for job_id in cancels if isinstance(job_id, str)])
         jobs = answer.get("jobs")
         return [job for job in jobs if isinstance(job, dict)] if isinstance(jobs, list) else []
 

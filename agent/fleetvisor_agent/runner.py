@@ -153,7 +153,8 @@ class Runner:
     def _poll(self, free: int, failures: Backoff, approval: Backoff) -> list[dict[str, Any]] | None:
         """Claimed jobs; None after a failure has been waited out (or the agent has to stop)."""
         try:
-            claimed = self.client.poll(self.config.poll_wait, max_jobs=free)
+            claimed = self.client.poll(self.config.poll_wait, max_jobs=free,
+                                       on_cancel=lambda ids: self._cancel_jobs(ids, "poll answer"))
         except Unauthorized as exc:
             self._die(exc)
             return None
@@ -406,13 +407,16 @@ class Runner:
     # -- heartbeat answers ------------------------------------------------------------------------
 
     def _apply_heartbeat_answer(self, answer: dict[str, Any]) -> None:
-        for job_id in answer.get("cancel") or []:
+        self._cancel_jobs(answer.get("cancel") or [], "heartbeat answer")
+        if "signing_keys" in answer:
+            self._update_signing_keys(parse_signing_keys(answer["signing_keys"]))
+
+    def _cancel_jobs(self, job_ids: list[Any], source: str) -> None:
+        for job_id in job_ids:
             with self._active_lock:
                 active = self._active.get(job_id) if isinstance(job_id, str) else None
             if active is not None:
-                active.cancel("cancelled by the operator (heartbeat answer)")
-        if "signing_keys" in answer:
-            self._update_signing_keys(parse_signing_keys(answer["signing_keys"]))
+                active.cancel(f"cancelled by the operator ({source})")
 
     def _update_signing_keys(self, keys: dict[str, str]) -> None:
         # The control plane's list is the current set: a retired (maybe leaked) key stops being accepted.

@@ -60,6 +60,7 @@ class FakeControlPlane:
     fail_next: list[int] = field(default_factory=list)
     omit_server_time: bool = False
     heartbeat_cancel: list[str] = field(default_factory=list)
+    poll_cancel: list[str] = field(default_factory=list)
     queued: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
@@ -133,7 +134,7 @@ class FakeControlPlane:
         if call.path == "/agent/v1/heartbeat":
             return 200, self._stamp({"cancel": self.heartbeat_cancel, "signing_keys": self.signing_keys()})
         if call.path == "/agent/v1/poll":
-            return 200, self._stamp({"jobs": self._take(call)})
+            return 200, self._stamp({"jobs": self._take(call), "cancel": self.poll_cancel})
         if call.path == "/agent/v1/deregister":
             self.revoked = True
             return 200, {}

@@ -299,6 +299,20 @@ def test_a_cancel_in_a_heartbeat_answer_completes_the_job_as_cancelled(
     assert [call.json()["running"] for call in fake.calls_to("/job_a/lease")] == [True]  # no renewal told it
 
 
+def test_a_cancel_in_a_poll_answer_completes_the_job_as_cancelled(
+        fake: FakeControlPlane, stubborn_uri: str, tmp_path: Path) -> None:
+    fake.queue_job("vm.shutdown", STUBBORN1, job_id="job_a", args={"timeout_seconds": 60})
+    agent = start(config_for(fake, tmp_path / "state", stubborn_uri))
+    wait_until(lambda: agent.runner.running_job_ids() == ["job_a"])
+
+    fake.poll_cancel = ["job_a"]
+    done = wait_until(lambda: completions(fake).get("job_a"))
+    assert agent.stop() == EXIT_OK
+
+    assert {k: done[k] for k in CANCELLED_STUBBORN1} == CANCELLED_STUBBORN1
+    assert done["vm"]["state"] == "running"
+
+
 def test_a_job_cancelled_before_it_started_does_not_run(fake: FakeControlPlane, node_uri: str,
                                                          tmp_path: Path) -> None:
     fake.lease_cancel = True

@@ -162,3 +162,16 @@ def test_undelivered_jobs_expire(client: Client, make_operator: Any, enrol: Any)
     assert lifecycle.sweep()["expired"] >= 1
     assert Job.get(job_id).status == "expired"
     assert _poll(client, host) == []
+
+
+def test_a_cancel_wakes_the_agents_long_poll_at_once(client: Client, make_operator: Any, enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    job_id = _queue(client, op, host).json_body["job_id"]
+    token = _poll(client, host)[0]["claim_token"]
+    _post(client, host, f"/agent/v1/jobs/{job_id}/lease", {"claim_token": token, "running": True})
+    client.http.post(f"/api/jobs/{job_id}/cancel", headers=op.headers, body="{}")
+    started = time.monotonic()
+    answer = client.http.post("/agent/v1/poll?wait=10", headers=host.headers, body="{}").json_body
+    assert (answer["jobs"], answer["cancel"]) == ([], [job_id])
+    assert time.monotonic() - started < 3

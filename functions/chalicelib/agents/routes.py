@@ -11,7 +11,7 @@ from .. import keys, validate
 from ..audit import logic as audit
 from ..auth import guard as operator_guard
 from ..auth.logic import Principal
-from ..jobs import lifecycle
+from ..jobs import states
 from ..settings import settings
 from ..vms.models import Vm
 from ..web import Call, Reply, route
@@ -130,5 +130,5 @@ def heartbeat(call: Call) -> dict[str, Any]:
     logic.heartbeat(call.principal, body)
     reported = body.get("running_jobs")
     running: list[str] = reported if isinstance(reported, list) else []
-    return {"server_time": int(time.time()), "cancel": lifecycle.cancellations(call.principal, running),
+    return {"server_time": int(time.time()), "cancel": states.cancellations(call.principal, running),
             "signing_keys": keys.load(settings().job_key_secret).public_keys()}

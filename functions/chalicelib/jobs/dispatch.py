@@ -21,20 +21,28 @@ from . import doorbell, signing, states
 from .models import LIVE_SHARD, Job
 
 
-def poll(agent: Agent, wait: int, max_jobs: int) -> list[dict[str, Any]]:
-    """Claim up to `max_jobs` queued jobs, waiting on the doorbell up to `wait` seconds."""
+def poll(agent: Agent, wait: int, max_jobs: int) -> tuple[list[dict[str, Any]], list[str]]:
+    """Claim up to `max_jobs` queued jobs, waiting on the doorbell up to `wait` seconds.
+
+    Also returns the running jobs an operator cancelled meanwhile (their ring
+    ends the wait), so a cancel reaches a waiting agent at once.
+    """
     deadline = time.monotonic() + wait
     claimed = _claim_queued(agent, max_jobs)
-    while not claimed:
+    cancels: list[str] = []
+    while not claimed and not cancels:
         remaining = int(deadline - time.monotonic())
         if remaining <= 0:
             break
         rung = doorbell.wait(agent.queue_url, remaining)
-        claimed = [job for job in (try_claim(job_id, agent.agent_id) for job_id in rung[:max_jobs]) if job]
+        to_claim = [r for r in rung if not r.startswith(doorbell.CANCEL_PREFIX)]
+        cancels = states.cancellations(agent, [r[len(doorbell.CANCEL_PREFIX):] for r in rung
+                                               if r.startswith(doorbell.CANCEL_PREFIX)])
+        claimed = [job for job in (try_claim(job_id, agent.agent_id) for job_id in to_claim[:max_jobs]) if job]
         if not claimed:
             # The doorbell is only a hint: look at the table once per wait period.
             claimed = _claim_queued(agent, max_jobs)
-    return [_deliver(job) for job in claimed]
+    return [_deliver(job) for job in claimed], cancels
 
 
 def _claim_queued(agent: Agent, max_jobs: int) -> list[Job]:

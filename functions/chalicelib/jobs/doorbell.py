@@ -16,6 +16,8 @@ from .. import aws
 from ..settings import settings
 
 log = logging.getLogger("fleetvisor.doorbell")
+# A ring that carries a cancel for a running job rather than a job to claim.
+CANCEL_PREFIX = "cancel:"
 
 
 def create_queue(agent_id: str) -> str:

@@ -113,16 +113,11 @@ def cancel(job: Job) -> Job:
         if job.status == "queued":
             return cancel(job)
         raise Conflict(f"The job has already ended ({job.status}).", "job_final") from exc
+    agent = _agent(job.agent_id)
+    if agent is not None:
+        # Wakes the agent's long poll, which answers with the cancel at once.
+        doorbell.ring(agent.queue_url, doorbell.CANCEL_PREFIX + job.job_id)
     return job
-
-
-def cancellations(agent: Agent, job_ids: list[str]) -> list[str]:
-    """Of the jobs an agent says it is running, those an operator asked to cancel."""
-    wanted = [j for j in job_ids[:100] if isinstance(j, str) and j.startswith("job_") and len(j) <= 64]
-    if not wanted:
-        return []
-    return [job.job_id for job in Job.batch_get(wanted)
-            if job.agent_id == agent.agent_id and job.cancel_requested and job.status in LIVE_STATES]
 
 
 def sweep(now: int | None = None) -> dict[str, int]:

@@ -56,7 +56,8 @@ def poll(call: Call) -> dict[str, Any]:
                           high=settings().max_poll_wait, name="wait")
     body = call.json()
     max_jobs = validate.integer(body, "max_jobs", low=1, high=10) if "max_jobs" in body else 1
-    return {"jobs": dispatch.poll(call.principal, wait, max_jobs), "server_time": int(time.time())}
+    jobs, cancels = dispatch.poll(call.principal, wait, max_jobs)
+    return {"jobs": jobs, "cancel": cancels, "server_time": int(time.time())}
 
 
 @route(bp, "/agent/v1/jobs/{job_id}/lease", ["POST"], authenticate=agent_guard.agent, max_body=1024)

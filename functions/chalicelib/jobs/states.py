@@ -119,3 +119,12 @@ def claimed_actions_renew(running: bool) -> list[Any]:
         actions += [Job.status.set("running"), Job.status_created.set(f"running#{now_ms:013d}"),
                     Job.started_ms.set(Job.started_ms | now_ms)]
     return actions
+
+
+def cancellations(agent: Agent, job_ids: list[Any]) -> list[str]:
+    """Of these job ids, those of this agent's live jobs an operator asked to cancel."""
+    wanted = [j for j in job_ids[:100] if isinstance(j, str) and j.startswith("job_") and len(j) <= 64]
+    if not wanted:
+        return []
+    return [job.job_id for job in Job.batch_get(wanted)
+            if job.agent_id == agent.agent_id and job.cancel_requested and job.status in LIVE_STATES]
