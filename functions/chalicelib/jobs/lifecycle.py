@@ -17,7 +17,7 @@ from ..settings import settings
 from ..vms import logic as vms
 from . import doorbell, states
 from .dispatch import result_object_key, upload_urls
-from .models import FINAL_STATES, LIVE_SHARD, LIVE_STATES, QUEUE_SHARD, Job
+from .models import LIVE_SHARD, LIVE_STATES, QUEUE_SHARD, Job
 
 log = logging.getLogger("fleetvisor.jobs")
 EXIT_CODES = (0, 1, 2, 3, 124)
@@ -27,7 +27,7 @@ OUTPUTS = ("result",)
 def lease(agent: Agent, job_id: str, claim_token: str, running: bool) -> dict[str, Any]:
     job = Job(job_id)
     try:
-        job.update(actions=states.claimed_actions_renew(running), condition=states.held_by(agent.agent_id, claim_token))
+        job.update(actions=states.renew_actions(running), condition=states.held_by(agent.agent_id, claim_token))
     except UpdateError:
         states.raise_lost(agent, job_id)
     return {"lease_expires_at": int(job.lease_expires_at), "cancel": bool(job.cancel_requested)}
@@ -141,6 +141,3 @@ def _agent(agent_id: str) -> Agent | None:
     except DoesNotExist:
         return None
 
-
-def is_final(job: Job) -> bool:
-    return job.status in FINAL_STATES

@@ -111,7 +111,8 @@ def lapse(job: Job, agent: Agent | None = None) -> str | None:
     return status
 
 
-def claimed_actions_renew(running: bool) -> list[Any]:
+def renew_actions(running: bool) -> list[Any]:
+    """A lease renewal; the first one with `running` also marks the job running."""
     now_ms = _now_ms()
     actions: list[Any] = [Job.lease_expires_at.set(now_ms // 1000 + settings().lease_seconds),
                           Job.live_shard.set(LIVE_SHARD)]
