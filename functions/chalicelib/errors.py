@@ -53,5 +53,5 @@ class TooManyRequests(FleetvisorError):
     status = 429
     code = "too_many_attempts"
 
-    def __init__(self, message: str, retry_after: int) -> None:
-        super().__init__(message, headers={"Retry-After": str(max(1, retry_after))})
+    def __init__(self, message: str, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code, headers={"Retry-After": str(max(1, retry_after))})

@@ -43,6 +43,8 @@ class Settings:
     throttle_per_source: int = 100
     fleet_key_sha256: str = ""
     fleet_owner_id: str = ""
+    console_idle_seconds: int = 600
+    console_chunk_max_bytes: int = 64 * 1024
 
 
 def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
@@ -66,6 +68,8 @@ def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
     values["fleet_owner_id"] = env.get("FLEETVISOR_FLEET_OWNER", "")
     if "FLEETVISOR_DELIVERY_SECONDS" in env:
         values["delivery_seconds"] = int(env["FLEETVISOR_DELIVERY_SECONDS"])
+    if "FLEETVISOR_CONSOLE_IDLE_SECONDS" in env:
+        values["console_idle_seconds"] = int(env["FLEETVISOR_CONSOLE_IDLE_SECONDS"])
     if "FLEETVISOR_LEASE_SECONDS" in env:
         values["lease_seconds"] = int(env["FLEETVISOR_LEASE_SECONDS"])
     values.update(overrides)

@@ -13,6 +13,7 @@ from pynamodb.models import Model
 from .agents.models import Agent, EnrollmentToken
 from .audit.models import AuditRecord
 from .auth.models import ApiKey, EmailClaim, Session, Throttle, User
+from .consoles.models import Console
 from .jobs.models import Job
 from .settings import Settings, settings
 from .vms.models import Vm
@@ -24,6 +25,7 @@ TABLES: dict[str, tuple[str, tuple[type[Model], ...]]] = {
     "AgentsTable": ("agents", (Agent,)),
     "VmsTable": ("vms", (Vm,)),
     "JobsTable": ("jobs", (Job,)),
+    "ConsolesTable": ("consoles", (Console,)),
     "AuditTable": ("audit", (AuditRecord,)),
     "SessionsTable": ("sessions", (Session,)),
     "ApiKeysTable": ("api-keys", (ApiKey,)),

@@ -1,0 +1,311 @@
+"""Serial console sessions through the API: open/join, output chunks checked in S3, input with one
+writer, close (by request, idle, the agent detaching, the job ending), replay, and tenancy."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import requests
+from chalice.test import Client
+from chalicelib.audit.models import AuditRecord
+from chalicelib.consoles.models import Console
+from chalicelib.jobs.models import Job
+
+from .conftest import VM, FakeHost, Operator
+
+
+class Session:
+    """One console from both ends: the operator's client and the fake host holding the job."""
+
+    def __init__(self, client: Client, op: Operator, host: FakeHost) -> None:
+        self.client, self.op, self.host = client, op, host
+        opened = client.http.post(f"/api/agents/{host.agent_id}/vms/test/console", headers=op.headers, body="{}")
+        assert opened.status_code == 201, opened.body
+        self.opened = opened.json_body
+        self.console_id = self.opened["console"]["console_id"]
+        self.client_id = self.opened["client_id"]
+        self.claim_token = ""
+        self.attached: dict[str, Any] = {}
+
+    def claim_and_attach(self) -> dict[str, Any]:
+        jobs = self.client.http.post("/agent/v1/poll?wait=0", headers=self.host.headers, body="{}").json_body["jobs"]
+        assert [job["job_id"] for job in jobs] == [self.opened["console"]["job_id"]]
+        self.claim_token = jobs[0]["claim_token"]
+        self.agent("lease", {"claim_token": self.claim_token, "running": True}, job=True)
+        answer = self.agent("attach", {"claim_token": self.claim_token})
+        assert answer.status_code == 200, answer.body
+        self.attached = answer.json_body
+        return self.attached
+
+    def agent(self, call: str, body: dict[str, Any], *, job: bool = False, query: str = "") -> Any:
+        path = (f"/agent/v1/jobs/{self.opened['console']['job_id']}/{call}" if job
+                else f"/agent/v1/consoles/{self.console_id}/{call}{query}")
+        return self.client.http.post(path, headers=self.host.headers, body=json.dumps(body))
+
+    def put_chunk(self, seq: int, data: bytes) -> None:
+        url = next(u["url"] for u in self.attached["uploads"] if u["seq"] == seq)
+        assert requests.put(url, data=data, timeout=10).status_code == 200
+
+    def emit(self, seq: int, data: bytes, **extra: Any) -> Any:
+        self.put_chunk(seq, data)
+        answer = self.agent("output", {"claim_token": self.claim_token, "chunks": [{"seq": seq, "size": len(data)}],
+                                       **extra})
+        if answer.status_code == 200:
+            self.attached["uploads"] = answer.json_body["uploads"]
+        return answer
+
+    def output(self, after: int = 0, wait: int = 0, client_id: str | None = None, op: Operator | None = None) -> Any:
+        query = f"after={after}&wait={wait}&client_id={client_id or self.client_id}"
+        return self.client.http.get(f"/api/consoles/{self.console_id}/output?{query}",
+                                    headers=(op or self.op).headers)
+
+    def type(self, data: str, client_id: str | None = None) -> Any:
+        return self.client.http.post(f"/api/consoles/{self.console_id}/input", headers=self.op.headers,
+                                     body=json.dumps({"client_id": client_id or self.client_id, "data": data}))
+
+    def take_input(self, after: int, wait: int = 0) -> Any:
+        return self.agent("input", {"claim_token": self.claim_token, "after": after}, query=f"?wait={wait}")
+
+
+def _transcript(answer: dict[str, Any]) -> bytes:
+    return b"".join(requests.get(chunk["url"], timeout=10).content for chunk in answer["chunks"])
+
+
+def test_output_chunks_are_numbered_checked_in_s3_and_readable_in_order(client: Client, make_operator: Any,
+                                                                         enrol: Any) -> None:
+    op: Operator = make_operator()
+    session = Session(client, op, enrol(op))
+    assert session.opened["writer"] is True and session.opened["console"]["status"] == "opening"
+    job = Job.get(session.opened["console"]["job_id"])
+    assert (job.op, job.args) == ("console.attach", {"vm_uuid": VM["uuid"], "console_id": session.console_id})
+
+    attached = session.claim_and_attach()
+    assert (attached["status"], attached["next_seq"], attached["input_after"]) == ("open", 1, 0)
+    assert [u["seq"] for u in attached["uploads"]] == list(range(1, 9))
+    assert session.emit(1, b"Debian GNU/Linux\r\n").status_code == 200
+    assert session.emit(2, "login: é\r\n".encode()).status_code == 200
+
+    answer = session.output().json_body
+    assert ([c["seq"] for c in answer["chunks"]], answer["next"], answer["more"]) == ([1, 2], 2, False)
+    assert _transcript(answer) == "Debian GNU/Linux\r\nlogin: é\r\n".encode()
+    assert session.output(after=2).json_body["chunks"] == []
+    console = client.http.get(f"/api/consoles/{session.console_id}", headers=op.headers).json_body
+    assert (console["status"], console["last_seq"], console["bytes"]) == ("open", 2, 29)
+
+
+def test_reports_that_do_not_match_what_landed_are_refused_and_change_nothing(client: Client, make_operator: Any,
+                                                                             enrol: Any) -> None:
+    op: Operator = make_operator()
+    session = Session(client, op, enrol(op))
+    session.claim_and_attach()
+    token = session.claim_token
+
+    def report(chunks: list[dict[str, Any]], claim_token: str = token) -> tuple[int, str]:
+        answer = session.agent("output", {"claim_token": claim_token, "chunks": chunks})
+        return answer.status_code, answer.json_body.get("error", {}).get("code", "")
+
+    assert report([{"seq": 1, "size": 5}]) == (400, "upload_missing")  # nothing was PUT
+    session.put_chunk(1, b"hello")
+    assert report([{"seq": 1, "size": 4}]) == (400, "upload_missing")  # not the size that landed
+    assert report([{"seq": 2, "size": 5}]) == (400, "invalid_request")  # a gap
+    assert report([{"seq": 1, "size": 5}], claim_token="not-the-claim") == (409, "stale_claim")
+    assert Console.get(session.console_id).last_seq == 0
+    assert report([{"seq": 1, "size": 5}]) == (200, "")
+    assert report([{"seq": 1, "size": 5}]) == (200, "")  # a resent report (lost answer) is harmless
+    session.put_chunk(2, b"x" * (64 * 1024 + 1))
+    assert report([{"seq": 2, "size": 64 * 1024 + 1}]) == (400, "upload_too_large")
+    assert Console.get(session.console_id).last_seq == 1
+
+
+def test_a_waiting_reader_gets_a_chunk_as_soon_as_it_is_reported(client: Client, make_operator: Any,
+                                                                  enrol: Any) -> None:
+    op: Operator = make_operator()
+    session = Session(client, op, enrol(op))
+    session.claim_and_attach()
+    timer = threading.Timer(0.5, lambda: session.emit(1, b"late line\r\n"))
+    started = time.monotonic()
+    timer.start()
+    answer = session.output(wait=10).json_body
+    elapsed = time.monotonic() - started
+    timer.join()
+    assert [c["seq"] for c in answer["chunks"]] == [1]
+    assert elapsed < 3, f"the long poll answered after {elapsed:.1f}s, not when the chunk arrived"
+
+
+def test_input_reaches_the_agent_in_order_from_the_writer_only(client: Client, make_operator: Any,
+                                                               enrol: Any) -> None:
+    op: Operator = make_operator()
+    host = enrol(op)
+    session = Session(client, op, host)
+    session.claim_and_attach()
+    joined = client.http.post(f"/api/agents/{host.agent_id}/vms/{VM['uuid']}/console", headers=op.headers, body="{}")
+    assert joined.status_code == 200 and joined.json_body["writer"] is False
+    assert joined.json_body["console"]["console_id"] == session.console_id
+    reader = joined.json_body["client_id"]
+
+    assert session.type("ls -l\r").json_body == {"seq": 1}
+    assert session.type("uptime\r").json_body == {"seq": 2}
+    refused = session.type("rm -rf /\r", client_id=reader)
+    assert (refused.status_code, refused.json_body["error"]["code"]) == (409, "console_read_only")
+
+    taken = session.take_input(after=0).json_body
+    assert taken["input"] == [{"seq": 1, "data": "ls -l\r"}, {"seq": 2, "data": "uptime\r"}]
+    assert session.take_input(after=2).json_body["input"] == []
+    assert Console.get(session.console_id).input == []  # taken input is not kept in the record
+
+    takeover = client.http.post(f"/api/consoles/{session.console_id}/writer", headers=op.headers,
+                                body=json.dumps({"client_id": reader}))
+    assert takeover.json_body["writer"] is True
+    assert session.type("whoami\r", client_id=reader).json_body == {"seq": 3}
+    assert session.type("again\r").status_code == 409  # the first client reads now
+    assert session.output().json_body["writer"] is False
+    assert session.take_input(after=2).json_body["input"] == [{"seq": 3, "data": "whoami\r"}]
+    actions = {r.action for r in AuditRecord.query(op.user_id)}
+    assert {"console.open", "console.join", "console.take_writer"} <= actions
+
+
+def test_input_the_agent_has_not_taken_is_bounded(client: Client, make_operator: Any, enrol: Any) -> None:
+    op: Operator = make_operator()
+    session = Session(client, op, enrol(op))
+    session.claim_and_attach()
+    for index in range(64):
+        assert session.type(f"{index}\r").status_code == 202
+    refused = session.type("one too many\r")
+    assert (refused.status_code, refused.json_body["error"]["code"]) == (429, "console_input_backlog")
+    assert refused.headers["Retry-After"] == "1"
+    assert len(session.take_input(after=0).json_body["input"]) == 64
+    session.take_input(after=64)
+    assert session.type("room again\r").json_body == {"seq": 65}
+
+
+def test_a_waiting_agent_gets_input_as_soon_as_it_is_typed(client: Client, make_operator: Any, enrol: Any) -> None:
+    op: Operator = make_operator()
+    session = Session(client, op, enrol(op))
+    session.claim_and_attach()
+    timer = threading.Timer(0.5, lambda: session.type("x"))
+    started = time.monotonic()
+    timer.start()
+    answer = session.take_input(after=0, wait=10).json_body
+    timer.join()
+    assert answer["input"] == [{"seq": 1, "data": "x"}]
+    assert time.monotonic() - started < 3
+
+
+def test_close_tells_the_agent_which_detaches_and_the_transcript_stays(client: Client, make_operator: Any,
+                                                                       enrol: Any) -> None:
+    op: Operator = make_operator()
+    host = enrol(op)
+    session = Session(client, op, host)
+    session.claim_and_attach()
+    session.emit(1, b"boot\r\n")
+    session.type("echo hi\r")
+    closing = client.http.post(f"/api/consoles/{session.console_id}/close", headers=op.headers, body="{}")
+    assert (closing.json_body["status"], closing.json_body["closed_reason"]) == ("closing", "requested")
+    assert session.type("too late\r").json_body["error"]["code"] == "console_closed"
+
+    heard = session.take_input(after=1, wait=10).json_body
+    assert (heard["status"], heard["closed_reason"]) == ("closing", "requested")
+    last = session.emit(2, b"bye\r\n", detached="requested")
+    assert (last.json_body["status"], last.json_body["uploads"]) == ("closed", [])
+    done = session.agent("complete", {"claim_token": session.claim_token, "exit_code": 0,
+                                      "summary": "console closed: requested"}, job=True)
+    assert done.json_body == {"status": "succeeded"}
+
+    replay = session.output(after=0).json_body
+    assert (replay["status"], replay["closed_reason"], replay["writer"]) == ("closed", "requested", False)
+    assert _transcript(replay) == b"boot\r\nbye\r\n"
+    history = client.http.get(f"/api/consoles?agent_id={host.agent_id}&vm_uuid={VM['uuid']}", headers=op.headers)
+    assert [c["console_id"] for c in history.json_body["consoles"]] == [session.console_id]
+    close_record = next(r for r in AuditRecord.query(op.user_id) if r.action == "console.close")
+    assert close_record.detail["inputs"] == 1 and close_record.detail["bytes"] == 6
+
+
+def test_closing_a_console_the_agent_never_claimed_cancels_its_job(client: Client, make_operator: Any,
+                                                                   enrol: Any) -> None:
+    op: Operator = make_operator()
+    session = Session(client, op, enrol(op))
+    closed = client.http.post(f"/api/consoles/{session.console_id}/close", headers=op.headers, body="{}")
+    assert (closed.json_body["status"], closed.json_body["closed_reason"]) == ("closed", "requested")
+    assert Job.get(session.opened["console"]["job_id"]).status == "cancelled"
+
+
+def test_a_session_whose_job_ended_without_the_agent_saying_so_is_closed(client: Client, make_operator: Any,
+                                                                         enrol: Any) -> None:
+    op: Operator = make_operator()
+    session = Session(client, op, enrol(op))
+    session.claim_and_attach()
+    session.agent("complete", {"claim_token": session.claim_token, "exit_code": 1, "summary": "boom"}, job=True)
+    Console(session.console_id).update(actions=[Console.agent_seen.set(int(time.time()) - 60)])  # it went quiet
+    answer = session.output().json_body
+    assert (answer["status"], answer["closed_reason"]) == ("closed", "error")
+
+
+def test_an_unwatched_session_closes_as_idle(client: Client, make_operator: Any, enrol: Any) -> None:
+    op: Operator = make_operator()
+    session = Session(client, op, enrol(op))
+    session.claim_and_attach()
+    # Nobody has polled its output for longer than the idle timeout (600 s by default).
+    Console(session.console_id).update(actions=[Console.viewed_at.set(int(time.time()) - 601)])
+    heard = session.take_input(after=0).json_body
+    assert (heard["status"], heard["closed_reason"]) == ("closing", "idle")
+
+
+def test_another_attempt_takes_the_session_over_and_fences_the_old_one(client: Client, make_operator: Any,
+                                                                       enrol: Any) -> None:
+    op: Operator = make_operator()
+    session = Session(client, op, enrol(op))
+    session.claim_and_attach()
+    session.emit(1, b"first life\r\n")
+    old_token = session.claim_token
+    job_id = session.opened["console"]["job_id"]
+    Job(job_id).update(actions=[Job.lease_expires_at.set(int(time.time()) - 1)])
+    from chalicelib.jobs import lifecycle
+
+    lifecycle.sweep()
+    Job(job_id).update(actions=[Job.not_before.remove()])  # skip the retry's backoff
+    again = session.claim_and_attach()
+    assert again["next_seq"] == 2  # the transcript runs on
+    stale = session.agent("output", {"claim_token": old_token, "chunks": []})
+    assert (stale.status_code, stale.json_body["error"]["code"]) == (409, "stale_claim")
+
+
+def test_consoles_are_the_owners_and_need_a_running_vm(client: Client, make_operator: Any, enrol: Any) -> None:
+    owner: Operator = make_operator()
+    stranger: Operator = make_operator()
+    host = enrol(owner, vms=[VM, {**VM, "uuid": "11111111-2222-3333-4444-555555555555", "name": "off",
+                                  "state": "shutoff"}])
+    session = Session(client, owner, host)
+    for path in (f"/api/consoles/{session.console_id}", f"/api/consoles/{session.console_id}/output"):
+        answer = client.http.get(path, headers=stranger.headers)
+        assert (answer.status_code, answer.json_body["error"]["code"]) == (404, "console_not_found")
+    for call in ("input", "writer", "close"):
+        answer = client.http.post(f"/api/consoles/{session.console_id}/{call}", headers=stranger.headers,
+                                  body=json.dumps({"client_id": "x", "data": "y"}))
+        assert answer.status_code == 404
+    assert client.http.post(f"/api/agents/{host.agent_id}/vms/test/console", headers=stranger.headers,
+                            body="{}").status_code == 404
+    off = client.http.post(f"/api/agents/{host.agent_id}/vms/off/console", headers=owner.headers, body="{}")
+    assert (off.status_code, off.json_body["error"]["code"]) == (409, "vm_not_running")
+    assert Console.get(session.console_id).status == "opening"  # nothing the stranger did reached it
+    other_host = enrol(stranger)
+    foreign = client.http.post(f"/agent/v1/consoles/{session.console_id}/attach", headers=other_host.headers,
+                               body=json.dumps({"claim_token": "x"}))
+    assert (foreign.status_code, foreign.json_body["error"]["code"]) == (404, "console_not_found")
+
+
+def test_bad_input_is_a_clear_400(client: Client, make_operator: Any, enrol: Any) -> None:
+    op: Operator = make_operator()
+    session = Session(client, op, enrol(op))
+    for body in ({"client_id": session.client_id}, {"client_id": session.client_id, "data": 5},
+                 {"client_id": session.client_id, "data": ""}, {"client_id": session.client_id, "data": "x" * 4097},
+                 {"data": "x"}):
+        answer = client.http.post(f"/api/consoles/{session.console_id}/input", headers=op.headers,
+                                  body=json.dumps(body))
+        assert (answer.status_code, answer.json_body["error"]["code"]) == (400, "invalid_request"), body
+    for query in ("after=x", "wait=soon"):
+        answer = client.http.get(f"/api/consoles/{session.console_id}/output?{query}", headers=op.headers)
+        assert (answer.status_code, answer.json_body["error"]["code"]) == (400, "invalid_request"), query
+    assert Console.get(session.console_id).input_count == 0
