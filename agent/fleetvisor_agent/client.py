@@ -216,6 +216,25 @@ class ControlPlane:
             body["cancelled"] = True
         return self._post(f"/jobs/{quote(job_id, safe='')}/complete", body, budget=COMPLETE_BUDGET)
 
+    def console_attach(self, console_id: str, claim_token: str) -> dict[str, Any]:
+        """Take over a console session for this attempt: where its chunks go and the input already taken."""
+        return self._post(f"/consoles/{quote(console_id, safe='')}/attach", {"claim_token": claim_token},
+                          budget=LEASE_BUDGET)
+
+    def console_output(self, console_id: str, claim_token: str, chunks: list[dict[str, int]],
+                       detached: str | None = None) -> dict[str, Any]:
+        """Report uploaded chunks (and, with `detached`, that this agent has let go of the console)."""
+        body: dict[str, Any] = {"claim_token": claim_token, "chunks": chunks}
+        if detached is not None:
+            body["detached"] = detached
+        return self._post(f"/consoles/{quote(console_id, safe='')}/output", body, budget=LEASE_BUDGET)
+
+    def console_input(self, console_id: str, claim_token: str, after: int, wait: int) -> dict[str, Any]:
+        """Operator input past `after`; the server holds the call up to `wait` seconds when there is none."""
+        return self._post(f"/consoles/{quote(console_id, safe='')}/input?wait={wait}",
+                          {"claim_token": claim_token, "after": after}, timeout=wait + POLL_SLACK,
+                          budget=LEASE_BUDGET, interruptible=True)
+
     def upload(self, url: str, data: bytes, *, budget: float = COMPLETE_BUDGET) -> None:
         """PUT `data` to a presigned URL, exactly as the protocol says: the bytes and no extra headers.
 

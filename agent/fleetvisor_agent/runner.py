@@ -51,6 +51,7 @@ from .verify import Policy, Refused, VerifiedJob, canonical_bytes, unverified_jo
 EXIT_OK = 0
 EXIT_UNAUTHORIZED = 3  # the control plane no longer accepts this agent: an operator must re-enrol it
 MAX_JOBS_PER_POLL = 10  # the control plane's limit
+MAX_SESSIONS = 8  # open consoles at once, besides max_jobs operations
 CANCELLED_SUMMARY = "cancelled by the operator"
 EXIT_CANCELLED = jobs.EXIT_INVALID  # the protocol's exit code for a cancelled job: no retry
 UPLOAD_ATTEMPTS = 4  # PUTs of one result; each after the first goes to fresh URLs
@@ -89,7 +90,8 @@ class Runner:
         self.backoff_base = backoff_base
         self.approval_backoff_base = approval_backoff_base
         self.client = client or ControlPlane(state.url, state.private_key, state.agent_id, stop=self.stop,
-                                             pool_size=config.max_jobs + 4, backoff_base=backoff_base)
+                                             pool_size=config.max_jobs + 4 + 2 * MAX_SESSIONS,
+                                             backoff_base=backoff_base)
         self.journal = journal or Journal.in_state_dir(config.state_dir)
         self.heartbeat = Heartbeat(self.client, host, interval=config.heartbeat_seconds, stop=self.stop,
                                    jobs_in_hand=self.running_job_ids, on_answer=self._apply_heartbeat_answer,
@@ -97,6 +99,7 @@ class Runner:
         self.lease_renew_seconds = LEASE_RENEW_SECONDS
         self._exit_code = EXIT_OK
         self._slots = threading.Semaphore(config.max_jobs)
+        self._sessions = threading.Semaphore(MAX_SESSIONS)
         self._active: dict[str, ActiveJob] = {}
         self._active_lock = threading.Lock()
 
@@ -108,7 +111,7 @@ class Runner:
         log.info("agent running agent_id=%s name=%s url=%s libvirt=%s max_jobs=%d", self.state.agent_id,
                  self.state.name, self.state.url, self.host.uri, self.config.max_jobs)
         self.heartbeat.start()
-        with ThreadPoolExecutor(max_workers=self.config.max_jobs, thread_name_prefix="job") as pool:
+        with ThreadPoolExecutor(max_workers=self.config.max_jobs + MAX_SESSIONS, thread_name_prefix="job") as pool:
             self._poll_loop(pool)
         self.request_stop()
         self.heartbeat.join(timeout=5)
@@ -190,18 +193,18 @@ class Runner:
     # -- one job ---------------------------------------------------------------------------------
 
     def _process(self, claimed: dict[str, Any], holds_slot: bool) -> None:
+        slot = _Slot(self._slots if holds_slot else None)
         try:
-            self._handle_claim(claimed)
+            self._handle_claim(claimed, slot)
         except Unauthorized as exc:
             self._die(exc)
         except Exception as exc:  # a worker must survive anything one job does
             log.error("job processing failed error=%s: %s", type(exc).__name__, exc)
             log.debug("job processing traceback", exc_info=True)
         finally:
-            if holds_slot:
-                self._slots.release()
+            slot.release()
 
-    def _handle_claim(self, claimed: dict[str, Any]) -> None:
+    def _handle_claim(self, claimed: dict[str, Any], slot: _Slot) -> None:
         claim_token = claimed.get("claim_token")
         if not isinstance(claim_token, str):
             log.error("claimed job without a claim token ignored job_id=%s",
@@ -217,6 +220,25 @@ class Runner:
             return
         log.info("job accepted job_id=%s attempt=%d op=%s args=%s", job.job_id, job.attempt, job.op,
                  json.dumps(dict(job.args), sort_keys=True))
+        if jobs.is_session(job.op):
+            self._run_session(job, claimed, claim_token, slot)
+            return
+        self._start(job, claimed, claim_token)
+
+    def _run_session(self, job: VerifiedJob, claimed: dict[str, Any], claim_token: str, slot: _Slot) -> None:
+        """A console lives as long as its session: it gives its job slot back and counts against MAX_SESSIONS."""
+        if not self._sessions.acquire(blocking=False):
+            log.warning("session refused job_id=%s: %d sessions are open already", job.job_id, MAX_SESSIONS)
+            self._complete_unrun(job.job_id, claim_token, jobs.EXIT_TRANSIENT,
+                                 f"agent_busy: this host has {MAX_SESSIONS} consoles open already")
+            return
+        slot.release()
+        try:
+            self._start(job, claimed, claim_token)
+        finally:
+            self._sessions.release()
+
+    def _start(self, job: VerifiedJob, claimed: dict[str, Any], claim_token: str) -> None:
         active = ActiveJob(job, claim_token)
         if not self._mark_running(active):
             return
@@ -275,7 +297,7 @@ class Runner:
     def _run_handler(self, active: ActiveJob, outcome: list[jobs.Result]) -> None:
         job = active.job
         try:
-            result = jobs.run(job, self.host)
+            result = jobs.run(job, self.host, jobs.Link(self.client, active.claim_token))
             outcome.append(result)
             late = " (after its outcome stopped mattering)" if job.cancelled.is_set() else ""
             log.info("job finished%s job_id=%s attempt=%d exit_code=%d summary=%s", late, job.job_id,
@@ -462,3 +484,17 @@ def _claimed_job_id(claimed: dict[str, Any]) -> str | None:
     if isinstance(job_id, str) and 0 < len(job_id) <= 200:
         return job_id
     return unverified_job_id(claimed.get("envelope"))
+
+
+class _Slot:
+    """One job slot a worker holds, given back exactly once (early, for a session)."""
+
+    def __init__(self, slots: threading.Semaphore | None) -> None:
+        self._slots = slots
+        self._lock = threading.Lock()
+
+    def release(self) -> None:
+        with self._lock:
+            slots, self._slots = self._slots, None
+        if slots is not None:
+            slots.release()

@@ -17,10 +17,11 @@ HYPERVISOR_UNAVAILABLE = "hypervisor_unavailable"
 STORAGE_ERROR = "storage_error"
 CONFIRMATION_MISMATCH = "confirmation_mismatch"
 HYPERVISOR_ERROR = "hypervisor_error"  # anything else, with libvirt's own message
+CONSOLE_BUSY = "console_busy"  # another session holds the VM's serial console
 
 CODES = frozenset({VM_NOT_FOUND, INVALID_STATE, SNAPSHOT_NOT_FOUND, SNAPSHOT_EXISTS, OPERATION_UNSUPPORTED,
                    OPERATION_DENIED, OPERATION_TIMEOUT, HYPERVISOR_UNAVAILABLE, STORAGE_ERROR,
-                   CONFIRMATION_MISMATCH, HYPERVISOR_ERROR})
+                   CONFIRMATION_MISMATCH, HYPERVISOR_ERROR, CONSOLE_BUSY})
 
 
 class HypervisorError(Exception):

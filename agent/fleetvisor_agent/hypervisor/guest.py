@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import libvirt
 
 from . import detail, storage
+from .console import SerialConsole
 from .errors import HYPERVISOR_ERROR, INVALID_STATE, VM_NOT_FOUND, HypervisorError
 from .snapshots import Snapshots
 from .translate import ACTIVE, DESCRIBE, reason_name, state_name, translate_error
@@ -175,6 +176,10 @@ class Guest:
         state = self.state()
         if state not in allowed:
             raise HypervisorError(INVALID_STATE, f"Cannot {verb} VM {self.name!r}: {DESCRIBE[state]}.")
+
+    def open_console(self) -> SerialConsole:
+        """The VM's serial console as a byte stream (HypervisorError console_busy if someone holds it)."""
+        return SerialConsole.open(self._call(self._domain.connect), self._domain)
 
     def _call(self, operation: Callable[[], T]) -> T:
         try:

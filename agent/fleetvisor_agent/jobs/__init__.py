@@ -5,6 +5,11 @@ the ArgsSchema of each operation it handles; the verifier consults
 `args_valid` and `allowed_ops`, the runner calls `run`. Adding a job type is
 adding a module and a line here.
 
+A session operation (`console.attach`) lives as long as its session: its
+handler also gets a Link (the client and the attempt's claim token) to talk
+to the control plane while it runs, and the runner gives its job slot back
+once it starts, so open consoles never hold up other work.
+
 Cancellation reaches a handler through the job itself: `job.cancelled`, a
 threading.Event (verify.VerifiedJob). A handler that waits waits on it
 (`job.cancelled.wait(seconds)`, or `Guest.wait_until_stopped(timeout,
@@ -23,13 +28,14 @@ from typing import Any
 
 from ..hypervisor.host import Host
 from ..verify import VerifiedJob
-from . import inspect, snapshots, vm_config, vm_power
+from . import console, inspect, snapshots, vm_config, vm_power
 from .base import (
     EXIT_INVALID,
     EXIT_NEEDS_OPERATOR,
     EXIT_OK,
     EXIT_TRANSIENT,
     ArgsSchema,
+    Link,
     Result,
     build_result,
     vm_now,
@@ -38,27 +44,32 @@ from .base import (
 log = logging.getLogger(__name__)
 
 Handler = Callable[[VerifiedJob, Host], Result]
+SessionHandler = Callable[[VerifiedJob, Host, Link], Result]
 
 __all__ = ["EXIT_INVALID", "EXIT_NEEDS_OPERATOR", "EXIT_OK", "EXIT_TRANSIENT", "OPERATIONS", "ArgsSchema",
-           "Handler", "Operation", "Result", "allowed_ops", "args_valid", "run", "vm_now"]
+           "Handler", "Link", "Operation", "Result", "allowed_ops", "args_valid", "is_session", "run", "vm_now"]
 
 
 @dataclass(frozen=True)
 class Operation:
-    handler: Handler
+    handler: Handler | None
     args: ArgsSchema
+    session_handler: SessionHandler | None = None
 
 
 def _register(*modules: tuple[Handler, Mapping[str, ArgsSchema]]) -> dict[str, Operation]:
     return {op: Operation(handler, schema) for handler, ops in modules for op, schema in ops.items()}
 
 
-OPERATIONS: Mapping[str, Operation] = _register(
-    (vm_power.handle, vm_power.OPS),
-    (vm_config.handle, vm_config.OPS),
-    (snapshots.handle, snapshots.OPS),
-    (inspect.handle, inspect.OPS),
-)
+OPERATIONS: Mapping[str, Operation] = {
+    **_register(
+        (vm_power.handle, vm_power.OPS),
+        (vm_config.handle, vm_config.OPS),
+        (snapshots.handle, snapshots.OPS),
+        (inspect.handle, inspect.OPS),
+    ),
+    **{op: Operation(None, schema, session_handler=console.handle) for op, schema in console.OPS.items()},
+}
 
 
 def allowed_ops(configured: Collection[str] | None = None) -> frozenset[str]:
@@ -72,11 +83,22 @@ def args_valid(op: str, args: Mapping[str, Any]) -> bool:
     return operation is not None and operation.args.matches(args)
 
 
-def run(job: VerifiedJob, host: Host) -> Result:
+def is_session(op: str) -> bool:
+    operation = OPERATIONS.get(op)
+    return operation is not None and operation.session_handler is not None
+
+
+def run(job: VerifiedJob, host: Host, link: Link | None = None) -> Result:
     """Run a verified job; a handler bug becomes a failed job with a summary, never a dead worker."""
     started = time.monotonic()
+    operation = OPERATIONS[job.op]
     try:
-        return OPERATIONS[job.op].handler(job, host)
+        if operation.session_handler is not None:
+            if link is None:
+                raise RuntimeError(f"{job.op} needs a link to the control plane")
+            return operation.session_handler(job, host, link)
+        assert operation.handler is not None
+        return operation.handler(job, host)
     except Exception as exc:
         name = type(exc).__name__
         log.error("job handler failed job_id=%s op=%s error=%s: %s", job.job_id, job.op, name, exc)

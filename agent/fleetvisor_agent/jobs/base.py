@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..client import ControlPlane
 from ..hypervisor.errors import VM_NOT_FOUND, HypervisorError
 from ..hypervisor.guest import Guest
 from ..hypervisor.host import Host
@@ -93,6 +94,16 @@ class ArgsSchema:
 
 
 VM_ONLY = ArgsSchema({"vm_uuid": VM_UUID})
+
+
+# -- what a long-lived job talks through ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Link:
+    """The control plane as a session job (a console) needs it: the client, and its attempt's claim token."""
+
+    client: ControlPlane
+    claim_token: str
 
 
 # -- results ---------------------------------------------------------------------------------------
