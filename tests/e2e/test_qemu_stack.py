@@ -14,6 +14,7 @@ import requests
 
 from infra.local import LocalStack, StackConfig, free_port
 from tests.conftest import ADMIN_PASSWORD, read_logs
+from tests.e2e.console_terminal import ConsoleTerminal
 from tests.hypervisor.guest import URI, QemuGuest, define_guest, pool_volumes, prepare, virsh
 
 pytestmark = pytest.mark.e2e
@@ -97,63 +98,32 @@ def test_a_change_made_with_virsh_reaches_the_api_within_two_seconds(qemu_stack:
         time.sleep(0.05)
 
 
-class ConsoleReader:
-    """An operator's terminal on a console session: long-polls output and fetches chunks in order."""
-
-    def __init__(self, op: Operator, opened: dict[str, Any]) -> None:
-        self.op, self.console_id, self.client_id = op, opened["console"]["console_id"], opened["client_id"]
-        self.after, self.text, self.status, self.reason = 0, b"", "opening", None
-
-    def poll(self, wait: int = 2) -> None:
-        answer = self.op.get(f"/api/consoles/{self.console_id}/output?after={self.after}&wait={wait}"
-                             f"&client_id={self.client_id}")
-        for chunk in answer["chunks"]:
-            self.text += requests.get(chunk["url"], timeout=10).content
-        self.after, self.status, self.reason = answer["next"], answer["status"], answer["closed_reason"]
-
-    def wait_for(self, needle: bytes, timeout: float = 30) -> float:
-        started = time.monotonic()
-        while needle not in self.text:
-            assert time.monotonic() - started < timeout, (needle, self.text[-500:], read_logs(self.op.stack))
-            self.poll()
-        return time.monotonic() - started
-
-    def type(self, data: str) -> None:
-        answer = self.op.session.post(f"{self.op.stack.url}/api/consoles/{self.console_id}/input",
-                                      json={"client_id": self.client_id, "data": data}, timeout=10)
-        assert answer.status_code == 202, answer.text
-
-
 def test_a_real_serial_console_round_trips_and_closes_when_the_vm_stops(qemu_stack: LocalStack,
                                                                         guest: QemuGuest) -> None:
     op = Operator(qemu_stack, guest)
     guest.ensure_running_ready()
     while op.vm_state() != "running":
         time.sleep(0.1)
-    opened = op.session.post(f"{qemu_stack.url}{op.vms}/{guest.uuid}/console", json={}, timeout=10)
-    assert opened.status_code == 201, opened.text
-    term = ConsoleReader(op, opened.json())
-    while term.status == "opening":
-        term.poll()
-    assert term.status == "open"
+    vm_path = f"{op.vms}/{guest.uuid}"
+    term = ConsoleTerminal.open(op.session, qemu_stack.url, vm_path)
+    term.wait_open()
     term.type("echo fleet-$((6*7))\r")
     echo_seconds = term.wait_for(b"fleet-42")
     assert echo_seconds < 5, f"the echo took {echo_seconds:.1f}s"
 
     # A second terminal joins the same session read-only and can replay it from the start.
-    joined = op.session.post(f"{qemu_stack.url}{op.vms}/{guest.uuid}/console", json={}, timeout=10).json()
-    assert joined["console"]["console_id"] == term.console_id and joined["writer"] is False
-    replay = ConsoleReader(op, joined)
+    replay = ConsoleTerminal.open(op.session, qemu_stack.url, vm_path)
+    assert replay.console_id == term.console_id and replay.status == "open"
     replay.wait_for(b"fleet-42")
+    refused = op.session.post(f"{qemu_stack.url}/api/consoles/{replay.console_id}/input",
+                              json={"client_id": replay.client_id, "data": "reboot\r"}, timeout=10)
+    assert refused.status_code == 409
 
     term.type("poweroff -f\r")
-    deadline = time.monotonic() + 30
-    while term.status != "closed":
-        assert time.monotonic() < deadline, read_logs(qemu_stack)
-        term.poll()
+    term.wait_closed()
     assert term.reason == "vm_stopped"
     assert virsh("domstate", guest.name) == "shut off"
-    job = op.get(f"/api/jobs/{joined['console']['job_id']}")
+    job = op.get(f"/api/jobs/{term.job_id}")
     assert (job["status"], job["summary"]) == ("succeeded", "console closed: vm_stopped")
 
 
