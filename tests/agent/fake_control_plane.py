@@ -64,6 +64,7 @@ class FakeControlPlane:
     queued: list[dict[str, Any]] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
+    console_status: str = "open"  # what console attach/output/input answer, until the agent detaches
     agent_public_key: str | None = None
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -138,6 +139,8 @@ class FakeControlPlane:
         if call.path == "/agent/v1/deregister":
             self.revoked = True
             return 200, {}
+        if call.path.startswith("/agent/v1/consoles/"):
+            return self._console_call(call)
         if self.stale and call.path.endswith(("/lease", "/complete", "/uploads")):
             return 409, {"error": {"code": "stale_claim", "message": "This claim no longer holds the job."}}
         return self._job_call(call)
@@ -150,6 +153,19 @@ class FakeControlPlane:
         if call.path.endswith("/complete"):
             return 200, {"status": _status_after(call.json())}
         return 404, {"error": {"code": "route_not_found", "message": call.path}}
+
+    def _console_call(self, call: Call) -> tuple[int, dict[str, Any] | None]:
+        console_id = call.path.split("/")[4]
+        uploads = [{"seq": seq, "url": f"{self.url}/upload/consoles/{console_id}/{seq}",
+                    "expires_at": int(self.now()) + 900} for seq in range(1, 9)]
+        if call.path.endswith("/attach"):
+            return 200, {"status": self.console_status, "closed_reason": None, "next_seq": 1, "input_after": 0,
+                         "uploads": uploads, "max_chunk_bytes": 65536}
+        if call.path.endswith("/output"):
+            detached = call.json().get("detached")
+            status = "closed" if detached else self.console_status
+            return 200, {"uploads": [] if detached else uploads, "status": status, "closed_reason": detached}
+        return 200, {"input": [], "status": self.console_status, "closed_reason": None}
 
     def _fresh_uploads(self, call: Call) -> dict[str, Any]:
         job_id = call.path.split("/")[4]

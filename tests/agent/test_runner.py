@@ -420,3 +420,30 @@ def test_uploads_refused_every_time_end_after_a_few_tries_and_the_job_is_still_r
 
     assert len(fake.calls_to("/upload/job_a/1")) == 4 and len(fake.calls_to("/job_a/uploads")) == 3
     assert (done["exit_code"], done["outputs"]) == (0, [])
+
+
+def test_a_console_on_a_driver_without_consoles_detaches_with_the_reason(fake: FakeControlPlane, node_uri: str,
+                                                                         tmp_path: Path) -> None:
+    console_id = "0123456789abcdef0123456789abcdef"
+    fake.queue_job("console.attach", WEB1, job_id="job_console", args={"console_id": console_id})
+    agent = start(config_for(fake, tmp_path / "state", node_uri))
+    done = wait_until(lambda: completions(fake).get("job_console"))
+    assert agent.stop() == EXIT_OK
+    # libvirt's test driver has no consoles: the session is told why at once, and nothing is retried.
+    assert done["exit_code"] == 1
+    assert done["summary"].startswith("console closed: error: ")
+    assert "operation_unsupported" in json.loads(fake.uploads["/upload/job_console/1"])["error"]["code"]
+    [detach] = fake.calls_to(f"/consoles/{console_id}/output")
+    assert detach.json() == {"claim_token": "ct-job_console-1", "chunks": [], "detached": "error"}
+
+
+def test_a_console_closed_before_the_agent_came_ends_without_touching_the_vm(fake: FakeControlPlane,
+                                                                             node_uri: str, tmp_path: Path) -> None:
+    console_id = "fedcba9876543210fedcba9876543210"
+    fake.console_status = "closing"
+    fake.queue_job("console.attach", WEB1, job_id="job_late", args={"console_id": console_id})
+    agent = start(config_for(fake, tmp_path / "state", node_uri))
+    done = wait_until(lambda: completions(fake).get("job_late"))
+    assert agent.stop() == EXIT_OK
+    assert (done["exit_code"], done["summary"]) == (0, "console closed: requested")
+    assert fake.calls_to(f"/consoles/{console_id}/output")[0].json()["detached"] == "requested"
