@@ -43,7 +43,7 @@ from ..jobs import logic as jobs
 from ..jobs.models import FINAL_STATES, LIVE_STATES, Job
 from ..settings import settings
 from ..vms.models import Vm
-from .models import LIVE, Console
+from .models import LIVE, RETENTION_SECONDS, Console
 
 OP = "console.attach"
 POLL_INTERVAL = 0.15
@@ -79,7 +79,7 @@ def open_session(agent: Agent, vm: Vm) -> tuple[Console, str, bool, bool]:
     console = Console(console_id, owner_id=agent.owner_id, agent_id=agent.agent_id, vm_uuid=vm.vm_uuid,
                       vm_name=vm.name, vm_key=_vm_key(agent.agent_id, vm.vm_uuid), job_id=job.job_id,
                       status="opening", created_ms=now_ms, writer_id=client_id, writer_seen=now_ms // 1000,
-                      viewed_at=now_ms // 1000)
+                      viewed_at=now_ms // 1000, ttl=now_ms // 1000 + RETENTION_SECONDS)
     console.save(condition=Console.console_id.does_not_exist())
     return console, client_id, True, True
 

@@ -14,6 +14,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
 LIVE = frozenset({"opening", "open", "closing"})
+RETENTION_SECONDS = 90 * 24 * 3600
 
 
 class ConsolesByOwner(GlobalSecondaryIndex["Console"]):
@@ -62,5 +63,6 @@ class Console(Model):
     input_base = NumberAttribute(default=0)
     input_count = NumberAttribute(default=0)
     input_bytes = NumberAttribute(default=0)
+    ttl = NumberAttribute(null=True)  # the record goes when its transcript does (the bucket keeps consoles/ 90 days)
     by_owner = ConsolesByOwner()
     by_vm = ConsolesByVm()
