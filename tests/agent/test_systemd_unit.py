@@ -1,0 +1,51 @@
+"""agent/systemd/fleetvisor-agent.service: restarts, sandboxing, and what systemd-analyze makes of it.
+
+`systemd-analyze verify` needs the unit's ExecStart to exist, so it runs on the
+installed unit in tests/e2e/test_install.py; the sandbox's rating needs nothing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+UNIT = Path(__file__).resolve().parents[2] / "agent" / "systemd" / "fleetvisor-agent.service"
+
+
+def _settings() -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for line in UNIT.read_text().splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            found.setdefault(key, []).append(value)
+    return found
+
+
+def test_the_agent_comes_back_unless_an_operator_must_act() -> None:
+    unit = _settings()
+    assert unit["Restart"] == ["always"] and unit["RestartPreventExitStatus"] == ["3 78"]
+    assert unit["StartLimitIntervalSec"] == ["0"]
+
+
+def test_it_runs_unprivileged_in_a_sandbox_that_still_reaches_libvirt_and_its_state() -> None:
+    unit = _settings()
+    for key in ("DynamicUser", "NoNewPrivileges", "ProtectHome", "PrivateTmp", "PrivateDevices",
+                "ProtectKernelTunables", "ProtectKernelModules", "ProtectControlGroups", "RestrictSUIDSGID"):
+        assert unit[key] == ["yes"], key
+    assert unit["ProtectSystem"] == ["strict"] and unit["CapabilityBoundingSet"] == [""]
+    assert unit["SupplementaryGroups"] == ["libvirt"]  # opens /run/libvirt/libvirt-sock
+    assert "AF_UNIX" in unit["RestrictAddressFamilies"][0]
+    assert unit["StateDirectory"] == ["fleetvisor-agent"] and unit["StateDirectoryMode"] == ["0700"]
+    assert unit["Environment"] == ["FLEETVISOR_AGENT_STATE_DIR=%S/fleetvisor-agent"]
+    assert "PrivateUsers" not in unit  # would unmap the libvirt group
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_analyze_rates_its_exposure_low() -> None:
+    # --threshold is on systemd's 0-100 scale: 20 is "2.0", well inside "OK" (the unit started at 6.5 MEDIUM).
+    done = subprocess.run(["systemd-analyze", "security", "--offline=true", "--threshold=20", str(UNIT)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr
