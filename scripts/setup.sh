@@ -8,8 +8,11 @@ cd "$(dirname "$0")/.."
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
+# python3-venv, python3-libvirt, curl and systemd (for systemd-analyze): what the agent's
+# install script uses on a host, so tests/e2e/test_install.py finds them already there.
 APT_PACKAGES=(libvirt-dev pkg-config libvirt-daemon-system libvirt-clients
-              qemu-system-x86 qemu-utils cpio xz-utils chromium faketime nodejs npm)
+              qemu-system-x86 qemu-utils cpio xz-utils chromium faketime nodejs npm
+              python3-venv python3-libvirt curl systemd)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -55,4 +58,24 @@ if [ ! -f frontend/dist/index.html ] || [ "$(cat frontend/dist/.fv-stamp 2>/dev/
   echo "setup: building the web app"
   (cd frontend && npm run --silent build)
   echo "$src_hash" > frontend/dist/.fv-stamp
+fi
+
+# The agent's wheel, served by the control plane at /agent/ (functions/chalicelib/distribution/):
+# Chalice packages only app.py and chalicelib/, so it is built there, from a clean copy of the
+# sources (setuptools' build/ directory would carry deleted modules into it), with fixed file times
+# so the same sources give the same bytes and the same sha256.
+wheel_dir=functions/chalicelib/distribution/wheel
+agent_hash=$(find agent/pyproject.toml agent/README.md agent/systemd agent/fleetvisor_agent \
+               -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+if ! ls "$wheel_dir"/fleetvisor_agent-*.whl >/dev/null 2>&1 || [ "$(cat "$wheel_dir/.fv-stamp" 2>/dev/null)" != "$agent_hash" ]; then
+  echo "setup: building the agent's wheel"
+  build=$(mktemp -d)
+  cp -r agent/pyproject.toml agent/README.md agent/systemd agent/fleetvisor_agent "$build/"
+  find "$build" -name __pycache__ -prune -exec rm -rf {} +
+  SOURCE_DATE_EPOCH=315532800 .venv/bin/pip wheel -q --no-deps -w "$build/dist" "$build" >/dev/null
+  mkdir -p "$wheel_dir"
+  rm -f "$wheel_dir"/fleetvisor_agent-*.whl
+  mv "$build"/dist/fleetvisor_agent-*.whl "$wheel_dir/"
+  rm -rf "$build"
+  echo "$agent_hash" > "$wheel_dir/.fv-stamp"
 fi
