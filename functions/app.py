@@ -7,6 +7,7 @@ from chalicelib.audit.routes import bp as audit
 from chalicelib.auth.key_routes import bp as api_keys
 from chalicelib.auth.routes import bp as auth
 from chalicelib.consoles.routes import bp as consoles
+from chalicelib.distribution.routes import bp as distribution
 from chalicelib.jobs.routes import bp as jobs
 from chalicelib.meta.routes import bp as meta
 from chalicelib.users.routes import bp as users
@@ -15,5 +16,5 @@ from chalicelib.vms.routes import bp as vms
 app = Chalice(app_name="fleetvisor")
 app.register_middleware(web.error_shape_middleware, "http")
 store.bind()
-for blueprint in (meta, auth, api_keys, users, agents, vms, jobs, consoles, audit):
+for blueprint in (meta, auth, api_keys, users, agents, vms, jobs, consoles, audit, distribution):
     app.register_blueprint(blueprint)

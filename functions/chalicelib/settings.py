@@ -45,6 +45,9 @@ class Settings:
     fleet_owner_id: str = ""
     console_idle_seconds: int = 600
     console_chunk_max_bytes: int = 64 * 1024
+    # The address hosts reach the control plane at (install script, agent settings); empty:
+    # taken from each request (see distribution/package.py).
+    public_url: str = ""
 
 
 def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
@@ -66,6 +69,7 @@ def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
     # A fleet-wide registration key, off unless both are set; only its SHA-256 is configured.
     values["fleet_key_sha256"] = env.get("FLEETVISOR_FLEET_KEY_SHA256", "")
     values["fleet_owner_id"] = env.get("FLEETVISOR_FLEET_OWNER", "")
+    values["public_url"] = env.get("FLEETVISOR_PUBLIC_URL", "")
     if "FLEETVISOR_DELIVERY_SECONDS" in env:
         values["delivery_seconds"] = int(env["FLEETVISOR_DELIVERY_SECONDS"])
     if "FLEETVISOR_CONSOLE_IDLE_SECONDS" in env:
