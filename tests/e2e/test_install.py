@@ -1,0 +1,276 @@
+"""The install script, run for real on this machine against a running stack.
+
+`curl -fsSL STACK/agent/install.sh | bash -s -- --token T --no-start` installs
+the agent into /opt/fleetvisor-agent, /etc/fleetvisor and /etc/systemd/system
+exactly as on a host (this machine runs no systemd, hence --no-start), enrols
+it, and `--uninstall` takes it all away again. These are the machine's real
+paths: the tests hold a lock so two runs never overlap, refuse to touch a
+machine whose agent they did not install, and remove everything they made even
+when they fail. libvirtd is only read from (capabilities at enrolment).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import http.client
+import os
+import shutil
+import stat
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from infra.local import REPO, LocalStack
+
+PREFIX = Path("/opt/fleetvisor-agent")
+CONFIG = Path("/etc/fleetvisor/agent.env")
+UNIT = Path("/etc/systemd/system/fleetvisor-agent.service")
+STATE = Path("/var/lib/fleetvisor-agent")
+PRIVATE_STATE = Path("/var/lib/private/fleetvisor-agent")
+INSTALLED = (PREFIX, CONFIG, UNIT, STATE, PRIVATE_STATE)
+LOCK = Path("/run/lock/fleetvisor-install-test.lock")
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(os.geteuid() != 0, reason="installs into /opt, /etc and /var/lib: needs root"),
+    pytest.mark.skipif(shutil.which("apt-get") is None or shutil.which("systemd-analyze") is None,
+                       reason="needs a Debian-like machine with systemd-analyze (scripts/setup.sh installs it)"),
+]
+
+
+def _present() -> list[Path]:
+    return [p for p in INSTALLED if p.exists() or p.is_symlink()]
+
+
+def _remove_everything() -> None:
+    for path in INSTALLED:
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
+    with contextlib.suppress(OSError):
+        CONFIG.parent.rmdir()
+
+
+def _ours(path: Path) -> bool:
+    """Left by an earlier run of these tests that was killed: its agent spoke to a loopback stack."""
+    try:
+        return "FLEETVISOR_URL=http://127.0.0.1:" in path.read_text()
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def machine() -> Iterator[None]:
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOCK, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _present() and not _ours(CONFIG):
+            pytest.skip(f"a Fleetvisor agent this test did not install is on this machine ({_present()[0]})")
+        _remove_everything()
+        try:
+            yield
+        finally:
+            _remove_everything()
+
+
+@pytest.fixture(scope="module")
+def admin(stack: LocalStack) -> dict[str, str]:
+    return {"Authorization": f"Bearer {stack.login()}"}
+
+
+def _install(url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """What an operator pastes: curl … | bash -s -- ARGS (as root already, so without sudo)."""
+    if stdin is None:
+        argv = ["bash", "-c", 'curl -fsSL "$0/agent/install.sh" | bash -s -- "$@"', url, *args]
+    else:
+        argv = ["bash", "-s", "--", *args]
+    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=300, check=False)
+
+
+def _agents(stack: LocalStack, admin: dict[str, str]) -> dict[str, dict[str, Any]]:
+    answer = requests.get(f"{stack.url}/api/agents", headers=admin, timeout=10)
+    answer.raise_for_status()
+    return {a["name"]: a for a in answer.json()["agents"]}
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.lstat().st_mode)
+
+
+class _TamperedWheel(BaseHTTPRequestHandler):
+    """Serves the real wheel's name with one byte changed, as a compromised mirror would."""
+
+    body = b""
+    requested: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.requested.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - http.server's name
+        pass
+
+
+def test_a_wheel_that_does_not_match_its_pin_is_refused(stack: LocalStack, machine: None) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TamperedWheel)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        # The control plane writes the address the request came in on into the script: asked with
+        # this Host, the real script (real pin) sends the host to the tampering server.
+        script = requests.get(f"{stack.url}/agent/install.sh", headers={"Host": f"127.0.0.1:{port}"}, timeout=10)
+        name = next(line.split("'")[1] for line in script.text.splitlines() if line.startswith("readonly WHEEL_NAME="))
+        real = requests.get(f"{stack.url}/agent/{name}", timeout=10).content
+        _TamperedWheel.body = real[:100] + bytes([real[100] ^ 1]) + real[101:]
+        done = _install(stack.url, "--token", stack.mint_enrollment_token(), "--no-start", stdin=script.text)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "SHA256 MISMATCH" in done.stderr and hashlib.sha256(real).hexdigest() in done.stderr
+    assert "nothing was installed" in done.stderr
+    assert _TamperedWheel.requested == [f"/agent/{name}"]
+    assert _present() == []
+
+
+def test_install_enrol_reinstall_and_uninstall(stack: LocalStack, machine: None, admin: dict[str, str]) -> None:
+    token = stack.mint_enrollment_token(uses=1)
+    done = _install(stack.url, "--token", token, "--no-start", "--name", "install-e2e")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "sha256" in done.stdout and "==> Done" in done.stdout
+    host = _agents(stack, admin)["install-e2e"]
+    assert '"agent_id": "' + host["agent_id"] in (PRIVATE_STATE / "state.json").read_text()
+
+    _check_installed_files(stack.url)
+    verify = subprocess.run(["systemd-analyze", "verify", str(UNIT)], capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert verify.returncode == 0 and "fleetvisor-agent" not in verify.stderr, verify.stderr
+    helped = subprocess.run([str(PREFIX / "bin" / "fleetvisor-agent"), "--help"], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert helped.returncode == 0 and "deregister" in helped.stdout
+    # libvirt-python is the distribution's, seen through --system-site-packages: nothing was compiled.
+    where = subprocess.run([str(PREFIX / "bin" / "python"), "-c", "import libvirt; print(libvirt.__file__)"],
+                           capture_output=True, text=True, check=True, timeout=60).stdout
+    assert where.startswith("/usr/lib/python3/dist-packages/"), where
+
+    # Again, with the spent token: same host, same identity, nothing duplicated.
+    again = _install(stack.url, "--token", token, "--no-start", "--name", "install-e2e")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _agents(stack, admin)["install-e2e"]["agent_id"] == host["agent_id"]
+    assert len([a for a in _agents(stack, admin) if a == "install-e2e"]) == 1
+
+    gone = _install(stack.url, "--uninstall")
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert "install-e2e" not in _agents(stack, admin)
+    answer = requests.get(f"{stack.url}/api/agents/{host['agent_id']}", headers=admin, timeout=10)
+    assert answer.status_code == 404
+    assert _present() == [] and not CONFIG.parent.exists()
+    # Nothing left to remove is not an error.
+    assert _install(stack.url, "--uninstall").returncode == 0
+
+
+def _check_installed_files(url: str) -> None:
+    agent = PREFIX / "bin" / "fleetvisor-agent"
+    assert agent.is_file() and _mode(agent) & 0o111
+    assert _mode(CONFIG) == 0o600 and CONFIG.stat().st_uid == 0
+    settings = CONFIG.read_text().splitlines()
+    assert f"FLEETVISOR_URL={url}" in settings and "FLEETVISOR_AGENT_NAME=install-e2e" in settings
+    assert "FLEETVISOR_LIBVIRT_URI=qemu:///system" in settings
+    assert not any("TOKEN" in line for line in settings)  # enrolled: the token is not kept
+    assert _mode(UNIT) == 0o644
+    assert UNIT.read_text() == (REPO / "agent" / "systemd" / "fleetvisor-agent.service").read_text()
+    # systemd's own layout for a DynamicUser= state directory.
+    assert STATE.is_symlink() and os.readlink(STATE) == "private/fleetvisor-agent"
+    assert _mode(PRIVATE_STATE.parent) == 0o700 and _mode(PRIVATE_STATE) == 0o700
+    assert _mode(PRIVATE_STATE / "state.json") == 0o600
+
+
+FAKE_SYSTEMCTL = """#!/bin/bash
+# systemctl for a machine without systemd: records each call, keeps a unit "active" between start and stop.
+printf '%s\\n' "$*" >> "$FAKE_SYSTEMD/calls"
+case "$1" in
+  is-active) if [ -f "$FAKE_SYSTEMD/active" ]; then echo active; exit 0; fi; echo inactive; exit 3 ;;
+  start|restart) touch "$FAKE_SYSTEMD/active" ;;
+  stop) rm -f "$FAKE_SYSTEMD/active" ;;
+  disable) if [[ " $* " == *" --now "* ]]; then rm -f "$FAKE_SYSTEMD/active"; fi ;;
+esac
+"""
+
+
+def _install_as_if_systemd_ran(url: str, fake: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The script with /run/systemd/system present (a tmpfs in a mount namespace of its own, so nothing
+    else on the machine sees it) and a systemctl that only records what it is asked."""
+    (fake / "bin").mkdir(exist_ok=True)
+    (fake / "bin" / "systemctl").write_text(FAKE_SYSTEMCTL)
+    (fake / "bin" / "systemctl").chmod(0o755)
+    inner = ('mount -t tmpfs fleetvisor-test /run/systemd && mkdir /run/systemd/system && '
+             'curl -fsSL "$0/agent/install.sh" | bash -s -- "$@"')
+    env = {**os.environ, "PATH": f"{fake / 'bin'}:{os.environ['PATH']}", "FAKE_SYSTEMD": str(fake)}
+    Path("/run/systemd").mkdir(exist_ok=True)
+    return subprocess.run(["unshare", "--mount", "bash", "-c", inner, url, *args], capture_output=True, text=True,
+                          env=env, timeout=300, check=False)
+
+
+def test_where_systemd_runs_the_service_is_enabled_started_and_restarted_to_enrol(
+        stack: LocalStack, machine: None, admin: dict[str, str], tmp_path: Path) -> None:
+    if subprocess.run(["unshare", "--mount", "true"], capture_output=True, check=False).returncode != 0:
+        pytest.skip("no mount namespaces here")
+    token = stack.mint_enrollment_token(uses=2)
+    done = _install_as_if_systemd_ran(stack.url, tmp_path, "--token", token, "--name", "install-systemd")
+    assert done.returncode == 0, done.stdout + done.stderr
+    unit = "fleetvisor-agent.service"
+    assert (tmp_path / "calls").read_text().splitlines() == [
+        "daemon-reload", f"is-active --quiet {unit}", f"enable --quiet {unit}", f"restart {unit}",
+        f"is-active --quiet {unit}", f"is-active {unit}"]
+    assert "service: active" in done.stdout
+    host = _agents(stack, admin)["install-systemd"]
+
+    (tmp_path / "calls").unlink()
+    again = _install_as_if_systemd_ran(stack.url, tmp_path, "--token", token)  # the name comes from agent.env
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _agents(stack, admin)["install-systemd"]["agent_id"] == host["agent_id"]
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls.index(f"stop {unit}") < calls.index(f"restart {unit}")
+    assert "Stopping the running agent to enrol" in again.stdout
+
+    (tmp_path / "calls").unlink()
+    gone = _install_as_if_systemd_ran(stack.url, tmp_path, "--uninstall")
+    assert gone.returncode == 0, gone.stdout + gone.stderr
+    assert (tmp_path / "calls").read_text().splitlines() == [f"disable --now --quiet {unit}", "daemon-reload"]
+    assert "install-systemd" not in _agents(stack, admin) and _present() == []
+
+
+def test_without_systemd_it_asks_for_no_start_before_changing_anything(stack: LocalStack, machine: None) -> None:
+    done = _install(stack.url, "--token", "fvet_not-even-checked")
+    assert done.returncode == 1 and "systemd is not running here" in done.stderr and "--no-start" in done.stderr
+    assert _present() == []
+
+
+def test_the_local_server_serves_the_script_and_wheel_and_nothing_beside_them(stack: LocalStack) -> None:
+    script = requests.get(f"{stack.url}/agent/install.sh", timeout=10)
+    assert script.status_code == 200 and script.headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert f"readonly CONTROL_PLANE_URL='{stack.url}'" in script.text
+    conn = http.client.HTTPConnection("127.0.0.1", stack.config.api_port, timeout=10)
+    try:
+        for raw in ("/agent/../functions/app.py", "/agent/..%2F..%2Ffunctions%2Fapp.py",
+                    "/agent/%2e%2e/wheel/.fv-stamp", "/agent/v1"):
+            conn.request("GET", raw, headers={"Accept": "*/*"})
+            answer = conn.getresponse()
+            body = answer.read()
+            assert answer.status == 404, (raw, body)
+            assert b"Fleetvisor control plane" not in body and b"app.register" not in body
+    finally:
+        conn.close()
