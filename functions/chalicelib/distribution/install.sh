@@ -170,6 +170,7 @@ install_packages() {
 }
 
 install_agent() {
+  # The distribution's Python: its dist-packages hold python3-libvirt (a python3 first on PATH may not).
   local python=/usr/bin/python3
   "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "Python 3.11 or newer is needed"
   # --system-site-packages: libvirt-python comes from the distribution's python3-libvirt,
