@@ -37,6 +37,8 @@ STATE = Path("/var/lib/fleetvisor-agent")
 PRIVATE_STATE = Path("/var/lib/private/fleetvisor-agent")
 INSTALLED = (PREFIX, CONFIG, UNIT, STATE, PRIVATE_STATE)
 LOCK = Path("/run/lock/fleetvisor-install-test.lock")
+# Present while these tests may have files installed: what a killed run left behind is theirs to remove.
+MARKER = Path("/var/tmp/fleetvisor-install-test.in-progress")
 
 pytestmark = [
     pytest.mark.e2e,
@@ -60,26 +62,20 @@ def _remove_everything() -> None:
         CONFIG.parent.rmdir()
 
 
-def _ours(path: Path) -> bool:
-    """Left by an earlier run of these tests that was killed: its agent spoke to a loopback stack."""
-    try:
-        return "FLEETVISOR_URL=http://127.0.0.1:" in path.read_text()
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="module")
 def machine() -> Iterator[None]:
     LOCK.parent.mkdir(parents=True, exist_ok=True)
     with open(LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if _present() and not _ours(CONFIG):
+        if _present() and not MARKER.exists():
             pytest.skip(f"a Fleetvisor agent this test did not install is on this machine ({_present()[0]})")
+        MARKER.touch()
         _remove_everything()
         try:
             yield
         finally:
             _remove_everything()
+            MARKER.unlink()
 
 
 @pytest.fixture(scope="module")
