@@ -31,4 +31,4 @@ bench: setup
 	@$(PY) bench/fleet.py --agents 1000 --minutes 5
 
 clean:
-	rm -rf .venv node_modules frontend/node_modules frontend/dist
+	rm -rf .venv node_modules frontend/node_modules frontend/dist functions/chalicelib/distribution/wheel
