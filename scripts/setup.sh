@@ -9,10 +9,11 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 # python3-venv, python3-libvirt, curl and systemd (for systemd-analyze): what the agent's
-# install script uses on a host, so tests/e2e/test_install.py finds them already there.
+# install script uses on a host, so tests/e2e/test_install.py finds them already there;
+# shellcheck checks that script.
 APT_PACKAGES=(libvirt-dev pkg-config libvirt-daemon-system libvirt-clients
               qemu-system-x86 qemu-utils cpio xz-utils chromium faketime nodejs npm
-              python3-venv python3-libvirt curl systemd)
+              python3-venv python3-libvirt curl systemd shellcheck)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

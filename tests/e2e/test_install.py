@@ -255,6 +255,15 @@ def test_without_systemd_it_asks_for_no_start_before_changing_anything(stack: Lo
     assert _present() == []
 
 
+def test_it_refuses_to_run_as_anyone_but_root(stack: LocalStack, machine: None) -> None:
+    script = requests.get(f"{stack.url}/agent/install.sh", timeout=10).text
+    done = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", "-s", "--",
+                           "--token", "fvet_not-even-checked", "--no-start"], input=script, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 1 and "run me as root" in done.stderr, done.stderr
+    assert _present() == []
+
+
 def test_the_local_server_serves_the_script_and_wheel_and_nothing_beside_them(stack: LocalStack) -> None:
     script = requests.get(f"{stack.url}/agent/install.sh", timeout=10)
     assert script.status_code == 200 and script.headers["Content-Type"] == "text/plain; charset=utf-8"

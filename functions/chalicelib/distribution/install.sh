@@ -152,8 +152,8 @@ install_packages() {
   local arch qemu missing=() p
   arch=$(dpkg --print-architecture)
   case "$arch" in
-    amd64) qemu=qemu-system-x86 ;;
-    arm64) qemu=qemu-system-arm ;;
+    amd64) qemu="qemu-system-x86" ;;
+    arm64) qemu="qemu-system-arm" ;;
     *) die "unsupported architecture $arch: amd64 or arm64 is needed" ;;
   esac
   for p in libvirt-daemon-system libvirt-clients "$qemu" qemu-utils python3-venv python3-libvirt \
