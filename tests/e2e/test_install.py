@@ -40,12 +40,15 @@ LOCK = Path("/run/lock/fleetvisor-install-test.lock")
 # Present while these tests may have files installed: what a killed run left behind is theirs to remove.
 MARKER = Path("/var/tmp/fleetvisor-install-test.in-progress")
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(os.geteuid() != 0, reason="installs into /opt, /etc and /var/lib: needs root"),
-    pytest.mark.skipif(shutil.which("apt-get") is None or shutil.which("systemd-analyze") is None,
-                       reason="needs a Debian-like machine with systemd-analyze (scripts/setup.sh installs it)"),
-]
+pytestmark = pytest.mark.e2e
+
+
+def _require_the_machine() -> None:
+    """These tests install for real; a machine that cannot take it is a failure that says why, never a skip."""
+    if os.geteuid() != 0:
+        pytest.fail("the install tests install into /opt, /etc and /var/lib: run them as root, as CI does")
+    if shutil.which("apt-get") is None or shutil.which("systemd-analyze") is None:
+        pytest.fail("the install tests need apt-get and systemd-analyze (scripts/setup.sh installs systemd)")
 
 
 def _present() -> list[Path]:
@@ -64,11 +67,14 @@ def _remove_everything() -> None:
 
 @pytest.fixture(scope="module")
 def machine() -> Iterator[None]:
+    _require_the_machine()
     LOCK.parent.mkdir(parents=True, exist_ok=True)
     with open(LOCK, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if _present() and not MARKER.exists():
-            pytest.skip(f"a Fleetvisor agent this test did not install is on this machine ({_present()[0]})")
+            # Never overwrite an operator's real agent: refuse loudly instead.
+            pytest.fail(f"a Fleetvisor agent these tests did not install is on this machine ({_present()[0]}); "
+                        "run them where none is installed")
         MARKER.touch()
         _remove_everything()
         try:
@@ -222,8 +228,8 @@ def _install_as_if_systemd_ran(url: str, fake: Path, *args: str) -> subprocess.C
 
 def test_where_systemd_runs_the_service_is_enabled_started_and_restarted_to_enrol(
         stack: LocalStack, machine: None, admin: dict[str, str], tmp_path: Path) -> None:
-    if subprocess.run(["unshare", "--mount", "true"], capture_output=True, check=False).returncode != 0:
-        pytest.skip("no mount namespaces here")
+    namespaces = subprocess.run(["unshare", "--mount", "true"], capture_output=True, check=False)
+    assert namespaces.returncode == 0, f"this test needs mount namespaces (unshare): {namespaces.stderr!r}"
     token = stack.mint_enrollment_token(uses=2)
     done = _install_as_if_systemd_ran(stack.url, tmp_path, "--token", token, "--name", "install-systemd")
     assert done.returncode == 0, done.stdout + done.stderr
