@@ -10,8 +10,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 UNIT = Path(__file__).resolve().parents[2] / "agent" / "systemd" / "fleetvisor-agent.service"
 
 
