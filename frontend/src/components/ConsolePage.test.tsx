@@ -199,3 +199,53 @@ describe('console view', () => {
     expect((await screen.findByTestId('console-error')).textContent).toBe('No such console session.');
   });
 });
+
+describe('console history', () => {
+  it("lists a VM's sessions in More, and replays one read-only", async () => {
+    const server = runningVm();
+    const first = earlierSession(server, { status: 'closed', closed_reason: 'idle', created_ms: 1_700_000_000_000 });
+    server.consoles.print(first.session.console_id, 'first boot\r\n');
+    earlierSession(server, { vm_uuid: 'vm-2', vm_name: 'db1', status: 'closed', closed_reason: 'requested' });
+    const live = earlierSession(server, { created_ms: 1_700_000_500_000 });
+    const { terminals } = await openAt(server);
+
+    await screen.findAllByTestId('vm-row');
+    const row = vmRow('web1');
+    fireEvent.click(within(row).getByRole('button', { name: 'More actions for web1' }));
+    fireEvent.click(within(row).getByRole('button', { name: 'Console history' }));
+    const entries = await within(row).findAllByTestId('console-history-row');
+
+    expect(entries.map((e) => e.dataset.consoleId)).toEqual([live.session.console_id, first.session.console_id]);
+    expect(entries[1].textContent).toContain('Closed: nobody was watching it.');
+    expect(within(entries[0]).getByTestId('console-join')).toBeTruthy();
+    expect(within(entries[1]).queryByTestId('console-join')).toBeNull();
+
+    fireEvent.click(within(entries[1]).getByTestId('console-replay'));
+    expect(window.location.pathname).toBe(`/consoles/${first.session.console_id}/replay`);
+    await waitFor(() => expect(terminals.made).toHaveLength(1));
+    await waitFor(() => expect(terminals.last().text()).toBe('first boot'));
+    expect(screen.getByRole('heading', { level: 1 }).textContent).toBe('Console transcript of web1');
+    expect(writerOf()).toBe('replay');
+    terminals.last().type('x');
+    expect(server.count(`POST /api/agents/agt-1/vms/${UUID}/console`)).toBe(0);
+    expect(server.state.requests.filter((r) => r.includes('/output?'))[0]).toBe(
+      `GET /api/consoles/${first.session.console_id}/output?after=0&wait=0`,
+    );
+  });
+
+  it("lists every VM's sessions on the host, page by page", async () => {
+    const server = runningVm();
+    server.state.pageSize = 2;
+    for (const name of ['web1', 'db1', 'web1']) earlierSession(server, { vm_name: name, status: 'closed' });
+    await openAt(server);
+
+    const host = await screen.findByTestId('host');
+    fireEvent.click(within(host).getByRole('button', { name: 'Console history of host hv1' }));
+    await waitFor(() => expect(within(host).getAllByTestId('console-history-row')).toHaveLength(2));
+    fireEvent.click(within(host).getByTestId('console-history-more'));
+    await waitFor(() => expect(within(host).getAllByTestId('console-history-row')).toHaveLength(3));
+    expect(server.state.requests.filter((r) => r.startsWith('GET /api/consoles?'))[0]).toBe(
+      'GET /api/consoles?agent_id=agt-1&limit=50',
+    );
+  });
+});

@@ -92,7 +92,7 @@ export function HostCard(props: Props) {
       <HostLabels labels={agent.labels} />
       <HypervisorInfo agent={agent} />
       <HostPendingNotice agent={agent} now={now} />
-      <HostActions agent={agent} ops={props.ops} />
+      <HostActions agent={agent} ops={props.ops} consoles={props.consoles} />
       <VmListError message={props.vmError} />
       <HostVms {...props} />
     </article>

@@ -21,7 +21,7 @@ interface Props {
   onAction: OnAction;
   /** Reset, autostart, details, snapshots, delete (behind each row's "More"); none without. */
   ops?: VmOps;
-  /** The Console button; none without. */
+  /** The Console button and the VM's console history (in "More"); none without. */
   consoles?: ConsoleOps;
 }
 
@@ -62,7 +62,7 @@ function VmRow({ agentId, vm, error, busy, onAction, ops, consoles }: RowProps) 
             {open ? 'Less' : 'More…'}
           </button>
         )}
-        {ops && open && <VmMore agentId={agentId} vm={vm} busy={busy} ops={ops} />}
+        {ops && open && <VmMore agentId={agentId} vm={vm} busy={busy} ops={ops} consoles={consoles} />}
         {error && (
           <p class="error" role="alert" data-testid="vm-error">
             {error}

@@ -7,8 +7,8 @@
 // as the protocol has it (the writer only if the session has no live one);
 // a session that has ended is shown as a read-only replay of its transcript.
 
-import type { Api } from '../api';
-import type { ConsoleJoin, ConsoleSession } from '../types';
+import type { Api, ConsoleFilter } from '../api';
+import type { ConsoleJoin, ConsoleSession, Page } from '../types';
 import { consolePath } from './router';
 import type { ConsoleStart } from './consoleSession';
 
@@ -88,15 +88,16 @@ export async function startConsole(
   return { kind: 'start', start: { consoleId, clientId: join.client_id, writer: join.writer, console: join.console } };
 }
 
-/** What the Hosts page does with consoles: open one and go to it. */
+/** What the Hosts page does with consoles: open one, list past ones, go to one. */
 export interface ConsoleOps {
   /** Opens (or joins) the VM's console and shows it; throws the server's refusal. */
   open(agentId: string, vmUuid: string): Promise<void>;
+  list(filter: ConsoleFilter, cursor: string | null): Promise<Page<ConsoleSession>>;
   navigate(path: string): void;
 }
 
 export function consoleOps(
-  api: Pick<Api, 'openConsole'>,
+  api: Pick<Api, 'openConsole' | 'listConsoles'>,
   clients: ConsoleClients,
   navigate: (path: string) => void,
 ): ConsoleOps {
@@ -106,6 +107,7 @@ export function consoleOps(
       clients.remember(join);
       navigate(consolePath(join.console.console_id));
     },
+    list: (filter, cursor) => api.listConsoles(filter, cursor),
     navigate,
   };
 }
