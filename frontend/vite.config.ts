@@ -6,14 +6,20 @@
 import { defineConfig } from 'vitest/config';
 import type { Plugin } from 'vite';
 
-// The page loads only its own script and stylesheet and talks only to its own
-// origin. Added at build time only: the dev server injects inline styles.
+// The page loads only its own scripts and stylesheets. Added at build time
+// only: the dev server injects inline styles.
+// - style-src allows inline styles because xterm.js (the console terminal)
+//   draws with <style> elements and style attributes it makes at run time;
+//   scripts stay 'self' only.
+// - connect-src adds where console output is fetched from: presigned S3 URLs
+//   (any region, path- or virtual-host style) and, on the local stack, moto
+//   on the loopback address. Everything else is this origin's API.
 const CONTENT_SECURITY_POLICY = [
   "default-src 'self'",
   "script-src 'self'",
-  "style-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
   "img-src 'self' data:",
-  "connect-src 'self'",
+  "connect-src 'self' https://*.amazonaws.com http://127.0.0.1:*",
   "object-src 'none'",
   "base-uri 'none'",
   "form-action 'self'",

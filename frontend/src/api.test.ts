@@ -283,6 +283,86 @@ describe('api: renewing the session', () => {
   });
 });
 
+describe('api: consoles', () => {
+  it('opens a console with an empty body on the percent-encoded VM path', async () => {
+    const join = { console: { console_id: 'c1' }, client_id: 'k1', writer: true };
+    const { fetch, calls } = fakeFetch(jsonResponse(201, join));
+    const api = createApi({ fetch, session: loggedIn() });
+
+    expect(await api.openConsole('agt-1', 'web 1')).toEqual(join);
+    expect(calls[0].url).toBe('/api/agents/agt-1/vms/web%201/console');
+    expect(calls[0].init).toMatchObject({ method: 'POST', body: '{}' });
+  });
+
+  it('long-polls output with after, wait and the client id (none for a replay)', async () => {
+    const answer = { chunks: [], next: 7, more: false, status: 'open', closed_reason: null, writer: true };
+    const { fetch, calls } = fakeFetch(jsonResponse(200, answer), jsonResponse(200, answer));
+    const api = createApi({ fetch, session: loggedIn() });
+
+    expect(await api.consoleOutput('c1', { after: 7, wait: 20, clientId: 'k 1' })).toEqual(answer);
+    await api.consoleOutput('c1', { after: 0, wait: 0, clientId: null });
+    expect(calls.map((c) => c.url)).toEqual([
+      '/api/consoles/c1/output?after=7&wait=20&client_id=k+1',
+      '/api/consoles/c1/output?after=0&wait=0',
+    ]);
+  });
+
+  it('passes an abort signal through to fetch', async () => {
+    const { fetch, calls } = fakeFetch(jsonResponse(200, {}));
+    const api = createApi({ fetch, session: loggedIn() });
+    const aborter = new AbortController();
+
+    await api.consoleOutput('c1', { after: 0, wait: 20, clientId: 'k1', signal: aborter.signal });
+    expect(calls[0].init.signal).toBe(aborter.signal);
+  });
+
+  it('lists sessions with the next cursor as `next`', async () => {
+    const { fetch, calls } = fakeFetch(jsonResponse(200, { consoles: [{ console_id: 'c1' }], next_cursor: 'n2' }));
+    const api = createApi({ fetch, session: loggedIn() });
+
+    expect(await api.listConsoles({ agentId: 'agt-1', vmUuid: 'u1' }, 'n1')).toEqual({
+      items: [{ console_id: 'c1' }],
+      next: 'n2',
+    });
+    expect(calls[0].url).toBe('/api/consoles?agent_id=agt-1&vm_uuid=u1&limit=50&cursor=n1');
+  });
+
+  it('sends input and take-over with the client id', async () => {
+    const { fetch, calls } = fakeFetch(jsonResponse(202, { seq: 1 }), jsonResponse(200, { writer: true }));
+    const api = createApi({ fetch, session: loggedIn() });
+
+    await api.consoleInput('c1', 'k1', 'ls\r');
+    await api.takeConsoleWriter('c1', 'k1');
+    expect(calls.map((c) => [c.url, c.init.body])).toEqual([
+      ['/api/consoles/c1/input', '{"client_id":"k1","data":"ls\\r"}'],
+      ['/api/consoles/c1/writer', '{"client_id":"k1"}'],
+    ]);
+  });
+
+  it('downloads a chunk as bytes with no token, no cookies and no referrer', async () => {
+    const { fetch, calls } = fakeFetch(new Response(new Uint8Array([0xc3, 0xa9])));
+    const api = createApi({ fetch, session: loggedIn() });
+
+    expect(await api.consoleChunk('https://bucket.example.test/c1/1?X-Amz-Signature=s')).toEqual(
+      new Uint8Array([0xc3, 0xa9]),
+    );
+    expect(new Headers(calls[0].init.headers).get('Authorization')).toBeNull();
+    expect(calls[0].init).toMatchObject({ method: 'GET', credentials: 'omit', mode: 'cors', referrerPolicy: 'no-referrer' });
+  });
+
+  it('reports a chunk that cannot be fetched without showing its signed URL', async () => {
+    const { fetch } = fakeFetch(new Response('<Error>AccessDenied</Error>', { status: 403 }), new TypeError('offline'));
+    const api = createApi({ fetch, session: loggedIn() });
+    const url = 'https://bucket.example.test/c1/1?X-Amz-Signature=secret';
+
+    const expired = await caught(api.consoleChunk(url));
+    expect(expired).toMatchObject({ status: 403, code: 'chunk_unavailable' });
+    const offline = await caught(api.consoleChunk(url));
+    expect(offline).toMatchObject({ status: 0, code: 'network_error' });
+    expect(`${expired.message} ${offline.message}`).not.toContain('secret');
+  });
+});
+
 describe('queryString', () => {
   it('leaves out unset values and encodes the rest', () => {
     expect(queryString({ limit: 50, cursor: null, action: '', since_ms: undefined })).toBe('?limit=50');

@@ -13,6 +13,9 @@ import type {
   Agent,
   ApiKey,
   AuditRecord,
+  ConsoleJoin,
+  ConsoleOutput,
+  ConsoleSession,
   EnrollmentToken,
   Job,
   JobStatus,
@@ -84,6 +87,8 @@ interface RequestOptions {
   body?: unknown;
   /** Send the bearer token, and renew the session on a 401. */
   auth?: boolean;
+  /** Abandons the call (a long poll whose page has gone); it then fails as a network error. */
+  signal?: AbortSignal;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -124,12 +129,14 @@ async function readJson(response: Response): Promise<unknown> {
   }
 }
 
-function buildInit(method: string, token: string | null, body: unknown): RequestInit {
+function buildInit(method: string, token: string | null, { body, signal }: RequestOptions): RequestInit {
   const headers: Record<string, string> = { Accept: 'application/json' };
   if (token !== null) headers.Authorization = `Bearer ${token}`;
-  if (body === undefined) return { method, headers, credentials: 'same-origin' };
+  const init: RequestInit = { method, headers, credentials: 'same-origin' };
+  if (signal) init.signal = signal;
+  if (body === undefined) return init;
   headers['Content-Type'] = 'application/json';
-  return { method, headers, credentials: 'same-origin', body: JSON.stringify(body) };
+  return { ...init, body: JSON.stringify(body) };
 }
 
 /** `?a=1&b=x` from the values that are set (undefined, null and '' are left out). */
@@ -183,6 +190,22 @@ export interface ProfileChange {
 export interface JobFilter {
   agentId?: string;
   status?: JobStatus | '';
+}
+
+/** Whose console sessions GET /api/consoles lists: a host's, or one VM's. */
+export interface ConsoleFilter {
+  agentId: string;
+  vmUuid?: string;
+}
+
+/** What one long poll of a console's output asks for. */
+export interface OutputRequest {
+  after: number;
+  /** Seconds the server may hold the call open (0..20). */
+  wait: number;
+  /** This terminal's handle; a replay has none. */
+  clientId: string | null;
+  signal?: AbortSignal;
 }
 
 export const PAGE_SIZE = 50;
@@ -261,24 +284,24 @@ export function createApi(deps: ApiDeps) {
     return refresh();
   }
 
-  async function authenticated<T>(method: string, path: string, body: unknown): Promise<T> {
+  async function authenticated<T>(method: string, path: string, options: RequestOptions): Promise<T> {
     const token = deps.session.token();
     if (token === null) throw new ApiError(401, 'unauthorized', SESSION_EXPIRED);
-    const first = await receive(method, path, buildInit(method, token, body));
+    const first = await receive(method, path, buildInit(method, token, options));
     if (!isTokenRefused(first)) return result<T>(first);
     const fresh = await renew(token);
     if (fresh === null) {
       deps.session.expire(token, SESSION_EXPIRED);
       return result<T>(first);
     }
-    const second = await receive(method, path, buildInit(method, fresh, body));
+    const second = await receive(method, path, buildInit(method, fresh, options));
     if (isTokenRefused(second)) deps.session.expire(fresh, SESSION_EXPIRED);
     return result<T>(second);
   }
 
   async function request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    if (options.auth === false) return result<T>(await receive(method, path, buildInit(method, null, options.body)));
-    return authenticated<T>(method, path, options.body);
+    if (options.auth === false) return result<T>(await receive(method, path, buildInit(method, null, options)));
+    return authenticated<T>(method, path, options);
   }
 
   const enc = encodeURIComponent;
@@ -368,7 +391,59 @@ export function createApi(deps: ApiDeps) {
     getJob: (jobId: string) => request<Job>('GET', `/api/jobs/${enc(jobId)}`),
     getJobResult: (jobId: string) => request<ResultDocument>('GET', `/api/jobs/${enc(jobId)}/result`),
     cancelJob: (jobId: string) => request<Job>('POST', `/api/jobs/${enc(jobId)}/cancel`),
+
+    /** Opens the VM's console, or joins the session already open (201 or 200, same shape). */
+    openConsole: (agentId: string, vm: string) =>
+      request<ConsoleJoin>('POST', `/api/agents/${enc(agentId)}/vms/${enc(vm)}/console`, { body: {} }),
+    listConsoles: (filter: ConsoleFilter, cursor: string | null = null): Promise<Page<ConsoleSession>> =>
+      request<{ consoles: ConsoleSession[]; next_cursor: string | null }>(
+        'GET',
+        `/api/consoles${queryString({ agent_id: filter.agentId, vm_uuid: filter.vmUuid, limit: PAGE_SIZE, cursor })}`,
+      ).then((r) => ({ items: r.consoles, next: r.next_cursor })),
+    getConsole: (consoleId: string) => request<ConsoleSession>('GET', `/api/consoles/${enc(consoleId)}`),
+    consoleOutput: (consoleId: string, { after, wait, clientId, signal }: OutputRequest) =>
+      request<ConsoleOutput>(
+        'GET',
+        `/api/consoles/${enc(consoleId)}/output${queryString({ after, wait, client_id: clientId })}`,
+        { signal },
+      ),
+    consoleInput: (consoleId: string, clientId: string, data: string) =>
+      request<{ seq: number }>('POST', `/api/consoles/${enc(consoleId)}/input`, {
+        body: { client_id: clientId, data },
+      }),
+    takeConsoleWriter: (consoleId: string, clientId: string) =>
+      request<{ console: ConsoleSession; writer: boolean }>('POST', `/api/consoles/${enc(consoleId)}/writer`, {
+        body: { client_id: clientId },
+      }),
+    closeConsole: (consoleId: string) => request<ConsoleSession>('POST', `/api/consoles/${enc(consoleId)}/close`),
+    consoleChunk: (url: string, signal?: AbortSignal) => download(deps.fetch, url, signal),
   };
+}
+
+/**
+ * The raw bytes of one console output chunk from its presigned URL (another
+ * origin: the bucket). No token and no cookies go there, and nothing that
+ * would make the browser ask CORS permission first. A failure never shows
+ * the URL: it carries a signature.
+ */
+async function download(fetchFn: FetchFn, url: string, signal?: AbortSignal): Promise<Uint8Array> {
+  const init: RequestInit = { method: 'GET', credentials: 'omit', mode: 'cors', referrerPolicy: 'no-referrer' };
+  if (signal) init.signal = signal;
+  const unreachable = () => new ApiError(0, 'network_error', 'Could not fetch the console output.');
+  let response: Response;
+  try {
+    response = await fetchFn(url, init);
+  } catch {
+    throw unreachable();
+  }
+  if (!response.ok) {
+    throw new ApiError(response.status, 'chunk_unavailable', `The console output could not be fetched (${response.status}).`);
+  }
+  try {
+    return new Uint8Array(await response.arrayBuffer());
+  } catch {
+    throw unreachable();
+  }
 }
 
 export type Api = ReturnType<typeof createApi>;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  consoleStatusWords,
   endOfDayMs,
   formatAgo,
   formatBytes,
@@ -105,5 +106,16 @@ describe('plainText', () => {
     expect(plainText(3)).toBe('3');
     expect(plainText(null)).toBe('—');
     expect(plainText({ user_id: 'u1' })).toBe('{"user_id":"u1"}');
+  });
+});
+
+describe('consoleStatusWords', () => {
+  it('says what a console is doing, and why it closed', () => {
+    expect(consoleStatusWords(null, null)).toBe('Connecting…');
+    expect(consoleStatusWords('open', null)).toBe('Open');
+    expect(consoleStatusWords('closing', 'requested')).toBe('Closing…');
+    expect(consoleStatusWords('closed', 'console_busy')).toBe("Closed: another console holds the VM's serial port.");
+    expect(consoleStatusWords('closed', 'agent_lost')).toBe("Closed: the host's agent stopped answering.");
+    expect(consoleStatusWords('closed', null)).toBe('Closed.');
   });
 });

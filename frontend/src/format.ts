@@ -1,6 +1,6 @@
 // Turning API values into words and numbers for people.
 
-import type { Capabilities } from './types';
+import type { Capabilities, ConsoleClosedReason, ConsoleStatus } from './types';
 
 const MEMORY_UNITS = ['KiB', 'MiB', 'GiB', 'TiB'];
 
@@ -128,4 +128,29 @@ export function formatDuration(seconds: number): string {
   const hours = Math.floor(minutes / 60);
   if (hours < 24) return `${hours}h ${minutes % 60}m`;
   return `${Math.floor(hours / 24)}d ${hours % 24}h`;
+}
+
+const CLOSED_BECAUSE: Record<ConsoleClosedReason, string> = {
+  requested: 'someone closed it',
+  idle: 'nobody was watching it',
+  vm_stopped: 'the VM stopped or its serial console went away',
+  console_busy: "another console holds the VM's serial port",
+  error: "the host's agent could not keep it open",
+  agent_lost: "the host's agent stopped answering",
+};
+
+/** A console session's state in words, with why it closed: "Closed: the VM stopped …". */
+export function consoleStatusWords(status: ConsoleStatus | null, reason: ConsoleClosedReason | null): string {
+  switch (status) {
+    case null:
+      return 'Connecting…';
+    case 'opening':
+      return 'Opening: waiting for the host to attach the console…';
+    case 'open':
+      return 'Open';
+    case 'closing':
+      return 'Closing…';
+    case 'closed':
+      return reason && reason in CLOSED_BECAUSE ? `Closed: ${CLOSED_BECAUSE[reason]}.` : 'Closed.';
+  }
 }

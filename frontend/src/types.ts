@@ -283,3 +283,54 @@ const FINAL_JOB_STATUSES: ReadonlySet<string> = new Set<JobStatus>([
 export function isFinal(status: JobStatus): boolean {
   return FINAL_JOB_STATUSES.has(status);
 }
+
+// Serial consoles (docs/protocol.md, "Serial consoles").
+
+export type ConsoleStatus = 'opening' | 'open' | 'closing' | 'closed';
+
+export type ConsoleClosedReason = 'requested' | 'idle' | 'vm_stopped' | 'console_busy' | 'error' | 'agent_lost';
+
+/** One console session of a VM (the protocol's `Console`; named so as not to shadow the DOM's). */
+export interface ConsoleSession {
+  console_id: string;
+  agent_id: string;
+  vm_uuid: string;
+  vm_name: string;
+  job_id: string;
+  status: ConsoleStatus;
+  closed_reason: ConsoleClosedReason | null;
+  created_ms: number;
+  closed_ms: number | null;
+  /** The newest output chunk's number (0 before any output). */
+  last_seq: number;
+  /** How many bytes of output the transcript holds. */
+  bytes: number;
+}
+
+/** The answer to opening a VM's console: a new session (201) or the open one joined (200). */
+export interface ConsoleJoin {
+  console: ConsoleSession;
+  /** This terminal's handle for output, input and taking over. */
+  client_id: string;
+  writer: boolean;
+}
+
+/** One piece of serial output: a presigned GET of its raw bytes (valid 15 minutes). */
+export interface ConsoleChunk {
+  seq: number;
+  url: string;
+  size: number;
+}
+
+/** GET /api/consoles/{id}/output. */
+export interface ConsoleOutput {
+  chunks: ConsoleChunk[];
+  /** The `after` of the next call. */
+  next: number;
+  /** More chunks wait: ask again at once. */
+  more: boolean;
+  status: ConsoleStatus;
+  closed_reason: ConsoleClosedReason | null;
+  /** Whether the polling client is the writer. */
+  writer: boolean;
+}

@@ -46,3 +46,6 @@ export function snapshotsOf(data: unknown): Snapshot[] {
     (s): s is Snapshot => typeof s === 'object' && s !== null && typeof (s as Snapshot).name === 'string',
   );
 }
+
+/** A VM whose domain is active has a serial console to open (shut off or crashed: none). */
+export const CONSOLE_STATES: readonly VmState[] = ['running', 'paused', 'blocked', 'pmsuspended', 'shutdown'];

@@ -5,6 +5,7 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Api } from '../api';
 import type { FleetOptions } from '../state/fleet';
+import type { ConsoleOptions } from './ConsolePage';
 import type { JobsOptions } from '../state/jobs';
 import { appRouter, type Router } from '../state/router';
 import type { SessionStore } from '../state/session';
@@ -21,6 +22,7 @@ interface Props {
   origin?: string;
   fleetOptions?: FleetOptions;
   jobsOptions?: JobsOptions;
+  consoleOptions?: ConsoleOptions;
 }
 
 /** False until the page-load refresh has answered. */
@@ -46,6 +48,7 @@ export function App({
   origin = window.location.origin,
   fleetOptions,
   jobsOptions,
+  consoleOptions,
 }: Props) {
   const restored = useRestoredSession(api, session);
   const { session: current, notice } = useStore(session, session.snapshot);
@@ -69,6 +72,7 @@ export function App({
       origin={origin}
       fleetOptions={fleetOptions}
       jobsOptions={jobsOptions}
+      consoleOptions={consoleOptions}
     />
   );
 }

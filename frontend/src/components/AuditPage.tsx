@@ -7,6 +7,7 @@ import { usePagedList } from '../state/useResource';
 import type { AuditRecord } from '../types';
 import { AuditFilters } from './AuditFilters';
 import { AuditTable } from './AuditTable';
+import { LoadMore } from './LoadMore';
 
 interface Props {
   api: Pick<Api, 'listAudit'>;
@@ -36,17 +37,7 @@ export function AuditPage({ api }: Props) {
         {!records.loading && records.items.length === 0 && !records.error && (
           <p class="muted">No audit records match.</p>
         )}
-        {records.next !== null && (
-          <button
-            type="button"
-            class="more"
-            data-testid="audit-more"
-            disabled={records.loading}
-            onClick={() => void records.loadMore()}
-          >
-            Load more
-          </button>
-        )}
+        <LoadMore list={records} testId="audit-more" />
       </section>
     </main>
   );

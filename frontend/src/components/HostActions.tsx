@@ -1,10 +1,13 @@
 // What an operator can do to a host: approve or reject what is pending,
-// edit its labels, deregister it (after typing its name).
+// edit its labels, deregister it (after typing its name), see its VMs'
+// console sessions.
 
 import { useState } from 'preact/hooks';
+import type { ConsoleOps } from '../state/consoleJoin';
 import { isPendingHost, type HostOps } from '../state/fleet';
 import { useAction } from '../state/useAction';
 import type { Agent } from '../types';
+import { ConsoleHistory } from './ConsoleHistory';
 import { DeregisterForm } from './DeregisterForm';
 import { FormError } from './FormError';
 import { LabelsForm } from './LabelsForm';
@@ -12,11 +15,32 @@ import { LabelsForm } from './LabelsForm';
 interface Props {
   agent: Agent;
   ops: HostOps;
+  consoles?: ConsoleOps;
 }
 
-type Panel = 'labels' | 'deregister' | null;
+type Panel = 'labels' | 'deregister' | 'consoles' | null;
 
-export function HostActions({ agent, ops }: Props) {
+interface PanelToggle {
+  panel: Exclude<Panel, null>;
+  action: string;
+  label: string;
+  text: string;
+}
+
+/** The buttons that show or hide one of the host's panels. */
+function panelToggles(agent: Agent, withConsoles: boolean): PanelToggle[] {
+  const toggles: PanelToggle[] = [
+    { panel: 'labels', action: 'edit-labels', label: `Edit labels of host ${agent.name}`, text: 'Edit labels' },
+    { panel: 'deregister', action: 'deregister', label: `Deregister host ${agent.name}`, text: 'Deregister' },
+  ];
+  if (withConsoles && !isPendingHost(agent)) {
+    const label = `Console history of host ${agent.name}`;
+    toggles.push({ panel: 'consoles', action: 'console-history', label, text: 'Console history' });
+  }
+  return toggles;
+}
+
+export function HostActions({ agent, ops, consoles }: Props) {
   const action = useAction();
   const [panel, setPanel] = useState<Panel>(null);
   const pending = isPendingHost(agent) || agent.pending_reregistration;
@@ -48,24 +72,18 @@ export function HostActions({ agent, ops }: Props) {
             </button>
           </>
         )}
-        <button
-          type="button"
-          data-action="edit-labels"
-          aria-label={`Edit labels of host ${agent.name}`}
-          aria-expanded={panel === 'labels'}
-          onClick={() => toggle('labels')}
-        >
-          Edit labels
-        </button>
-        <button
-          type="button"
-          data-action="deregister"
-          aria-label={`Deregister host ${agent.name}`}
-          aria-expanded={panel === 'deregister'}
-          onClick={() => toggle('deregister')}
-        >
-          Deregister
-        </button>
+        {panelToggles(agent, consoles !== undefined).map(({ panel: name, action: act, label, text }) => (
+          <button
+            key={name}
+            type="button"
+            data-action={act}
+            aria-label={label}
+            aria-expanded={panel === name}
+            onClick={() => toggle(name)}
+          >
+            {text}
+          </button>
+        ))}
       </div>
       <FormError message={action.error} testId="action-error" />
       {panel === 'labels' && (
@@ -75,6 +93,7 @@ export function HostActions({ agent, ops }: Props) {
           onDone={() => setPanel(null)}
         />
       )}
+      {panel === 'consoles' && consoles && <ConsoleHistory consoles={consoles} filter={{ agentId: agent.agent_id }} />}
       {panel === 'deregister' && (
         <DeregisterForm
           agent={agent}

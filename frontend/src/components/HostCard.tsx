@@ -3,6 +3,7 @@
 // for a host still waiting for approval).
 
 import { formatAgo, hypervisorFacts } from '../format';
+import type { ConsoleOps } from '../state/consoleJoin';
 import { isPendingHost, type HostOps, type VmOps } from '../state/fleet';
 import type { Agent, VM } from '../types';
 import { HostActions } from './HostActions';
@@ -22,6 +23,7 @@ interface Props {
   onAction: OnAction;
   ops: HostOps;
   vmOps?: VmOps;
+  consoles?: ConsoleOps;
 }
 
 function HypervisorInfo({ agent }: { agent: Agent }) {
@@ -48,7 +50,8 @@ function VmListError({ message }: { message: string | undefined }) {
   );
 }
 
-function HostVms({ agent, vms, vmError, actionErrors, sending, onAction, vmOps }: Omit<Props, 'now' | 'ops'>) {
+function HostVms(props: Omit<Props, 'now' | 'ops'>) {
+  const { agent, vms, vmError, actionErrors, sending, onAction, vmOps, consoles } = props;
   if (isPendingHost(agent)) return null;
   if (vms === undefined) return vmError ? null : <p class="muted">Loading VMs…</p>;
   return (
@@ -60,6 +63,7 @@ function HostVms({ agent, vms, vmError, actionErrors, sending, onAction, vmOps }
       sending={sending}
       onAction={onAction}
       ops={vmOps}
+      consoles={consoles}
     />
   );
 }
@@ -88,7 +92,7 @@ export function HostCard(props: Props) {
       <HostLabels labels={agent.labels} />
       <HypervisorInfo agent={agent} />
       <HostPendingNotice agent={agent} now={now} />
-      <HostActions agent={agent} ops={props.ops} />
+      <HostActions agent={agent} ops={props.ops} consoles={props.consoles} />
       <VmListError message={props.vmError} />
       <HostVms {...props} />
     </article>

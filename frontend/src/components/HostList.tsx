@@ -1,5 +1,6 @@
 // Every host the operator owns, each with its VMs.
 
+import type { ConsoleOps } from '../state/consoleJoin';
 import type { FleetState, HostOps, VmOps } from '../state/fleet';
 import { HostCard } from './HostCard';
 import type { OnAction } from './VmTable';
@@ -10,9 +11,10 @@ interface Props {
   onAction: OnAction;
   ops: HostOps;
   vmOps?: VmOps;
+  consoles?: ConsoleOps;
 }
 
-export function HostList({ fleet, now, onAction, ops, vmOps }: Props) {
+export function HostList({ fleet, now, onAction, ops, vmOps, consoles }: Props) {
   if (!fleet.loaded) return <p class="muted">Loading hosts…</p>;
   return (
     <>
@@ -36,6 +38,7 @@ export function HostList({ fleet, now, onAction, ops, vmOps }: Props) {
           onAction={onAction}
           ops={ops}
           vmOps={vmOps}
+          consoles={consoles}
         />
       ))}
     </>

@@ -2,6 +2,7 @@
 
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Api } from '../api';
+import type { ConsoleOps } from '../state/consoleJoin';
 import { createFleetStore, type FleetOptions, type FleetState } from '../state/fleet';
 import { useNow, useStore } from '../state/useStore';
 import { HostList } from './HostList';
@@ -10,13 +11,15 @@ import { JobList } from './JobList';
 interface Props {
   api: Api;
   options?: FleetOptions;
+  /** The Console buttons and console history; none without. */
+  consoles?: ConsoleOps;
 }
 
 function vmNamesOf(fleet: FleetState): Map<string, string> {
   return new Map(Object.values(fleet.vms).flatMap((vms) => vms.map((vm) => [vm.uuid, vm.name] as const)));
 }
 
-export function HostsPage({ api, options }: Props) {
+export function HostsPage({ api, options, consoles }: Props) {
   const [store] = useState(() => createFleetStore(api, options));
   useEffect(() => {
     store.start();
@@ -36,6 +39,7 @@ export function HostsPage({ api, options }: Props) {
           onAction={(a, v, action) => void store.runAction(a, v, action)}
           ops={store}
           vmOps={store}
+          consoles={consoles}
         />
       </section>
       <JobList jobs={fleet.jobs} vmNames={vmNames} error={fleet.jobsError} now={now} />

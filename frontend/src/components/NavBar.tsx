@@ -1,6 +1,7 @@
 // The links between the app's pages; Users only for admins.
 
 import { PAGE_PATHS, type Page } from '../state/router';
+import { isPlainClick } from './AppLink';
 
 interface Props {
   current: Page | null;
@@ -16,11 +17,6 @@ const LINKS: ReadonlyArray<{ page: Page; label: string; adminOnly?: boolean }> =
   { page: 'audit', label: 'Audit' },
   { page: 'users', label: 'Users', adminOnly: true },
 ];
-
-/** A plain click stays in the app; modified clicks (new tab, …) go to the browser. */
-function isPlainClick(event: MouseEvent): boolean {
-  return event.button === 0 && !event.metaKey && !event.ctrlKey && !event.shiftKey && !event.altKey;
-}
 
 export function NavBar({ current, admin, onNavigate }: Props) {
   return (

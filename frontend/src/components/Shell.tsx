@@ -2,15 +2,18 @@
 
 import { useEffect, useState } from 'preact/hooks';
 import type { Api } from '../api';
+import { consoleOps, createConsoleClients } from '../state/consoleJoin';
 import type { FleetOptions } from '../state/fleet';
 import type { JobsOptions } from '../state/jobs';
-import { pageOf, type Page, type Router } from '../state/router';
+import { consoleRouteOf, pageOf, type Page, type Router } from '../state/router';
 import { isAdmin, type SessionStore } from '../state/session';
 import { useStore } from '../state/useStore';
+import { openXterm } from '../terminal';
 import type { User } from '../types';
 import { AccountPage } from './AccountPage';
 import { AppHeader } from './AppHeader';
 import { AuditPage } from './AuditPage';
+import { ConsolePage, type ConsoleOptions } from './ConsolePage';
 import { HostsPage } from './HostsPage';
 import { JobsPage } from './JobsPage';
 import { NotFound } from './NotFound';
@@ -26,6 +29,7 @@ interface Props {
   origin: string;
   fleetOptions?: FleetOptions;
   jobsOptions?: JobsOptions;
+  consoleOptions?: ConsoleOptions;
 }
 
 const TITLES: Record<Page, string> = {
@@ -37,13 +41,20 @@ const TITLES: Record<Page, string> = {
   users: 'Users',
 };
 
-export function Shell({ api, session, user, router, origin, fleetOptions, jobsOptions }: Props) {
-  const page = pageOf(useStore(router, router.path));
+export function Shell({ api, session, user, router, origin, fleetOptions, jobsOptions, consoleOptions = {} }: Props) {
+  const path = useStore(router, router.path);
+  const page = pageOf(path);
+  const consoleRoute = consoleRouteOf(path);
   const [loggingOut, setLoggingOut] = useState(false);
+  const [clients] = useState(() => consoleOptions.clients ?? createConsoleClients());
+  const [consoles] = useState(() => consoleOps(api, clients, router.navigate));
+
+  const onConsole = consoleRoute !== null;
 
   useEffect(() => {
-    document.title = page ? `${TITLES[page]} · Fleetvisor` : 'Fleetvisor';
-  }, [page]);
+    const title = onConsole ? 'Console' : page && TITLES[page];
+    document.title = title ? `${title} · Fleetvisor` : 'Fleetvisor';
+  }, [page, onConsole]);
 
   /** Back to the login page; the next login starts at Hosts. */
   function leave(): void {
@@ -62,9 +73,21 @@ export function Shell({ api, session, user, router, origin, fleetOptions, jobsOp
   }
 
   function content() {
+    if (consoleRoute) {
+      return (
+        <ConsolePage
+          api={api}
+          route={consoleRoute}
+          clients={clients}
+          terminal={consoleOptions.terminal ?? openXterm}
+          timings={consoleOptions.timings}
+          onNavigate={router.navigate}
+        />
+      );
+    }
     switch (page) {
       case 'hosts':
-        return <HostsPage api={api} options={fleetOptions} />;
+        return <HostsPage api={api} options={fleetOptions} consoles={consoles} />;
       case 'jobs':
         return <JobsPage api={api} options={jobsOptions} />;
       case 'tokens':

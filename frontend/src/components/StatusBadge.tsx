@@ -2,7 +2,7 @@
 // colour only repeats it.
 
 type Tone = 'ok' | 'warn' | 'bad' | 'busy' | 'muted';
-export type BadgeKind = 'host' | 'vm' | 'job';
+export type BadgeKind = 'host' | 'vm' | 'job' | 'console';
 
 const TONES: Record<BadgeKind, Record<string, Tone>> = {
   host: { online: 'ok', stale: 'warn', lost: 'bad', pending: 'warn' },
@@ -26,6 +26,7 @@ const TONES: Record<BadgeKind, Record<string, Tone>> = {
     cancelled: 'muted',
     expired: 'muted',
   },
+  console: { connecting: 'busy', opening: 'busy', open: 'ok', closing: 'busy', closed: 'muted' },
 };
 
 export function toneOf(kind: BadgeKind, status: string): Tone {

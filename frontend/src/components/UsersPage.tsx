@@ -3,6 +3,7 @@
 import type { Api } from '../api';
 import { usePagedList } from '../state/useResource';
 import type { Account } from '../types';
+import { LoadMore } from './LoadMore';
 import { UserForm } from './UserForm';
 import { UserTable } from './UserTable';
 
@@ -32,17 +33,7 @@ export function UsersPage({ api }: Props) {
         )}
         <UserTable api={api} users={users.items} onChanged={replace} />
         {users.loading && <p class="muted">Loading users…</p>}
-        {users.next !== null && (
-          <button
-            type="button"
-            class="more"
-            data-testid="users-more"
-            disabled={users.loading}
-            onClick={() => void users.loadMore()}
-          >
-            Load more
-          </button>
-        )}
+        <LoadMore list={users} testId="users-more" />
       </section>
     </main>
   );

@@ -1,11 +1,14 @@
 // A VM's less common actions, opened from its row: reset, autostart, a
-// shutdown that escalates after a timeout, details, snapshots and delete.
+// shutdown that escalates after a timeout, details, snapshots, delete and
+// its console history.
 // Every refusal and failed job shows in the row's `vm-error`.
 
 import { useState } from 'preact/hooks';
+import type { ConsoleOps } from '../state/consoleJoin';
 import type { VmOps } from '../state/fleet';
 import type { VM, VmRequest } from '../types';
 import { RESET_STATES, shutdownTimeout } from '../vmActions';
+import { ConsoleHistory } from './ConsoleHistory';
 import { DeleteVmForm } from './DeleteVmForm';
 import { SnapshotPanel } from './SnapshotPanel';
 import { VmDetailPanel } from './VmDetailPanel';
@@ -16,6 +19,7 @@ interface Props {
   /** An action for this VM is being sent. */
   busy: boolean;
   ops: VmOps;
+  consoles?: ConsoleOps;
 }
 
 function autostartWord(autostart: boolean | undefined): string {
@@ -55,8 +59,9 @@ function ShutdownWithTimeout({ vm, busy, send }: { vm: VM; busy: boolean; send: 
   );
 }
 
-export function VmMore({ agentId, vm, busy, ops }: Props) {
+export function VmMore({ agentId, vm, busy, ops, consoles }: Props) {
   const [deleting, setDeleting] = useState(false);
+  const [history, setHistory] = useState(false);
   const send = (request: VmRequest) => void ops.runAction(agentId, vm.uuid, request);
   const autostart = vm.autostart ?? false;
   return (
@@ -80,10 +85,16 @@ export function VmMore({ agentId, vm, busy, ops }: Props) {
         >
           Autostart: <span data-testid="vm-autostart">{autostartWord(vm.autostart)}</span>
         </button>
+        {consoles && (
+          <button type="button" data-action="console-history" aria-expanded={history} onClick={() => setHistory(!history)}>
+            Console history
+          </button>
+        )}
         <button type="button" data-action="delete" class="danger" onClick={() => setDeleting(!deleting)}>
           Delete…
         </button>
       </div>
+      {consoles && history && <ConsoleHistory consoles={consoles} filter={{ agentId, vmUuid: vm.uuid }} />}
       {deleting && (
         <DeleteVmForm
           vm={vm}

@@ -2,8 +2,10 @@
 
 import { useState } from 'preact/hooks';
 import { formatMemory } from '../format';
+import type { ConsoleOps } from '../state/consoleJoin';
 import { vmKey, type VmOps } from '../state/fleet';
 import type { VM, VmAction } from '../types';
+import { ConsoleButton } from './ConsoleButton';
 import { StatusBadge } from './StatusBadge';
 import { VmActions } from './VmActions';
 import { VmMore } from './VmMore';
@@ -19,6 +21,8 @@ interface Props {
   onAction: OnAction;
   /** Reset, autostart, details, snapshots, delete (behind each row's "More"); none without. */
   ops?: VmOps;
+  /** The Console button and the VM's console history (in "More"); none without. */
+  consoles?: ConsoleOps;
 }
 
 interface RowProps {
@@ -28,9 +32,10 @@ interface RowProps {
   busy: boolean;
   onAction: OnAction;
   ops?: VmOps;
+  consoles?: ConsoleOps;
 }
 
-function VmRow({ agentId, vm, error, busy, onAction, ops }: RowProps) {
+function VmRow({ agentId, vm, error, busy, onAction, ops, consoles }: RowProps) {
   const [open, setOpen] = useState(false);
   return (
     <tr data-testid="vm-row" data-vm-name={vm.name} data-vm-uuid={vm.uuid}>
@@ -44,6 +49,7 @@ function VmRow({ agentId, vm, error, busy, onAction, ops }: RowProps) {
       <td class="num">{formatMemory(vm.memory_kib)}</td>
       <td>
         <VmActions vm={vm} busy={busy} onAction={(action) => onAction(agentId, vm.uuid, action)} />
+        {consoles && <ConsoleButton agentId={agentId} vm={vm} consoles={consoles} />}
         {ops && (
           <button
             type="button"
@@ -56,7 +62,7 @@ function VmRow({ agentId, vm, error, busy, onAction, ops }: RowProps) {
             {open ? 'Less' : 'More…'}
           </button>
         )}
-        {ops && open && <VmMore agentId={agentId} vm={vm} busy={busy} ops={ops} />}
+        {ops && open && <VmMore agentId={agentId} vm={vm} busy={busy} ops={ops} consoles={consoles} />}
         {error && (
           <p class="error" role="alert" data-testid="vm-error">
             {error}
@@ -67,7 +73,7 @@ function VmRow({ agentId, vm, error, busy, onAction, ops }: RowProps) {
   );
 }
 
-export function VmTable({ agentId, hostName, vms, actionErrors, sending, onAction, ops }: Props) {
+export function VmTable({ agentId, hostName, vms, actionErrors, sending, onAction, ops, consoles }: Props) {
   if (vms.length === 0) return <p class="muted">No VMs on this host.</p>;
   return (
     <table class="vm-table">
@@ -93,6 +99,7 @@ export function VmTable({ agentId, hostName, vms, actionErrors, sending, onActio
               busy={sending[key] ?? false}
               onAction={onAction}
               ops={ops}
+              consoles={consoles}
             />
           );
         })}

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { createRouter, pageOf } from './router';
+import { consolePath, consoleRouteOf, createRouter, pageOf } from './router';
 
 describe('pageOf', () => {
   it('knows each page by its path, with or without a trailing slash', () => {
@@ -11,6 +11,22 @@ describe('pageOf', () => {
     expect(pageOf('/audit')).toBe('audit');
     expect(pageOf('/users')).toBe('users');
     expect(pageOf('/api/agents')).toBeNull();
+  });
+});
+
+describe('consoleRouteOf', () => {
+  it('reads a live console and a replay from their paths, and nothing else', () => {
+    expect(consoleRouteOf('/consoles/abc123')).toEqual({ consoleId: 'abc123', replay: false });
+    expect(consoleRouteOf('/consoles/abc123/replay/')).toEqual({ consoleId: 'abc123', replay: true });
+    expect(consoleRouteOf('/consoles')).toBeNull();
+    expect(consoleRouteOf('/consoles/abc/other')).toBeNull();
+    expect(consoleRouteOf('/consoles/%E0%A4%A')).toBeNull();
+    expect(pageOf('/consoles/abc123')).toBeNull();
+  });
+
+  it('builds the paths it reads', () => {
+    expect(consoleRouteOf(consolePath('a/b'))).toEqual({ consoleId: 'a/b', replay: false });
+    expect(consolePath('c1', true)).toBe('/consoles/c1/replay');
   });
 });
 

@@ -24,6 +24,30 @@ export function pageOf(pathname: string): Page | null {
   return PAGES_BY_PATH.get(trimmed) ?? null;
 }
 
+/** A console view: live (/consoles/{id}) or a read-only replay (/consoles/{id}/replay). */
+export interface ConsoleRoute {
+  consoleId: string;
+  replay: boolean;
+}
+
+const CONSOLE_PATH = /^\/consoles\/([^/]+)(\/replay)?\/*$/;
+
+export function consoleRouteOf(pathname: string): ConsoleRoute | null {
+  const match = CONSOLE_PATH.exec(pathname);
+  if (!match) return null;
+  let consoleId: string;
+  try {
+    consoleId = decodeURIComponent(match[1]);
+  } catch {
+    return null;
+  }
+  return { consoleId, replay: match[2] !== undefined };
+}
+
+export function consolePath(consoleId: string, replay = false): string {
+  return `/consoles/${encodeURIComponent(consoleId)}${replay ? '/replay' : ''}`;
+}
+
 export interface Router {
   path(): string;
   navigate(path: string): void;

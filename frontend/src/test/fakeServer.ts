@@ -7,13 +7,15 @@
 // succeeded) and a finished job updates its VM; jobs a test puts in
 // `state.jobs` stay as it set them. Identity routes live in fakeIdentity.ts,
 // API keys, enrolment tokens and audit in fakeRecords.ts, hosts, VMs and jobs
-// in fakeFleet.ts.
+// in fakeFleet.ts, serial consoles (and their chunk downloads) in
+// fakeConsoles.ts.
 
 import type { FetchFn } from '../api';
 import type {
   Agent,
   ApiKey,
   AuditRecord,
+  ConsoleStatus,
   EnrollmentToken,
   Job,
   ResultDocument,
@@ -24,6 +26,7 @@ import type {
 } from '../types';
 import { anAgent, aVm } from './fixtures';
 import { fail, parseBody, type FakeRequest, type FakeUser } from './fakeHttp';
+import { fakeConsoles, type FakeConsole } from './fakeConsoles';
 import { fleetRoutes } from './fakeFleet';
 import { identityRoutes } from './fakeIdentity';
 import { recordRoutes } from './fakeRecords';
@@ -84,6 +87,18 @@ function initialState() {
     details: new Map<string, VmDetail>(),
     /** Jobs of these actions end `failed` with this message. */
     jobFailures: new Map<VmActionName, string>(),
+    /** Console sessions, oldest first (fakeConsoles.ts). */
+    consoles: [] as FakeConsole[],
+    /** What a new console session starts as. */
+    consoleStartStatus: 'open' as ConsoleStatus,
+    /** The most chunks one output answer holds. */
+    consoleBatch: 100,
+    /** How long an output long poll holds at most (ms), whatever its `wait`. */
+    consoleHoldMs: 100,
+    /** This many chunk downloads answer 403, as an expired presigned URL does. */
+    chunkFailures: 0,
+    /** What each chunk download carried. */
+    chunkRequests: [] as Array<{ authorization: string | null; credentials: RequestCredentials | null }>,
     requests: [] as string[],
     /** The JSON body of every request that had one, with its `METHOD url`. */
     bodies: [] as Array<{ request: string; body: Record<string, unknown> }>,
@@ -112,7 +127,13 @@ export function fakeServer() {
     });
   }
 
-  const routes = [...identityRoutes(state, audit), ...recordRoutes(state, audit), ...fleetRoutes(state)];
+  const consoles = fakeConsoles(state);
+  const routes = [
+    ...identityRoutes(state, audit),
+    ...recordRoutes(state, audit),
+    ...fleetRoutes(state),
+    ...consoles.routes,
+  ];
 
   /** Who the bearer token belongs to, if it is valid. */
   function callerOf(headers: Headers): FakeRequest['caller'] {
@@ -169,6 +190,8 @@ export function fakeServer() {
     },
     /** The bodies sent so far with `method url`, oldest first. */
     bodiesOf: (request: string) => state.bodies.filter((b) => b.request === request).map((b) => b.body),
+    /** Console sessions from the agent's side: add, print output, attach, end. */
+    consoles: { add: consoles.add, print: consoles.print, attach: consoles.attach, end: consoles.end },
     /** Requests made so far to `method path` (path without the query). */
     count: (what: string) => state.requests.filter((r) => r.split('?')[0] === what).length,
   };

@@ -1,6 +1,6 @@
 // Example API objects for tests, with fields overridable per test.
 
-import { isFinal, type Agent, type Job, type VM } from '../types';
+import { isFinal, type Agent, type ConsoleSession, type Job, type VM } from '../types';
 
 export function anAgent(over: Partial<Agent> = {}): Agent {
   return {
@@ -56,6 +56,23 @@ export function aJob(over: Partial<Job> = {}): Job {
     ...over,
   };
   return { ...job, final: over.final ?? isFinal(job.status) };
+}
+
+export function aConsole(over: Partial<ConsoleSession> = {}): ConsoleSession {
+  return {
+    console_id: 'c0ffee00c0ffee00c0ffee00c0ffee00',
+    agent_id: 'agt-1',
+    vm_uuid: '11111111-2222-4333-8444-555555555555',
+    vm_name: 'web1',
+    job_id: 'job-console-1',
+    status: 'open',
+    closed_reason: null,
+    created_ms: 1_700_000_000_000,
+    closed_ms: null,
+    last_seq: 0,
+    bytes: 0,
+    ...over,
+  };
 }
 
 export function jsonResponse(status: number, body: unknown): Response {

@@ -3,11 +3,13 @@
 import { fireEvent, render, screen, waitFor } from '@testing-library/preact';
 import { createApi } from '../api';
 import { App } from '../components/App';
+import type { ConsoleOptions } from '../components/ConsolePage';
 import type { FleetOptions } from '../state/fleet';
 import type { JobsOptions } from '../state/jobs';
 import { createRouter } from '../state/router';
 import { createSessionStore } from '../state/session';
 import { fakeServer, PASSWORD, type FakeServer } from './fakeServer';
+import { headlessTerminals } from './terminal';
 
 export const ORIGIN = 'https://fleet.example.test';
 
@@ -18,10 +20,18 @@ interface Options {
   path?: string;
   fleetOptions?: FleetOptions;
   jobsOptions?: JobsOptions;
+  /** Console views draw into headless terminals unless a test passes its own. */
+  consoleOptions?: ConsoleOptions;
 }
 
 /** Opens the app: a fresh page (new session store and API client) over `server`. */
-export function openApp({ server = fakeServer(), path = '/', fleetOptions = {}, jobsOptions }: Options = {}) {
+export function openApp({
+  server = fakeServer(),
+  path = '/',
+  fleetOptions = {},
+  jobsOptions,
+  consoleOptions = { terminal: headlessTerminals().factory },
+}: Options = {}) {
   window.history.replaceState(null, '', path);
   const session = createSessionStore();
   const api = createApi({ fetch: server.fetch, session });
@@ -33,6 +43,7 @@ export function openApp({ server = fakeServer(), path = '/', fleetOptions = {}, 
       origin={ORIGIN}
       fleetOptions={{ jobPollMs: 20, ...fleetOptions }}
       jobsOptions={jobsOptions}
+      consoleOptions={consoleOptions}
     />,
   );
   return { server, session, api, view };
