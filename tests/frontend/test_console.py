@@ -1,0 +1,118 @@
+"""A real VM's serial console in the web app: Debian's Chromium (Playwright) → API → agent → libvirtd →
+QEMU and back through S3. Output shows in xterm.js, a typed command's echo comes back, a second
+browser reads along and takes over, closing ends the session, and the transcript replays."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Browser, Page, expect
+
+from infra.local import REPO, LocalStack, StackConfig, free_port
+from tests.conftest import ADMIN_PASSWORD, read_logs
+from tests.hypervisor.guest import URI, QemuGuest, define_guest, prepare, virsh
+
+from .browser import log_in
+
+pytestmark = pytest.mark.browser
+SCREENSHOTS = Path(__file__).resolve().parents[2] / ".fleetvisor-test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def guest() -> Iterator[QemuGuest]:
+    made = define_guest(prepare())
+    yield made
+    made.remove()
+
+
+@pytest.fixture(scope="module")
+def qemu_stack(tmp_path_factory: pytest.TempPathFactory, guest: QemuGuest) -> Iterator[LocalStack]:
+    spa = REPO / "frontend" / "dist"
+    assert (spa / "index.html").exists(), "build the web app first (scripts/setup.sh does)"
+    config = StackConfig(root=tmp_path_factory.mktemp("console"), api_port=free_port(), spa_dir=spa,
+                         admin_password=ADMIN_PASSWORD, agent_name="console-host", libvirt_uri=URI)
+    with LocalStack(config) as stack:
+        stack.wait_for_agents(1)
+        yield stack
+
+
+def _running(stack: LocalStack, guest: QemuGuest) -> None:
+    """The guest booted to its shell prompt, and the API knows it runs."""
+    guest.ensure_running_ready()
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {stack.login()}"
+    [agent] = session.get(f"{stack.url}/api/agents", timeout=10).json()["agents"]
+    deadline = time.monotonic() + 10
+    while session.get(f"{stack.url}/api/agents/{agent['agent_id']}/vms/{guest.uuid}", timeout=10).json()[
+            "state"] != "running":
+        assert time.monotonic() < deadline, read_logs(stack)
+        time.sleep(0.1)
+
+
+def test_a_serial_console_in_the_browser(browser: Browser, page: Page, qemu_stack: LocalStack,
+                                         guest: QemuGuest) -> None:
+    _running(qemu_stack, guest)
+    log_in(page, qemu_stack)
+    page.locator(f"[data-testid=vm-console-{guest.name}]").click()
+    status = page.locator("[data-testid=console-status]")
+    expect(status).to_have_attribute("data-status", "open", timeout=30000)
+    expect(page.locator("[data-testid=console-writer]")).to_have_attribute("data-writer", "writer")
+    console_url = page.url
+
+    screen = page.locator("[data-testid=console-terminal] .xterm-rows")
+    page.locator("[data-testid=console-terminal]").click()
+    started = time.monotonic()
+    page.keyboard.type("echo web-$((6*7))")
+    page.keyboard.press("Enter")
+    expect(screen).to_contain_text("web-42", timeout=10000)
+    echo_seconds = time.monotonic() - started
+    assert echo_seconds < 5, f"typing to echo on screen took {echo_seconds:.1f}s"
+    # xterm styles itself at run time: text drawn in the background's colour would pass every text check.
+    text_colour, background = screen.evaluate(
+        "el => [getComputedStyle(el).color, getComputedStyle(el.closest('.xterm-screen').parentElement)"
+        ".backgroundColor]")
+    assert text_colour != background, (text_colour, background)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "console.png"), full_page=True)
+
+    # A second operator's browser joins the same session: it reads along, then takes over typing.
+    other = browser.new_context().new_page()
+    try:
+        log_in(other, qemu_stack)
+        expect(other.locator("[data-testid=host]")).to_have_count(1)
+        other.goto(console_url)
+        expect(other.locator("[data-testid=console-status]")).to_have_attribute("data-status", "open",
+                                                                                 timeout=30000)
+        expect(other.locator("[data-testid=console-writer]")).to_have_attribute("data-writer", "read-only")
+        other_screen = other.locator("[data-testid=console-terminal] .xterm-rows")
+        expect(other_screen).to_contain_text("web-42", timeout=10000)
+        other.locator("[data-testid=console-takeover]").click()
+        expect(other.locator("[data-testid=console-writer]")).to_have_attribute("data-writer", "writer")
+        other.locator("[data-testid=console-terminal]").click()
+        other.keyboard.type("echo second-$((10+1))")
+        other.keyboard.press("Enter")
+        expect(other_screen).to_contain_text("second-11", timeout=10000)
+        expect(screen).to_contain_text("second-11", timeout=10000)  # the first browser sees it too
+
+        other.locator("[data-testid=console-close]").click()
+        expect(other.locator("[data-testid=console-status]")).to_have_attribute("data-status", "closed",
+                                                                                 timeout=15000)
+        expect(other.locator("[data-testid=console-status]")).to_have_attribute("data-reason", "requested")
+        expect(status).to_have_attribute("data-status", "closed", timeout=25000)
+    finally:
+        other.context.close()
+    assert virsh("domstate", guest.name) == "running"  # closing the console leaves the VM alone
+
+    # The transcript stays and replays from the VM's console history.
+    page.goto(qemu_stack.url + "/")
+    page.locator(f"[data-testid=vm-row][data-vm-name={guest.name}] button[data-action=more]").click()
+    page.locator("button[data-action=console-history]").first.click()
+    page.locator("[data-testid=console-history-row] [data-testid=console-replay]").first.click()
+    expect(page.locator("[data-testid=console-writer]")).to_have_attribute("data-writer", "replay")
+    replay = page.locator("[data-testid=console-terminal] .xterm-rows")
+    expect(replay).to_contain_text("web-42", timeout=10000)
+    expect(replay).to_contain_text("second-11")
