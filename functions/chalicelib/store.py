@@ -6,11 +6,11 @@ them; `TABLES` maps the template's logical ids to the model that owns each
 table (a test holds the two against each other). Endpoints come from the
 environment (AWS_ENDPOINT_URL_DYNAMODB), never from Meta.host.
 
-`read_together` exists because a request that needs a few independent items
-(the caller's account and session and the host it names) should pay one
-round trip to the store, not one per item. It reads single items underneath:
-no atomicity across items is implied (dynalite has no transactions, and the
-design uses none).
+`read_together` and `write_together` exist because a request that needs a few
+independent items (the caller's account and session and the host it names;
+a new job and its audit record) should pay one round trip to the store, not
+one per item. Both are single-item operations underneath: no atomicity across
+items is implied (dynalite has no transactions, and the design uses none).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import time
 from typing import Any
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import GetError
+from pynamodb.exceptions import GetError, PutError
 from pynamodb.models import Model
 
 from .agents.models import Agent, EnrollmentToken
@@ -84,6 +84,21 @@ def read_together(*keys: ItemKey) -> list[Any]:
             return [_match(model, kwargs, found) for model, kwargs in asked]
         _pause(round_)
     raise GetError("The store left part of a batch read unprocessed.")
+
+
+def write_together(*items: Model) -> None:
+    """Put new items (at most 25, any tables) with one BatchWriteItem. Unconditional: only for
+    items whose keys are fresh random ids, which no other writer can be creating."""
+    pending: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        kwargs = item.get_save_kwargs_from_instance()
+        pending.setdefault(kwargs["TableName"], []).append({"PutRequest": {"Item": kwargs["Item"]}})
+    for round_ in range(BATCH_ROUNDS):
+        pending = _connection().dispatch("BatchWriteItem", {"RequestItems": pending}).get("UnprocessedItems") or {}
+        if not pending:
+            return
+        _pause(round_)
+    raise PutError("The store left part of a batch write unprocessed.")
 
 
 def _match(model: Any, kwargs: dict[str, Any], found: dict[str, list[dict[str, Any]]]) -> Any:

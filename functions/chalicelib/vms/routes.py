@@ -18,6 +18,7 @@ from ..audit import logic as audit
 from ..auth import guard
 from ..errors import Invalid
 from ..jobs import logic as jobs
+from ..jobs.models import Job
 from ..web import Call, Reply, route
 from . import actions, logic
 from .models import Vm
@@ -57,26 +58,32 @@ def get_vm(call: Call) -> dict[str, Any]:
 
 @route(bp, "/api/agents/{agent_id}/vms/{vm}/actions", ["POST"], authenticate=operator, status=202, max_body=4096)
 def vm_action(call: Call) -> Reply:
-    who = call.principal
-    agent = _host(call, who.user_id)
+    agent = _host(call, call.principal.user_id)
     vm = _vm(call, agent)
     action, op, args = actions.job_for(call.json(), vm)
-    job, created = jobs.create(agent, op, args, vm_uuid=vm.vm_uuid, idempotency_key=idempotency_key(call))
-    if created:
-        audit.record(who.user_id, actor=who.user_id, action=f"vm.{action}", target=f"{agent.agent_id}/{vm.vm_uuid}",
-                     source_ip=call.source_ip, user_agent=call.user_agent, detail={"job_id": job.job_id})
-    return Reply(jobs.view(job), headers={} if created else {"Idempotent-Replayed": "true"})
+    return _queue(call, agent, op, args, audit_as=(f"vm.{action}", f"{agent.agent_id}/{vm.vm_uuid}"),
+                  vm_uuid=vm.vm_uuid)
 
 
 @route(bp, "/api/agents/{agent_id}/capabilities", ["POST"], authenticate=operator, status=202, max_body=1024)
 def refresh_capabilities(call: Call) -> Reply:
     """Ask the host for its full capabilities (pools, networks, versions, KVM); the job's result has them."""
+    agent = _host(call, call.principal.user_id)
+    return _queue(call, agent, "host.capabilities", {}, audit_as=("host.capabilities", agent.agent_id))
+
+
+def _queue(call: Call, agent: Agent, op: str, args: dict[str, Any], *, audit_as: tuple[str, str],
+           vm_uuid: str | None = None) -> Reply:
+    """Create the job with its audit record (one store write), ring the host, answer 202 with the job."""
     who = call.principal
-    agent = _host(call, who.user_id)
-    job, created = jobs.create(agent, "host.capabilities", {}, idempotency_key=idempotency_key(call))
-    if created:
-        audit.record(who.user_id, actor=who.user_id, action="host.capabilities", target=agent.agent_id,
-                     source_ip=call.source_ip, user_agent=call.user_agent, detail={"job_id": job.job_id})
+    action, target = audit_as
+
+    def audited(job: Job) -> list[Any]:
+        return [audit.entry(who.user_id, actor=who.user_id, action=action, target=target, source_ip=call.source_ip,
+                            user_agent=call.user_agent, detail={"job_id": job.job_id})]
+
+    job, created = jobs.create(agent, op, args, vm_uuid=vm_uuid, idempotency_key=idempotency_key(call),
+                               records=audited)
     return Reply(jobs.view(job), headers={} if created else {"Idempotent-Replayed": "true"})
 
 
