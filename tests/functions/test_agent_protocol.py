@@ -98,12 +98,18 @@ def test_lease_then_complete_with_result_updates_job_and_vm(client: Client, make
     assert vm["state"] == "shutoff"
 
 
-def test_stale_claim_and_other_agents_are_refused(client: Client, make_operator: Any, enrol: Any) -> None:
+def _claimed_beside_another_host(client: Client, make_operator: Any, enrol: Any) -> tuple[FakeHost, FakeHost, str, Any]:
+    """A job claimed by one host, and another host of the same owner."""
     op: Operator = make_operator()
     host: FakeHost = enrol(op)
     other: FakeHost = enrol(op)
     job_id = _queue_job(client, op, host)
     [claimed] = _poll(client, host)
+    return host, other, job_id, claimed
+
+
+def test_stale_claim_and_other_agents_are_refused(client: Client, make_operator: Any, enrol: Any) -> None:
+    host, other, job_id, claimed = _claimed_beside_another_host(client, make_operator, enrol)
     stale = _post(client, host, f"/agent/v1/jobs/{job_id}/lease", {"claim_token": "not-the-token"})
     assert (stale.status_code, stale.json_body["error"]["code"]) == (409, "stale_claim")
     for path in ("lease", "complete"):
@@ -127,6 +133,18 @@ def test_completion_naming_a_missing_upload_is_refused(client: Client, make_oper
     )
     assert (answer.status_code, answer.json_body["error"]["code"]) == (400, "upload_missing")
     assert Job.get(job_id).status == "claimed"
+
+
+def test_a_lost_claim_hears_so_before_its_missing_upload(client: Client, make_operator: Any, enrol: Any) -> None:
+    host, other, job_id, claimed = _claimed_beside_another_host(client, make_operator, enrol)
+    complete = f"/agent/v1/jobs/{job_id}/complete"
+    stale = _post(client, host, complete, {"claim_token": "not-the-token", "exit_code": 0, "outputs": ["result"]})
+    assert (stale.status_code, stale.json_body["error"]["code"]) == (409, "stale_claim")
+    body = {"claim_token": claimed["claim_token"], "exit_code": 0, "outputs": ["result"]}
+    assert requests.put(claimed["uploads"]["result"]["url"], data=b"{}", timeout=10).status_code == 200
+    theirs = _post(client, other, complete, body)
+    assert (theirs.status_code, theirs.json_body["error"]["code"]) == (404, "job_not_found")
+    assert Job.get(job_id).status == "claimed" and Job.get(job_id).result_key is None
 
 
 def test_final_jobs_do_not_change_again(client: Client, make_operator: Any, enrol: Any) -> None:
