@@ -119,8 +119,10 @@ def _record_vm_state(job: Job, vm: Any) -> None:
 
 def cancel(job: Job) -> Job:
     """A queued job is cancelled at once; a claimed or running one is asked to stop."""
-    if job.status == "queued" and states.finish_unclaimed(job.job_id, "cancelled", "Cancelled before it ran."):
-        return Job.get(job.job_id, consistent_read=True)
+    if job.status == "queued":
+        ended = states.finish_unclaimed(job.job_id, "cancelled", "Cancelled before it ran.")
+        if ended is not None:
+            return ended
     try:
         job.update(actions=[Job.cancel_requested.set(True)], condition=Job.status.is_in(*LIVE_STATES))
     except UpdateError as exc:
@@ -143,7 +145,7 @@ def sweep(now: int | None = None) -> dict[str, int]:
         if states.lapse(job, _agent(job.agent_id)) is not None:
             counts["lapsed"] += 1
     for job in Job.by_deadline.query(QUEUE_SHARD, Job.deliver_by < now):
-        if states.finish_unclaimed(job.job_id, "expired", "Not claimed within its delivery window."):
+        if states.finish_unclaimed(job.job_id, "expired", "Not claimed within its delivery window.") is not None:
             counts["expired"] += 1
     if any(counts.values()):
         log.info("sweep: %s", counts)
