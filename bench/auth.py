@@ -62,7 +62,7 @@ def main() -> None:
 
             print("auth: operator access tokens (EdDSA) on the local stack")
             report("token verify (signature + claims)", timed(lambda: tokens.verify(session.access_token), 2000))
-            report("per request: verify + account/session/host + owner", timed(request_check, 300))
+            report("per request: verify + one read + owner check", timed(request_check, 300))
             report("login (PBKDF2-SHA256 600k + reads/writes)",
                    timed(lambda: logic.login("bench@example.com", "bench password 123", "bench", "127.0.0.2"), 10))
 
