@@ -1,13 +1,27 @@
-"""Binds every PynamoDB model to its table name for the current stage.
+"""Binds every PynamoDB model to its table name for the current stage, and
+reads or writes items of several tables in one request.
 
 Table names are `<prefix><suffix>`, the same names the infra template gives
 them; `TABLES` maps the template's logical ids to the model that owns each
 table (a test holds the two against each other). Endpoints come from the
 environment (AWS_ENDPOINT_URL_DYNAMODB), never from Meta.host.
+
+`read_together` and `write_together` exist because a request that needs a few
+independent items (the caller's account and session and the host it names;
+a new job and its audit record) should pay one round trip to the store, not
+one per item. Both are single-item operations underneath: no atomicity across
+items is implied (dynalite has no transactions, and the design uses none).
 """
 
 from __future__ import annotations
 
+import functools
+import random
+import time
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import GetError, PutError
 from pynamodb.models import Model
 
 from .agents.models import Agent, EnrollmentToken
@@ -32,6 +46,11 @@ TABLES: dict[str, tuple[str, tuple[type[Model], ...]]] = {
     "ThrottleTable": ("throttle", (Throttle,)),
 }
 
+# An item to read: (model, hash key) or (model, hash key, range key).
+ItemKey = tuple[Any, ...]
+BATCH_ROUNDS = 6  # tries for what the store left unprocessed (throttling) before giving up
+BATCH_BACKOFF = 0.05  # seconds, doubled each round, full jitter
+
 
 def bind(config: Settings | None = None) -> None:
     config = config or settings()
@@ -40,3 +59,55 @@ def bind(config: Settings | None = None) -> None:
             model.Meta.table_name = config.table_prefix + suffix
             model.Meta.region = config.region
             model._connection = None  # rebuilt on next use with the new name
+    _connection.cache_clear()
+
+
+@functools.lru_cache(maxsize=1)
+def _connection() -> Connection:
+    return Connection(region=settings().region)
+
+
+def read_together(*keys: ItemKey) -> list[Any]:
+    """The items named by `keys` (each `(Model, hash key[, range key])`, at most 100, no two alike),
+    read with one strongly consistent BatchGetItem across their tables: each the stored item, or None."""
+    asked = [(key[0], key[0].get_operation_kwargs_from_class(*key[1:])) for key in keys]
+    pending: dict[str, Any] = {}
+    for _, kwargs in asked:
+        pending.setdefault(kwargs["TableName"], {"Keys": [], "ConsistentRead": True})["Keys"].append(kwargs["Key"])
+    found: dict[str, list[dict[str, Any]]] = {}
+    for round_ in range(BATCH_ROUNDS):
+        answer = _connection().dispatch("BatchGetItem", {"RequestItems": pending})
+        for table, items in answer.get("Responses", {}).items():
+            found.setdefault(table, []).extend(items)
+        pending = answer.get("UnprocessedKeys") or {}
+        if not pending:
+            return [_match(model, kwargs, found) for model, kwargs in asked]
+        _pause(round_)
+    raise GetError("The store left part of a batch read unprocessed.")
+
+
+def write_together(*items: Model) -> None:
+    """Put new items (at most 25, any tables) with one BatchWriteItem. Unconditional: only for
+    items whose keys are fresh random ids, which no other writer can be creating."""
+    pending: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        kwargs = item.get_save_kwargs_from_instance()
+        pending.setdefault(kwargs["TableName"], []).append({"PutRequest": {"Item": kwargs["Item"]}})
+    for round_ in range(BATCH_ROUNDS):
+        pending = _connection().dispatch("BatchWriteItem", {"RequestItems": pending}).get("UnprocessedItems") or {}
+        if not pending:
+            return
+        _pause(round_)
+    raise PutError("The store left part of a batch write unprocessed.")
+
+
+def _match(model: Any, kwargs: dict[str, Any], found: dict[str, list[dict[str, Any]]]) -> Any:
+    key = kwargs["Key"]
+    for item in found.get(kwargs["TableName"], []):
+        if all(item.get(name) == value for name, value in key.items()):
+            return model.from_raw_data(item)
+    return None
+
+
+def _pause(round_: int) -> None:
+    time.sleep(random.uniform(0, BATCH_BACKOFF * 2 ** round_))  # noqa: S311 - jitter, not security

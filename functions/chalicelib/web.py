@@ -45,6 +45,8 @@ class Call:
     params: dict[str, str]
     max_body: int
     principal: Any = None
+    # Items read together with the caller's credentials, by model (see auth.guard.requires).
+    ahead: dict[Any, Any] = field(default_factory=dict)
     _body: dict[str, Any] | None = field(default=None, repr=False)
 
     def json(self) -> dict[str, Any]:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
+from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
+import botocore.endpoint
 import pytest
 import requests
 from chalice.test import Client
@@ -98,12 +101,18 @@ def test_lease_then_complete_with_result_updates_job_and_vm(client: Client, make
     assert vm["state"] == "shutoff"
 
 
-def test_stale_claim_and_other_agents_are_refused(client: Client, make_operator: Any, enrol: Any) -> None:
+def _claimed_beside_another_host(client: Client, make_operator: Any, enrol: Any) -> tuple[FakeHost, FakeHost, str, Any]:
+    """A job claimed by one host, and another host of the same owner."""
     op: Operator = make_operator()
     host: FakeHost = enrol(op)
     other: FakeHost = enrol(op)
     job_id = _queue_job(client, op, host)
     [claimed] = _poll(client, host)
+    return host, other, job_id, claimed
+
+
+def test_stale_claim_and_other_agents_are_refused(client: Client, make_operator: Any, enrol: Any) -> None:
+    host, other, job_id, claimed = _claimed_beside_another_host(client, make_operator, enrol)
     stale = _post(client, host, f"/agent/v1/jobs/{job_id}/lease", {"claim_token": "not-the-token"})
     assert (stale.status_code, stale.json_body["error"]["code"]) == (409, "stale_claim")
     for path in ("lease", "complete"):
@@ -127,6 +136,18 @@ def test_completion_naming_a_missing_upload_is_refused(client: Client, make_oper
     )
     assert (answer.status_code, answer.json_body["error"]["code"]) == (400, "upload_missing")
     assert Job.get(job_id).status == "claimed"
+
+
+def test_a_lost_claim_hears_so_before_its_missing_upload(client: Client, make_operator: Any, enrol: Any) -> None:
+    host, other, job_id, claimed = _claimed_beside_another_host(client, make_operator, enrol)
+    complete = f"/agent/v1/jobs/{job_id}/complete"
+    stale = _post(client, host, complete, {"claim_token": "not-the-token", "exit_code": 0, "outputs": ["result"]})
+    assert (stale.status_code, stale.json_body["error"]["code"]) == (409, "stale_claim")
+    body = {"claim_token": claimed["claim_token"], "exit_code": 0, "outputs": ["result"]}
+    assert requests.put(claimed["uploads"]["result"]["url"], data=b"{}", timeout=10).status_code == 200
+    theirs = _post(client, other, complete, body)
+    assert (theirs.status_code, theirs.json_body["error"]["code"]) == (404, "job_not_found")
+    assert Job.get(job_id).status == "claimed" and Job.get(job_id).result_key is None
 
 
 def test_final_jobs_do_not_change_again(client: Client, make_operator: Any, enrol: Any) -> None:
@@ -215,3 +236,40 @@ def test_fresh_upload_urls_for_the_held_attempt_only(client: Client, make_operat
     assert fresh.json_body["uploads"]["result"]["key"] == claimed["uploads"]["result"]["key"]
     stale = _post(client, host, f"/agent/v1/jobs/{job_id}/uploads", {"claim_token": "nope"})
     assert (stale.status_code, stale.json_body["error"]["code"]) == (409, "stale_claim")
+
+
+def test_a_job_from_the_web_app_costs_twelve_store_and_object_requests(
+        client: Client, make_operator: Any, enrol: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pinned so that a change adding a round trip to the job path is seen (bench/requests_per_job.py
+    prints the same figures); the web app names the VM by UUID."""
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    counts: Counter[str] = Counter()
+    send = botocore.endpoint.Endpoint.make_request
+
+    def counting(endpoint: Any, operation: Any, request: Any) -> Any:
+        counts[f"{operation.service_model.service_name}.{operation.name}"] += 1
+        return send(endpoint, operation, request)
+
+    def cost(call: Callable[[], Any]) -> dict[str, int]:
+        counts.clear()
+        call()
+        return {name: n for name, n in counts.items() if not name.startswith("secretsmanager.")}
+
+    monkeypatch.setattr(botocore.endpoint.Endpoint, "make_request", counting)
+    posted = cost(lambda: client.http.post(f"/api/agents/{host.agent_id}/vms/{VM['uuid']}/actions",
+                                           headers=op.headers, body='{"action": "reboot"}'))
+    claimed: list[dict[str, Any]] = []
+    polled = cost(lambda: claimed.extend(_poll(client, host)))
+    job_id, token = claimed[0]["job_id"], claimed[0]["claim_token"]
+    leased = cost(lambda: _post(client, host, f"/agent/v1/jobs/{job_id}/lease",
+                                {"claim_token": token, "running": True}))
+    assert requests.put(claimed[0]["uploads"]["result"]["url"], data=b"{}", timeout=10).status_code == 200
+    completed = cost(lambda: _post(client, host, f"/agent/v1/jobs/{job_id}/complete",
+                                   {"claim_token": token, "exit_code": 0, "outputs": ["result"], "vm": VM}))
+
+    assert posted == {"dynamodb.BatchGetItem": 1, "dynamodb.BatchWriteItem": 1, "sqs.SendMessage": 1}
+    assert polled == {"dynamodb.GetItem": 1, "dynamodb.Query": 1, "dynamodb.UpdateItem": 1}
+    assert leased == {"dynamodb.GetItem": 1, "dynamodb.UpdateItem": 1}
+    assert completed == {"dynamodb.GetItem": 1, "s3.HeadObject": 1, "dynamodb.UpdateItem": 2}
+    assert Job.get(job_id).status == "succeeded"

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 from chalice.test import Client
+from chalicelib.audit.models import AuditRecord
 from chalicelib.jobs.models import Job
 
 from .conftest import VM, FakeHost, Operator
@@ -42,6 +43,23 @@ def test_each_action_queues_one_job_with_exact_arguments(client: Client, make_op
     assert answer.status_code == 202, answer.json_body
     job = Job.get(answer.json_body["job_id"])
     assert (job.op, job.args) == (op, args)
+
+
+@pytest.mark.parametrize("idempotency_key", [None, "nightly-7"])
+def test_each_new_job_has_one_audit_record_and_a_replay_none(client: Client, make_operator: Any, enrol: Any,
+                                                             idempotency_key: str | None) -> None:
+    owner: Operator = make_operator()
+    host: FakeHost = enrol(owner)
+    headers = {**owner.headers, **({"Idempotency-Key": idempotency_key} if idempotency_key else {})}
+    path = f"/api/agents/{host.agent_id}/vms/{UUID}/actions"
+    first = client.http.post(path, headers=headers, body='{"action": "reboot"}')
+    again = client.http.post(path, headers=headers, body='{"action": "reboot"}')
+    assert first.status_code == again.status_code == 202
+    jobs = {first.json_body["job_id"], again.json_body["job_id"]}
+    records = [r for r in AuditRecord.query(owner.user_id) if r.action == "vm.reboot"]
+    assert sorted(r.detail["job_id"] for r in records) == sorted(jobs)  # one each; a replay adds none
+    assert {(r.actor, r.target) for r in records} == {(owner.user_id, f"{host.agent_id}/{UUID}")}
+    assert len(jobs) == (1 if idempotency_key else 2)
 
 
 @pytest.mark.parametrize(("body", "code"), [

@@ -27,6 +27,11 @@ def owned(owner_id: str, agent_id: str, include_pending: bool = False) -> Agent:
         agent = Agent.get(agent_id[:64])
     except DoesNotExist:
         agent = None
+    return check_owned(agent, owner_id, include_pending)
+
+
+def check_owned(agent: Agent | None, owner_id: str, include_pending: bool = False) -> Agent:
+    """`owned` for a host already read (None: not stored)."""
     if agent is None or agent.owner_id != owner_id or agent.revoked \
             or (agent.approval != "approved" and not include_pending):
         raise NotFound("No such host.", "agent_not_found")

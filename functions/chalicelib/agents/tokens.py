@@ -2,6 +2,29 @@
 
 The control plane holds only each agent's public key. `typ` is checked here
 (PyJWT does not), `exp` may be at most MAX_LIFETIME after `iat`.
+
+Every agent call reads the agent's record, strongly consistent, and nothing
+of it is cached between requests. A deregistered host's next call must get
+401 agent_revoked, and a key replaced by an approved re-registration must
+stop at once; both are changes to this record made through any Lambda
+instance, so no instance may answer from its own copy. (An eventually
+consistent read could return the record from before a deregistration for a
+moment after it: hence consistent reads, which cost read units, not requests.)
+
+Why not cache the record and check revocation elsewhere? A cached public
+key is only safe when a write the request makes anyway re-checks, in its
+condition, what the read would have checked (key unchanged, not revoked,
+approved). Only the heartbeat writes the agent's record. Poll, lease and
+complete write job records, and a condition can only see the item it
+writes; with no transactions (dynalite has none, and the design uses none)
+the agent's state would have to be copied onto its jobs, with deregistration
+fencing each live job. That leaves a window: a long poll that authenticated
+before the deregistration can claim a job after the fence has passed over
+it, and that job's lease and completion would then be accepted. So these
+calls keep their one read. The heartbeat could trade its read for a
+condition on its own update (one request less per heartbeat); it is off the
+job path and is left for when idle cost matters more than a second
+authentication path.
 """
 
 from __future__ import annotations
@@ -32,7 +55,7 @@ def verify(token: str) -> Agent:
         if header.get("typ") != TOKEN_TYPE or header.get("alg") != "EdDSA":
             raise jwt.InvalidTokenError("wrong token type")
         subject = jwt.decode(token, options={"verify_signature": False}).get("sub")
-        agent = Agent.get(str(subject)) if isinstance(subject, str) else None
+        agent = Agent.get(str(subject), consistent_read=True) if isinstance(subject, str) else None
         if agent is None:
             raise jwt.InvalidTokenError("no subject")
         claims = jwt.decode(token, _public_key(agent.public_key), algorithms=["EdDSA"],

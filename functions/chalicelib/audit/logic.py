@@ -12,10 +12,17 @@ from .models import AuditRecord
 
 def record(owner_id: str, *, actor: str, action: str, target: str = "", outcome: str = "ok",
            source_ip: str = "", user_agent: str = "", detail: dict[str, Any] | None = None) -> None:
+    entry(owner_id, actor=actor, action=action, target=target, outcome=outcome, source_ip=source_ip,
+          user_agent=user_agent, detail=detail).save(condition=AuditRecord.ts_id.does_not_exist())
+
+
+def entry(owner_id: str, *, actor: str, action: str, target: str = "", outcome: str = "ok",
+          source_ip: str = "", user_agent: str = "", detail: dict[str, Any] | None = None) -> AuditRecord:
+    """A record not yet written, for a caller that writes it together with what it records. Its id
+    is the time and 48 random bits, so an unconditional put of it overwrites nothing."""
     ts_id = f"{int(time.time() * 1000):013d}#{secrets.token_hex(6)}"
-    AuditRecord(owner_id, ts_id, actor=actor, action=action, target=target, outcome=outcome,
-                source_ip=source_ip, user_agent=user_agent, detail=detail or {}).save(
-        condition=AuditRecord.ts_id.does_not_exist())
+    return AuditRecord(owner_id, ts_id, actor=actor, action=action, target=target, outcome=outcome,
+                       source_ip=source_ip, user_agent=user_agent, detail=detail or {})
 
 
 def page(owner_id: str, *, limit: int, start: dict[str, Any] | None, action: str | None,

@@ -4,12 +4,18 @@
 token or an API key), and whether that credential may do this: an API key
 needs the scope (read ⊂ operate ⊂ admin), admin routes need the admin role,
 and some routes need an interactive session, not a key.
+
+A route may also name items it will need (`ahead`, e.g. the host in its
+path): they are read in the same store request as the credentials and handed
+over in `call.ahead`, keyed by model. Nothing is trusted from them yet: the
+route still checks ownership, as it would after reading them itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from .. import store
 from ..audit import logic as audit
 from ..errors import Forbidden, Unauthorized
 from ..web import Call
@@ -29,9 +35,12 @@ def bearer(call: Call) -> str:
     return token.strip()
 
 
-def requires(scope: str, *, admin: bool = False, session: bool = False) -> Callable[[Call], Principal]:
+def requires(scope: str, *, admin: bool = False, session: bool = False,
+             ahead: Callable[[Call], Sequence[store.ItemKey]] | None = None) -> Callable[[Call], Principal]:
     def authenticate(call: Call) -> Principal:
-        who = principal_from_token(bearer(call))
+        keys = ahead(call) if ahead is not None else ()
+        who, items = principal_from_token(bearer(call), keys)
+        call.ahead = {key[0]: item for key, item in zip(keys, items, strict=True)}
         if who.scopes is not None:
             if session:
                 raise Forbidden("This needs a logged-in session, not an API key.", "session_required")

@@ -80,9 +80,8 @@ def is_live(session: Session) -> bool:
             and now_ms - int(session.last_used_ms) < idle_ms)
 
 
-def check_live(session_id: str, user_id: str) -> None:
-    """An access token lives only as long as the session it came from."""
-    session = _get(session_id)
+def check_live(session: Session | None, user_id: str) -> None:
+    """An access token lives only as long as the session it came from (read strongly consistent)."""
     if session is None or session.user_id != user_id or session.revoked \
             or session.expires_at <= time.time():
         raise Unauthorized("The session has ended; log in again.")
@@ -109,8 +108,12 @@ def owned(user_id: str, session_id: str) -> Session | None:
     return session if session is not None and session.user_id == user_id else None
 
 
+def well_formed(session_id: str) -> bool:
+    return session_id.startswith("ses_") and len(session_id) <= 64
+
+
 def _get(session_id: str) -> Session | None:
-    if not session_id.startswith("ses_") or len(session_id) > 64:
+    if not well_formed(session_id):
         return None
     try:
         return Session.get(session_id, consistent_read=True)

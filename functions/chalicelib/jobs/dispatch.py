@@ -8,6 +8,7 @@ claimed, so the signed `attempt` is the claimed one.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from typing import Any
@@ -94,13 +95,19 @@ def _deliver(job: Job) -> dict[str, Any]:
 def upload_urls(job: Job) -> dict[str, Any]:
     """Presigned PUTs (s3v4, one server-built key each) for this attempt's outputs."""
     config = settings()
-    result_key = result_object_key(job, int(job.attempt))
+    result_key = result_object_key(job.owner_id, job.job_id, str(job.claim_token))
     url = aws.s3().generate_presigned_url("put_object", Params={"Bucket": config.bucket, "Key": result_key},
                                           ExpiresIn=config.upload_url_seconds)
     return {"result": {"url": url, "key": result_key, "max_bytes": config.result_max_bytes,
                        "expires_at": int(time.time()) + config.upload_url_seconds}}
 
 
-def result_object_key(job: Job, attempt: int) -> str:
-    """Built by the server from ids only; never taken from the agent."""
-    return f"results/{job.owner_id}/{job.job_id}/{attempt}/result.json"
+def result_object_key(owner_id: str, job_id: str, claim_token: str) -> str:
+    """Built by the server from ids only, never taken from the agent; one key per attempt.
+
+    The attempt is named by a digest of its claim token rather than its number, so that a completion
+    can find its upload from what it carries (the token) without reading the job first; the digest
+    does not reveal the token.
+    """
+    claim = hashlib.sha256(claim_token.encode()).hexdigest()[:20]
+    return f"results/{owner_id}/{job_id}/{claim}/result.json"

@@ -40,6 +40,13 @@ def fresh_uploads(agent: Agent, job_id: str, claim_token: str) -> dict[str, Any]
 
 
 def complete(agent: Agent, job_id: str, body: dict[str, Any]) -> str:
+    """Record how an attempt ended: one conditional update, which also returns the job (ALL_NEW).
+
+    Success and plain failure are decided by the report alone, and the update's condition (this
+    agent, this claim token, still live) is the proof that the claim holds, so the job is not read
+    first. A retry exit (are attempts left?) or a cancelled report (was a cancel asked for?)
+    depends on the stored job, which is then read before the update as well.
+    """
     claim_token = validate.text(body, "claim_token", max_len=64)
     exit_code = body.get("exit_code")
     if not isinstance(exit_code, int) or isinstance(exit_code, bool) or exit_code not in EXIT_CODES:
@@ -48,10 +55,13 @@ def complete(agent: Agent, job_id: str, body: dict[str, Any]) -> str:
     outputs = validate.array(body, "outputs", max_items=len(OUTPUTS), required=False)
     if any(name not in OUTPUTS for name in outputs):
         raise Invalid(f"'outputs' may only name {', '.join(OUTPUTS)}.")
-    job = _held_job(agent, job_id, claim_token)
-    status, actions, delay = _outcome(job, exit_code, summary, body.get("cancelled") is True)
+    cancelled = body.get("cancelled") is True
+    stored_decides = cancelled or exit_code in states.RETRY_EXITS
+    job = _held_job(agent, job_id, claim_token) if stored_decides else Job(job_id)
+    status, actions, delay = _outcome(job, exit_code, summary, cancelled) if stored_decides \
+        else _final(exit_code, summary)
     if "result" in outputs:
-        actions += _accepted_upload(job)
+        actions += _accepted_upload(agent, job_id, claim_token)
     try:
         job.update(actions=actions, condition=states.held_by(agent.agent_id, claim_token))
     except UpdateError:
@@ -65,12 +75,14 @@ def complete(agent: Agent, job_id: str, body: dict[str, Any]) -> str:
 def _outcome(job: Job, exit_code: int, summary: str, cancelled: bool) -> tuple[str, list[Any], int | None]:
     if cancelled and job.cancel_requested:
         return "cancelled", states.final_actions("cancelled", exit_code, summary or "Cancelled."), None
-    if exit_code == 0:
-        return "succeeded", states.final_actions("succeeded", 0, summary), None
     if exit_code in states.RETRY_EXITS and states.retry_left(job):
         actions, delay = states.requeue_actions(job, summary, exit_code)
         return "queued", actions, delay
-    status = "timed_out" if exit_code == 124 else "failed"
+    return _final(exit_code, summary)
+
+
+def _final(exit_code: int, summary: str) -> tuple[str, list[Any], int | None]:
+    status = "succeeded" if exit_code == 0 else "timed_out" if exit_code == 124 else "failed"
     return status, states.final_actions(status, exit_code, summary), None
 
 
@@ -81,14 +93,17 @@ def _held_job(agent: Agent, job_id: str, claim_token: str) -> Job:
     return job
 
 
-def _accepted_upload(job: Job) -> list[Any]:
-    """moto checks no size or signature on presigned PUTs, so we check what landed."""
-    key = result_object_key(job, int(job.attempt))
+def _accepted_upload(agent: Agent, job_id: str, claim_token: str) -> list[Any]:
+    """moto checks no size or signature on presigned PUTs, so we check what landed. When the upload
+    is missing or too large, a claim that no longer holds the job is told so first (404/409)."""
+    key = result_object_key(agent.owner_id, job_id, claim_token)
     try:
         head = aws.s3().head_object(Bucket=settings().bucket, Key=key)
     except ClientError as exc:
+        _held_job(agent, job_id, claim_token)
         raise Invalid("The result was not uploaded.", "upload_missing") from exc
     if head["ContentLength"] > settings().result_max_bytes:
+        _held_job(agent, job_id, claim_token)
         raise Invalid("The uploaded result is larger than allowed.", "upload_too_large")
     return [Job.result_key.set(key), Job.result_size.set(head["ContentLength"]),
             Job.result_etag.set(head["ETag"].strip('"'))]
@@ -104,8 +119,10 @@ def _record_vm_state(job: Job, vm: Any) -> None:
 
 def cancel(job: Job) -> Job:
     """A queued job is cancelled at once; a claimed or running one is asked to stop."""
-    if job.status == "queued" and states.finish_unclaimed(job.job_id, "cancelled", "Cancelled before it ran."):
-        return Job.get(job.job_id, consistent_read=True)
+    if job.status == "queued":
+        ended = states.finish_unclaimed(job.job_id, "cancelled", "Cancelled before it ran.")
+        if ended is not None:
+            return ended
     try:
         job.update(actions=[Job.cancel_requested.set(True)], condition=Job.status.is_in(*LIVE_STATES))
     except UpdateError as exc:
@@ -128,7 +145,7 @@ def sweep(now: int | None = None) -> dict[str, int]:
         if states.lapse(job, _agent(job.agent_id)) is not None:
             counts["lapsed"] += 1
     for job in Job.by_deadline.query(QUEUE_SHARD, Job.deliver_by < now):
-        if states.finish_unclaimed(job.job_id, "expired", "Not claimed within its delivery window."):
+        if states.finish_unclaimed(job.job_id, "expired", "Not claimed within its delivery window.") is not None:
             counts["expired"] += 1
     if any(counts.values()):
         log.info("sweep: %s", counts)

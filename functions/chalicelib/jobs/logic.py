@@ -11,12 +11,14 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
 from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.models import Model
 
-from .. import aws
+from .. import aws, store
 from ..agents.models import Agent
 from ..errors import Conflict, NotFound
 from ..settings import settings
@@ -26,9 +28,15 @@ from .models import FINAL_STATES, QUEUE_SHARD, Job
 RETENTION_SECONDS = 30 * 24 * 3600
 
 
-def create(agent: Agent, op: str, args: dict[str, Any], vm_uuid: str | None = None,
-           idempotency_key: str | None = None) -> tuple[Job, bool]:
-    """The new job and True; or, for a repeated idempotency key with the same request, the original and False."""
+def create(agent: Agent, op: str, args: dict[str, Any], *, vm_uuid: str | None = None,
+           idempotency_key: str | None = None,
+           records: Callable[[Job], list[Model]] | None = None) -> tuple[Job, bool]:
+    """The new job and True; or, for a repeated idempotency key with the same request, the original and False.
+
+    `records(job)` are items to store with a new job (its audit record). Without an idempotency key
+    the job's id is fresh and random, so the job and its records go in one batch write; with one, a
+    conditional put decides first whether this request creates the job at all.
+    """
     config = settings()
     now_ms = int(time.time() * 1000)
     request_hash = hashlib.sha256(json.dumps([agent.agent_id, op, args], sort_keys=True).encode()).hexdigest()
@@ -38,17 +46,29 @@ def create(agent: Agent, op: str, args: dict[str, Any], vm_uuid: str | None = No
               status="queued", status_created=f"queued#{now_ms:013d}", created_ms=now_ms,
               deliver_by=now_ms // 1000 + config.delivery_seconds, max_attempts=config.max_attempts,
               ttl=now_ms // 1000 + RETENTION_SECONDS, request_hash=request_hash, queue_shard=QUEUE_SHARD)
+    extra = records(job) if records is not None else []
+    if idempotency_key is None:
+        store.write_together(job, *extra)
+    else:
+        original = _put_once(job, request_hash)
+        if original is not None:
+            return original, False
+        if extra:
+            store.write_together(*extra)
+    doorbell.ring(agent.queue_url, job.job_id)
+    return job, True
+
+
+def _put_once(job: Job, request_hash: str) -> Job | None:
+    """Store a job keyed by an idempotency key; None if stored now, else the job stored before."""
     try:
         job.save(condition=Job.job_id.does_not_exist())
     except PutError as exc:
-        if idempotency_key is None:
-            raise
-        original = Job.get(job_id, consistent_read=True)
+        original = Job.get(job.job_id, consistent_read=True)
         if original.request_hash != request_hash:
             raise Conflict("This Idempotency-Key was used with another request.", "idempotency_conflict") from exc
-        return original, False
-    doorbell.ring(agent.queue_url, job.job_id)
-    return job, True
+        return original
+    return None
 
 
 MAX_RESULT_READ = 1024 * 1024

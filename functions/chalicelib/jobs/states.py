@@ -81,12 +81,14 @@ def retry_left(job: Job) -> bool:
     return int(job.attempt) < int(job.max_attempts) and not job.cancel_requested
 
 
-def finish_unclaimed(job_id: str, status: str, summary: str) -> bool:
+def finish_unclaimed(job_id: str, status: str, summary: str) -> Job | None:
+    """End a job nobody has claimed; the job as it now is (the update returns it), or None if it was not queued."""
+    job = Job(job_id)
     try:
-        Job(job_id).update(actions=final_actions(status, None, summary), condition=Job.status == "queued")
+        job.update(actions=final_actions(status, None, summary), condition=Job.status == "queued")
     except UpdateError:
-        return False
-    return True
+        return None
+    return job
 
 
 def lapse(job: Job, agent: Agent | None = None) -> str | None:

@@ -64,8 +64,10 @@ def list_vms(agent_id: str) -> list[Vm]:
     return sorted(Vm.query(agent_id), key=lambda vm: vm.name)
 
 
-def find(agent_id: str, name_or_uuid: str) -> Vm:
-    """A VM of this host by UUID or by exact name."""
+def find(agent_id: str, name_or_uuid: str, known: Vm | None = None) -> Vm:
+    """A VM of this host by UUID or by exact name; `known`: the VM already read by that UUID."""
+    if known is not None:
+        return known
     if validate.UUID_RE.match(name_or_uuid.lower()):
         try:
             return Vm.get(agent_id, name_or_uuid.lower())

@@ -1,4 +1,9 @@
-"""Routes: a host's VMs and the lifecycle actions on them."""
+"""Routes: a host's VMs and the lifecycle actions on them.
+
+Each route reads the host it addresses (and the VM, when the path names it by
+UUID, as the web app does) in the same store request as the caller's
+credentials (`auth.guard.requires(ahead=...)`).
+"""
 
 from __future__ import annotations
 
@@ -6,53 +11,79 @@ from typing import Any
 
 from chalice import Blueprint
 
-from .. import validate
+from .. import store, validate
 from ..agents import logic as agents
+from ..agents.models import Agent
 from ..audit import logic as audit
 from ..auth import guard
 from ..errors import Invalid
 from ..jobs import logic as jobs
+from ..jobs.models import Job
 from ..web import Call, Reply, route
 from . import actions, logic
+from .models import Vm
 
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/agents/{agent_id}/vms", authenticate=guard.reader)
+def host_and_vm(call: Call) -> list[store.ItemKey]:
+    agent_id = call.params["agent_id"][:64]
+    vm = call.params.get("vm", "").lower()
+    return [(Agent, agent_id)] + ([(Vm, agent_id, vm)] if validate.UUID_RE.match(vm) else [])
+
+
+reader = guard.requires("read", ahead=host_and_vm)
+operator = guard.requires("operate", ahead=host_and_vm)
+
+
+def _host(call: Call, owner_id: str) -> Agent:
+    return agents.check_owned(call.ahead[Agent], owner_id)
+
+
+def _vm(call: Call, agent: Agent) -> Vm:
+    return logic.find(agent.agent_id, call.params["vm"], call.ahead.get(Vm))
+
+
+@route(bp, "/api/agents/{agent_id}/vms", authenticate=reader)
 def list_vms(call: Call) -> dict[str, Any]:
-    agent = agents.owned(guard.target_owner(call), call.params["agent_id"])
+    agent = _host(call, guard.target_owner(call))
     return {"vms": [logic.view(vm) for vm in logic.list_vms(agent.agent_id)]}
 
 
-@route(bp, "/api/agents/{agent_id}/vms/{vm}", authenticate=guard.reader)
+@route(bp, "/api/agents/{agent_id}/vms/{vm}", authenticate=reader)
 def get_vm(call: Call) -> dict[str, Any]:
-    agent = agents.owned(guard.target_owner(call), call.params["agent_id"])
-    return logic.view(logic.find(agent.agent_id, call.params["vm"]))
+    agent = _host(call, guard.target_owner(call))
+    return logic.view(_vm(call, agent))
 
 
-@route(bp, "/api/agents/{agent_id}/vms/{vm}/actions", ["POST"], authenticate=guard.operator,
-       status=202, max_body=4096)
+@route(bp, "/api/agents/{agent_id}/vms/{vm}/actions", ["POST"], authenticate=operator, status=202, max_body=4096)
 def vm_action(call: Call) -> Reply:
-    who = call.principal
-    agent = agents.owned(who.user_id, call.params["agent_id"])
-    vm = logic.find(agent.agent_id, call.params["vm"])
+    agent = _host(call, call.principal.user_id)
+    vm = _vm(call, agent)
     action, op, args = actions.job_for(call.json(), vm)
-    job, created = jobs.create(agent, op, args, vm_uuid=vm.vm_uuid, idempotency_key=idempotency_key(call))
-    if created:
-        audit.record(who.user_id, actor=who.user_id, action=f"vm.{action}", target=f"{agent.agent_id}/{vm.vm_uuid}",
-                     source_ip=call.source_ip, user_agent=call.user_agent, detail={"job_id": job.job_id})
-    return Reply(jobs.view(job), headers={} if created else {"Idempotent-Replayed": "true"})
+    return _queue(call, agent, op, args, audit_as=(f"vm.{action}", f"{agent.agent_id}/{vm.vm_uuid}"),
+                  vm_uuid=vm.vm_uuid)
 
 
-@route(bp, "/api/agents/{agent_id}/capabilities", ["POST"], authenticate=guard.operator, status=202, max_body=1024)
+@route(bp, "/api/agents/{agent_id}/capabilities", ["POST"], authenticate=operator, status=202, max_body=1024)
 def refresh_capabilities(call: Call) -> Reply:
     """Ask the host for its full capabilities (pools, networks, versions, KVM); the job's result has them."""
+    agent = _host(call, call.principal.user_id)
+    return _queue(call, agent, "host.capabilities", {}, audit_as=("host.capabilities", agent.agent_id))
+
+
+def _queue(call: Call, agent: Agent, op: str, args: dict[str, Any], *, audit_as: tuple[str, str],
+           vm_uuid: str | None = None) -> Reply:
+    """Create the job with its audit record (one store write), ring the host, answer 202 with the job."""
     who = call.principal
-    agent = agents.owned(who.user_id, call.params["agent_id"])
-    job, created = jobs.create(agent, "host.capabilities", {}, idempotency_key=idempotency_key(call))
-    if created:
-        audit.record(who.user_id, actor=who.user_id, action="host.capabilities", target=agent.agent_id,
-                     source_ip=call.source_ip, user_agent=call.user_agent, detail={"job_id": job.job_id})
+    action, target = audit_as
+
+    def audited(job: Job) -> list[Any]:
+        return [audit.entry(who.user_id, actor=who.user_id, action=action, target=target, source_ip=call.source_ip,
+                            user_agent=call.user_agent, detail={"job_id": job.job_id})]
+
+    job, created = jobs.create(agent, op, args, vm_uuid=vm_uuid, idempotency_key=idempotency_key(call),
+                               records=audited)
     return Reply(jobs.view(job), headers={} if created else {"Idempotent-Replayed": "true"})
 
 
