@@ -3,6 +3,9 @@
 
 import { formatTime, plainText } from '../format';
 import type { AuditRecord } from '../types';
+import { TableHead } from './TableHead';
+
+const HEADINGS = ['Time', 'Actor', 'Action', 'Target', 'Outcome', 'Source IP'];
 
 interface Props {
   records: AuditRecord[];
@@ -29,16 +32,7 @@ export function AuditTable({ records }: Props) {
   if (records.length === 0) return null;
   return (
     <table>
-      <thead>
-        <tr>
-          <th scope="col">Time</th>
-          <th scope="col">Actor</th>
-          <th scope="col">Action</th>
-          <th scope="col">Target</th>
-          <th scope="col">Outcome</th>
-          <th scope="col">Source IP</th>
-        </tr>
-      </thead>
+      <TableHead columns={HEADINGS} />
       <tbody>
         {records.map((record) => (
           <AuditRow key={record.record_id} record={record} />

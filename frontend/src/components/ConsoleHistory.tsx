@@ -10,6 +10,9 @@ import type { ConsoleSession } from '../types';
 import { AppLink } from './AppLink';
 import { FormError } from './FormError';
 import { LoadMore } from './LoadMore';
+import { TableHead } from './TableHead';
+
+const HEADINGS = ['Opened', 'VM', 'State', { label: 'Output', numeric: true }, 'Transcript'];
 
 interface Props {
   consoles: ConsoleOps;
@@ -49,15 +52,7 @@ export function ConsoleHistory({ consoles, filter }: Props) {
       {sessions.items.length > 0 && (
         <table>
           <caption class="visually-hidden">Console sessions</caption>
-          <thead>
-            <tr>
-              <th scope="col">Opened</th>
-              <th scope="col">VM</th>
-              <th scope="col">State</th>
-              <th scope="col" class="num">Output</th>
-              <th scope="col">Transcript</th>
-            </tr>
-          </thead>
+          <TableHead columns={HEADINGS} />
           <tbody>
             {sessions.items.map((session) => (
               <HistoryRow key={session.console_id} session={session} onNavigate={consoles.navigate} />

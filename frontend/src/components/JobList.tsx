@@ -3,6 +3,17 @@
 import { formatAgo } from '../format';
 import type { Job } from '../types';
 import { StatusBadge } from './StatusBadge';
+import { TableHead } from './TableHead';
+
+const HEADINGS = [
+  'Operation',
+  'VM',
+  'Status',
+  { label: 'Attempt', numeric: true },
+  { label: 'Exit code', numeric: true },
+  'Summary',
+  'Created',
+];
 
 interface Props {
   jobs: Job[];
@@ -50,17 +61,7 @@ export function JobList({ jobs, vmNames, error, now }: Props) {
         <p class="muted">No jobs yet.</p>
       ) : (
         <table class="job-table">
-          <thead>
-            <tr>
-              <th scope="col">Operation</th>
-              <th scope="col">VM</th>
-              <th scope="col">Status</th>
-              <th scope="col" class="num">Attempt</th>
-              <th scope="col" class="num">Exit code</th>
-              <th scope="col">Summary</th>
-              <th scope="col">Created</th>
-            </tr>
-          </thead>
+          <TableHead columns={HEADINGS} />
           <tbody>
             {jobs.map((job) => (
               <JobRow key={job.job_id} job={job} vmNames={vmNames} now={now} />

@@ -10,6 +10,18 @@ import { FormError } from './FormError';
 import { jobVm } from './JobList';
 import { JobDetail } from './JobDetail';
 import { StatusBadge } from './StatusBadge';
+import { TableHead } from './TableHead';
+
+const HEADINGS = [
+  'Created',
+  'Host',
+  'VM',
+  'Operation',
+  'Status',
+  { label: 'Attempt', numeric: true },
+  { label: 'Exit code', numeric: true },
+  'Summary',
+];
 
 interface Props {
   api: Pick<Api, 'getJob'>;
@@ -27,7 +39,7 @@ interface RowProps {
   onCancel: () => void;
 }
 
-const COLUMNS = 9;
+const COLUMNS = HEADINGS.length + 1; // with the actions column
 
 function JobsRow({ api, job, hostName, vmName, sending, error, onCancel }: RowProps) {
   const [open, setOpen] = useState(false);
@@ -91,25 +103,7 @@ export function JobsTable({ api, state, onCancel }: Props) {
   const hostNames = new Map(state.agents.map((agent) => [agent.agent_id, agent.name]));
   return (
     <table class="job-table">
-      <thead>
-        <tr>
-          <th scope="col">Created</th>
-          <th scope="col">Host</th>
-          <th scope="col">VM</th>
-          <th scope="col">Operation</th>
-          <th scope="col">Status</th>
-          <th scope="col" class="num">
-            Attempt
-          </th>
-          <th scope="col" class="num">
-            Exit code
-          </th>
-          <th scope="col">Summary</th>
-          <th scope="col">
-            <span class="visually-hidden">Actions</span>
-          </th>
-        </tr>
-      </thead>
+      <TableHead columns={HEADINGS} actions />
       <tbody>
         {state.jobs.map((job) => (
           <JobsRow

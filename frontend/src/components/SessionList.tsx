@@ -6,6 +6,9 @@ import { useAction } from '../state/useAction';
 import type { Resource } from '../state/useResource';
 import type { SessionInfo } from '../types';
 import { FormError } from './FormError';
+import { TableHead } from './TableHead';
+
+const HEADINGS = ['Created', 'Last used', 'Browser', 'Source IP'];
 
 interface Props {
   api: Pick<Api, 'revokeSession' | 'logoutAll'>;
@@ -65,17 +68,7 @@ export function SessionList({ api, sessions, onSessionEnded }: Props) {
       {sessions.loading && sessions.data === null && <p class="muted">Loading sessions…</p>}
       {list.length > 0 && (
         <table>
-          <thead>
-            <tr>
-              <th scope="col">Created</th>
-              <th scope="col">Last used</th>
-              <th scope="col">Browser</th>
-              <th scope="col">Source IP</th>
-              <th scope="col">
-                <span class="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={HEADINGS} actions />
           <tbody>
             {list.map((info) => (
               <SessionRow key={info.session_id} info={info} busy={action.busy} onRevoke={(s) => void revoke(s)} />

@@ -8,6 +8,9 @@ import { useAction } from '../state/useAction';
 import { ROLES, type Account, type Role } from '../types';
 import { FormError } from './FormError';
 import { ResetPasswordForm } from './ResetPasswordForm';
+import { TableHead } from './TableHead';
+
+const HEADINGS = ['Email', 'Name', 'Role', 'Disabled', 'Created'];
 
 interface Props {
   api: Pick<Api, 'updateUser' | 'setUserPassword'>;
@@ -15,7 +18,7 @@ interface Props {
   onChanged: (user: Account) => void;
 }
 
-const COLUMNS = 6;
+const COLUMNS = HEADINGS.length + 1; // with the actions column
 
 function UserRow({ api, user, onChanged }: { api: Props['api']; user: Account; onChanged: Props['onChanged'] }) {
   const action = useAction();
@@ -122,18 +125,7 @@ export function UserTable({ api, users, onChanged }: Props) {
   if (users.length === 0) return null;
   return (
     <table>
-      <thead>
-        <tr>
-          <th scope="col">Email</th>
-          <th scope="col">Name</th>
-          <th scope="col">Role</th>
-          <th scope="col">Disabled</th>
-          <th scope="col">Created</th>
-          <th scope="col">
-            <span class="visually-hidden">Actions</span>
-          </th>
-        </tr>
-      </thead>
+      <TableHead columns={HEADINGS} actions />
       <tbody>
         {users.map((user) => (
           <UserRow key={user.user_id} api={api} user={user} onChanged={onChanged} />

@@ -9,6 +9,15 @@ import { ConsoleButton } from './ConsoleButton';
 import { StatusBadge } from './StatusBadge';
 import { VmActions } from './VmActions';
 import { VmMore } from './VmMore';
+import { TableHead } from './TableHead';
+
+const HEADINGS = [
+  'Name',
+  'State',
+  { label: 'vCPUs', numeric: true },
+  { label: 'Memory', numeric: true },
+  'Actions',
+];
 
 export type OnAction = (agentId: string, vmUuid: string, action: VmAction) => void;
 
@@ -78,15 +87,7 @@ export function VmTable({ agentId, hostName, vms, actionErrors, sending, onActio
   return (
     <table class="vm-table">
       <caption class="visually-hidden">VMs on {hostName}</caption>
-      <thead>
-        <tr>
-          <th scope="col">Name</th>
-          <th scope="col">State</th>
-          <th scope="col" class="num">vCPUs</th>
-          <th scope="col" class="num">Memory</th>
-          <th scope="col">Actions</th>
-        </tr>
-      </thead>
+      <TableHead columns={HEADINGS} />
       <tbody>
         {vms.map((vm) => {
           const key = vmKey(agentId, vm.uuid);
