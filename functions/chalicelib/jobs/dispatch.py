@@ -96,7 +96,7 @@ def upload_urls(job: Job) -> dict[str, Any]:
     """Presigned PUTs (s3v4, one server-built key each) for this attempt's outputs."""
     config = settings()
     result_key = result_object_key(job.owner_id, job.job_id, str(job.claim_token))
-    url = aws.s3().generate_presigned_url("put_object", Params={"Bucket": config.bucket, "Key": result_key},
+    url = aws.s3_presigner().generate_presigned_url("put_object", Params={"Bucket": config.bucket, "Key": result_key},
                                           ExpiresIn=config.upload_url_seconds)
     return {"result": {"url": url, "key": result_key, "max_bytes": config.result_max_bytes,
                        "expires_at": int(time.time()) + config.upload_url_seconds}}
