@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +43,14 @@ def _poll(client: Client, host: FakeHost, wait: int = 0) -> list[dict[str, Any]]
 
 def _post(client: Client, host: FakeHost, path: str, body: dict[str, Any]) -> Any:
     return client.http.post(path, headers=host.headers, body=json.dumps(body))
+
+
+def test_a_one_second_poll_with_nothing_to_claim_waits_its_second(client: Client, make_operator: Any,
+                                                                   enrol: Any) -> None:
+    host: FakeHost = enrol(make_operator())
+    started = time.monotonic()
+    assert _poll(client, host, wait=1) == []
+    assert time.monotonic() - started >= 0.9
 
 
 def test_poll_claims_and_signs_the_job(client: Client, make_operator: Any, enrol: Any) -> None:

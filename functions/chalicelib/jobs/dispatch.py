@@ -32,7 +32,8 @@ def poll(agent: Agent, wait: int, max_jobs: int) -> tuple[list[dict[str, Any]], 
     claimed = _claim_queued(agent, max_jobs)
     cancels: list[str] = []
     while not claimed and not cancels:
-        remaining = int(deadline - time.monotonic())
+        # Rounded, not truncated: a one-second poll that spent a few ms claiming must still wait its second.
+        remaining = round(deadline - time.monotonic())
         if remaining <= 0:
             break
         rung = doorbell.wait(agent.queue_url, remaining)
