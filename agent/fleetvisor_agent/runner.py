@@ -260,6 +260,7 @@ class Runner:
         except ApiError as exc:
             log.warning("job not started: could not mark it running job_id=%s error=%s", job.job_id, exc)
             return False
+        active.lease_expires_at = answer.get("lease_expires_at")
         if answer.get("cancel"):
             active.cancel("cancelled by the operator before it started")
         return True

@@ -56,6 +56,7 @@ class FakeControlPlane:
     lease_cancel: bool = False
     pending_registrations: int = 0  # this many register calls answer 202 pending_approval before one is approved
     pending_approval: bool = False  # authenticated calls answer 403 host_pending_approval
+    lease_seconds: int = 120  # how long each lease answer says the lease lasts
     upload_refusals: int = 0  # this many PUTs answer 403, as S3 does for an expired presigned URL
     fail_next: list[int] = field(default_factory=list)
     omit_server_time: bool = False
@@ -147,7 +148,7 @@ class FakeControlPlane:
 
     def _job_call(self, call: Call) -> tuple[int, dict[str, Any] | None]:
         if call.path.endswith("/lease"):
-            return 200, {"lease_expires_at": int(self.now()) + 120, "cancel": self.lease_cancel}
+            return 200, {"lease_expires_at": int(self.now()) + self.lease_seconds, "cancel": self.lease_cancel}
         if call.path.endswith("/uploads"):
             return 200, {"uploads": self._fresh_uploads(call)}
         if call.path.endswith("/complete"):
