@@ -21,7 +21,9 @@ from fleetvisor_agent.journal import Journal
 from fleetvisor_agent.runner import EXIT_OK, EXIT_UNAUTHORIZED, Runner, run_agent
 from fleetvisor_agent.state import load_state
 
-from .conftest import CACHE1, DB1, STUBBORN1, WEB1, wait_until
+from tests.conftest import wait_until
+
+from .conftest import CACHE1, DB1, STUBBORN1, WEB1
 from .fake_control_plane import AGENT_ID, FakeControlPlane, running
 
 
