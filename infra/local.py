@@ -92,6 +92,10 @@ class StackConfig:
     agent_name: str = "local-host"
     stage: str = "local"
     extra_api_env: dict[str, str] = field(default_factory=dict)
+    # The URL the local agent is given (default: the API's own) and its extra environment; the fault
+    # tests put a proxy in front of the API this way and shorten the agent's waits.
+    agent_url: str | None = None
+    agent_env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -208,10 +212,11 @@ class LocalStack:
                     child_name: str | None = None) -> Child:
         """An agent process; `wrapper` prefixes its command (e.g. faketime for a skewed clock)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FLEETVISOR_"))}
-        env.update({"PYTHONUNBUFFERED": "1", **(extra_env or {})})
+        env.update({"PYTHONUNBUFFERED": "1", **self.config.agent_env, **(extra_env or {})})
         if token:
             env["FLEETVISOR_ENROLLMENT_TOKEN"] = token
-        argv = [*(wrapper or []), str(VENV_BIN / "fleetvisor-agent"), "run", "--url", self.url,
+        url = self.config.agent_url or self.url
+        argv = [*(wrapper or []), str(VENV_BIN / "fleetvisor-agent"), "run", "--url", url,
                 "--state-dir", str(state_dir), "--libvirt-uri", libvirt_uri, "--name", name]
         return self._spawn(child_name or f"agent-{name}", argv, env=env)
 
