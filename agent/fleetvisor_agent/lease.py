@@ -45,6 +45,7 @@ class ActiveJob:
     lease_expires_at: object = None  # server time, as the latest lease answer said (checked when used)
     abandoned: threading.Event = field(default_factory=threading.Event)
     cancel_requested: threading.Event = field(default_factory=threading.Event)
+    timed_out: threading.Event = field(default_factory=threading.Event)  # ran past its time limit
     # The handler returned, or its outcome stopped mattering (cancelled or abandoned).
     settled: threading.Event = field(default_factory=threading.Event)
 
@@ -53,6 +54,13 @@ class ActiveJob:
         if not self.cancel_requested.is_set():
             log.warning("job cancelled job_id=%s attempt=%d reason=%s", self.job.job_id, self.job.attempt, why)
             self.cancel_requested.set()
+        self._stop_waiting()
+
+    def time_out(self, seconds: float) -> None:
+        """The job ran past its time limit: stop waiting for the handler and report it timed out."""
+        log.warning("job timed out job_id=%s attempt=%d op=%s limit=%gs", self.job.job_id, self.job.attempt,
+                    self.job.op, seconds)
+        self.timed_out.set()
         self._stop_waiting()
 
     def abandon(self, why: str) -> None:

@@ -6,9 +6,10 @@ call → run the handler while a keeper thread renews the lease → upload the
 result JSON (with fresh URLs if S3 says the first ones expired) → complete. At
 most `max_jobs` run at once, each in a worker of a thread pool; the handler
 itself runs in a thread of its own, so that a cancel (lease or heartbeat
-answer) lets the worker complete the job as cancelled at once, while a libvirt
-call that cannot be interrupted finishes in the background (the job's slot
-stays taken until it has). Heartbeats run in their own thread (heartbeat.py),
+answer), or the operation's time limit passing (jobs/timeouts.py: exit code
+124), lets the worker complete the job at once, while a libvirt call that
+cannot be interrupted finishes in the background (the job's slot stays taken
+until it has). Heartbeats run in their own thread (heartbeat.py),
 and one follows each job so the inventory stays fresh. The control plane being
 down only slows things: every call backs off with jitter and the loop resumes
 by itself. A host waiting for its owner's approval (202 at enrolment, 403
@@ -284,11 +285,13 @@ class Runner:
                                    daemon=True)
         with self._active_lock:
             self._active[job.job_id] = active
+        limit = jobs.time_limit(job.op, job.args, self.config.op_timeouts)
         handler.start()
         try:
             with LeaseKeeper(self.client, active, self.lease_renew_seconds):
-                active.settled.wait()
-                self._settle(active, claimed, outcome)
+                if not active.settled.wait(limit) and limit is not None:
+                    active.time_out(limit)
+                self._settle(active, claimed, outcome, limit)
         finally:
             with self._active_lock:
                 self._active.pop(job.job_id, None)
@@ -306,14 +309,18 @@ class Runner:
         finally:
             active.settled.set()
 
-    def _settle(self, active: ActiveJob, claimed: dict[str, Any], outcome: list[jobs.Result]) -> None:
-        """Report the job: nothing if abandoned, cancelled once the operator asked, else the handler's result."""
+    def _settle(self, active: ActiveJob, claimed: dict[str, Any], outcome: list[jobs.Result],
+                limit: float | None = None) -> None:
+        """Report the job: nothing if abandoned, cancelled once the operator asked, timed out past its limit,
+        else the handler's result."""
         job = active.job
         try:
             if active.abandoned.is_set():
                 return
             if active.cancel_requested.is_set():
                 self._report_cancelled(active)
+            elif active.timed_out.is_set() and limit is not None:
+                self._report(active, claimed, jobs.timed_out(job, limit))
             else:
                 self._report(active, claimed, outcome[0])
         except StaleClaim:

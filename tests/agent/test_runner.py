@@ -285,6 +285,28 @@ def test_a_cancel_in_a_lease_answer_ends_the_wait_and_completes_the_job_as_cance
     assert not fake.uploads
 
 
+def test_an_operation_past_its_time_limit_is_reported_timed_out_and_forces_nothing(
+        fake: FakeControlPlane, stubborn_uri: str, tmp_path: Path) -> None:
+    # stubborn1 ignores the ACPI request for real (the test driver restarts it), so the shutdown waits its whole
+    # 60 s; this host allows vm.shutdown 0.5 s, whatever the job asks.
+    fake.queue_job("vm.shutdown", STUBBORN1, job_id="job_a", args={"timeout_seconds": 60})
+    config = dataclasses.replace(config_for(fake, tmp_path / "state", stubborn_uri),
+                                 op_timeouts={"vm.shutdown": 0.5})
+    agent = start(config)
+    started = time.monotonic()
+    done = wait_until(lambda: completions(fake).get("job_a"))
+    reported_in = time.monotonic() - started
+    vm_after = agent.runner.host.guest(STUBBORN1).inventory_entry()
+    assert agent.stop() == EXIT_OK  # the handler stopped waiting too, or the agent could not stop
+
+    assert 0.5 <= reported_in < 5
+    assert vm_after["state"] == "running"  # not forced off
+    assert (done["exit_code"], done["outputs"], done["vm"]) == (124, ["result"], None)
+    assert done["summary"] == "timed_out: vm.shutdown did not finish within 0.5 s; the agent stopped waiting for it."
+    result = json.loads(fake.uploads["/upload/job_a/1"])
+    assert (result["ok"], result["error"]["code"]) == (False, "operation_timeout")
+
+
 def test_a_cancel_in_a_heartbeat_answer_completes_the_job_as_cancelled(
         fake: FakeControlPlane, stubborn_uri: str, tmp_path: Path) -> None:
     fake.queue_job("vm.shutdown", STUBBORN1, job_id="job_a", args={"timeout_seconds": 60})
