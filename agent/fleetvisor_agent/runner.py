@@ -41,12 +41,12 @@ from .client import (
     approval_backoff,
 )
 from .config import Config
-from .enrollment import FatalError, enroll, parse_signing_keys, prepare_state, state_lock
+from .enrollment import FatalError, enroll, follow_announcement, prepare_state, state_lock
 from .heartbeat import Heartbeat
 from .hypervisor.host import Host
 from .journal import Journal
 from .lease import LEASE_RENEW_SECONDS, ActiveJob, LeaseKeeper
-from .state import AgentState, save_state
+from .state import AgentState
 from .verify import Policy, Refused, VerifiedJob, canonical_bytes, unverified_job_id, verify
 
 EXIT_OK = 0
@@ -103,6 +103,7 @@ class Runner:
         self._sessions = threading.Semaphore(MAX_SESSIONS)
         self._active: dict[str, ActiveJob] = {}
         self._active_lock = threading.Lock()
+        self._refused_announcement: str | None = None  # the last refusal's detail, so it is logged once
 
     def run(self) -> int:
         """Enrol if needed (waiting for the owner's approval), then heartbeat and poll until stopped."""
@@ -219,7 +220,7 @@ class Runner:
         except OSError as exc:
             self._report_unjournaled(claimed, claim_token, exc)
             return
-        log.info("job accepted job_id=%s attempt=%d op=%s args=%s", job.job_id, job.attempt, job.op,
+        log.info("job accepted job_id=%s attempt=%d op=%s kid=%s args=%s", job.job_id, job.attempt, job.op, job.kid,
                  json.dumps(dict(job.args), sort_keys=True))
         if jobs.is_session(job.op):
             self._run_session(job, claimed, claim_token, slot)
@@ -438,8 +439,8 @@ class Runner:
 
     def _apply_heartbeat_answer(self, answer: dict[str, Any]) -> None:
         self._cancel_jobs(answer.get("cancel") or [], "heartbeat answer")
-        if "signing_keys" in answer:
-            self._update_signing_keys(parse_signing_keys(answer["signing_keys"]))
+        if "key_announcement" in answer:
+            self._follow_announcement(answer["key_announcement"])
 
     def _cancel_jobs(self, job_ids: list[Any], source: str) -> None:
         for job_id in job_ids:
@@ -448,14 +449,18 @@ class Runner:
             if active is not None:
                 active.cancel(f"cancelled by the operator ({source})")
 
-    def _update_signing_keys(self, keys: dict[str, str]) -> None:
-        # The control plane's list is the current set: a retired (maybe leaked) key stops being accepted.
-        if not keys or keys == self.state.signing_keys:
+    def _follow_announcement(self, envelope: object) -> None:
+        """Pin the announced job-signing keys if a pinned key vouches for them; say once why not."""
+        try:
+            follow_announcement(self.config, self.state, envelope)
+        except Refused as refusal:
+            if refusal.detail != self._refused_announcement:
+                log.warning("job-signing key announcement refused reason=%s detail=%s; the pinned keys stay "
+                            "kids=%s serial=%d", refusal.reason, refusal.detail,
+                            ",".join(sorted(self.state.signing_keys)), self.state.signing_keys_serial)
+            self._refused_announcement = refusal.detail
             return
-        log.info("job-signing keys updated kids=%s (were %s)", ",".join(sorted(keys)),
-                 ",".join(sorted(self.state.signing_keys)))
-        self.state.signing_keys = keys
-        save_state(self.config.state_dir, self.state)
+        self._refused_announcement = None
 
     # -- stopping --------------------------------------------------------------------------------
 

@@ -53,6 +53,7 @@ class Settings:
     # taken from each request (see distribution/package.py).
     public_url: str = ""
     s3_public_endpoint: str = ""
+    key_cache_seconds: int = 300  # how long a warm Lambda keeps a keyring: how soon a rotation step is seen
 
 
 def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
@@ -80,6 +81,8 @@ def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
         values["delivery_seconds"] = int(env["FLEETVISOR_DELIVERY_SECONDS"])
     if "FLEETVISOR_CONSOLE_IDLE_SECONDS" in env:
         values["console_idle_seconds"] = int(env["FLEETVISOR_CONSOLE_IDLE_SECONDS"])
+    if "FLEETVISOR_KEY_CACHE_SECONDS" in env:
+        values["key_cache_seconds"] = int(env["FLEETVISOR_KEY_CACHE_SECONDS"])
     if "FLEETVISOR_LEASE_SECONDS" in env:
         values["lease_seconds"] = int(env["FLEETVISOR_LEASE_SECONDS"])
     values.update(overrides)

@@ -14,6 +14,7 @@ from fleetvisor_agent.state import b64url_encode
 from fleetvisor_agent.verify import canonical_bytes
 
 VECTORS_PATH = Path(__file__).resolve().parents[1] / "vectors" / "signed_jobs.json"
+ANNOUNCEMENT_VECTORS_PATH = VECTORS_PATH.with_name("key_announcements.json")
 DEFAULT_URI = "test:///default"
 TEST_VM_UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
 
@@ -80,6 +81,13 @@ def vector_key(vectors: dict[str, Any]) -> Ed25519PrivateKey:
 def sign_envelope(payload: dict[str, Any], key: Ed25519PrivateKey, kid: str) -> dict[str, Any]:
     body = canonical_bytes(payload)
     return {"v": 1, "kid": kid, "payload": b64url_encode(body), "sig": b64url_encode(key.sign(body))}
+
+
+def announce(serial: int, keys: list[dict[str, str]], signers: dict[str, Ed25519PrivateKey]) -> dict[str, Any]:
+    """A key announcement of `keys`, signed by each of `signers` (docs/protocol.md)."""
+    body = canonical_bytes({"v": 1, "type": "signing_keys", "serial": serial, "keys": keys})
+    return {"v": 1, "payload": b64url_encode(body),
+            "sigs": [{"kid": kid, "sig": b64url_encode(key.sign(body))} for kid, key in sorted(signers.items())]}
 
 
 def sign_raw(body: bytes, key: Ed25519PrivateKey, kid: str) -> dict[str, Any]:
