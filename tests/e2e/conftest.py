@@ -1,5 +1,6 @@
-"""The fault stack shared by the fault tests: a local stack of its own whose leases last 4 s and whose
-sweeper runs every second (a lapsed lease is noticed within seconds), with the agent behind two fault
+"""The fault stack shared by the fault tests: a local stack of its own whose leases last 4 s, whose
+sweeper runs every second (a lapsed lease is noticed within seconds) and whose keyrings are cached for
+one second (a rotation step is seen at once), with the agent behind two fault
 proxies (tcp_proxy.py): one in front of the API, one in front of S3 (moto), which the presigned upload
 URLs name (FLEETVISOR_S3_PUBLIC_ENDPOINT). Both pass bytes untouched unless a test says otherwise, and
 every test that breaks the network heals it before it ends.
@@ -43,9 +44,11 @@ def faulty(tmp_path_factory: pytest.TempPathFactory, proxies: Proxies) -> Iterat
     config = StackConfig(root=tmp_path_factory.mktemp("faults"), api_port=free_port(), spa_dir=None,
                          admin_password=ADMIN_PASSWORD, agent_name="fault-host", agent_url=proxies.api.url,
                          # Polls of 5 s: a poll the API stops answering is given up after 5 + 10 s.
-                         agent_env={"FLEETVISOR_AGENT_POLL_WAIT": "5"},
+                         # Heartbeats every 2 s bring key announcements quickly.
+                         agent_env={"FLEETVISOR_AGENT_POLL_WAIT": "5", "FLEETVISOR_AGENT_HEARTBEAT_SECONDS": "2"},
                          extra_api_env={"FLEETVISOR_LEASE_SECONDS": str(FAULT_LEASE_SECONDS),
                                         "FLEETVISOR_SWEEP_SECONDS": "1",
+                                        "FLEETVISOR_KEY_CACHE_SECONDS": "1",
                                         "FLEETVISOR_S3_PUBLIC_ENDPOINT": proxies.s3.url})
     stack = LocalStack(config)
     proxies.api.upstream_port = config.api_port
