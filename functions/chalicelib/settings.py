@@ -30,6 +30,9 @@ class Settings:
     issuer: str = ""
     access_token_seconds: int = 900
     lease_seconds: int = 120
+    # A fresh claim holds only this long until the agent acknowledges it (its first lease call, `running`):
+    # a claim answered into a dead long poll lapses after this, not after a whole lease.
+    claim_ack_seconds: int = 30
     delivery_seconds: int = 600
     max_attempts: int = 3
     upload_url_seconds: int = 900
@@ -83,6 +86,8 @@ def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
         values["console_idle_seconds"] = int(env["FLEETVISOR_CONSOLE_IDLE_SECONDS"])
     if "FLEETVISOR_KEY_CACHE_SECONDS" in env:
         values["key_cache_seconds"] = int(env["FLEETVISOR_KEY_CACHE_SECONDS"])
+    if "FLEETVISOR_CLAIM_ACK_SECONDS" in env:
+        values["claim_ack_seconds"] = int(env["FLEETVISOR_CLAIM_ACK_SECONDS"])
     if "FLEETVISOR_LEASE_SECONDS" in env:
         values["lease_seconds"] = int(env["FLEETVISOR_LEASE_SECONDS"])
     values.update(overrides)

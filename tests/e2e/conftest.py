@@ -1,4 +1,5 @@
-"""The fault stack shared by the fault tests: a local stack of its own whose leases last 4 s, whose
+"""The fault stack shared by the fault tests: a local stack of its own whose leases last 6 s (a claim
+not acknowledged by the agent, 2 s), whose
 sweeper runs every second (a lapsed lease is noticed within seconds) and whose keyrings are cached for
 one second (a rotation step is seen at once), with the agent behind two fault
 proxies (tcp_proxy.py): one in front of the API, one in front of S3 (moto), which the presigned upload
@@ -18,7 +19,8 @@ from tests.conftest import ADMIN_PASSWORD
 
 from .tcp_proxy import TcpProxy
 
-FAULT_LEASE_SECONDS = 4
+FAULT_LEASE_SECONDS = 6
+FAULT_CLAIM_ACK_SECONDS = 2
 
 
 @dataclass
@@ -47,6 +49,7 @@ def faulty(tmp_path_factory: pytest.TempPathFactory, proxies: Proxies) -> Iterat
                          # Heartbeats every 2 s bring key announcements quickly.
                          agent_env={"FLEETVISOR_AGENT_POLL_WAIT": "5", "FLEETVISOR_AGENT_HEARTBEAT_SECONDS": "2"},
                          extra_api_env={"FLEETVISOR_LEASE_SECONDS": str(FAULT_LEASE_SECONDS),
+                                        "FLEETVISOR_CLAIM_ACK_SECONDS": str(FAULT_CLAIM_ACK_SECONDS),
                                         "FLEETVISOR_SWEEP_SECONDS": "1",
                                         "FLEETVISOR_KEY_CACHE_SECONDS": "1",
                                         "FLEETVISOR_S3_PUBLIC_ENDPOINT": proxies.s3.url})

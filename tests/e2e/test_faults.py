@@ -2,7 +2,7 @@
 SIGKILL or frozen with SIGSTOP, the API process is restarted, a second
 poller shares one identity, and an agent's clock is 20 minutes off.
 
-These run on the fault stack (conftest.py): leases of 4 s, a sweeper every
+These run on the fault stack (conftest.py): leases of 6 s, a sweeper every
 second, the agent behind fault proxies that pass everything here.
 """
 
@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from infra.local import LocalStack
 from tests.conftest import read_logs, wait_until
 
-from .conftest import Proxies
+from .conftest import FAULT_LEASE_SECONDS, Proxies
 from .fault_helpers import Operator, agent_child, restart_agent
 
 pytestmark = pytest.mark.e2e
@@ -48,15 +48,19 @@ def test_agent_killed_after_its_claim_loses_nothing(faulty: LocalStack, proxies:
     agent.send_signal(signal.SIGSTOP)  # frozen inside its long poll: the claim lands, nobody runs it
     try:
         job_id = op.act("reboot")
-        deadline = time.monotonic() + 10
-        while op.get(f"/api/jobs/{job_id}")["status"] == "queued" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert op.get(f"/api/jobs/{job_id}")["status"] == "claimed"
+        wait_until(lambda: op.job(job_id)["status"] != "queued", what="the claim")
+        claimed_at = time.monotonic()
+        assert op.job(job_id)["status"] == "claimed"
+        wait_until(lambda: op.job(job_id)["status"] == "queued", timeout=FAULT_LEASE_SECONDS + 5,
+                   what="the unacknowledged claim to lapse")
+        lapsed_after = time.monotonic() - claimed_at
     finally:
         faulty.stop_child(name, signal.SIGKILL)
     restart_agent(faulty)
     job = op.wait_final(job_id)
     assert (job["status"], job["attempt"]) == ("succeeded", 2), job
+    # Never acknowledged by a lease call, the claim lapsed after the claim-ack window, not after a lease.
+    assert lapsed_after < FAULT_LEASE_SECONDS, lapsed_after
     assert len(op.get("/api/agents")["agents"]) == 1  # the restart did not enrol again
 
 
