@@ -47,6 +47,7 @@ DYNALITE = REPO / "node_modules" / ".bin" / "dynalite"
 DEFAULT_ADMIN = "admin@fleetvisor.local"
 LOOPBACK = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1
+ENDPOINTS_FILE = "endpoints.json"
 
 
 def free_port() -> int:
@@ -92,6 +93,10 @@ class StackConfig:
     agent_name: str = "local-host"
     stage: str = "local"
     extra_api_env: dict[str, str] = field(default_factory=dict)
+    # The URL the local agent is given (default: the API's own) and its extra environment; the fault
+    # tests put a proxy in front of the API this way and shorten the agent's waits.
+    agent_url: str | None = None
+    agent_env: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -122,6 +127,9 @@ class LocalStack:
         self._spawn("moto", [str(VENV_BIN / "moto_server"), "-H", LOOPBACK, "-p", str(self.moto_port)],
                     self.moto_port)
         self._provision()
+        # Where a tool finds this stack's emulators (infra/keys.py --local), while it runs.
+        endpoints = {k: v for k, v in self.service_env().items() if k.startswith("AWS_ENDPOINT_URL")}
+        write_private(self.root / ENDPOINTS_FILE, json.dumps(endpoints))
         self.admin_password = self._admin_password()
         token = self._bootstrap(mint_token=self.config.start_agent and not self._agent_enrolled())
         if self.config.start_api:
@@ -208,10 +216,11 @@ class LocalStack:
                     child_name: str | None = None) -> Child:
         """An agent process; `wrapper` prefixes its command (e.g. faketime for a skewed clock)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FLEETVISOR_"))}
-        env.update({"PYTHONUNBUFFERED": "1", **(extra_env or {})})
+        env.update({"PYTHONUNBUFFERED": "1", **self.config.agent_env, **(extra_env or {})})
         if token:
             env["FLEETVISOR_ENROLLMENT_TOKEN"] = token
-        argv = [*(wrapper or []), str(VENV_BIN / "fleetvisor-agent"), "run", "--url", self.url,
+        url = self.config.agent_url or self.url
+        argv = [*(wrapper or []), str(VENV_BIN / "fleetvisor-agent"), "run", "--url", url,
                 "--state-dir", str(state_dir), "--libvirt-uri", libvirt_uri, "--name", name]
         return self._spawn(child_name or f"agent-{name}", argv, env=env)
 
@@ -234,10 +243,10 @@ class LocalStack:
         values = resources.create_all(_Endpoints(self), params, _new_keyring, saved)
         for name, value in values.items():
             if saved.get(name) != value:
-                _write_private(self._secret_path(name), value)
+                write_private(self._secret_path(name), value)
 
     def _secret_path(self, name: str) -> Path:
-        return self.root / "secrets" / (name.replace("/", "__") + ".json")
+        return saved_secret_path(self.root, name)
 
     def _saved_secrets(self) -> dict[str, str]:
         out = {}
@@ -250,7 +259,7 @@ class LocalStack:
             return self.config.admin_password
         path = self.root / "secrets" / "admin-password"
         if not path.exists():
-            _write_private(path, secrets.token_urlsafe(18))
+            write_private(path, secrets.token_urlsafe(18))
         return path.read_text().strip()
 
     def _agent_enrolled(self) -> bool:
@@ -317,7 +326,12 @@ def _new_keyring(name: str) -> str:
     return keys.new_secret_value("job" if "job" in name else "token")
 
 
-def _write_private(path: Path, text: str) -> None:
+def saved_secret_path(root: Path, name: str) -> Path:
+    """The launcher's copy of a secret, put back into moto (which keeps nothing) at every start."""
+    return root / "secrets" / (name.replace("/", "__") + ".json")
+
+
+def write_private(path: Path, text: str) -> None:
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

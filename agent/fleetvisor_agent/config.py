@@ -12,6 +12,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, TypeVar
 
 DEFAULT_LIBVIRT_URI = "test:///default"
@@ -26,6 +27,8 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 ENVIRONMENT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 OP_RE = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+MIN_OP_TIMEOUT = 0.1
+MAX_OP_TIMEOUT = 7 * 86400.0
 Number = TypeVar("Number", int, float)
 
 
@@ -49,6 +52,8 @@ class Config:
     log_level: str
     # None: every operation the agent knows; else only these (a host operator's own allow-list).
     allowed_ops: frozenset[str] | None
+    # The host's own time limits per operation, in seconds, replacing the built-in ones (jobs/timeouts.py).
+    op_timeouts: Mapping[str, float]
     journald: bool  # started by systemd with stdout to the journal, which timestamps lines itself
 
 
@@ -86,6 +91,7 @@ def resolve_config(
                          low=1, high=MAX_JOBS),
         log_level=_log_level(env.get("FLEETVISOR_AGENT_LOG_LEVEL")),
         allowed_ops=_allowed_ops(env.get("FLEETVISOR_AGENT_ALLOWED_OPS")),
+        op_timeouts=_op_timeouts(env.get("FLEETVISOR_AGENT_OP_TIMEOUTS")),
         journald=bool(env.get("JOURNAL_STREAM")),
     )
 
@@ -139,6 +145,25 @@ def _allowed_ops(value: str | None) -> frozenset[str] | None:
         raise ConfigError(f"FLEETVISOR_AGENT_ALLOWED_OPS must be a comma-separated list like "
                           f"'vm.start,vm.shutdown', got {value!r}.")
     return ops
+
+
+def _op_timeouts(value: str | None) -> Mapping[str, float]:
+    """`vm.snapshot_create=3600,vm.shutdown=120`: seconds (0.1 to a week) per operation."""
+    limits: dict[str, float] = {}
+    for item in (value or "").split(","):
+        if not item.strip():
+            continue
+        op, _, seconds = item.partition("=")
+        try:
+            limit = float(seconds)
+        except ValueError:
+            limit = -1.0
+        if not OP_RE.match(op.strip()) or not MIN_OP_TIMEOUT <= limit <= MAX_OP_TIMEOUT:
+            raise ConfigError(f"FLEETVISOR_AGENT_OP_TIMEOUTS must be a comma-separated list like "
+                              f"'vm.snapshot_create=3600,vm.shutdown=120' (seconds from {MIN_OP_TIMEOUT} to "
+                              f"{MAX_OP_TIMEOUT:.0f}), got {value!r}.")
+        limits[op.strip()] = limit
+    return MappingProxyType(limits)
 
 
 def _log_level(value: str | None) -> str:

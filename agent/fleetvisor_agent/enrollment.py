@@ -2,7 +2,10 @@
 one agent per state dir.
 
 Enrolment sends the agent's public key (the private half never leaves the
-state file) and pins the job-signing keys the control plane answers with.
+state file) and pins the job-signing keys the control plane answers with
+(trust on first use, like the enrolment token itself). After that the pinned
+keys change only through a signed announcement (announcements.py) that a key
+already pinned vouches for: `follow_announcement`.
 Registering again with the same name and key re-uses the host's record, so a
 lost answer or a repeated `fleetvisor-agent enroll` is harmless. When the
 owner must approve the host first, the control plane answers 202: the agent
@@ -23,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .announcements import verify_announcement
 from .client import ApiError, ControlPlane, Unauthorized
 from .config import Config
 from .hypervisor.errors import HypervisorError
@@ -37,6 +41,7 @@ from .state import (
     public_key_from_b64,
     save_state,
 )
+from .verify import Refused
 
 # sysexits' EX_CONFIG: configuration, enrolment or state problems that a restart cannot fix; the
 # message says what to do. (1 stays what Python uses for a crash.)
@@ -96,8 +101,14 @@ def enroll(config: Config, state: AgentState, client: ControlPlane, host: Host, 
     state.owner_id = str(answer.get("owner_id") or "") or None
     state.name = str(answer.get("name") or config.name)
     state.signing_keys = parse_signing_keys(answer.get("signing_keys"))
+    state.signing_keys_serial = 0
     state.enrollment_token = None
     save_state(config.state_dir, state)
+    try:
+        follow_announcement(config, state, answer.get("key_announcement"))
+    except Refused as refusal:
+        log.warning("the enrolment's key announcement was refused reason=%s detail=%s: the next heartbeat "
+                    "brings another", refusal.reason, refusal.detail)
     log.info("enrolled agent_id=%s name=%s url=%s signing_kids=%s", state.agent_id, state.name, state.url,
              ",".join(sorted(state.signing_keys)))
     if not state.signing_keys:
@@ -146,6 +157,18 @@ def _forget_pending(config: Config, state: AgentState) -> str:
     save_state(config.state_dir, new_state(state.url))
     return (f"Forgot this host's pending enrolment with {state.url} (key and token); its owner can reject "
             "the waiting host in Fleetvisor.")
+
+
+def follow_announcement(config: Config, state: AgentState, envelope: object) -> bool:
+    """Pin the keys a signed announcement names (True if they changed), or raise Refused and change nothing."""
+    announced = verify_announcement(envelope, state.pinned_keys(), state.signing_keys_serial)
+    if (announced.serial, announced.keys) == (state.signing_keys_serial, state.signing_keys):
+        return False
+    log.info("job-signing keys updated serial=%d kids=%s (were serial=%d kids=%s)", announced.serial,
+             ",".join(sorted(announced.keys)), state.signing_keys_serial, ",".join(sorted(state.signing_keys)))
+    state.signing_keys, state.signing_keys_serial = announced.keys, announced.serial
+    save_state(config.state_dir, state)
+    return True
 
 
 def parse_signing_keys(announced: object) -> dict[str, str]:

@@ -9,6 +9,11 @@ another attempt may own the job now: the job is *abandoned*, its result
 neither uploaded nor reported. Either way the job's `cancelled` event tells a
 handler that waits to stop waiting, and `settled` tells the runner to stop
 waiting for the handler.
+
+Renewals come a third of the lease apart (two may fail before it lapses), at
+most every 40 s: the lease is whatever the control plane gave (each answer
+says when it expires, in server time), so a control plane with short leases
+is kept up with too.
 """
 
 from __future__ import annotations
@@ -20,17 +25,27 @@ from dataclasses import dataclass, field
 from .client import ApiError, ControlPlane, StaleClaim, Unauthorized
 from .verify import VerifiedJob
 
-LEASE_RENEW_SECONDS = 40.0  # a lease lasts 120 s: two renewals may fail before it lapses
+LEASE_RENEW_SECONDS = 40.0  # at most this far apart: a third of the protocol's 120 s lease
+MIN_RENEW_SECONDS = 0.5
 
 log = logging.getLogger(__name__)
+
+
+def renew_interval(lease_expires_at: object, server_now: float, longest: float = LEASE_RENEW_SECONDS) -> float:
+    """A third of what is left of the lease, at most `longest`; `longest` when the answer did not say."""
+    if not isinstance(lease_expires_at, int | float) or isinstance(lease_expires_at, bool):
+        return longest
+    return min(longest, max(MIN_RENEW_SECONDS, (lease_expires_at - server_now) / 3))
 
 
 @dataclass
 class ActiveJob:
     job: VerifiedJob
     claim_token: str
+    lease_expires_at: object = None  # server time, as the latest lease answer said (checked when used)
     abandoned: threading.Event = field(default_factory=threading.Event)
     cancel_requested: threading.Event = field(default_factory=threading.Event)
+    timed_out: threading.Event = field(default_factory=threading.Event)  # ran past its time limit
     # The handler returned, or its outcome stopped mattering (cancelled or abandoned).
     settled: threading.Event = field(default_factory=threading.Event)
 
@@ -39,6 +54,13 @@ class ActiveJob:
         if not self.cancel_requested.is_set():
             log.warning("job cancelled job_id=%s attempt=%d reason=%s", self.job.job_id, self.job.attempt, why)
             self.cancel_requested.set()
+        self._stop_waiting()
+
+    def time_out(self, seconds: float) -> None:
+        """The job ran past its time limit: stop waiting for the handler and report it timed out."""
+        log.warning("job timed out job_id=%s attempt=%d op=%s limit=%gs", self.job.job_id, self.job.attempt,
+                    self.job.op, seconds)
+        self.timed_out.set()
         self._stop_waiting()
 
     def abandon(self, why: str) -> None:
@@ -55,13 +77,14 @@ class ActiveJob:
 
 
 class LeaseKeeper:
-    """Renews a job's lease every 40 s until finished; a cancel cancels the job, a lost claim abandons it."""
+    """Renews a job's lease until finished; a cancel cancels the job, a lost claim abandons it."""
 
     def __init__(self, client: ControlPlane, active: ActiveJob,
                  interval: float = LEASE_RENEW_SECONDS) -> None:
+        """`interval` is the longest wait between renewals; a short lease is renewed sooner."""
         self._client = client
         self._active = active
-        self._interval = interval
+        self._longest = interval
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"lease-{active.job.job_id}", daemon=True)
 
@@ -75,7 +98,7 @@ class LeaseKeeper:
 
     def _run(self) -> None:
         job = self._active.job
-        while not self._done.wait(self._interval):
+        while not self._done.wait(self._next_renewal()):
             try:
                 answer = self._client.lease(job.job_id, self._active.claim_token, running=False)
             except (StaleClaim, Unauthorized) as exc:
@@ -84,6 +107,10 @@ class LeaseKeeper:
             except ApiError as exc:
                 log.warning("lease renewal failed job_id=%s error=%s; trying again later", job.job_id, exc)
                 continue
+            self._active.lease_expires_at = answer.get("lease_expires_at")
             if answer.get("cancel"):
                 # Renewals go on: the lease must hold until the cancelled job is reported.
                 self._active.cancel("cancelled by the operator (lease answer)")
+
+    def _next_renewal(self) -> float:
+        return renew_interval(self._active.lease_expires_at, self._client.server_now(), self._longest)

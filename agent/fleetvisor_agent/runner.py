@@ -6,9 +6,10 @@ call → run the handler while a keeper thread renews the lease → upload the
 result JSON (with fresh URLs if S3 says the first ones expired) → complete. At
 most `max_jobs` run at once, each in a worker of a thread pool; the handler
 itself runs in a thread of its own, so that a cancel (lease or heartbeat
-answer) lets the worker complete the job as cancelled at once, while a libvirt
-call that cannot be interrupted finishes in the background (the job's slot
-stays taken until it has). Heartbeats run in their own thread (heartbeat.py),
+answer), or the operation's time limit passing (jobs/timeouts.py: exit code
+124), lets the worker complete the job at once, while a libvirt call that
+cannot be interrupted finishes in the background (the job's slot stays taken
+until it has). Heartbeats run in their own thread (heartbeat.py),
 and one follows each job so the inventory stays fresh. The control plane being
 down only slows things: every call backs off with jitter and the loop resumes
 by itself. A host waiting for its owner's approval (202 at enrolment, 403
@@ -40,12 +41,12 @@ from .client import (
     approval_backoff,
 )
 from .config import Config
-from .enrollment import FatalError, enroll, parse_signing_keys, prepare_state, state_lock
+from .enrollment import FatalError, enroll, follow_announcement, prepare_state, state_lock
 from .heartbeat import Heartbeat
 from .hypervisor.host import Host
 from .journal import Journal
 from .lease import LEASE_RENEW_SECONDS, ActiveJob, LeaseKeeper
-from .state import AgentState, save_state
+from .state import AgentState
 from .verify import Policy, Refused, VerifiedJob, canonical_bytes, unverified_job_id, verify
 
 EXIT_OK = 0
@@ -102,6 +103,7 @@ class Runner:
         self._sessions = threading.Semaphore(MAX_SESSIONS)
         self._active: dict[str, ActiveJob] = {}
         self._active_lock = threading.Lock()
+        self._refused_announcement: str | None = None  # the last refusal's detail, so it is logged once
 
     def run(self) -> int:
         """Enrol if needed (waiting for the owner's approval), then heartbeat and poll until stopped."""
@@ -218,7 +220,7 @@ class Runner:
         except OSError as exc:
             self._report_unjournaled(claimed, claim_token, exc)
             return
-        log.info("job accepted job_id=%s attempt=%d op=%s args=%s", job.job_id, job.attempt, job.op,
+        log.info("job accepted job_id=%s attempt=%d op=%s kid=%s args=%s", job.job_id, job.attempt, job.op, job.kid,
                  json.dumps(dict(job.args), sort_keys=True))
         if jobs.is_session(job.op):
             self._run_session(job, claimed, claim_token, slot)
@@ -260,6 +262,7 @@ class Runner:
         except ApiError as exc:
             log.warning("job not started: could not mark it running job_id=%s error=%s", job.job_id, exc)
             return False
+        active.lease_expires_at = answer.get("lease_expires_at")
         if answer.get("cancel"):
             active.cancel("cancelled by the operator before it started")
         return True
@@ -283,11 +286,13 @@ class Runner:
                                    daemon=True)
         with self._active_lock:
             self._active[job.job_id] = active
+        limit = jobs.time_limit(job.op, job.args, self.config.op_timeouts)
         handler.start()
         try:
             with LeaseKeeper(self.client, active, self.lease_renew_seconds):
-                active.settled.wait()
-                self._settle(active, claimed, outcome)
+                if not active.settled.wait(limit) and limit is not None:
+                    active.time_out(limit)
+                self._settle(active, claimed, outcome, limit)
         finally:
             with self._active_lock:
                 self._active.pop(job.job_id, None)
@@ -305,14 +310,18 @@ class Runner:
         finally:
             active.settled.set()
 
-    def _settle(self, active: ActiveJob, claimed: dict[str, Any], outcome: list[jobs.Result]) -> None:
-        """Report the job: nothing if abandoned, cancelled once the operator asked, else the handler's result."""
+    def _settle(self, active: ActiveJob, claimed: dict[str, Any], outcome: list[jobs.Result],
+                limit: float | None = None) -> None:
+        """Report the job: nothing if abandoned, cancelled once the operator asked, timed out past its limit,
+        else the handler's result."""
         job = active.job
         try:
             if active.abandoned.is_set():
                 return
             if active.cancel_requested.is_set():
                 self._report_cancelled(active)
+            elif active.timed_out.is_set() and limit is not None:
+                self._report(active, claimed, jobs.timed_out(job, limit))
             else:
                 self._report(active, claimed, outcome[0])
         except StaleClaim:
@@ -430,8 +439,8 @@ class Runner:
 
     def _apply_heartbeat_answer(self, answer: dict[str, Any]) -> None:
         self._cancel_jobs(answer.get("cancel") or [], "heartbeat answer")
-        if "signing_keys" in answer:
-            self._update_signing_keys(parse_signing_keys(answer["signing_keys"]))
+        if "key_announcement" in answer:
+            self._follow_announcement(answer["key_announcement"])
 
     def _cancel_jobs(self, job_ids: list[Any], source: str) -> None:
         for job_id in job_ids:
@@ -440,14 +449,18 @@ class Runner:
             if active is not None:
                 active.cancel(f"cancelled by the operator ({source})")
 
-    def _update_signing_keys(self, keys: dict[str, str]) -> None:
-        # The control plane's list is the current set: a retired (maybe leaked) key stops being accepted.
-        if not keys or keys == self.state.signing_keys:
+    def _follow_announcement(self, envelope: object) -> None:
+        """Pin the announced job-signing keys if a pinned key vouches for them; say once why not."""
+        try:
+            follow_announcement(self.config, self.state, envelope)
+        except Refused as refusal:
+            if refusal.detail != self._refused_announcement:
+                log.warning("job-signing key announcement refused reason=%s detail=%s; the pinned keys stay "
+                            "kids=%s serial=%d", refusal.reason, refusal.detail,
+                            ",".join(sorted(self.state.signing_keys)), self.state.signing_keys_serial)
+            self._refused_announcement = refusal.detail
             return
-        log.info("job-signing keys updated kids=%s (were %s)", ",".join(sorted(keys)),
-                 ",".join(sorted(self.state.signing_keys)))
-        self.state.signing_keys = keys
-        save_state(self.config.state_dir, self.state)
+        self._refused_announcement = None
 
     # -- stopping --------------------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 The file holds the control-plane URL, the agent and owner ids, the agent's
 Ed25519 private key (generated before the first enrolment, so a lost answer can
 be retried with the same key) and the control plane's job-signing public keys
-pinned at enrolment. While the host waits for its owner's approval it also
+pinned at enrolment (and the serial of the last signed announcement of them
+that the agent accepted). While the host waits for its owner's approval it also
 keeps the enrolment token, so that `run` can ask again after `enroll` exited;
 the token is dropped once the host is approved. It is written whole and atomically (temp file, fsync,
 rename) with mode 0600 inside a 0700 directory: a crash leaves either the old
@@ -39,6 +40,7 @@ class AgentState:
     owner_id: str | None = None
     name: str | None = None
     signing_keys: dict[str, str] = field(default_factory=dict)
+    signing_keys_serial: int = 0  # of the last accepted announcement (announcements.py); 0 before any
     # Only while waiting for the owner's approval: the token to register with again.
     enrollment_token: str | None = field(default=None, repr=False)
 
@@ -126,7 +128,8 @@ def _to_document(state: AgentState) -> dict[str, Any]:
     seed = state.private_key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     doc = {"format": FORMAT_VERSION, "url": state.url, "agent_id": state.agent_id,
            "owner_id": state.owner_id, "name": state.name, "private_key": b64url_encode(seed),
-           "signing_keys": dict(sorted(state.signing_keys.items()))}
+           "signing_keys": dict(sorted(state.signing_keys.items())),
+           "signing_keys_serial": state.signing_keys_serial}
     if state.enrollment_token is not None:
         doc["enrollment_token"] = state.enrollment_token
     return doc
@@ -140,10 +143,13 @@ def _from_document(doc: dict[str, Any]) -> AgentState:
         if not isinstance(kid, str):
             raise TypeError("signing_keys must map kid to a base64url key")
         public_key_from_b64(value)
+    serial = doc.get("signing_keys_serial", 0)
+    if not isinstance(serial, int) or isinstance(serial, bool) or serial < 0:
+        raise TypeError("signing_keys_serial must be a non-negative integer")
     token = doc.get("enrollment_token")
     if token is not None and not isinstance(token, str):
         raise TypeError("enrollment_token must be a string")
     return AgentState(url=str(doc["url"]), agent_id=doc.get("agent_id"), owner_id=doc.get("owner_id"),
                       name=doc.get("name"),
                       private_key=Ed25519PrivateKey.from_private_bytes(b64url_decode(doc["private_key"])),
-                      signing_keys=dict(keys), enrollment_token=token)
+                      signing_keys=dict(keys), signing_keys_serial=serial, enrollment_token=token)

@@ -97,7 +97,7 @@ def canonical_bytes(obj: Any) -> bytes:
 def unverified_job_id(envelope: object) -> str | None:
     """The job id a refused envelope claims, to address the refusal report; trusted for nothing else."""
     try:
-        payload = json.loads(_b64url(envelope["payload"]))  # type: ignore[index]
+        payload = json.loads(decode_b64url(envelope["payload"]))  # type: ignore[index]
     except (TypeError, KeyError, ValueError, RecursionError, Refused):
         return None
     job_id = payload.get("job_id") if isinstance(payload, dict) else None
@@ -108,16 +108,16 @@ def _envelope_parts(envelope: object) -> tuple[str, bytes, bytes]:
     if not isinstance(envelope, dict) or set(envelope) != ENVELOPE_FIELDS:
         raise Refused("malformed", "envelope must have exactly v, kid, payload, sig")
     version, kid, payload, sig = (envelope[k] for k in ("v", "kid", "payload", "sig"))
-    if not _is_int(version) or version != 1:
+    if not is_int(version) or version != 1:
         raise Refused("malformed", "envelope version must be 1")
     if not (isinstance(kid, str) and isinstance(payload, str) and isinstance(sig, str)):
         raise Refused("malformed", "kid, payload and sig must be strings")
     if len(payload) > MAX_PAYLOAD_CHARS or len(sig) > MAX_SIG_CHARS or len(kid) > MAX_KID_CHARS:
         raise Refused("malformed", "envelope is oversized")
-    return kid, _b64url(payload), _b64url(sig)
+    return kid, decode_b64url(payload), decode_b64url(sig)
 
 
-def _b64url(text: str) -> bytes:
+def decode_b64url(text: str) -> bytes:
     """Strict RFC 4648 §5 without padding: other alphabets, padding and stray bits are refused."""
     if not B64URL_RE.match(text) or len(text) % 4 == 1:
         raise Refused("malformed", "not base64url")
@@ -130,14 +130,20 @@ def _b64url(text: str) -> bytes:
     return raw
 
 
-def _parse_payload(raw: bytes, envelope_kid: str) -> VerifiedJob:
+def parse_canonical(raw: bytes) -> Any:
+    """The JSON value in `raw`, which must be exactly its canonical form (no floats, escapes, whitespace)."""
     try:
-        payload = json.loads(raw.decode("utf-8"), parse_float=_no_floats, parse_constant=_no_floats)
-        canonical = canonical_bytes(payload)
+        value = json.loads(raw.decode("utf-8"), parse_float=_no_floats, parse_constant=_no_floats)
+        canonical = canonical_bytes(value)
     except (UnicodeError, ValueError, RecursionError):
         raise Refused("malformed", "payload is not canonical JSON") from None
     if canonical != raw:
         raise Refused("malformed", "payload is not in canonical form")
+    return value
+
+
+def _parse_payload(raw: bytes, envelope_kid: str) -> VerifiedJob:
+    payload = parse_canonical(raw)
     if not isinstance(payload, dict) or set(payload) != set(PAYLOAD_TYPES):
         raise Refused("malformed", f"payload must have exactly {', '.join(sorted(PAYLOAD_TYPES))}")
     for name, kind in PAYLOAD_TYPES.items():
@@ -165,5 +171,5 @@ def _no_floats(text: str) -> Any:
     raise ValueError(f"floats are not allowed in a signed job: {text}")
 
 
-def _is_int(value: object) -> bool:
+def is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)

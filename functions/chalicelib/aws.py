@@ -26,10 +26,22 @@ def _config(**extra: Any) -> Config:
                   retries={"mode": "standard", "max_attempts": 3}, **extra)
 
 
+def _s3_config() -> Config:
+    return _config(signature_version="s3v4", s3={"addressing_style": "path"})
+
+
 @functools.lru_cache(maxsize=1)
 def s3() -> "S3Client":
-    return boto3.client("s3", config=_config(signature_version="s3v4",
-                                             s3={"addressing_style": "path"}))
+    return boto3.client("s3", config=_s3_config())
+
+
+@functools.lru_cache(maxsize=1)
+def s3_presigner() -> "S3Client":
+    """The client that signs presigned URLs: the same as s3() unless the URLs must name a public endpoint."""
+    public = settings().s3_public_endpoint
+    if not public:
+        return s3()
+    return boto3.client("s3", endpoint_url=public, config=_s3_config())
 
 
 @functools.lru_cache(maxsize=1)
@@ -45,5 +57,5 @@ def secrets() -> "SecretsManagerClient":
 
 def reset() -> None:
     """Forget cached clients (tests that point the process at another endpoint)."""
-    for made in (s3, sqs, secrets):
+    for made in (s3, s3_presigner, sqs, secrets):
         made.cache_clear()

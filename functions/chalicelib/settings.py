@@ -4,6 +4,10 @@ Order: explicit argument → environment → default. Handlers never read
 os.environ themselves; they call settings(). AWS endpoints are not here:
 boto3 and PynamoDB read AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_DYNAMODB
 themselves, which is how the local stack points them at moto and dynalite.
+The one endpoint here is `s3_public_endpoint`: the address presigned URLs
+name, for the agents and browsers that use them, when it is not the one the
+control plane itself reaches S3 by (a VPC endpoint in AWS; a fault-injecting
+proxy in front of moto in the tests).
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ class Settings:
     issuer: str = ""
     access_token_seconds: int = 900
     lease_seconds: int = 120
+    # A fresh claim holds only this long until the agent acknowledges it (its first lease call, `running`):
+    # a claim answered into a dead long poll lapses after this, not after a whole lease.
+    claim_ack_seconds: int = 30
     delivery_seconds: int = 600
     max_attempts: int = 3
     upload_url_seconds: int = 900
@@ -48,6 +55,8 @@ class Settings:
     # The address hosts reach the control plane at (install script, agent settings); empty:
     # taken from each request (see distribution/package.py).
     public_url: str = ""
+    s3_public_endpoint: str = ""
+    key_cache_seconds: int = 300  # how long a warm Lambda keeps a keyring: how soon a rotation step is seen
 
 
 def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
@@ -70,10 +79,15 @@ def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
     values["fleet_key_sha256"] = env.get("FLEETVISOR_FLEET_KEY_SHA256", "")
     values["fleet_owner_id"] = env.get("FLEETVISOR_FLEET_OWNER", "")
     values["public_url"] = env.get("FLEETVISOR_PUBLIC_URL", "")
+    values["s3_public_endpoint"] = env.get("FLEETVISOR_S3_PUBLIC_ENDPOINT", "")
     if "FLEETVISOR_DELIVERY_SECONDS" in env:
         values["delivery_seconds"] = int(env["FLEETVISOR_DELIVERY_SECONDS"])
     if "FLEETVISOR_CONSOLE_IDLE_SECONDS" in env:
         values["console_idle_seconds"] = int(env["FLEETVISOR_CONSOLE_IDLE_SECONDS"])
+    if "FLEETVISOR_KEY_CACHE_SECONDS" in env:
+        values["key_cache_seconds"] = int(env["FLEETVISOR_KEY_CACHE_SECONDS"])
+    if "FLEETVISOR_CLAIM_ACK_SECONDS" in env:
+        values["claim_ack_seconds"] = int(env["FLEETVISOR_CLAIM_ACK_SECONDS"])
     if "FLEETVISOR_LEASE_SECONDS" in env:
         values["lease_seconds"] = int(env["FLEETVISOR_LEASE_SECONDS"])
     values.update(overrides)

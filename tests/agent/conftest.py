@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from fleetvisor_agent.state import b64url_encode
 from fleetvisor_agent.verify import canonical_bytes
 
 VECTORS_PATH = Path(__file__).resolve().parents[1] / "vectors" / "signed_jobs.json"
+ANNOUNCEMENT_VECTORS_PATH = VECTORS_PATH.with_name("key_announcements.json")
 DEFAULT_URI = "test:///default"
 TEST_VM_UUID = "6695eb01-f6a4-8304-79aa-97f2502e193f"
 
@@ -83,6 +83,13 @@ def sign_envelope(payload: dict[str, Any], key: Ed25519PrivateKey, kid: str) -> 
     return {"v": 1, "kid": kid, "payload": b64url_encode(body), "sig": b64url_encode(key.sign(body))}
 
 
+def announce(serial: int, keys: list[dict[str, str]], signers: dict[str, Ed25519PrivateKey]) -> dict[str, Any]:
+    """A key announcement of `keys`, signed by each of `signers` (docs/protocol.md)."""
+    body = canonical_bytes({"v": 1, "type": "signing_keys", "serial": serial, "keys": keys})
+    return {"v": 1, "payload": b64url_encode(body),
+            "sigs": [{"kid": kid, "sig": b64url_encode(key.sign(body))} for kid, key in sorted(signers.items())]}
+
+
 def sign_raw(body: bytes, key: Ed25519PrivateKey, kid: str) -> dict[str, Any]:
     """An envelope around exactly these bytes, canonical or not."""
     return {"v": 1, "kid": kid, "payload": b64url_encode(body), "sig": b64url_encode(key.sign(body))}
@@ -125,14 +132,3 @@ def default_host() -> Iterator[Host]:
     elif state != 1:
         domain.create()
     host.close()
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    """Poll `predicate` until it returns something truthy (and return that), or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")

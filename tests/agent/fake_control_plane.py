@@ -3,7 +3,8 @@
 It runs on http.server in a thread, keeps its own clock (which may be set
 minutes away from ours), checks agent JWTs the way the control plane does
 (signature, typ, aud, lifetime, iat/exp within 60 s of its clock), signs jobs
-with the test-vector key, and records every call so tests can assert on what
+with the test-vector key (and announces its signing keys signed by each of
+them, the way the control plane does), and records every call so tests can assert on what
 the agent sent. Switches make it answer the way the real one does in rarer
 moments: enrolment waiting for approval (202, then 403 host_pending_approval),
 a deregistered host (401 agent_revoked), a cancelled job, an expired upload URL
@@ -27,7 +28,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fleetvisor_agent.state import b64url_encode, public_key_from_b64
 
-from .conftest import sign_envelope
+from .conftest import announce, sign_envelope
 
 AGENT_ID = "ag_5b1f0e6c2d7a4f3e9c8b1a2d3e4f5a6b"  # the vectors' agent id, so vector envelopes fit
 KID = "test-vector-1"
@@ -49,6 +50,11 @@ class Call:
 @dataclass
 class FakeControlPlane:
     signing_key: Ed25519PrivateKey
+    # The announced keyring: kid → key (the signing key under KID unless a test rotates), and its serial.
+    # `announcement` replaces what heartbeats carry (a forged one, say); None announces the keyring.
+    keyring: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
+    keys_serial: int = 1
+    announcement: dict[str, Any] | None = None
     clock_offset: float = 0.0
     check_tokens: bool = True
     revoked: bool = False
@@ -56,6 +62,7 @@ class FakeControlPlane:
     lease_cancel: bool = False
     pending_registrations: int = 0  # this many register calls answer 202 pending_approval before one is approved
     pending_approval: bool = False  # authenticated calls answer 403 host_pending_approval
+    lease_seconds: int = 120  # how long each lease answer says the lease lasts
     upload_refusals: int = 0  # this many PUTs answer 403, as S3 does for an expired presigned URL
     fail_next: list[int] = field(default_factory=list)
     omit_server_time: bool = False
@@ -100,9 +107,17 @@ class FakeControlPlane:
         return {"result": {"url": f"{self.url}/upload/{job_id}/{attempt}{query}", "key": "k",
                            "max_bytes": 1048576, "expires_at": expires_at}}
 
+    def __post_init__(self) -> None:
+        self.keyring = self.keyring or {KID: self.signing_key}
+
     def signing_keys(self) -> list[dict[str, str]]:
-        public = self.signing_key.public_key().public_bytes_raw()
-        return [{"kid": KID, "public_key": b64url_encode(public)}]
+        return [{"kid": kid, "public_key": b64url_encode(key.public_key().public_bytes_raw())}
+                for kid, key in sorted(self.keyring.items())]
+
+    def key_announcement(self) -> dict[str, Any]:
+        if self.announcement is not None:
+            return self.announcement
+        return announce(self.keys_serial, self.signing_keys(), self.keyring)
 
     # -- request handling ------------------------------------------------------------------------
 
@@ -133,7 +148,7 @@ class FakeControlPlane:
 
     def _route(self, call: Call) -> tuple[int, dict[str, Any] | None]:
         if call.path == "/agent/v1/heartbeat":
-            return 200, self._stamp({"cancel": self.heartbeat_cancel, "signing_keys": self.signing_keys()})
+            return 200, self._stamp({"cancel": self.heartbeat_cancel, "key_announcement": self.key_announcement()})
         if call.path == "/agent/v1/poll":
             return 200, self._stamp({"jobs": self._take(call), "cancel": self.poll_cancel})
         if call.path == "/agent/v1/deregister":
@@ -147,7 +162,7 @@ class FakeControlPlane:
 
     def _job_call(self, call: Call) -> tuple[int, dict[str, Any] | None]:
         if call.path.endswith("/lease"):
-            return 200, {"lease_expires_at": int(self.now()) + 120, "cancel": self.lease_cancel}
+            return 200, {"lease_expires_at": int(self.now()) + self.lease_seconds, "cancel": self.lease_cancel}
         if call.path.endswith("/uploads"):
             return 200, {"uploads": self._fresh_uploads(call)}
         if call.path.endswith("/complete"):
@@ -178,7 +193,7 @@ class FakeControlPlane:
             return 403, {"error": {"code": "enrollment_refused", "message": "The enrolment token is unknown."}}
         self.agent_public_key = body["public_key"]
         answer = {"agent_id": AGENT_ID, "owner_id": "usr_1", "name": body["name"],
-                  "signing_keys": self.signing_keys()}
+                  "signing_keys": self.signing_keys(), "key_announcement": self.key_announcement()}
         with self.lock:
             if self.pending_registrations:
                 self.pending_registrations -= 1

@@ -20,7 +20,8 @@ from fleetvisor_agent.hypervisor.host import Host
 from fleetvisor_agent.runner import Runner
 from fleetvisor_agent.state import load_state
 
-from .conftest import wait_until
+from tests.conftest import wait_until
+
 from .fake_control_plane import AGENT_ID, FakeControlPlane, running
 
 

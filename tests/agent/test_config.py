@@ -44,6 +44,14 @@ def test_a_host_allow_list_comes_from_the_environment() -> None:
     assert resolve_config(env={}, hostname="hv1").allowed_ops is None
 
 
+def test_a_hosts_own_time_limits_come_from_the_environment() -> None:
+    config = resolve_config(env={"FLEETVISOR_AGENT_OP_TIMEOUTS": "vm.snapshot_create=3600, vm.shutdown=1.5"},
+                            hostname="hv1")
+
+    assert dict(config.op_timeouts) == {"vm.snapshot_create": 3600.0, "vm.shutdown": 1.5}
+    assert dict(resolve_config(env={}, hostname="hv1").op_timeouts) == {}
+
+
 def test_explicit_arguments_win_over_the_environment() -> None:
     config = resolve_config(url="https://arg.example", token="fvet_arg", libvirt_uri="test:///default",
                             state_dir="/tmp/fv", name="arg-name", environment="dev", poll_wait=5, env=ENV,
@@ -73,6 +81,10 @@ def test_name_is_configured_else_hostname_with_environment_else_hostname(
     ({"FLEETVISOR_AGENT_NAME": "bad name"}, "not usable"),
     ({"FLEETVISOR_AGENT_LOG_LEVEL": "chatty"}, "FLEETVISOR_AGENT_LOG_LEVEL"),
     ({"FLEETVISOR_AGENT_ALLOWED_OPS": "vm.start;rm -rf"}, "FLEETVISOR_AGENT_ALLOWED_OPS"),
+    ({"FLEETVISOR_AGENT_OP_TIMEOUTS": "vm.start"}, "FLEETVISOR_AGENT_OP_TIMEOUTS"),
+    ({"FLEETVISOR_AGENT_OP_TIMEOUTS": "vm.start=0"}, "FLEETVISOR_AGENT_OP_TIMEOUTS"),
+    ({"FLEETVISOR_AGENT_OP_TIMEOUTS": "vm.start=nan"}, "FLEETVISOR_AGENT_OP_TIMEOUTS"),
+    ({"FLEETVISOR_AGENT_OP_TIMEOUTS": "start=10"}, "FLEETVISOR_AGENT_OP_TIMEOUTS"),
 ])
 def test_unusable_values_are_refused_with_the_setting_named(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):

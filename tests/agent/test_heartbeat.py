@@ -15,7 +15,9 @@ import pytest
 from fleetvisor_agent.heartbeat import Heartbeat
 from fleetvisor_agent.hypervisor.host import Host
 
-from .conftest import DEFAULT_URI, TEST_VM_UUID, wait_until
+from tests.conftest import wait_until
+
+from .conftest import DEFAULT_URI, TEST_VM_UUID
 
 
 @dataclass

@@ -18,7 +18,9 @@ from fleetvisor_agent.hypervisor.translate import (
     translate_error,
 )
 
-from .conftest import CACHE1, DB1, TEST_VM_UUID, WEB1, wait_until
+from tests.conftest import wait_until
+
+from .conftest import CACHE1, DB1, TEST_VM_UUID, WEB1
 
 UNKNOWN_UUID = "00000000-0000-4000-8000-000000000000"
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fleetvisor_agent.client import ControlPlane
-from fleetvisor_agent.lease import ActiveJob, LeaseKeeper
+from fleetvisor_agent.lease import ActiveJob, LeaseKeeper, renew_interval
 from fleetvisor_agent.verify import VerifiedJob
 
 from .fake_control_plane import AGENT_ID, FakeControlPlane, running
@@ -90,3 +90,21 @@ def test_a_failed_renewal_is_tried_again(fake: FakeControlPlane, client: Control
 
     assert not active.settled.is_set()
     assert len(fake.calls_to("/job_a/lease")) >= 3
+
+
+def test_a_short_lease_is_renewed_a_third_of_its_length_apart(fake: FakeControlPlane, client: ControlPlane) -> None:
+    fake.lease_seconds = 3
+    job = VerifiedJob(job_id="job_a", agent_id=AGENT_ID, op="vm.start", args={}, issued_at=0, expires_at=1,
+                      attempt=1, kid="k")
+    active = ActiveJob(job, "ct", lease_expires_at=client.server_now() + 3)
+    with LeaseKeeper(client, active, interval=40):
+        time.sleep(2.5)
+    assert 2 <= len(fake.calls_to("/job_a/lease")) <= 4
+
+
+def test_renewal_intervals_follow_the_lease_within_bounds() -> None:
+    assert renew_interval(1120, 1000) == 40  # the protocol's 120 s lease: every 40 s
+    assert renew_interval(1006, 1000) == 2
+    assert renew_interval(1000, 1000) == 0.5  # lapsing: as soon as may be, never in a tight loop
+    assert renew_interval(None, 1000) == renew_interval("soon", 1000) == renew_interval(True, 1000) == 40
+    assert renew_interval(1120, 1000, longest=0.03) == 0.03

@@ -19,10 +19,12 @@ from fleetvisor_agent.enrollment import EXIT_CONFIG, prepare_state
 from fleetvisor_agent.hypervisor.host import Host
 from fleetvisor_agent.journal import Journal
 from fleetvisor_agent.runner import EXIT_OK, EXIT_UNAUTHORIZED, Runner, run_agent
-from fleetvisor_agent.state import load_state
+from fleetvisor_agent.state import b64url_encode, load_state
 
-from .conftest import CACHE1, DB1, STUBBORN1, WEB1, wait_until
-from .fake_control_plane import AGENT_ID, FakeControlPlane, running
+from tests.conftest import wait_until
+
+from .conftest import CACHE1, DB1, STUBBORN1, WEB1, announce
+from .fake_control_plane import AGENT_ID, KID, FakeControlPlane, running
 
 
 @dataclass
@@ -283,6 +285,28 @@ def test_a_cancel_in_a_lease_answer_ends_the_wait_and_completes_the_job_as_cance
     assert not fake.uploads
 
 
+def test_an_operation_past_its_time_limit_is_reported_timed_out_and_forces_nothing(
+        fake: FakeControlPlane, stubborn_uri: str, tmp_path: Path) -> None:
+    # stubborn1 ignores the ACPI request for real (the test driver restarts it), so the shutdown waits its whole
+    # 60 s; this host allows vm.shutdown 0.5 s, whatever the job asks.
+    fake.queue_job("vm.shutdown", STUBBORN1, job_id="job_a", args={"timeout_seconds": 60})
+    config = dataclasses.replace(config_for(fake, tmp_path / "state", stubborn_uri),
+                                 op_timeouts={"vm.shutdown": 0.5})
+    agent = start(config)
+    started = time.monotonic()
+    done = wait_until(lambda: completions(fake).get("job_a"))
+    reported_in = time.monotonic() - started
+    vm_after = agent.runner.host.guest(STUBBORN1).inventory_entry()
+    assert agent.stop() == EXIT_OK  # the handler stopped waiting too, or the agent could not stop
+
+    assert 0.5 <= reported_in < 5
+    assert vm_after["state"] == "running"  # not forced off
+    assert (done["exit_code"], done["outputs"], done["vm"]) == (124, ["result"], None)
+    assert done["summary"] == "timed_out: vm.shutdown did not finish within 0.5 s; the agent stopped waiting for it."
+    result = json.loads(fake.uploads["/upload/job_a/1"])
+    assert (result["ok"], result["error"]["code"]) == (False, "operation_timeout")
+
+
 def test_a_cancel_in_a_heartbeat_answer_completes_the_job_as_cancelled(
         fake: FakeControlPlane, stubborn_uri: str, tmp_path: Path) -> None:
     fake.queue_job("vm.shutdown", STUBBORN1, job_id="job_a", args={"timeout_seconds": 60})
@@ -447,3 +471,77 @@ def test_a_console_closed_before_the_agent_came_ends_without_touching_the_vm(fak
     assert agent.stop() == EXIT_OK
     assert (done["exit_code"], done["summary"]) == (0, "console closed: requested")
     assert fake.calls_to(f"/consoles/{console_id}/output")[0].json()["detached"] == "requested"
+
+
+# -- signing-key rotation --------------------------------------------------------------------------
+
+NEW_KID = "cp-2"
+
+
+def heartbeat_answered(fake: FakeControlPlane, agent: RunningAgent) -> None:
+    """Ask for a heartbeat now and wait until the agent has it (and its answer) behind it."""
+    seen = len(fake.calls_to("/heartbeat"))
+    for more in (1, 2):  # the heartbeat thread sends the second only once it has handled the first's answer
+        agent.runner.heartbeat.soon()
+        wait_until(lambda more=more: len(fake.calls_to("/heartbeat")) >= seen + more)
+
+
+def test_a_key_rotation_mid_job_keeps_old_and_new_jobs_running_until_the_old_key_is_retired(
+        fake: FakeControlPlane, stubborn_uri: str, tmp_path: Path) -> None:
+    new_key = Ed25519PrivateKey.generate()
+    agent = start(config_for(fake, tmp_path / "state", stubborn_uri))
+    # A job signed by the old key is running (its shutdown waits) while the new key is announced.
+    fake.queue_job("vm.shutdown", STUBBORN1, job_id="job_old", args={"timeout_seconds": 2})
+    wait_until(lambda: agent.runner.running_job_ids() == ["job_old"])
+    fake.keyring, fake.keys_serial = {KID: fake.signing_key, NEW_KID: new_key}, 2
+    heartbeat_answered(fake, agent)
+    assert set(agent.runner.state.signing_keys) == {KID, NEW_KID}
+    fake.queue_job("vm.detail", STUBBORN1, job_id="job_new", kid=NEW_KID, key=new_key)
+    wait_until(lambda: {"job_old", "job_new"} <= set(completions(fake)), timeout=15)
+    # The old key retires: a job signed by it now is refused, and nothing runs.
+    fake.keyring, fake.keys_serial = {NEW_KID: new_key}, 3
+    heartbeat_answered(fake, agent)
+    fake.queue_job("vm.detail", STUBBORN1, job_id="job_retired")
+    wait_until(lambda: "job_retired" in completions(fake))
+    assert agent.stop() == EXIT_OK
+
+    done = completions(fake)
+    assert (done["job_old"]["exit_code"], done["job_new"]["exit_code"]) == (0, 0)
+    assert (done["job_retired"]["exit_code"], done["job_retired"]["summary"]) == (1, "refused: unknown_kid")
+    state = load_state(tmp_path / "state")
+    assert state is not None and (set(state.signing_keys), state.signing_keys_serial) == ({NEW_KID}, 3)
+
+
+def test_an_announcement_no_pinned_key_signed_changes_nothing(fake: FakeControlPlane, node_uri: str,
+                                                              tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    rogue = Ed25519PrivateKey.generate()
+    agent = start(config_for(fake, tmp_path / "state", node_uri))
+    wait_until(lambda: fake.calls_to("/heartbeat"))
+    rogue_keys = [{"kid": "rogue", "public_key": b64url_encode(rogue.public_key().public_bytes_raw())}]
+    fake.announcement = announce(7, rogue_keys, {"rogue": rogue})
+    with caplog.at_level(logging.WARNING, logger="fleetvisor_agent.runner"):
+        heartbeat_answered(fake, agent)
+        heartbeat_answered(fake, agent)
+    fake.queue_job("vm.detail", WEB1, job_id="job_rogue", kid="rogue", key=rogue)
+    wait_until(lambda: "job_rogue" in completions(fake))
+    assert agent.stop() == EXIT_OK
+
+    assert (set(agent.runner.state.signing_keys), agent.runner.state.signing_keys_serial) == ({KID}, 1)
+    assert completions(fake)["job_rogue"]["summary"] == "refused: unknown_kid"
+    refusals = [r.message for r in caplog.records if "announcement refused" in r.message]
+    assert len(refusals) == 1 and "reason=unknown_kid" in refusals[0]  # said once, not at every heartbeat
+
+
+def test_an_old_announcement_replayed_cannot_bring_a_retired_key_back(fake: FakeControlPlane, node_uri: str,
+                                                                      tmp_path: Path) -> None:
+    new_key = Ed25519PrivateKey.generate()
+    fake.keyring, fake.keys_serial = {KID: fake.signing_key, NEW_KID: new_key}, 2
+    old_announcement = fake.key_announcement()
+    fake.keyring, fake.keys_serial = {NEW_KID: new_key}, 3
+    agent = start(config_for(fake, tmp_path / "state", node_uri))
+    wait_until(lambda: fake.calls_to("/heartbeat"))
+    fake.announcement = old_announcement  # signed by the new key too, but older
+    heartbeat_answered(fake, agent)
+    assert agent.stop() == EXIT_OK
+
+    assert (set(agent.runner.state.signing_keys), agent.runner.state.signing_keys_serial) == ({NEW_KID}, 3)

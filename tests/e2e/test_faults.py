@@ -2,8 +2,8 @@
 SIGKILL or frozen with SIGSTOP, the API process is restarted, a second
 poller shares one identity, and an agent's clock is 20 minutes off.
 
-These run on a stack of their own whose leases last 4 s and whose sweeper
-runs every second, so a lapsed lease is noticed within seconds.
+These run on the fault stack (conftest.py): leases of 6 s, a sweeper every
+second, the agent behind fault proxies that pass everything here.
 """
 
 from __future__ import annotations
@@ -13,70 +13,20 @@ import hashlib
 import shutil
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from infra.local import LocalStack, StackConfig, free_port
-from tests.conftest import ADMIN_PASSWORD, read_logs
+from infra.local import LocalStack
+from tests.conftest import read_logs, wait_until
+
+from .conftest import FAULT_LEASE_SECONDS, Proxies
+from .fault_helpers import Operator, agent_child, restart_agent
 
 pytestmark = pytest.mark.e2e
-FINAL = {"succeeded", "failed", "timed_out", "cancelled", "expired"}
-
-
-@pytest.fixture(scope="module")
-def faulty(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    config = StackConfig(root=tmp_path_factory.mktemp("faults"), api_port=free_port(), spa_dir=None,
-                         admin_password=ADMIN_PASSWORD, agent_name="fault-host",
-                         extra_api_env={"FLEETVISOR_LEASE_SECONDS": "4", "FLEETVISOR_SWEEP_SECONDS": "1"})
-    with LocalStack(config) as stack:
-        stack.wait_for_agents(1)
-        yield stack
-
-
-class Operator:
-    def __init__(self, stack: LocalStack) -> None:
-        self.stack = stack
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {stack.login()}"
-        [agent] = [a for a in self.get("/api/agents")["agents"] if a["name"] == "fault-host"]
-        self.agent_id = agent["agent_id"]
-
-    def get(self, path: str) -> Any:
-        return self.session.get(self.stack.url + path, timeout=10).json()
-
-    def act(self, action: str) -> str:
-        answer = self.session.post(f"{self.stack.url}/api/agents/{self.agent_id}/vms/test/actions",
-                                   json={"action": action}, timeout=10)
-        assert answer.status_code == 202, answer.text
-        return str(answer.json()["job_id"])
-
-    def wait_final(self, job_id: str, timeout: float = 45) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            job = self.get(f"/api/jobs/{job_id}")
-            if job["status"] in FINAL:
-                return dict(job)
-            time.sleep(0.1)
-        raise AssertionError(f"job {job_id} not final: {self.get(f'/api/jobs/{job_id}')}\n{read_logs(self.stack)}")
-
-    def reboot(self) -> dict[str, Any]:
-        """A reboot, as it ended. It applies in every run of the test driver (whose VM
-        state lives in each agent process, and starts afresh when one restarts)."""
-        return self.wait_final(self.act("reboot"))
-
-
-def _agent_child(stack: LocalStack) -> str:
-    return next(name for name in stack.children if name.startswith("agent-"))
-
-
-def _restart_agent(stack: LocalStack, **extra: Any) -> None:
-    stack.start_agent("fault-host", stack.config.libvirt_uri, None, stack.root / "agent", **extra)
 
 
 def test_api_restarted_during_long_polls(faulty: LocalStack) -> None:
@@ -89,22 +39,28 @@ def test_api_restarted_during_long_polls(faulty: LocalStack) -> None:
     assert job["status"] == "succeeded", job
 
 
-def test_agent_killed_after_its_claim_loses_nothing(faulty: LocalStack) -> None:
+def test_agent_killed_after_its_claim_loses_nothing(faulty: LocalStack, proxies: Proxies) -> None:
     op = Operator(faulty)
-    name = _agent_child(faulty)
+    # Frozen between two polls (say, backing off after the API restart above) it would claim nothing.
+    wait_until(lambda: proxies.api.waiting_for_answer(longer_than=0.3), what="a long poll in flight")
+    name = agent_child(faulty)
     agent = faulty.children[name].proc
     agent.send_signal(signal.SIGSTOP)  # frozen inside its long poll: the claim lands, nobody runs it
     try:
         job_id = op.act("reboot")
-        deadline = time.monotonic() + 10
-        while op.get(f"/api/jobs/{job_id}")["status"] == "queued" and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert op.get(f"/api/jobs/{job_id}")["status"] == "claimed"
+        wait_until(lambda: op.job(job_id)["status"] != "queued", what="the claim")
+        claimed_at = time.monotonic()
+        assert op.job(job_id)["status"] == "claimed"
+        wait_until(lambda: op.job(job_id)["status"] == "queued", timeout=FAULT_LEASE_SECONDS + 5,
+                   what="the unacknowledged claim to lapse")
+        lapsed_after = time.monotonic() - claimed_at
     finally:
         faulty.stop_child(name, signal.SIGKILL)
-    _restart_agent(faulty)
+    restart_agent(faulty)
     job = op.wait_final(job_id)
     assert (job["status"], job["attempt"]) == ("succeeded", 2), job
+    # Never acknowledged by a lease call, the claim lapsed after the claim-ack window, not after a lease.
+    assert lapsed_after < FAULT_LEASE_SECONDS, lapsed_after
     assert len(op.get("/api/agents")["agents"]) == 1  # the restart did not enrol again
 
 
@@ -124,12 +80,10 @@ def test_two_pollers_with_one_identity_claim_each_job_once(faulty: LocalStack, t
 def test_agent_clock_twenty_minutes_off_still_works(faulty: LocalStack) -> None:
     op = Operator(faulty)
     for offset in ("-20m", "+20m"):
-        faulty.stop_child(_agent_child(faulty))
-        _restart_agent(faulty, wrapper=["faketime", "-f", f"{offset} x1"], child_name=f"agent-skewed{offset}")
+        restart_agent(faulty, wrapper=["faketime", "-f", f"{offset} x1"], child_name=f"agent-skewed{offset}")
         job = op.reboot()
         assert job["status"] == "succeeded", (offset, job, read_logs(faulty))
-    faulty.stop_child(_agent_child(faulty))
-    _restart_agent(faulty)
+    restart_agent(faulty)
 
 
 def test_fleet_registration_key_works_only_once_configured(faulty: LocalStack) -> None:

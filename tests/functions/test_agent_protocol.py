@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -44,14 +45,23 @@ def _post(client: Client, host: FakeHost, path: str, body: dict[str, Any]) -> An
     return client.http.post(path, headers=host.headers, body=json.dumps(body))
 
 
+def test_a_one_second_poll_with_nothing_to_claim_waits_its_second(client: Client, make_operator: Any,
+                                                                   enrol: Any) -> None:
+    host: FakeHost = enrol(make_operator())
+    started = time.monotonic()
+    assert _poll(client, host, wait=1) == []
+    assert time.monotonic() - started >= 0.9
+
+
 def test_poll_claims_and_signs_the_job(client: Client, make_operator: Any, enrol: Any) -> None:
     op: Operator = make_operator()
     host: FakeHost = enrol(op)
     job_id = _queue_job(client, op, host)
     [claimed] = _poll(client, host)
-    register_keys = client.http.post(
+    announcement = client.http.post(
         "/agent/v1/heartbeat", headers=host.headers, body=json.dumps({"vms": [VM]})
-    ).json_body["signing_keys"]
+    ).json_body["key_announcement"]
+    register_keys = json.loads(_b64d(announcement["payload"]))["keys"]
     envelope = claimed["envelope"]
     public = {k["kid"]: Ed25519PublicKey.from_public_bytes(_b64d(k["public_key"])) for k in register_keys}
     raw = _b64d(envelope["payload"])
@@ -68,6 +78,21 @@ def test_poll_claims_and_signs_the_job(client: Client, make_operator: Any, enrol
     assert payload["expires_at"] <= claimed["lease_expires_at"]
     assert Job.get(job_id).status == "claimed"
     assert _poll(client, host) == []  # claimed once only
+
+
+def test_heartbeats_announce_the_signing_keys_signed_by_each_of_them(client: Client, make_operator: Any,
+                                                                    enrol: Any) -> None:
+    host: FakeHost = enrol(make_operator())
+    answer = client.http.post("/agent/v1/heartbeat", headers=host.headers, body=json.dumps({"vms": [VM]})).json_body
+    assert "signing_keys" not in answer  # no unsigned list: keys change only through the signed announcement
+    announcement = answer["key_announcement"]
+    raw = _b64d(announcement["payload"])
+    payload = json.loads(raw)
+    assert (payload["v"], payload["type"], payload["serial"]) == (1, "signing_keys", 1)
+    public = {k["kid"]: Ed25519PublicKey.from_public_bytes(_b64d(k["public_key"])) for k in payload["keys"]}
+    assert sorted(sig["kid"] for sig in announcement["sigs"]) == sorted(public)
+    for sig in announcement["sigs"]:
+        public[sig["kid"]].verify(_b64d(sig["sig"]), raw)
 
 
 def test_lease_then_complete_with_result_updates_job_and_vm(client: Client, make_operator: Any, enrol: Any) -> None:

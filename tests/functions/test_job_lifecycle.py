@@ -11,6 +11,7 @@ from typing import Any
 from chalice.test import Client
 from chalicelib.jobs import lifecycle
 from chalicelib.jobs.models import Job
+from chalicelib.settings import settings
 
 from .conftest import FakeHost, Operator
 
@@ -60,6 +61,24 @@ def test_a_lapsed_lease_requeues_and_the_stale_holder_is_fenced_off(client: Clie
     done = _post(client, host, complete, {"claim_token": second["claim_token"], "exit_code": 0})
     assert done.json_body == {"status": "succeeded"}
     assert (Job.get(job_id).attempt, Job.get(job_id).status) == (2, "succeeded")
+
+
+def test_a_claim_holds_for_the_ack_window_until_the_agent_acknowledges_it(client: Client, make_operator: Any,
+                                                                          enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    job_id = _queue(client, op, host).json_body["job_id"]
+    claimed = _poll(client, host)[0]
+    job = Job.get(job_id, consistent_read=True)
+    window = int(job.lease_expires_at) - int(job.claimed_ms) // 1000
+    payload = json.loads(base64.urlsafe_b64decode(claimed["envelope"]["payload"] + "=="))
+
+    assert window == settings().claim_ack_seconds < settings().lease_seconds
+    assert payload["expires_at"] == claimed["lease_expires_at"] == int(job.lease_expires_at)
+    acked = _post(client, host, f"/agent/v1/jobs/{job_id}/lease", {"claim_token": claimed["claim_token"],
+                                                                      "running": True})
+    assert acked.json_body["lease_expires_at"] >= int(time.time()) + settings().lease_seconds - 1
+    assert Job.get(job_id, consistent_read=True).status == "running"
 
 
 def test_the_last_lapse_times_the_job_out(client: Client, make_operator: Any, enrol: Any) -> None:

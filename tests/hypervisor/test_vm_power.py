@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import libvirt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fleetvisor_agent.hypervisor.host import Host
 from fleetvisor_agent.hypervisor.translate import translate_error
 
+from tests.agent.conftest import VECTORS_PATH
+from tests.agent.fake_control_plane import FakeControlPlane, running
+from tests.agent.test_runner import completions, config_for, start
+from tests.conftest import wait_until
+
 from .conftest import TIMINGS, RunJob
-from .guest import Image, QemuGuest, define_guest
+from .guest import URI, Image, QemuGuest, define_guest
 
 
 def test_start_boots_the_guest(guest: QemuGuest, run: RunJob) -> None:
@@ -174,3 +183,25 @@ def test_shutdown_escalates_when_the_guest_ignores_acpi(deaf_guest: QemuGuest, r
                               "request and was forced off.")
     assert 3 <= waited < 15
     assert deaf_guest.state_with_reason() == "shut off (destroyed)"
+
+
+def test_a_hosts_time_limit_ends_the_wait_for_a_deaf_guest_and_forces_nothing(deaf_guest: QemuGuest,
+                                                                               tmp_path: Path) -> None:
+    """Per-operation time limits on a real slow operation: the whole agent (runner, against the agent tests'
+    fake control plane) asked for a 60 s shutdown escalation on a host that allows vm.shutdown 3 s."""
+    deaf_guest.ensure_running_ready()
+    seed = json.loads(VECTORS_PATH.read_text())["signing_key_seed_hex"]
+    key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(seed))
+    with running(FakeControlPlane(signing_key=key)) as fake:
+        fake.queue_job("vm.shutdown", deaf_guest.uuid, job_id="job_deaf", args={"timeout_seconds": 60})
+        agent = start(dataclasses.replace(config_for(fake, tmp_path / "state", URI), op_timeouts={"vm.shutdown": 3.0}))
+        started = time.monotonic()
+        done = wait_until(lambda: completions(fake).get("job_deaf"), timeout=30)
+        waited = time.monotonic() - started
+        agent.stop()
+
+    assert (done["exit_code"], done["vm"]) == (124, None)
+    assert done["summary"] == "timed_out: vm.shutdown did not finish within 3 s; the agent stopped waiting for it."
+    assert 3 <= waited < 10
+    time.sleep(1)
+    assert deaf_guest.state() == "running"  # the escalation (60 s) never came: nothing was forced off

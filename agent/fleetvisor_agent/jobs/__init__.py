@@ -10,6 +10,9 @@ handler also gets a Link (the client and the attempt's claim token) to talk
 to the control plane while it runs, and the runner gives its job slot back
 once it starts, so open consoles never hold up other work.
 
+How long an operation may run is a table beside this registry
+(`timeouts.py`); the runner stops waiting for a handler past its limit.
+
 Cancellation reaches a handler through the job itself: `job.cancelled`, a
 threading.Event (verify.VerifiedJob). A handler that waits waits on it
 (`job.cancelled.wait(seconds)`, or `Guest.wait_until_stopped(timeout,
@@ -33,21 +36,25 @@ from .base import (
     EXIT_INVALID,
     EXIT_NEEDS_OPERATOR,
     EXIT_OK,
+    EXIT_TIMED_OUT,
     EXIT_TRANSIENT,
     ArgsSchema,
     Link,
     Result,
     build_result,
+    timed_out,
     vm_now,
 )
+from .timeouts import time_limit
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[VerifiedJob, Host], Result]
 SessionHandler = Callable[[VerifiedJob, Host, Link], Result]
 
-__all__ = ["EXIT_INVALID", "EXIT_NEEDS_OPERATOR", "EXIT_OK", "EXIT_TRANSIENT", "OPERATIONS", "ArgsSchema",
-           "Handler", "Link", "Operation", "Result", "allowed_ops", "args_valid", "is_session", "run", "vm_now"]
+__all__ = ["EXIT_INVALID", "EXIT_NEEDS_OPERATOR", "EXIT_OK", "EXIT_TIMED_OUT", "EXIT_TRANSIENT", "OPERATIONS",
+           "ArgsSchema", "Handler", "Link", "Operation", "Result", "allowed_ops", "args_valid", "is_session", "run",
+           "time_limit", "timed_out", "vm_now"]
 
 
 @dataclass(frozen=True)

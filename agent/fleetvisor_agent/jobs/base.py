@@ -19,6 +19,7 @@ EXIT_OK = 0
 EXIT_INVALID = 1  # invalid input, invalid state, not found: retrying will not help
 EXIT_TRANSIENT = 2  # worth another attempt later
 EXIT_NEEDS_OPERATOR = 3  # the agent itself failed: someone has to look
+EXIT_TIMED_OUT = 124  # the operation did not finish within its time limit (jobs/timeouts.py): worth a retry
 SUMMARY_MAX = 1000  # the control plane keeps at most this much of a summary
 
 # Lowercase 8-4-4-4-12 hex, the form libvirt prints. The version and variant
@@ -128,6 +129,15 @@ def build_result(job: VerifiedJob, *, summary: str, vm: dict[str, Any] | None, e
     document = {"job_id": job.job_id, "attempt": job.attempt, "op": job.op, "ok": exit_code == EXIT_OK,
                 "vm": vm, "error": error, "data": data, "duration_ms": duration_ms}
     return Result(exit_code=exit_code, summary=summary[:SUMMARY_MAX], document=document, vm=vm)
+
+
+def timed_out(job: VerifiedJob, seconds: float) -> Result:
+    """The job ran past its time limit and the agent stopped waiting. The VM is not read: whatever held the
+    operation up (a hung libvirtd) would hold that up too; heartbeats report it once it answers again."""
+    message = f"{job.op} did not finish within {seconds:g} s; the agent stopped waiting for it."
+    return build_result(job, summary=f"timed_out: {message}", vm=None,
+                        error={"code": "operation_timeout", "message": message}, exit_code=EXIT_TIMED_OUT,
+                        duration_ms=int(seconds * 1000))
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from .. import keys, validate
 from ..audit import logic as audit
 from ..auth import guard as operator_guard
 from ..auth.logic import Principal
-from ..jobs import states
+from ..jobs import signing, states
 from ..settings import settings
 from ..vms.models import Vm
 from ..web import Call, Reply, route
@@ -108,9 +108,12 @@ def register(call: Call) -> Reply:
     audit.record(agent.owner_id, actor=agent.agent_id, action="agent.enroll", target=agent.agent_id,
                  outcome="ok" if approved else "pending_approval", source_ip=call.source_ip,
                  user_agent=call.user_agent)
+    ring = keys.load(settings().job_key_secret)
+    # The plain list is what a new agent pins (it has nothing to verify an announcement with yet); the
+    # announcement tells it the serial to hold, and every later change comes only as one.
     answer = {"agent_id": agent.agent_id, "owner_id": agent.owner_id, "name": agent.name,
               "status": "approved" if approved else "pending_approval",
-              "signing_keys": keys.load(settings().job_key_secret).public_keys(),
+              "signing_keys": ring.public_keys(), "key_announcement": signing.announce(ring),
               "server_time": int(time.time())}
     return Reply(answer, 200 if approved else 202)
 
@@ -131,4 +134,4 @@ def heartbeat(call: Call) -> dict[str, Any]:
     reported = body.get("running_jobs")
     running: list[str] = reported if isinstance(reported, list) else []
     return {"server_time": int(time.time()), "cancel": states.cancellations(call.principal, running),
-            "signing_keys": keys.load(settings().job_key_secret).public_keys()}
+            "key_announcement": signing.announce(keys.load(settings().job_key_secret))}

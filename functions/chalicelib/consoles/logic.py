@@ -390,8 +390,8 @@ def _upload_window(console: Console) -> list[dict[str, Any]]:
 
 
 def _presign(method: str, key: str) -> str:
-    return str(aws.s3().generate_presigned_url(method, Params={"Bucket": settings().bucket, "Key": key},
-                                               ExpiresIn=URL_SECONDS))
+    return str(aws.s3_presigner().generate_presigned_url(method, Params={"Bucket": settings().bucket, "Key": key},
+                                                         ExpiresIn=URL_SECONDS))
 
 
 def _forget_taken(console: Console, after: int) -> None:

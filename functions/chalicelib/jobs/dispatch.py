@@ -4,6 +4,13 @@ The doorbell (SQS) wakes the poll; the jobs table decides. A claim is one
 conditional write (`status = queued AND agent_id = me AND due`), so exactly
 one poller wins even with two pollers of one identity. Jobs are signed when
 claimed, so the signed `attempt` is the claimed one.
+
+A claim holds only for the claim-ack window (30 s) until the agent's first
+lease call (`running: true`) turns it into a lease: the API cannot tell
+that the agent behind a long poll is gone, and a claim answered into a dead
+poll then lapses after the window instead of a whole lease. The signed
+`expires_at` ends with the window too, so a delivery that arrives too late
+to be acknowledged is refused by the agent as expired.
 """
 
 from __future__ import annotations
@@ -32,7 +39,8 @@ def poll(agent: Agent, wait: int, max_jobs: int) -> tuple[list[dict[str, Any]], 
     claimed = _claim_queued(agent, max_jobs)
     cancels: list[str] = []
     while not claimed and not cancels:
-        remaining = int(deadline - time.monotonic())
+        # Rounded, not truncated: a one-second poll that spent a few ms claiming must still wait its second.
+        remaining = round(deadline - time.monotonic())
         if remaining <= 0:
             break
         rung = doorbell.wait(agent.queue_url, remaining)
@@ -73,12 +81,17 @@ def try_claim(job_id: str, agent_id: str) -> Job | None:
         job.update(actions=[
             Job.status.set("claimed"), Job.status_created.set(f"claimed#{now_ms:013d}"),
             Job.attempt.add(1), Job.claim_token.set(secrets.token_urlsafe(18)),
-            Job.lease_expires_at.set(now + settings().lease_seconds), Job.claimed_ms.set(now_ms),
+            Job.lease_expires_at.set(now + claim_window()), Job.claimed_ms.set(now_ms),
             Job.live_shard.set(LIVE_SHARD), Job.queue_shard.remove()],
             condition=(Job.status == "queued") & (Job.agent_id == agent_id) & (Job.deliver_by >= now) & due)
     except UpdateError:
         return None  # someone else's, already claimed, not yet due, or gone: not ours to run
     return job
+
+
+def claim_window() -> int:
+    """How long a claim holds before the agent acknowledges it with its first lease call (then: a lease)."""
+    return min(settings().claim_ack_seconds, settings().lease_seconds)
 
 
 def _deliver(job: Job) -> dict[str, Any]:
@@ -96,7 +109,7 @@ def upload_urls(job: Job) -> dict[str, Any]:
     """Presigned PUTs (s3v4, one server-built key each) for this attempt's outputs."""
     config = settings()
     result_key = result_object_key(job.owner_id, job.job_id, str(job.claim_token))
-    url = aws.s3().generate_presigned_url("put_object", Params={"Bucket": config.bucket, "Key": result_key},
+    url = aws.s3_presigner().generate_presigned_url("put_object", Params={"Bucket": config.bucket, "Key": result_key},
                                           ExpiresIn=config.upload_url_seconds)
     return {"result": {"url": url, "key": result_key, "max_bytes": config.result_max_bytes,
                        "expires_at": int(time.time()) + config.upload_url_seconds}}

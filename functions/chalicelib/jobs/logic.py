@@ -117,7 +117,7 @@ def view(job: Job, with_links: bool = False) -> dict[str, Any]:
     if job.result_key:
         result = {"size": int(job.result_size or 0), "etag": job.result_etag}
         if with_links:
-            result["url"] = aws.s3().generate_presigned_url(
+            result["url"] = aws.s3_presigner().generate_presigned_url(
                 "get_object", Params={"Bucket": settings().bucket, "Key": job.result_key}, ExpiresIn=300)
     return {"job_id": job.job_id, "agent_id": job.agent_id, "op": job.op, "args": job.args,
             "status": job.status, "attempt": int(job.attempt), "max_attempts": int(job.max_attempts),
