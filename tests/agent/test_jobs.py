@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from pathlib import Path
@@ -216,3 +217,27 @@ def test_host_capabilities_job_with_libvirt_down_is_transient(tmp_path: Path) ->
 
     assert (result.exit_code, result.document["error"]["code"], result.document["data"]) == (
         2, "hypervisor_unavailable", None)
+
+
+@pytest.mark.parametrize(("op", "vm_uuid"), [("vm.start", WEB1), ("vm.resume", WEB1), ("vm.force_stop", DB1)])
+def test_a_retry_that_finds_its_work_done_succeeds_but_a_first_attempt_does_not(node_host: Host, op: str,
+                                                                                vm_uuid: str) -> None:
+    """web1 runs and db1 is shut off: what a lost first attempt of these jobs would have left behind."""
+    retry = dataclasses.replace(job_for(op, vm_uuid), attempt=2)
+    before = states(node_host)
+
+    first, second = run(node_host, op, vm_uuid), jobs.run(retry, node_host)
+
+    assert (first.exit_code, first.document["error"]["code"]) == (1, "invalid_state")
+    assert (second.exit_code, second.document["data"]) == (0, {"already_done": True})
+    assert second.summary.startswith(f"{op}: VM ")
+    assert "was already" in second.summary
+    assert states(node_host) == before
+
+
+def test_a_retry_of_a_reboot_reboots_again(node_host: Host) -> None:
+    retry = dataclasses.replace(job_for("vm.reboot", WEB1), attempt=2)
+
+    result = jobs.run(retry, node_host)
+
+    assert (result.exit_code, result.document["data"]) == (0, None)

@@ -6,6 +6,15 @@ heartbeat that the lifecycle event triggers reports it. With
 `timeout_seconds` the job waits that long for the VM to stop and then pulls
 the plug, and says so (`data.escalated`). A job cancelled while it waits stops
 waiting at once and leaves the VM as it is: no forced stop.
+
+A retry that finds its work done succeeds. An operation that does not fit the
+VM's state (start a running VM) fails with `invalid_state`, except on a later
+attempt of a job that names a state to reach (start, shutdown, force-stop,
+suspend, resume) when the VM is already in it: the attempt before may have
+done the work and lost only its report (its lease lapsed while the agent was
+cut off, say), and failing the job then would tell the operator the opposite
+of what happened. It reports `data.already_done`. Reboot and reset name no
+state, so a retry of them runs again.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from ..hypervisor.errors import INVALID_STATE, HypervisorError
 from ..hypervisor.guest import Guest
 from ..hypervisor.host import Host
 from ..verify import VerifiedJob
-from .base import VM_ONLY, VM_UUID, ArgsSchema, IntRange, Outcome, Result, run_on_vm
+from .base import VM_ONLY, VM_UUID, ArgsSchema, IntRange, Outcome, Result, VmAction, run_on_vm
 
 MAX_SHUTDOWN_TIMEOUT = 3600
 
@@ -34,10 +43,33 @@ OPS: Mapping[str, ArgsSchema] = {
 }
 
 
+# The state each operation leaves the VM in, for the ones that name one.
+TARGET_STATES: Mapping[str, str] = {"vm.start": "running", "vm.shutdown": "shutoff", "vm.force_stop": "shutoff",
+                                    "vm.suspend": "paused", "vm.resume": "running"}
+
+
 def handle(job: VerifiedJob, host: Host) -> Result:
+    action = _action(job)
+    target = TARGET_STATES.get(job.op)
+    if job.attempt > 1 and target is not None:
+        action = _unless_already(target, action)
+    return run_on_vm(job, host, action)
+
+
+def _action(job: VerifiedJob) -> VmAction:
     if job.op == "vm.shutdown":  # the one that waits, so the one that needs to hear of a cancel
-        return run_on_vm(job, host, lambda guest, args: _shutdown(guest, args, job.cancelled))
-    return run_on_vm(job, host, ACTIONS[job.op])
+        return lambda guest, args: _shutdown(guest, args, job.cancelled)
+    return ACTIONS[job.op]
+
+
+def _unless_already(target: str, action: VmAction) -> VmAction:
+    def run(guest: Guest, args: Mapping[str, Any]) -> Outcome | None:
+        if guest.state() != target:
+            return action(guest, args)
+        return Outcome(data={"already_done": True},
+                       summary=f"VM {guest.name!r} was already {target}: an earlier attempt of this job did it, "
+                               "or something else did.")
+    return run
 
 
 def _shutdown(guest: Guest, args: Mapping[str, Any], cancelled: threading.Event) -> Outcome:
@@ -74,7 +106,7 @@ def _plain(method: Callable[[Guest], None]) -> Callable[[Guest, Mapping[str, Any
     return lambda guest, _args: method(guest)
 
 
-ACTIONS: Mapping[str, Callable[[Guest, Mapping[str, Any]], Outcome | None]] = {
+ACTIONS: Mapping[str, VmAction] = {
     "vm.start": _plain(Guest.start),
     "vm.force_stop": _plain(Guest.force_stop),
     "vm.reboot": _plain(Guest.reboot),
