@@ -16,12 +16,17 @@ from chalicelib.jobs import dispatch, lifecycle
 from chalicelib.jobs.models import FINAL_STATES, LIVE_SHARD, LIVE_STATES, QUEUE_SHARD, Job
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from .conftest import FakeHost, Operator
 
 TRIALS = 1000
 CLAIMERS = 4
+# Mostly the claim that holds, as an agent would send it; sometimes a superseded or a made-up one.
+TOKEN_PICKS = st.sampled_from(["newest", "newest", "newest", "stale", "unknown"])
+# Cancels and missed deliveries end jobs for good: drawn as often as the other rules, they act one time in
+# four, so that most jobs live long enough to be claimed, renewed, retried and completed.
+SOMETIMES = st.sampled_from([False, False, False, True])
 
 
 def _queued(agent_id: str, owner_id: str, count: int) -> list[str]:
@@ -60,9 +65,13 @@ def test_concurrent_claims_never_double_claim(app: Any) -> None:
 
 
 class JobLifecycle(RuleBasedStateMachine):
-    """Enqueue, claim, renew, complete, cancel and lapse, through the HTTP handlers."""
+    """Enqueue, claim, renew, complete, cancel, lapse and expire, through the HTTP handlers.
 
-    jobs = Bundle("jobs")
+    Every claim token ever handed out is kept, and renewals and completions are sent with any of them,
+    the stale ones included: only the newest claim of a live job may be accepted (one live claim per
+    job), a completion ends the job as its exit code says, and a final job never changes again.
+    """
+
     client: Client
     op: Operator
     make_host: Any
@@ -70,57 +79,80 @@ class JobLifecycle(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.tokens: dict[str, str] = {}
+        self.tokens: dict[str, list[str]] = {}  # every claim token each job was handed out, oldest first
         self.finals: dict[str, str] = {}
         self.created: list[str] = []
 
     @initialize()
-    def fresh_host(self) -> None:
+    def fresh_host_with_a_job(self) -> None:
         self.host = type(self).make_host()
+        self.enqueue("reboot")
 
-    @rule(target=jobs, action=st.sampled_from(["start", "shutdown", "reboot"]))
-    def enqueue(self, action: str) -> str:
+    @rule(action=st.sampled_from(["start", "shutdown", "reboot"]))
+    def enqueue(self, action: str) -> None:
         answer = self.client.http.post(f"/api/agents/{self.host.agent_id}/vms/test/actions", headers=self.op.headers,
                                        body=json.dumps({"action": action}))
         assert answer.status_code == 202
-        job_id = str(answer.json_body["job_id"])
-        self.created.append(job_id)
-        return job_id
+        self.created.append(str(answer.json_body["job_id"]))
 
     @rule()
     def claim(self) -> None:
         answer = self.client.http.post("/agent/v1/poll?wait=0", headers=self.host.headers, body='{"max_jobs": 3}')
         for claimed in answer.json_body["jobs"]:
             assert claimed["job_id"] not in self.finals
-            self.tokens[claimed["job_id"]] = claimed["claim_token"]
+            assert claimed["claim_token"] not in self.tokens.get(claimed["job_id"], []), "a claim token came twice"
+            self.tokens.setdefault(claimed["job_id"], []).append(claimed["claim_token"])
 
-    @rule(job_id=jobs)
-    def renew(self, job_id: str) -> None:
-        token = self.tokens.get(job_id, "none")
+    @precondition(lambda self: self.tokens)
+    @rule(data=st.data(), pick=TOKEN_PICKS)
+    def renew(self, data: st.DataObject, pick: str) -> None:
+        job_id = data.draw(st.sampled_from(sorted(self.tokens)), label="claimed job")
+        token, newest = self._token(job_id, pick)
+        live = Job.get(job_id, consistent_read=True).status in LIVE_STATES
         answer = self._agent(f"/agent/v1/jobs/{job_id}/lease", {"claim_token": token, "running": True})
-        assert answer.status_code in (200, 409)
+        assert answer.status_code == (200 if newest and live else 409), (answer.status_code, newest, live)
 
-    @rule(job_id=jobs, exit_code=st.sampled_from([0, 1, 2, 124]))
-    def complete(self, job_id: str, exit_code: int) -> None:
-        token = self.tokens.get(job_id, "none")
+    @precondition(lambda self: self.tokens)
+    @rule(data=st.data(), pick=TOKEN_PICKS, exit_code=st.sampled_from([0, 1, 2, 3, 124]))
+    def complete(self, data: st.DataObject, pick: str, exit_code: int) -> None:
+        job_id = data.draw(st.sampled_from(sorted(self.tokens)), label="claimed job")
+        token, newest = self._token(job_id, pick)
+        before = Job.get(job_id, consistent_read=True)
         answer = self._agent(f"/agent/v1/jobs/{job_id}/complete", {"claim_token": token, "exit_code": exit_code})
-        assert answer.status_code in (200, 409)
-        if answer.status_code == 200:
+        accepted = newest and before.status in LIVE_STATES
+        assert answer.status_code == (200 if accepted else 409), (answer.status_code, newest, before.status)
+        if accepted:
             assert job_id not in self.finals, "a final job changed"
+            assert Job.get(job_id, consistent_read=True).status == _ended_as(exit_code, before)
 
-    @rule(job_id=jobs)
-    def cancel(self, job_id: str) -> None:
+    @rule(data=st.data(), now=SOMETIMES)
+    def cancel(self, data: st.DataObject, now: bool) -> None:
+        job_id = data.draw(st.sampled_from(self.created), label="job")
+        if not now:
+            return
         answer = self.client.http.post(f"/api/jobs/{job_id}/cancel", headers=self.op.headers, body="{}")
         assert answer.status_code in (200, 409)
         if answer.status_code == 409:
             assert Job.get(job_id).status in FINAL_STATES
 
-    @rule(job_id=jobs)
-    def lapse(self, job_id: str) -> None:
+    @precondition(lambda self: self.tokens)
+    @rule(data=st.data())
+    def lapse(self, data: st.DataObject) -> None:
+        job_id = data.draw(st.sampled_from(sorted(self.tokens)), label="claimed job")
         job = Job.get(job_id)
         if job.status in LIVE_STATES:
             Job(job_id).update(actions=[Job.lease_expires_at.set(int(time.time()) - 1)])
             lifecycle.sweep()
+
+    @rule(data=st.data(), now=SOMETIMES)
+    def miss_delivery(self, data: st.DataObject, now: bool) -> None:
+        """Its delivery window ends while it waits in the queue: it expires, unless it was claimed first."""
+        job_id = data.draw(st.sampled_from(self.created), label="job")
+        job = Job.get(job_id)
+        if now and job.status == "queued":
+            Job(job_id).update(actions=[Job.deliver_by.set(int(time.time()) - 1)])
+            lifecycle.sweep()
+            assert Job.get(job_id, consistent_read=True).status == "expired"
 
     @invariant()
     def claims_are_exclusive_and_finals_stay(self) -> None:
@@ -131,9 +163,10 @@ class JobLifecycle(RuleBasedStateMachine):
             elif job.status in FINAL_STATES:
                 self.finals[job_id] = job.status
             if job.status in LIVE_STATES:
-                assert job.claim_token and job.live_shard == LIVE_SHARD
+                assert job.claim_token == self.tokens[job_id][-1] and job.live_shard == LIVE_SHARD
             else:
                 assert job.live_shard is None
+            assert int(job.attempt) == len(self.tokens.get(job_id, []))  # one attempt per claim, each claimed once
 
     def teardown(self) -> None:
         """Every job ends final: cancel what is left, and let lapsed leases retire."""
@@ -144,8 +177,24 @@ class JobLifecycle(RuleBasedStateMachine):
         lifecycle.sweep()
         assert {Job.get(j).status for j in self.created} <= FINAL_STATES
 
+    def _token(self, job_id: str, pick: str) -> tuple[str, bool]:
+        """The job's newest claim token, an older one, or one it never had; and whether it is the newest."""
+        issued = self.tokens.get(job_id, [])
+        if pick == "newest" and issued:
+            return issued[-1], True
+        if pick == "stale" and len(issued) > 1:
+            return issued[0], False
+        return "never-issued", False
+
     def _agent(self, path: str, body: dict[str, Any]) -> Any:
         return self.client.http.post(path, headers=self.host.headers, body=json.dumps(body))
+
+
+def _ended_as(exit_code: int, before: Job) -> str:
+    """What a completion makes of a live job: 2 and 124 retry while attempts are left."""
+    if exit_code in (2, 124) and int(before.attempt) < int(before.max_attempts):
+        return "queued"
+    return {0: "succeeded", 124: "timed_out"}.get(exit_code, "failed")
 
 
 def test_job_lifecycle_state_machine(client: Client, make_operator: Any, enrol: Any) -> None:
@@ -155,6 +204,6 @@ def test_job_lifecycle_state_machine(client: Client, make_operator: Any, enrol: 
     # A fresh host per example keeps examples independent.
     JobLifecycle.make_host = staticmethod(lambda: enrol(op))
     runner = JobLifecycle.TestCase()
-    runner.settings = settings(max_examples=12, stateful_step_count=15, deadline=None, database=None,
+    runner.settings = settings(max_examples=30, stateful_step_count=30, deadline=None, database=None,
                                suppress_health_check=list(HealthCheck))
     runner.runTest()
