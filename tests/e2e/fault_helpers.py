@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import requests
 
 from infra.local import LocalStack
-from tests.conftest import read_logs
+from tests.agent.conftest import NODE_XML, STUBBORN_XML
+from tests.conftest import read_logs, wait_until
 
 FINAL = {"succeeded", "failed", "timed_out", "cancelled", "expired"}
 HOST = "fault-host"
@@ -75,3 +78,26 @@ def agent_log(stack: LocalStack) -> str:
 def attempts_run(stack: LocalStack, job_id: str) -> list[int]:
     """The attempts of this job the agent accepted and started, from its log."""
     return [int(n) for n in re.findall(rf"job accepted job_id={job_id} attempt=(\d+)", agent_log(stack))]
+
+
+def vm_listed(op: Operator, name: str) -> bool:
+    return any(vm["name"] == name for vm in op.get(f"/api/agents/{op.agent_id}/vms")["vms"])
+
+
+@contextlib.contextmanager
+def stubborn_host(stack: LocalStack, node_file: Path, extra_env: dict[str, str] | None = None) -> Iterator[Operator]:
+    """The fault host's agent restarted on a test-driver node whose one VM, `stubborn1`, ignores ACPI
+    (the test driver restarts it at once): a shutdown with `timeout_seconds` then waits that long before
+    it forces the VM off, which makes a job that runs for as long as a test needs. Afterwards the agent
+    is back on its own node."""
+    node_file.write_text(NODE_XML.format(domains=STUBBORN_XML, pool=""))
+    op = Operator(stack)
+    stack.config.libvirt_uri, default_uri = f"test://{node_file}", stack.config.libvirt_uri
+    try:
+        restart_agent(stack, extra_env=extra_env)
+        wait_until(lambda: vm_listed(op, "stubborn1"), timeout=20, what="stubborn1 in the inventory")
+        yield op
+    finally:
+        stack.config.libvirt_uri = default_uri
+        restart_agent(stack)
+        wait_until(lambda: vm_listed(op, "test"), timeout=20, what="the test VM back in the inventory")

@@ -29,14 +29,16 @@ from .fault_helpers import Operator, agent_child, restart_agent
 pytestmark = pytest.mark.e2e
 
 
-def test_api_restarted_during_long_polls(faulty: LocalStack) -> None:
+def test_api_restarted_during_long_polls(faulty: LocalStack, proxies: Proxies) -> None:
     op = Operator(faulty)
+    agent = faulty.children[agent_child(faulty)].proc
+    wait_until(lambda: proxies.api.waiting_for_answer(longer_than=0.3), what="a long poll in flight")
     faulty.stop_child("api", signal.SIGKILL)
     time.sleep(2)
     faulty.start_api()
-    op = Operator(faulty)
     job = op.reboot()
-    assert job["status"] == "succeeded", job
+    assert (job["status"], job["attempt"]) == ("succeeded", 1), job
+    assert agent.poll() is None  # the same agent process: it rode out the restart by itself
 
 
 def test_agent_killed_after_its_claim_loses_nothing(faulty: LocalStack, proxies: Proxies) -> None:
@@ -70,11 +72,15 @@ def test_two_pollers_with_one_identity_claim_each_job_once(faulty: LocalStack, t
     shutil.copytree(faulty.root / "agent", twin_dir)
     twin = faulty.start_agent("fault-host", faulty.config.libvirt_uri, None, twin_dir, child_name="agent-twin")
     try:
+        wait_until(lambda: "agent running" in _log(faulty, "agent-twin"), what="the twin running")
         jobs = [op.reboot() for _ in range(6)]
         assert twin.proc.poll() is None, "the twin kept polling all along"
     finally:
         faulty.stop_child("agent-twin")
     assert [(j["status"], j["attempt"]) for j in jobs] == [("succeeded", 1)] * 6
+    # Whichever of the two claimed a job, it alone ran it: each job was accepted once in both logs together.
+    both = _log(faulty, agent_child(faulty)) + _log(faulty, "agent-twin")
+    assert [both.count(f"job accepted job_id={j['job_id']} ") for j in jobs] == [1] * 6
 
 
 def test_agent_clock_twenty_minutes_off_still_works(faulty: LocalStack) -> None:
@@ -112,3 +118,7 @@ def test_fleet_registration_key_works_only_once_configured(faulty: LocalStack) -
         faulty.start_api()
     names = {a["name"] for a in Operator(faulty).get("/api/agents")["agents"]}
     assert {"fleet-a", "fleet-b"} <= names
+
+
+def _log(stack: LocalStack, child: str) -> str:
+    return (stack.root / "logs" / f"{child}.log").read_text()

@@ -12,32 +12,19 @@ from pathlib import Path
 import pytest
 
 from infra.local import LocalStack
-from tests.agent.conftest import NODE_XML, STUBBORN1, STUBBORN_XML
-from tests.conftest import wait_until
+from tests.agent.conftest import STUBBORN1
 
-from .fault_helpers import Operator, attempts_run, restart_agent
+from . import fault_helpers
+from .fault_helpers import Operator, attempts_run
 
 pytestmark = pytest.mark.e2e
 
 
-def _vm_listed(op: Operator, name: str) -> bool:
-    return any(vm["name"] == name for vm in op.get(f"/api/agents/{op.agent_id}/vms")["vms"])
-
-
 @pytest.fixture
 def stubborn_host(faulty: LocalStack, tmp_path: Path) -> Iterator[Operator]:
-    node = tmp_path / "stubborn.xml"
-    node.write_text(NODE_XML.format(domains=STUBBORN_XML, pool=""))
-    op = Operator(faulty)
-    faulty.config.libvirt_uri, default_uri = f"test://{node}", faulty.config.libvirt_uri
-    try:
-        restart_agent(faulty, extra_env={"FLEETVISOR_AGENT_OP_TIMEOUTS": "vm.shutdown=1"})
-        wait_until(lambda: _vm_listed(op, "stubborn1"), timeout=20, what="stubborn1 in the inventory")
+    with fault_helpers.stubborn_host(faulty, tmp_path / "stubborn.xml",
+                                     extra_env={"FLEETVISOR_AGENT_OP_TIMEOUTS": "vm.shutdown=1"}) as op:
         yield op
-    finally:
-        faulty.config.libvirt_uri = default_uri
-        restart_agent(faulty)
-        wait_until(lambda: _vm_listed(op, "test"), timeout=20, what="the test VM back in the inventory")
 
 
 def test_an_operation_past_its_time_limit_is_retried_then_ends_timed_out(faulty: LocalStack,
