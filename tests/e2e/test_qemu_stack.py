@@ -1,5 +1,6 @@
 """The whole chain on a real VM: operator API → job → agent → libvirtd + QEMU,
-each outcome checked independently with virsh. Also: a change made outside
+each outcome checked independently with virsh (state and its reason, snapshot
+list, pool volumes) or on the guest's serial log (a reboot boots it again). Also: a change made outside
 Fleetvisor (virsh destroy) reaches the API within 2 s through libvirt's
 lifecycle events."""
 
@@ -13,7 +14,7 @@ import pytest
 import requests
 
 from infra.local import LocalStack, StackConfig, free_port
-from tests.conftest import ADMIN_PASSWORD, read_logs
+from tests.conftest import ADMIN_PASSWORD, read_logs, wait_until
 from tests.e2e.console_terminal import ConsoleTerminal
 from tests.hypervisor.guest import URI, QemuGuest, define_guest, pool_volumes, prepare, virsh
 
@@ -24,6 +25,14 @@ FINAL = {"succeeded", "failed", "timed_out", "cancelled", "expired"}
 @pytest.fixture(scope="module")
 def guest() -> Iterator[QemuGuest]:
     made = define_guest(prepare())
+    yield made
+    made.remove()
+
+
+@pytest.fixture(scope="module")
+def deaf_guest(guest: QemuGuest) -> Iterator[QemuGuest]:
+    """A second guest whose init starts no acpid: it ignores the ACPI power button, as a hung guest would."""
+    made = define_guest(prepare(), acpid=False, disk=False)
     yield made
     made.remove()
 
@@ -44,6 +53,8 @@ class Operator:
         self.session.headers["Authorization"] = f"Bearer {stack.login()}"
         [agent] = self.get("/api/agents")["agents"]
         self.vms = f"/api/agents/{agent['agent_id']}/vms"
+        # A guest defined after the agent started is listed once libvirt's define event has been reported.
+        wait_until(lambda: guest.uuid in {vm["uuid"] for vm in self.get(self.vms)["vms"]}, what="the VM listed")
 
     def get(self, path: str) -> Any:
         answer = self.session.get(self.stack.url + path, timeout=10)
@@ -82,6 +93,39 @@ def test_lifecycle_snapshots_detail_and_delete_on_a_real_vm(qemu_stack: LocalSta
     assert detail["disks"] and detail["disks"][0]["capacity_bytes"] > 0
     op.run("shutdown", timeout_seconds=60)
     assert virsh("domstate", guest.name) == "shut off" and op.vm_state() == "shutoff"
+
+
+def test_reboot_force_stop_and_snapshot_revert_on_a_real_vm(qemu_stack: LocalStack, guest: QemuGuest) -> None:
+    op = Operator(qemu_stack, guest)
+    guest.ensure_running_ready()
+    boots = guest.boots()
+
+    op.run("reboot")
+    guest.wait_ready(boots + 1)  # it really booted again, and came back running
+    assert virsh("domstate", guest.name) == "running"
+    op.run("snapshot-create", name="before-stop")
+    op.run("force-stop")
+    assert guest.state_with_reason() == "shut off (destroyed)"
+    assert op.vm_state() == "shutoff"
+    reverted = op.run("snapshot-revert", name="before-stop")
+    assert guest.state_with_reason() == "running (from snapshot)"  # memory and all: no boot
+    assert reverted["vm"]["state"] == "running" and op.vm_state() == "running"
+    op.run("snapshot-delete", name="before-stop")
+    assert "before-stop" not in virsh("snapshot-list", guest.name, "--name").split()
+
+
+def test_shutdown_of_a_guest_that_ignores_acpi_escalates_through_the_api(qemu_stack: LocalStack,
+                                                                         deaf_guest: QemuGuest) -> None:
+    op = Operator(qemu_stack, deaf_guest)
+    deaf_guest.ensure_running_ready()  # booted and ignoring the power button, not merely still booting
+
+    result = op.run("shutdown", timeout_seconds=3)
+
+    assert result["data"] == {"escalated": True}
+    assert deaf_guest.state_with_reason() == "shut off (destroyed)"
+    job = op.get(f"/api/jobs/{result['job_id']}")
+    assert job["summary"] == (f"vm.shutdown: VM {deaf_guest.name!r} did not shut down within 3 s of the ACPI "
+                              "request and was forced off.")
 
 
 def test_a_change_made_with_virsh_reaches_the_api_within_two_seconds(qemu_stack: LocalStack,
