@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -15,10 +16,12 @@ import pytest
 import requests
 from chalice.test import Client
 from chalicelib.agents import enrollment
+from chalicelib.agents.models import Agent
+from chalicelib.jobs import doorbell
 from chalicelib.jobs.models import Job
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .conftest import VM, FakeHost, Operator, public_b64
+from .conftest import VM, FakeHost, Operator, public_b64, queue_without_ringing
 
 JSON = {"Content-Type": "application/json"}
 
@@ -51,6 +54,47 @@ def test_a_one_second_poll_with_nothing_to_claim_waits_its_second(client: Client
     started = time.monotonic()
     assert _poll(client, host, wait=1) == []
     assert time.monotonic() - started >= 0.9
+
+
+def _poll_in_background(client: Client, host: FakeHost, wait: int) -> tuple[threading.Thread, dict[str, Any]]:
+    """A long poll waiting in another thread; `answer` gets its jobs and the time it answered."""
+    answer: dict[str, Any] = {}
+
+    def poll() -> None:
+        answer["jobs"] = _poll(client, host, wait=wait)
+        answer["at"] = time.monotonic()
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    time.sleep(0.5)  # it has looked at the table once and waits on the doorbell now
+    return thread, answer
+
+
+def test_a_waiting_poll_answers_as_soon_as_a_job_rings_its_doorbell(client: Client, make_operator: Any,
+                                                                     enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    thread, answer = _poll_in_background(client, host, wait=10)
+    [job_id] = queue_without_ringing(host.agent_id, op.user_id)
+    rung = time.monotonic()
+    doorbell.ring(Agent.get(host.agent_id).queue_url, job_id)  # as the operator's POST does
+    thread.join(timeout=15)
+
+    assert [j["job_id"] for j in answer["jobs"]] == [job_id]
+    assert answer["at"] - rung < 1.5  # the doorbell, not the end of the 10 s wait
+
+
+def test_a_lost_doorbell_delays_a_job_by_one_wait_period_at_most(client: Client, make_operator: Any,
+                                                                  enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    thread, answer = _poll_in_background(client, host, wait=3)
+    [job_id] = queue_without_ringing(host.agent_id, op.user_id)  # queued, and its ring lost
+    queued = time.monotonic()
+    thread.join(timeout=10)
+
+    assert [j["job_id"] for j in answer["jobs"]] == [job_id]  # the same poll found it in the table
+    assert answer["at"] - queued < 3.5
 
 
 def test_poll_claims_and_signs_the_job(client: Client, make_operator: Any, enrol: Any) -> None:

@@ -13,12 +13,12 @@ from typing import Any
 
 from chalice.test import Client
 from chalicelib.jobs import dispatch, lifecycle
-from chalicelib.jobs.models import FINAL_STATES, LIVE_SHARD, LIVE_STATES, QUEUE_SHARD, Job
+from chalicelib.jobs.models import FINAL_STATES, LIVE_SHARD, LIVE_STATES, Job
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from .conftest import FakeHost, Operator
+from .conftest import FakeHost, Operator, queue_without_ringing
 
 TRIALS = 1000
 CLAIMERS = 4
@@ -29,20 +29,9 @@ TOKEN_PICKS = st.sampled_from(["newest", "newest", "newest", "stale", "unknown"]
 SOMETIMES = st.sampled_from([False, False, False, True])
 
 
-def _queued(agent_id: str, owner_id: str, count: int) -> list[str]:
-    now_ms = int(time.time() * 1000)
-    ids = [f"job_{uuid.uuid4().hex}" for _ in range(count)]
-    with Job.batch_write() as batch:
-        for job_id in ids:
-            batch.save(Job(job_id, agent_id=agent_id, owner_id=owner_id, op="vm.start", args={}, status="queued",
-                           status_created=f"queued#{now_ms:013d}", created_ms=now_ms, deliver_by=now_ms // 1000 + 600,
-                           queue_shard=QUEUE_SHARD))
-    return ids
-
-
 def test_concurrent_claims_never_double_claim(app: Any) -> None:
     agent_id = f"ag_race_{uuid.uuid4().hex[:8]}"
-    job_ids = _queued(agent_id, "usr_race", TRIALS)
+    job_ids = queue_without_ringing(agent_id, "usr_race", TRIALS)
     wins: Counter[str] = Counter()
     lock = threading.Lock()
     start = threading.Barrier(CLAIMERS)
