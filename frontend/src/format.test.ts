@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   consoleStatusWords,
   endOfDayMs,
+  exitCodeWords,
   formatAgo,
   formatBytes,
   formatMemory,
@@ -117,5 +118,19 @@ describe('consoleStatusWords', () => {
     expect(consoleStatusWords('closed', 'console_busy')).toBe("Closed: another console holds the VM's serial port.");
     expect(consoleStatusWords('closed', 'agent_lost')).toBe("Closed: the host's agent stopped answering.");
     expect(consoleStatusWords('closed', null)).toBe('Closed.');
+  });
+});
+
+describe('exitCodeWords', () => {
+  it.each([
+    [null, '—'],
+    [0, '0 · succeeded'],
+    [1, '1 · invalid input'],
+    [2, '2 · transient failure'],
+    [3, '3 · needs an operator'],
+    [124, '124 · timed out'],
+    [7, '7'],
+  ])('%s reads %s', (code, text) => {
+    expect(exitCodeWords(code)).toBe(text);
   });
 });

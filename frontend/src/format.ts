@@ -154,3 +154,19 @@ export function consoleStatusWords(status: ConsoleStatus | null, reason: Console
       return reason && reason in CLOSED_BECAUSE ? `Closed: ${CLOSED_BECAUSE[reason]}.` : 'Closed.';
   }
 }
+
+// The agent's exit codes (docs/protocol.md); 2 and 124 are retried while attempts are left, 1 and 3 never.
+const EXIT_MEANINGS: Record<number, string> = {
+  0: 'succeeded',
+  1: 'invalid input',
+  2: 'transient failure',
+  3: 'needs an operator',
+  124: 'timed out',
+};
+
+/** A job's exit code with its meaning, "3 · needs an operator"; "—" before the job has one. */
+export function exitCodeWords(code: number | null | undefined): string {
+  if (code === null || code === undefined) return '—';
+  const meaning = EXIT_MEANINGS[code];
+  return meaning ? `${code} · ${meaning}` : String(code);
+}

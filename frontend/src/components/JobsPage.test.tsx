@@ -61,10 +61,12 @@ describe('Jobs page: the list', () => {
     expect(failed.textContent).toContain('hv2');
     expect(failed.textContent).toContain('host.capabilities');
     expect(failed.textContent).toContain('3/3');
+    expect(within(failed).getByTestId('job-exit-code').textContent).toBe('2 · transient failure');
     expect(within(failed).getByText('libvirt <b>down</b>')).toBeTruthy();
     expect(failed.querySelector('b')).toBeNull();
     await waitFor(() => expect(row('job-1').textContent).toContain('web1'));
     expect(row('job-1').textContent).toContain('hv1');
+    expect(within(row('job-1')).getByTestId('job-exit-code').textContent).toBe('0 · succeeded');
     expect(cancelButton('job-1')).toBeNull(); // final jobs cannot be cancelled
   });
 

@@ -3,7 +3,7 @@
 
 import { useState } from 'preact/hooks';
 import type { Api } from '../api';
-import { formatTime } from '../format';
+import { exitCodeWords, formatTime } from '../format';
 import type { JobsState } from '../state/jobs';
 import { isFinal, type Job } from '../types';
 import { FormError } from './FormError';
@@ -65,7 +65,9 @@ function JobsRow({ api, job, hostName, vmName, sending, error, onCancel }: RowPr
         <td class="num">
           {job.attempt}/{job.max_attempts}
         </td>
-        <td class="num">{job.exit_code ?? '—'}</td>
+        <td class="num nowrap" data-testid="job-exit-code">
+          {exitCodeWords(job.exit_code)}
+        </td>
         <td class="summary">{job.summary ?? ''}</td>
         <td>
           <div class="actions">
