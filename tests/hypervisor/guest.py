@@ -96,12 +96,22 @@ def ensure_libvirtd(timeout: float = 30) -> None:
     if os.geteuid() != 0:
         raise AssertionError("libvirtd is not running and only root can start it: run `virtlogd -d; libvirtd -d`")
     for daemon in ("virtlogd", "libvirtd"):
-        subprocess.run([daemon, "-d"], check=True, capture_output=True, timeout=30)
+        if subprocess.run(["pgrep", "-x", daemon], capture_output=True, check=False).returncode != 0:
+            subprocess.run([daemon, "-d"], check=True, capture_output=True, timeout=30)
     deadline = time.monotonic() + timeout
     while not _libvirtd_answers():
         if time.monotonic() > deadline:
             raise AssertionError(f"libvirtd did not answer within {timeout} s of being started")
         time.sleep(0.2)
+
+
+def restart_libvirtd(timeout: float = 30) -> None:
+    """Stop libvirtd as a package upgrade or `systemctl restart` would (SIGTERM), and start it again. Running
+    guests live on: their QEMU processes are not libvirtd's, and it picks them up again when it starts."""
+    subprocess.run(["pkill", "-TERM", "-x", "libvirtd"], check=True, timeout=10)
+    wait_for(lambda: subprocess.run(["pgrep", "-x", "libvirtd"], capture_output=True, check=False).returncode != 0,
+             timeout, "libvirtd to stop")
+    ensure_libvirtd(timeout)
 
 
 def _libvirtd_answers() -> bool:
