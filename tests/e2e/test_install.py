@@ -285,3 +285,37 @@ def test_the_local_server_serves_the_script_and_wheel_and_nothing_beside_them(st
             assert b"Fleetvisor control plane" not in body and b"app.register" not in body
     finally:
         conn.close()
+
+
+# dpkg-query that says libvirtd and QEMU are not installed, and apt-get that records what it is asked: the
+# branch of a host without them, on a machine whose tests need both installed (the rest runs for real).
+FAKE_DPKG_QUERY = """#!/bin/bash
+case " $* " in
+  *" libvirt-daemon-system "*|*" qemu-system-x86 "*) exit 1 ;;
+esac
+exec /usr/bin/dpkg-query "$@"
+"""
+FAKE_APT_GET = """#!/bin/bash
+printf '%s\\n' "$*" >> "$FAKE_APT/calls"
+"""
+
+
+def test_a_host_without_libvirt_and_qemu_gets_them_from_apt(stack: LocalStack, machine: None,
+                                                            admin: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "bin").mkdir()
+    for name, text in (("dpkg-query", FAKE_DPKG_QUERY), ("apt-get", FAKE_APT_GET)):
+        (tmp_path / "bin" / name).write_text(text)
+        (tmp_path / "bin" / name).chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "FAKE_APT": str(tmp_path)}
+    token = stack.mint_enrollment_token(uses=1)
+    done = subprocess.run(["bash", "-c", 'curl -fsSL "$0/agent/install.sh" | bash -s -- "$@"', stack.url,
+                           "--token", token, "--no-start", "--name", "install-apt"],
+                          capture_output=True, text=True, env=env, timeout=300, check=False)
+    try:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Installing system packages: libvirt-daemon-system qemu-system-x86" in done.stdout
+        assert (tmp_path / "calls").read_text().splitlines() == [
+            "update -qq", "install -y -qq libvirt-daemon-system qemu-system-x86"]
+        assert "install-apt" in _agents(stack, admin)
+    finally:
+        assert _install(stack.url, "--uninstall").returncode == 0
