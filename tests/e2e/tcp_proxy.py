@@ -203,8 +203,8 @@ class TcpProxy:
                     continue
                 if link.answer_head is not None:
                     data = self._answer_closing(link, data)
+                link.asked_at = None  # before the client can see the answer and ask who still waits
                 link.client.sendall(data)
-                link.asked_at = None
 
     def _answer_closing(self, link: Link, data: bytes) -> bytes:
         """Hold the answer until its head is whole, then let it through saying `Connection: close`."""
