@@ -7,6 +7,15 @@ a crash is skipped on load. The file keeps the newest entries only (a signed job
 expires within minutes, so an entry thousands of jobs old can no longer be
 replayed anyway): it is compacted on load and whenever it has grown to twice
 the bound.
+
+An attempt is journaled with its claim token, `[job_id, attempt, claim_token]`,
+and settled with `[job_id, attempt, null]` once this process is done with it
+(reported, abandoned or refused). What a restarted agent finds unsettled was
+running when the agent died: `interrupted()` lists it, with the token that lets
+the agent report it at once (runner.py) instead of leaving the job to wait out
+its lease. The token only fences the agent's own calls about that attempt,
+which its key signs anyway; the file is 0600 in the 0700 state directory. A
+line of two (an older agent's) is a started attempt with no token to report.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ DEFAULT_KEEP = 10_000
 log = logging.getLogger(__name__)
 
 Entry = tuple[str, int]
+Interrupted = tuple[str, int, str]  # job_id, attempt, claim token
 
 
 class Journal:
@@ -33,7 +43,7 @@ class Journal:
         self.path = path
         self.keep = keep
         self._lock = threading.Lock()
-        self._entries: OrderedDict[Entry, None] = OrderedDict()
+        self._entries: OrderedDict[Entry, str | None] = OrderedDict()  # the claim token while unsettled
         self._lines = 0
         self._load()
 
@@ -57,17 +67,32 @@ class Journal:
         with self._lock:
             return list(self._entries)
 
-    def record(self, job_id: str, attempt: int) -> bool:
+    def interrupted(self) -> list[Interrupted]:
+        """Attempts journaled with a claim token and never settled: what was running when the agent died."""
+        with self._lock:
+            return [(job_id, attempt, token) for (job_id, attempt), token in self._entries.items() if token]
+
+    def record(self, job_id: str, attempt: int, claim_token: str | None = None) -> bool:
         """Durably note that this attempt starts; False if it was already noted (do not run it)."""
         entry = (job_id, attempt)
         with self._lock:
             if entry in self._entries:
                 return False
-            self._append_line(json.dumps([job_id, attempt]) + "\n")
-            self._remember(entry)
-            if self._lines >= 2 * self.keep:
-                self._compact()
+            self._write(entry, claim_token)
             return True
+
+    def settle(self, job_id: str, attempt: int) -> None:
+        """Durably note that this process is done with the attempt: a restart has nothing to report of it."""
+        entry = (job_id, attempt)
+        with self._lock:
+            if self._entries.get(entry):
+                self._write(entry, None)
+
+    def _write(self, entry: Entry, claim_token: str | None) -> None:
+        self._append_line(json.dumps([*entry, claim_token]) + "\n")
+        self._remember(entry, claim_token)
+        if self._lines >= 2 * self.keep:
+            self._compact()
 
     def _load(self) -> None:
         try:
@@ -75,18 +100,18 @@ class Journal:
         except FileNotFoundError:
             return
         for number, line in enumerate(text.splitlines(), start=1):
-            entry = _parse(line)
-            if entry is None:
+            parsed = _parse(line)
+            if parsed is None:
                 log.warning("journal line skipped path=%s line=%d (torn or not an entry)", self.path, number)
                 continue
-            self._remember(entry)
+            self._remember(*parsed)
         self._lines = len(text.splitlines())
         # Rewriting also drops a torn last line, so the next append starts on a line of its own.
         if self._lines > len(self._entries) or (text and not text.endswith("\n")):
             self._compact()
 
-    def _remember(self, entry: Entry) -> None:
-        self._entries[entry] = None
+    def _remember(self, entry: Entry, claim_token: str | None) -> None:
+        self._entries[entry] = claim_token
         self._entries.move_to_end(entry)
         while len(self._entries) > self.keep:
             self._entries.popitem(last=False)
@@ -104,18 +129,21 @@ class Journal:
         self._lines += 1
 
     def _compact(self) -> None:
-        body = "".join(json.dumps([job_id, attempt]) + "\n"
-                       for job_id, attempt in self._entries)
+        body = "".join(json.dumps([job_id, attempt, token]) + "\n"
+                       for (job_id, attempt), token in self._entries.items())
         write_atomically(self.path, body.encode("utf-8"))
         self._lines = len(self._entries)
 
 
-def _parse(line: str) -> Entry | None:
+def _parse(line: str) -> tuple[Entry, str | None] | None:
     try:
         value = json.loads(line)
     except ValueError:
         return None
-    if (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str)
-            and isinstance(value[1], int) and not isinstance(value[1], bool)):
-        return (value[0], value[1])
+    if not isinstance(value, list) or len(value) not in (2, 3):
+        return None
+    job_id, attempt, token = (*value, None) if len(value) == 2 else value
+    if (isinstance(job_id, str) and isinstance(attempt, int) and not isinstance(attempt, bool)
+            and (token is None or isinstance(token, str))):
+        return (job_id, attempt), token
     return None

@@ -15,7 +15,9 @@ down only slows things: every call backs off with jitter and the loop resumes
 by itself. A host waiting for its owner's approval (202 at enrolment, 403
 host_pending_approval later) waits with a slower backoff. A 401 is the one
 thing that stops the agent, because no retry can fix an identity the control
-plane no longer accepts.
+plane no longer accepts. An attempt the journal shows started and never
+settled was running when this agent last died: it is reported at start-up
+(exit 2, `agent_restarted`), so its retry begins now instead of after the lease.
 """
 from __future__ import annotations
 
@@ -56,6 +58,8 @@ MAX_SESSIONS = 8  # open consoles at once, besides max_jobs operations
 CANCELLED_SUMMARY = "cancelled by the operator"
 EXIT_CANCELLED = jobs.EXIT_INVALID  # the protocol's exit code for a cancelled job: no retry
 UPLOAD_ATTEMPTS = 4  # PUTs of one result; each after the first goes to fresh URLs
+INTERRUPTED_SUMMARY = ("agent_restarted: the agent stopped while this attempt ran (killed or crashed) and "
+                       "reported it when it came back")
 UPLOAD_EXPIRY_MARGIN = 5.0  # seconds: a URL this close to its expires_at (server time) is renewed before use
 
 log = logging.getLogger(__name__)
@@ -112,6 +116,7 @@ class Runner:
             return self._exit_code
         log.info("agent running agent_id=%s name=%s url=%s libvirt=%s max_jobs=%d", self.state.agent_id,
                  self.state.name, self.state.url, self.host.uri, self.config.max_jobs)
+        self._report_interrupted()
         self.heartbeat.start()
         with ThreadPoolExecutor(max_workers=self.config.max_jobs + MAX_SESSIONS, thread_name_prefix="job") as pool:
             self._poll_loop(pool)
@@ -138,6 +143,24 @@ class Runner:
             if self.stop.wait(delay):
                 return False
         return True
+
+    def _report_interrupted(self) -> None:
+        """Attempts that were running when this agent last died: reported at once with exit 2, so each is retried
+        (while attempts last) now rather than after its lease has lapsed."""
+        for job_id, attempt, claim_token in self.journal.interrupted():
+            try:
+                self.client.complete(job_id, claim_token, exit_code=jobs.EXIT_TRANSIENT, summary=INTERRUPTED_SUMMARY,
+                                     outputs=[], vm=None)
+                log.warning("job reported interrupted job_id=%s attempt=%d", job_id, attempt)
+            except StaleClaim:
+                log.info("interrupted job already moved on job_id=%s attempt=%d", job_id, attempt)
+            except Unauthorized as exc:
+                self._die(exc)
+                return
+            except ApiError as exc:
+                log.warning("interrupted job not reported job_id=%s attempt=%d error=%s; its lease will lapse",
+                            job_id, attempt, exc)
+            self.journal.settle(job_id, attempt)
 
     # -- polling ---------------------------------------------------------------------------------
 
@@ -213,7 +236,7 @@ class Runner:
                       _claimed_job_id(claimed))
             return
         try:
-            job = self._verify(claimed.get("envelope"))
+            job = self._verify(claimed.get("envelope"), claim_token)
         except Refused as refusal:
             self._report_refusal(claimed, claim_token, refusal)
             return
@@ -222,10 +245,13 @@ class Runner:
             return
         log.info("job accepted job_id=%s attempt=%d op=%s kid=%s args=%s", job.job_id, job.attempt, job.op, job.kid,
                  json.dumps(dict(job.args), sort_keys=True))
-        if jobs.is_session(job.op):
-            self._run_session(job, claimed, claim_token, slot)
-            return
-        self._start(job, claimed, claim_token)
+        try:
+            if jobs.is_session(job.op):
+                self._run_session(job, claimed, claim_token, slot)
+            else:
+                self._start(job, claimed, claim_token)
+        finally:
+            self.journal.settle(job.job_id, job.attempt)
 
     def _run_session(self, job: VerifiedJob, claimed: dict[str, Any], claim_token: str, slot: _Slot) -> None:
         """A console lives as long as its session: it gives its job slot back and counts against MAX_SESSIONS."""
@@ -267,10 +293,10 @@ class Runner:
             active.cancel("cancelled by the operator before it started")
         return True
 
-    def _verify(self, envelope: object) -> VerifiedJob:
+    def _verify(self, envelope: object, claim_token: str) -> VerifiedJob:
         """Verify, then journal the attempt; a concurrent duplicate loses the journal race as `replayed`."""
         job = verify(envelope, self._policy(), self.client.server_now())
-        if not self.journal.record(job.job_id, job.attempt):
+        if not self.journal.record(job.job_id, job.attempt, claim_token):
             raise Refused("replayed", f"attempt {job.attempt} of {job.job_id} was already started")
         return job
 

@@ -70,3 +70,43 @@ def test_a_line_torn_by_a_crash_is_skipped_and_the_next_entry_survives(tmp_path:
     journal.record("job_c", 1)
 
     assert Journal(path).entries() == [("job_a", 1), ("job_c", 1)]
+
+
+def test_an_attempt_never_settled_is_listed_as_interrupted_after_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path)
+    journal.record("job_done", 1, "claim-1")
+    journal.record("job_killed", 2, "claim-2")
+    journal.settle("job_done", 1)
+
+    reloaded = Journal(path)
+
+    assert reloaded.interrupted() == [("job_killed", 2, "claim-2")]
+    assert reloaded.has_started("job_done", 1) and reloaded.has_started("job_killed", 2)
+    reloaded.settle("job_killed", 2)
+    assert Journal(path).interrupted() == []
+
+
+def test_an_older_agents_lines_are_started_attempts_with_nothing_to_report(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    path.write_text('["job_old", 1]\n')
+
+    journal = Journal(path)
+
+    assert journal.has_started("job_old", 1) and journal.interrupted() == []
+    assert journal.record("job_old", 1) is False
+
+
+def test_compaction_keeps_what_is_still_unsettled(tmp_path: Path) -> None:
+    path = tmp_path / "journal.jsonl"
+    journal = Journal(path, keep=3)
+    journal.record("job_running", 1, "claim-r")
+    for n in range(2):
+        journal.record(f"job_{n}", 1, f"claim-{n}")
+        journal.settle(f"job_{n}", 1)
+
+    reloaded = Journal(path, keep=3)  # five lines for three attempts: loading compacts them
+
+    assert len(path.read_text().splitlines()) == 3
+    assert reloaded.interrupted() == [("job_running", 1, "claim-r")]
+    assert Journal(path, keep=3).interrupted() == [("job_running", 1, "claim-r")]

@@ -139,6 +139,25 @@ def test_a_restarted_agent_refuses_a_job_it_already_started(fake: FakeControlPla
     assert not fake.calls_to("/register")  # the identity was kept, not enrolled again
 
 
+def test_a_restarted_agent_reports_the_attempt_it_was_killed_in_and_settles_it(fake: FakeControlPlane,
+                                                                              node_uri: str, tmp_path: Path) -> None:
+    """What an agent killed mid-job leaves behind: the attempt journaled with its claim token, never settled."""
+    config = config_for(fake, tmp_path / "state", node_uri)
+    Journal.in_state_dir(config.state_dir).record("job_k", 2, "claim-k")
+    fake.queue_job("vm.suspend", WEB1, job_id="job_a")
+
+    agent = start(config)
+    wait_until(lambda: "job_a" in completions(fake))
+    agent.stop()
+
+    reported = completions(fake)["job_k"]
+    assert (reported["claim_token"], reported["exit_code"], reported["outputs"]) == ("claim-k", 2, [])
+    assert reported["summary"].startswith("agent_restarted: ")
+    journal = Journal.in_state_dir(config.state_dir)
+    assert journal.interrupted() == []  # settled: the next restart reports nothing again
+    assert journal.has_started("job_k", 2) and journal.has_started("job_a", 1)  # and both still refuse a replay
+
+
 def test_a_lost_claim_is_not_run(fake: FakeControlPlane, node_uri: str, tmp_path: Path) -> None:
     fake.stale = True
     fake.queue_job("vm.suspend", WEB1, job_id="job_a")

@@ -108,13 +108,17 @@ def test_an_agent_killed_mid_job_comes_back_and_the_next_attempt_runs_once(fault
     job_id = _slow_shutdown(op)
     faulty.stop_child(agent_child(faulty), signal.SIGKILL)
     journal = [json.loads(line) for line in (faulty.root / "agent" / "journal.jsonl").read_text().splitlines()]
-    assert [job_id, 1] in journal  # written before libvirt was touched, and it survives the kill
+    # Written before libvirt was touched, with the claim token, and never settled: it survives the kill.
+    started = [line for line in journal if line[:2] == [job_id, 1]]
+    assert len(started) == 1 and isinstance(started[0][2], str), journal
     restart_agent(faulty)  # the same identity; stubborn1 is running again in the new process
 
     job = op.wait_final(job_id, timeout=FAULT_LEASE_SECONDS + ESCALATE_AFTER + 30)
 
     assert (job["status"], job["exit_code"], job["attempt"]) == ("succeeded", 0, 2), job
     assert attempts_run(faulty, job_id) == [1, 2]
+    # The new process said at once that attempt 1 died with the old one, instead of letting its lease lapse.
+    assert f"job reported interrupted job_id={job_id} attempt=1" in agent_log(faulty)
     result = op.result(job)
     assert (result["attempt"], result["data"]) == (2, {"escalated": True})
     assert op.get(f"/api/agents/{op.agent_id}/vms/{STUBBORN1}")["state"] == "shutoff"
