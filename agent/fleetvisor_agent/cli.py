@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .client import ControlPlane
-from .config import Config, ConfigError, resolve_config
+from .config import DEFAULT_CONFIG_FILE, Config, ConfigError, resolve_config
 from .enrollment import EXIT_CONFIG, FatalError, deregister, enroll, prepare_state, state_lock
 from .hypervisor.host import Host
 from .runner import run_agent
@@ -24,11 +24,12 @@ ENROLL_BUDGET = 120.0  # seconds of retrying a down control plane before `enroll
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    options = vars(args)  # `deregister` takes only --state-dir
+    options = vars(args)  # `deregister` takes only --config and --state-dir
     try:
         config = resolve_config(url=options.get("url"), token=options.get("token"),
                                 libvirt_uri=options.get("libvirt_uri"), state_dir=args.state_dir,
-                                name=options.get("name"), environment=options.get("environment"))
+                                name=options.get("name"), environment=options.get("environment"),
+                                config_file=args.config)
     except ConfigError as exc:
         print(f"fleetvisor-agent: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -101,12 +102,14 @@ def _parser() -> argparse.ArgumentParser:
     leave = commands.add_parser("deregister", help="take this host out of the fleet and forget its identity "
                                                    "(stop the running agent first)")
     leave.set_defaults(command=deregister_command)
-    leave.add_argument("--state-dir", help="state directory (FLEETVISOR_AGENT_STATE_DIR)")
+    for sub in (run, enrol, leave):
+        sub.add_argument("--config", help=f"settings file (FLEETVISOR_AGENT_CONFIG, default {DEFAULT_CONFIG_FILE} "
+                                          "if it exists; /dev/null for none)")
+        sub.add_argument("--state-dir", help="state directory (FLEETVISOR_AGENT_STATE_DIR)")
     for sub in (run, enrol):
         sub.add_argument("--url", help="control-plane URL (FLEETVISOR_URL)")
         sub.add_argument("--token", help="enrolment token (FLEETVISOR_ENROLLMENT_TOKEN)")
         sub.add_argument("--libvirt-uri", help="libvirt URI (FLEETVISOR_LIBVIRT_URI, default test:///default)")
-        sub.add_argument("--state-dir", help="state directory (FLEETVISOR_AGENT_STATE_DIR)")
         sub.add_argument("--name", help="host name in the fleet (FLEETVISOR_AGENT_NAME)")
         sub.add_argument("--environment", help="environment label (FLEETVISOR_ENVIRONMENT)")
     return parser

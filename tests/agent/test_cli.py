@@ -30,6 +30,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("FLEETVISOR_URL", "FLEETVISOR_ENROLLMENT_TOKEN", "FLEETVISOR_AGENT_NAME", "FLEETVISOR_ENVIRONMENT",
                 "FLEETVISOR_AGENT_STATE_DIR", "FLEETVISOR_LIBVIRT_URI"):
         monkeypatch.delenv(key, raising=False)
+    # Nor the machine's own agent settings (/etc/fleetvisor/agent.env, if an agent is installed here).
+    monkeypatch.setenv("FLEETVISOR_AGENT_CONFIG", os.devnull)
 
 
 @pytest.fixture
@@ -101,6 +103,31 @@ def test_sigterm_stops_the_agent_cleanly(fake: FakeControlPlane, node_uri: str, 
     assert "fvet_good" not in output
 
 
+def test_enroll_takes_its_settings_from_the_config_file(fake: FakeControlPlane, node_uri: str,
+                                                        tmp_path: Path) -> None:
+    settings = tmp_path / "agent.env"
+    settings.write_text(f"# as the install script writes it, plus a quoted name\nFLEETVISOR_URL={fake.url}\n"
+                        f"FLEETVISOR_LIBVIRT_URI={node_uri}\nFLEETVISOR_AGENT_NAME=\"from-file\"\n"
+                        "FLEETVISOR_ENROLLMENT_TOKEN=fvet_good\n")
+
+    code = main(["enroll", "--config", str(settings), "--state-dir", str(tmp_path / "s")])
+
+    assert code == 0
+    assert fake.calls_to("/register")[0].json()["name"] == "from-file"
+    state = load_state(tmp_path / "s")
+    assert state is not None and state.url == fake.url
+
+
+def test_a_config_file_that_is_not_there_stops_the_agent_before_anything_starts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--config", str(tmp_path / "agent.env"), "--state-dir", str(tmp_path / "s")])
+
+    assert code == EXIT_CONFIG
+    assert f"Config file {tmp_path / 'agent.env'} (--config or FLEETVISOR_AGENT_CONFIG) does not exist" in (
+        capsys.readouterr().err)
+    assert not (tmp_path / "s").exists()
+
+
 def test_enroll_while_approval_is_pending_exits_0_and_run_carries_on_with_the_same_key(
         fake: FakeControlPlane, node_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fake.pending_registrations = 1
@@ -113,7 +140,7 @@ def test_enroll_while_approval_is_pending_exits_0_and_run_carries_on_with_the_sa
     state = load_state(tmp_path / "s")
     assert state is not None and not state.enrolled
     config = resolve_config(url=None, token=None, libvirt_uri=node_uri, state_dir=tmp_path / "s", name="hv1",
-                            poll_wait=1, env={}, hostname="hv1")
+                            poll_wait=1, env={}, hostname="hv1", default_config_file=None)
     runner = Runner(config, prepare_state(config), Host(node_uri), approval_backoff_base=0.05)
     agent = threading.Thread(target=runner.run, daemon=True)
     agent.start()
