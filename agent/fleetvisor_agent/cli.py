@@ -1,7 +1,11 @@
 """`fleetvisor-agent run`, `fleetvisor-agent enroll` and `fleetvisor-agent deregister`.
 
-Logs go to stdout, one line per event: under systemd (JOURNAL_STREAM set)
-without timestamps, since journald adds its own. No secret is ever logged.
+Logs go to stdout, one line per record (a newline inside a message or a
+traceback is written as `\\n`, so journald keeps the record as one entry).
+When stdout is the journal (systemd's JOURNAL_STREAM names it), a line has no
+timestamp, since journald adds its own, and starts with the syslog priority
+journald reads and strips (`<4>WARNING …`, so `journalctl -p warning` works);
+elsewhere it starts with the time. No secret is ever logged.
 """
 
 from __future__ import annotations
@@ -115,11 +119,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class LineFormatter(logging.Formatter):
+    """`LEVEL logger: message`, on one line; for the journal with its priority prefix, else with the time."""
+
+    # sd-daemon(3)'s prefixes: syslog priorities.
+    PRIORITIES = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+    def __init__(self, *, journald: bool) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s" if journald
+                         else "%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.journald = journald
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record).replace("\r", "\\r").replace("\n", "\\n")
+        if not self.journald:
+            return line
+        return f"<{self.PRIORITIES.get(record.levelno, 6)}>{line}"
+
+
 def _configure_logging(config: Config) -> None:
-    fmt = "%(levelname)s %(name)s: %(message)s"
-    if not config.journald:
-        fmt = "%(asctime)s " + fmt
-    logging.basicConfig(stream=sys.stdout, level=config.log_level, format=fmt, force=True)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(LineFormatter(journald=config.journald))
+    logging.basicConfig(level=config.log_level, handlers=[handler], force=True)
     # urllib3 logs every retry and pool event; ours say what matters.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,7 +72,7 @@ class Config:
     allowed_ops: frozenset[str] | None
     # The host's own time limits per operation, in seconds, replacing the built-in ones (jobs/timeouts.py).
     op_timeouts: Mapping[str, float]
-    journald: bool  # started by systemd with stdout to the journal, which timestamps lines itself
+    journald: bool  # stdout is systemd's journal, which timestamps lines itself
 
 
 def resolve_config(
@@ -111,7 +112,7 @@ def resolve_config(
         log_level=_log_level(env.get("FLEETVISOR_AGENT_LOG_LEVEL")),
         allowed_ops=_allowed_ops(env.get("FLEETVISOR_AGENT_ALLOWED_OPS")),
         op_timeouts=_op_timeouts(env.get("FLEETVISOR_AGENT_OP_TIMEOUTS")),
-        journald=bool(env.get("JOURNAL_STREAM")),
+        journald=_stdout_is_the_journal(env.get("JOURNAL_STREAM")),
     )
 
 
@@ -138,6 +139,17 @@ def _read_config_file(path: Path, named: bool) -> dict[str, str]:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise ConfigError(f"Config file {path} cannot be read ({reason}); name another with --config, or "
                           "--config /dev/null for none.") from exc
+
+
+def _stdout_is_the_journal(stream: str | None) -> bool:
+    """systemd.exec(5)'s test: JOURNAL_STREAM is "device:inode" of the journal stream, which stdout still is."""
+    if not stream:
+        return False
+    try:
+        info = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError):  # no file behind stdout (io.UnsupportedOperation is both)
+        return False
+    return stream == f"{info.st_dev}:{info.st_ino}"
 
 
 def default_state_dir(env: Mapping[str, str]) -> Path:
