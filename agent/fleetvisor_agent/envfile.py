@@ -16,6 +16,7 @@ skipped, as systemd skips them. Nothing is ever expanded.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 # At the start of a line: blanks, then a comment or an assignment's key (whose first character is taken
 # as it is, even a `=`, as systemd takes it).
@@ -32,8 +33,12 @@ _NEWLINES = "\n\r"
 
 
 def parse(text: str) -> dict[str, str]:
-    """Every assignment in the file, the last one of a name winning."""
-    values: dict[str, str] = {}
+    """The file's settings: the last assignment of a name wins."""
+    return dict(assignments(text))
+
+
+def assignments(text: str) -> Iterator[tuple[str, str]]:
+    """Every (name, value) assignment in the file, in order."""
     pos = 0
     while pos < len(text):
         if text[pos] in " \t\n\r":
@@ -47,8 +52,7 @@ def parse(text: str) -> dict[str, str]:
             if key.group(2):
                 value, pos = _value(text, pos)
                 if _NAME.match(key.group(1).strip()):
-                    values[key.group(1).strip()] = value
-    return values
+                    yield key.group(1).strip(), value
 
 
 def _value(text: str, pos: int) -> tuple[str, int]:

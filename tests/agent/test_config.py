@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import random
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +228,30 @@ FLEETVISOR_ENVIRONMENT=prod # an unquoted '#' is part of the value, as systemd r
 ])
 def test_values_are_parsed_as_systemds_environment_file_parses_them(text: str, values: dict[str, str]) -> None:
     assert envfile.parse(text) == values
+
+
+# systemd's environment.d generator parses with the very code EnvironmentFile= uses (env-file.c). It also
+# expands $VAR and skips empty assignments, which EnvironmentFile= does not do: the random files below hold
+# no '$', and our empty assignments are skipped for the comparison.
+SYSTEMD_PARSER = Path("/usr/lib/systemd/user-environment-generators/30-systemd-environment-d-generator")
+TRICKY = ["a", "b", " ", "=", "#", ";", "'", '"', "\\", "\n", "\t", "x", "K", "_", "\n", "=", "\r"]
+
+
+def _systemd_reads(text: str, home: Path) -> dict[str, str]:
+    (home / "environment.d" / "50-agent.conf").write_text(text)
+    done = subprocess.run([str(SYSTEMD_PARSER)], env={"XDG_CONFIG_HOME": str(home), "HOME": str(home)},
+                          capture_output=True, text=True, timeout=10, check=True)
+    # It prints what it read as KEY=VALUE, the value double-quoted with JSON's escapes when it needs quoting.
+    pairs = (line.partition("=") for line in done.stdout.splitlines())
+    return {key: json.loads(value) if value.startswith('"') else value for key, _, value in pairs}
+
+
+def test_the_parser_agrees_with_systemds_own_on_random_files(tmp_path: Path) -> None:
+    assert SYSTEMD_PARSER.exists(), "systemd is missing: scripts/setup.sh installs it"
+    (tmp_path / "environment.d").mkdir()
+    machine = _systemd_reads("", tmp_path)  # what the machine's own environment.d files add
+    chooser = random.Random(20261204)
+    for _ in range(300):
+        text = "".join(chooser.choice(TRICKY) for _ in range(chooser.randint(1, 40)))
+        theirs = {k: v for k, v in _systemd_reads(text, tmp_path).items() if machine.get(k) != v}
+        assert {k: v for k, v in envfile.assignments(text) if v} == theirs, repr(text)
