@@ -216,7 +216,9 @@ class LocalStack:
                     child_name: str | None = None) -> Child:
         """An agent process; `wrapper` prefixes its command (e.g. faketime for a skewed clock)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "FLEETVISOR_"))}
-        env.update({"PYTHONUNBUFFERED": "1", **self.config.agent_env, **(extra_env or {})})
+        # Nor the machine's own agent settings (/etc/fleetvisor/agent.env, if an agent is installed here).
+        env.update({"PYTHONUNBUFFERED": "1", "FLEETVISOR_AGENT_CONFIG": os.devnull, **self.config.agent_env,
+                    **(extra_env or {})})
         if token:
             env["FLEETVISOR_ENROLLMENT_TOKEN"] = token
         url = self.config.agent_url or self.url

@@ -1,7 +1,11 @@
 """`fleetvisor-agent run`, `fleetvisor-agent enroll` and `fleetvisor-agent deregister`.
 
-Logs go to stdout, one line per event: under systemd (JOURNAL_STREAM set)
-without timestamps, since journald adds its own. No secret is ever logged.
+Logs go to stdout, one line per record (a newline inside a message or a
+traceback is written as `\\n`, so journald keeps the record as one entry).
+When stdout is the journal (systemd's JOURNAL_STREAM names it), a line has no
+timestamp, since journald adds its own, and starts with the syslog priority
+journald reads and strips (`<4>WARNING …`, so `journalctl -p warning` works);
+elsewhere it starts with the time. No secret is ever logged.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .client import ControlPlane
-from .config import Config, ConfigError, resolve_config
+from .config import DEFAULT_CONFIG_FILE, Config, ConfigError, resolve_config
 from .enrollment import EXIT_CONFIG, FatalError, deregister, enroll, prepare_state, state_lock
 from .hypervisor.host import Host
 from .runner import run_agent
@@ -24,11 +28,12 @@ ENROLL_BUDGET = 120.0  # seconds of retrying a down control plane before `enroll
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    options = vars(args)  # `deregister` takes only --state-dir
+    options = vars(args)  # `deregister` takes only --config and --state-dir
     try:
         config = resolve_config(url=options.get("url"), token=options.get("token"),
                                 libvirt_uri=options.get("libvirt_uri"), state_dir=args.state_dir,
-                                name=options.get("name"), environment=options.get("environment"))
+                                name=options.get("name"), environment=options.get("environment"),
+                                config_file=args.config)
     except ConfigError as exc:
         print(f"fleetvisor-agent: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -101,22 +106,41 @@ def _parser() -> argparse.ArgumentParser:
     leave = commands.add_parser("deregister", help="take this host out of the fleet and forget its identity "
                                                    "(stop the running agent first)")
     leave.set_defaults(command=deregister_command)
-    leave.add_argument("--state-dir", help="state directory (FLEETVISOR_AGENT_STATE_DIR)")
+    for sub in (run, enrol, leave):
+        sub.add_argument("--config", help=f"settings file (FLEETVISOR_AGENT_CONFIG, default {DEFAULT_CONFIG_FILE} "
+                                          "if it exists; /dev/null for none)")
+        sub.add_argument("--state-dir", help="state directory (FLEETVISOR_AGENT_STATE_DIR)")
     for sub in (run, enrol):
         sub.add_argument("--url", help="control-plane URL (FLEETVISOR_URL)")
         sub.add_argument("--token", help="enrolment token (FLEETVISOR_ENROLLMENT_TOKEN)")
         sub.add_argument("--libvirt-uri", help="libvirt URI (FLEETVISOR_LIBVIRT_URI, default test:///default)")
-        sub.add_argument("--state-dir", help="state directory (FLEETVISOR_AGENT_STATE_DIR)")
         sub.add_argument("--name", help="host name in the fleet (FLEETVISOR_AGENT_NAME)")
         sub.add_argument("--environment", help="environment label (FLEETVISOR_ENVIRONMENT)")
     return parser
 
 
+class LineFormatter(logging.Formatter):
+    """`LEVEL logger: message`, on one line; for the journal with its priority prefix, else with the time."""
+
+    # sd-daemon(3)'s prefixes: syslog priorities.
+    PRIORITIES = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+    def __init__(self, *, journald: bool) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s" if journald
+                         else "%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.journald = journald
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record).replace("\r", "\\r").replace("\n", "\\n")
+        if not self.journald:
+            return line
+        return f"<{self.PRIORITIES.get(record.levelno, 6)}>{line}"
+
+
 def _configure_logging(config: Config) -> None:
-    fmt = "%(levelname)s %(name)s: %(message)s"
-    if not config.journald:
-        fmt = "%(asctime)s " + fmt
-    logging.basicConfig(stream=sys.stdout, level=config.log_level, format=fmt, force=True)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(LineFormatter(journald=config.journald))
+    logging.basicConfig(level=config.log_level, handlers=[handler], force=True)
     # urllib3 logs every retry and pool event; ours say what matters.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
 

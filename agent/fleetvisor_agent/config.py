@@ -1,7 +1,20 @@
-"""The agent's settings, resolved once: explicit argument → environment → default.
+"""The agent's settings, resolved once: explicit argument → environment → config file → default.
 
-Nothing else in the agent reads the environment; everything it needs to know
-about how it was started is in the frozen Config built here.
+Nothing else in the agent reads the environment or the config file;
+everything it needs to know about how it was started is in the frozen Config
+built here.
+
+The config file holds the same FLEETVISOR_… variables as KEY=VALUE lines, read
+as systemd's EnvironmentFile= reads them (envfile.py), so one file serves the
+agent run by hand and the service. Which file: `--config`, else
+FLEETVISOR_AGENT_CONFIG, else /etc/fleetvisor/agent.env. A file named by either
+must be there and readable; the default one may be missing (tests, and the
+local stack's agent, name another default or none). The systemd service
+names /dev/null: systemd has already read the 0600 file, as root, into the
+service's environment (EnvironmentFile=), and its dynamic user could not read
+the file anyway.
+Only FLEETVISOR_… names are taken from the file; anything else in it (a proxy,
+say) reaches the agent only as the service's environment.
 """
 
 from __future__ import annotations
@@ -9,12 +22,17 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
+from . import envfile
+
+DEFAULT_CONFIG_FILE = Path("/etc/fleetvisor/agent.env")
+CONFIG_FILE_VARIABLE = "FLEETVISOR_AGENT_CONFIG"
 DEFAULT_LIBVIRT_URI = "test:///default"
 DEFAULT_POLL_WAIT = 20
 MAX_POLL_WAIT = 20  # the control plane refuses longer waits: API Gateway cuts requests at 29 s
@@ -54,7 +72,7 @@ class Config:
     allowed_ops: frozenset[str] | None
     # The host's own time limits per operation, in seconds, replacing the built-in ones (jobs/timeouts.py).
     op_timeouts: Mapping[str, float]
-    journald: bool  # started by systemd with stdout to the journal, which timestamps lines itself
+    journald: bool  # stdout is systemd's journal, which timestamps lines itself
 
 
 def resolve_config(
@@ -68,11 +86,13 @@ def resolve_config(
     poll_wait: int | None = None,
     heartbeat_seconds: float | None = None,
     max_jobs: int | None = None,
+    config_file: str | Path | None = None,
     env: Mapping[str, str] | None = None,
     hostname: str | None = None,
+    default_config_file: Path | None = DEFAULT_CONFIG_FILE,
 ) -> Config:
     """Build the Config; `env` and `hostname` default to the process's own."""
-    env = os.environ if env is None else env
+    env = _with_config_file(os.environ if env is None else env, config_file, default_config_file)
     host = hostname or socket.gethostname()
     environment = _environment(_pick(environment, env, "FLEETVISOR_ENVIRONMENT"))
     return Config(
@@ -92,8 +112,44 @@ def resolve_config(
         log_level=_log_level(env.get("FLEETVISOR_AGENT_LOG_LEVEL")),
         allowed_ops=_allowed_ops(env.get("FLEETVISOR_AGENT_ALLOWED_OPS")),
         op_timeouts=_op_timeouts(env.get("FLEETVISOR_AGENT_OP_TIMEOUTS")),
-        journald=bool(env.get("JOURNAL_STREAM")),
+        journald=_stdout_is_the_journal(env.get("JOURNAL_STREAM")),
     )
+
+
+def _with_config_file(env: Mapping[str, str], explicit: str | Path | None,
+                      default: Path | None) -> Mapping[str, str]:
+    """The environment over the config file's FLEETVISOR_… settings (an empty variable counts as unset)."""
+    named = explicit or env.get(CONFIG_FILE_VARIABLE) or None
+    path = Path(named) if named else default
+    if path is None:
+        return env
+    from_file = {key: value for key, value in _read_config_file(path, named is not None).items()
+                 if key.startswith("FLEETVISOR_") and key != CONFIG_FILE_VARIABLE}
+    return {**from_file, **{key: value for key, value in env.items() if value}}
+
+
+def _read_config_file(path: Path, named: bool) -> dict[str, str]:
+    try:
+        return envfile.parse(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if not named:
+            return {}
+        raise ConfigError(f"Config file {path} (--config or {CONFIG_FILE_VARIABLE}) does not exist.") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"Config file {path} cannot be read ({reason}); name another with --config, or "
+                          "--config /dev/null for none.") from exc
+
+
+def _stdout_is_the_journal(stream: str | None) -> bool:
+    """systemd.exec(5)'s test: JOURNAL_STREAM is "device:inode" of the journal stream, which stdout still is."""
+    if not stream:
+        return False
+    try:
+        info = os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError):  # no file behind stdout (io.UnsupportedOperation is both)
+        return False
+    return stream == f"{info.st_dev}:{info.st_ino}"
 
 
 def default_state_dir(env: Mapping[str, str]) -> Path:

@@ -63,12 +63,12 @@ describe('api', () => {
     expect(error).toMatchObject({ status: 404, code: 'vm_not_found', message: "No VM 'web1' on this host." });
   });
 
-  it('posts the action as JSON to the percent-encoded VM path', async () => {
+  it('posts the action as JSON to the VM\'s UUID path, the host id percent-encoded', async () => {
     const { fetch, calls } = fakeFetch(jsonResponse(202, { job_id: 'j1' }));
     const api = createApi({ fetch, session: loggedIn() });
 
-    await api.vmAction('agt/1', 'web 1', 'force-stop');
-    expect(calls[0].url).toBe('/api/agents/agt%2F1/vms/web%201/actions');
+    await api.vmAction('agt/1', '6695eb01-f6a4-8304-79aa-97f2502e193f', 'force-stop');
+    expect(calls[0].url).toBe('/api/agents/agt%2F1/vms/6695eb01-f6a4-8304-79aa-97f2502e193f/actions');
     expect(calls[0].init.method).toBe('POST');
     expect(calls[0].init.body).toBe('{"action":"force-stop"}');
   });
@@ -284,13 +284,13 @@ describe('api: renewing the session', () => {
 });
 
 describe('api: consoles', () => {
-  it('opens a console with an empty body on the percent-encoded VM path', async () => {
+  it('opens a console with an empty body on the VM\'s UUID path, the host id percent-encoded', async () => {
     const join = { console: { console_id: 'c1' }, client_id: 'k1', writer: true };
     const { fetch, calls } = fakeFetch(jsonResponse(201, join));
     const api = createApi({ fetch, session: loggedIn() });
 
-    expect(await api.openConsole('agt-1', 'web 1')).toEqual(join);
-    expect(calls[0].url).toBe('/api/agents/agt-1/vms/web%201/console');
+    expect(await api.openConsole('agt/1', '6695eb01-f6a4-8304-79aa-97f2502e193f')).toEqual(join);
+    expect(calls[0].url).toBe('/api/agents/agt%2F1/vms/6695eb01-f6a4-8304-79aa-97f2502e193f/console');
     expect(calls[0].init).toMatchObject({ method: 'POST', body: '{}' });
   });
 

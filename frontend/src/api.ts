@@ -392,9 +392,10 @@ export function createApi(deps: ApiDeps) {
     getJobResult: (jobId: string) => request<ResultDocument>('GET', `/api/jobs/${enc(jobId)}/result`),
     cancelJob: (jobId: string) => request<Job>('POST', `/api/jobs/${enc(jobId)}/cancel`),
 
-    /** Opens the VM's console, or joins the session already open (201 or 200, same shape). */
-    openConsole: (agentId: string, vm: string) =>
-      request<ConsoleJoin>('POST', `/api/agents/${enc(agentId)}/vms/${enc(vm)}/console`, { body: {} }),
+    /** Opens the VM's console, or joins the session already open (201 or 200, same shape).
+     *  By UUID: a VM's name may break the API's rule for names in paths. */
+    openConsole: (agentId: string, vmUuid: string) =>
+      request<ConsoleJoin>('POST', `/api/agents/${enc(agentId)}/vms/${enc(vmUuid)}/console`, { body: {} }),
     listConsoles: (filter: ConsoleFilter, cursor: string | null = null): Promise<Page<ConsoleSession>> =>
       request<{ consoles: ConsoleSession[]; next_cursor: string | null }>(
         'GET',

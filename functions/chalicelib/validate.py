@@ -12,6 +12,11 @@ UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 # Host names: what DNS labels and libvirt accept, no path or markup characters.
 # Patterns end in \Z, not $: "$" would let a trailing newline through.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}\Z")
+# Names of libvirt objects an operator addresses (a VM in a path, a snapshot):
+# virt-install's historical rule (letters, digits, `._-`), a letter or digit
+# first, 64 at most. libvirt itself refuses only '/' and newlines; vms/logic.py
+# has the reasoning.
+LIBVIRT_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 
 
 def text(body: Mapping[str, Any], name: str, *, max_len: int = 200,

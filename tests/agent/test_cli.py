@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from fleetvisor_agent.cli import main
+from fleetvisor_agent.cli import LineFormatter, main
 from fleetvisor_agent.config import resolve_config
 from fleetvisor_agent.enrollment import EXIT_CONFIG, prepare_state
 from fleetvisor_agent.hypervisor.host import Host
@@ -30,6 +32,8 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in ("FLEETVISOR_URL", "FLEETVISOR_ENROLLMENT_TOKEN", "FLEETVISOR_AGENT_NAME", "FLEETVISOR_ENVIRONMENT",
                 "FLEETVISOR_AGENT_STATE_DIR", "FLEETVISOR_LIBVIRT_URI"):
         monkeypatch.delenv(key, raising=False)
+    # Nor the machine's own agent settings (/etc/fleetvisor/agent.env, if an agent is installed here).
+    monkeypatch.setenv("FLEETVISOR_AGENT_CONFIG", os.devnull)
 
 
 @pytest.fixture
@@ -101,6 +105,75 @@ def test_sigterm_stops_the_agent_cleanly(fake: FakeControlPlane, node_uri: str, 
     assert "fvet_good" not in output
 
 
+def test_enroll_takes_its_settings_from_the_config_file(fake: FakeControlPlane, node_uri: str,
+                                                        tmp_path: Path) -> None:
+    settings = tmp_path / "agent.env"
+    settings.write_text(f"# as the install script writes it, plus a quoted name\nFLEETVISOR_URL={fake.url}\n"
+                        f"FLEETVISOR_LIBVIRT_URI={node_uri}\nFLEETVISOR_AGENT_NAME=\"from-file\"\n"
+                        "FLEETVISOR_ENROLLMENT_TOKEN=fvet_good\n")
+
+    code = main(["enroll", "--config", str(settings), "--state-dir", str(tmp_path / "s")])
+
+    assert code == 0
+    assert fake.calls_to("/register")[0].json()["name"] == "from-file"
+    state = load_state(tmp_path / "s")
+    assert state is not None and state.url == fake.url
+
+
+def test_a_config_file_that_is_not_there_stops_the_agent_before_anything_starts(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "--config", str(tmp_path / "agent.env"), "--state-dir", str(tmp_path / "s")])
+
+    assert code == EXIT_CONFIG
+    assert f"Config file {tmp_path / 'agent.env'} (--config or FLEETVISOR_AGENT_CONFIG) does not exist" in (
+        capsys.readouterr().err)
+    assert not (tmp_path / "s").exists()
+
+
+LINE = re.compile(r"(?P<priority><[0-7]>)?(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} )?"
+                  r"(?P<level>DEBUG|INFO|WARNING|ERROR|CRITICAL) [\w.]+: \S")
+
+
+@pytest.mark.parametrize("journal", [True, False])
+def test_each_log_record_is_one_line_with_what_journald_wants(fake: FakeControlPlane, node_uri: str,
+                                                              tmp_path: Path, journal: bool) -> None:
+    read_end, write_end = os.pipe()
+    stdout = os.fstat(write_end)
+    env = {**os.environ, "FLEETVISOR_AGENT_POLL_WAIT": "1", "PYTHONUNBUFFERED": "1",
+           # What systemd sets when stdout is the journal: that stream's device and inode.
+           "JOURNAL_STREAM": f"{stdout.st_dev}:{stdout.st_ino}" if journal else ""}
+    argv = [sys.executable, "-m", "fleetvisor_agent.cli", "run", "--url", fake.url, "--token", "fvet_good",
+            "--state-dir", str(tmp_path / "s"), "--name", "hv1", "--libvirt-uri", node_uri]
+    with subprocess.Popen(argv, env=env, stdout=write_end, stderr=subprocess.STDOUT) as agent:
+        os.close(write_end)
+        wait_until(lambda: fake.calls_to("/poll"))
+        agent.send_signal(signal.SIGTERM)
+        agent.wait(timeout=10)
+    with os.fdopen(read_end) as output:
+        lines = output.read().splitlines()
+
+    assert len(lines) >= 3 and all(LINE.match(line) for line in lines), lines
+    matched = [LINE.match(line) for line in lines]
+    assert all(bool(m and m["priority"]) is journal and bool(m and m["time"]) is not journal for m in matched)
+    if journal:
+        assert "<6>INFO fleetvisor_agent.runner: agent stopped exit_code=0" in lines
+
+
+@pytest.mark.parametrize(("journald", "start"), [(True, "<3>ERROR fleetvisor_agent.x: "), (False, "")])
+def test_a_traceback_or_a_newline_stays_on_the_records_line(journald: bool, start: str) -> None:
+    try:
+        raise ValueError("libvirt said:\nline two")
+    except ValueError:
+        record = logging.LogRecord("fleetvisor_agent.x", logging.ERROR, __file__, 1, "failed\r\nagain", None,
+                                   sys.exc_info())
+
+    line = LineFormatter(journald=journald).format(record)
+
+    assert "\n" not in line and "\r" not in line
+    assert line.startswith(start) and "failed\\r\\nagain\\nTraceback" in line
+    assert line.endswith("ValueError: libvirt said:\\nline two")
+
+
 def test_enroll_while_approval_is_pending_exits_0_and_run_carries_on_with_the_same_key(
         fake: FakeControlPlane, node_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fake.pending_registrations = 1
@@ -113,7 +186,7 @@ def test_enroll_while_approval_is_pending_exits_0_and_run_carries_on_with_the_sa
     state = load_state(tmp_path / "s")
     assert state is not None and not state.enrolled
     config = resolve_config(url=None, token=None, libvirt_uri=node_uri, state_dir=tmp_path / "s", name="hv1",
-                            poll_wait=1, env={}, hostname="hv1")
+                            poll_wait=1, env={}, hostname="hv1", default_config_file=None)
     runner = Runner(config, prepare_state(config), Host(node_uri), approval_backoff_base=0.05)
     agent = threading.Thread(target=runner.run, daemon=True)
     agent.start()

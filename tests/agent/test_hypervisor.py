@@ -15,9 +15,9 @@ from fleetvisor_agent.hypervisor.translate import (
     STATES,
     reason_name,
     state_name,
-    translate_error,
 )
 
+from tests import libvirt_errors
 from tests.conftest import wait_until
 
 from .conftest import CACHE1, DB1, TEST_VM_UUID, WEB1
@@ -125,68 +125,22 @@ def test_unknown_uuid_is_vm_not_found(node_host: Host) -> None:
     assert caught.value.message == f"No VM with UUID {UNKNOWN_UUID} on this host."
 
 
-def test_libvirt_errors_are_translated_through_the_table(node_host: Host) -> None:
-    conn = node_host.connection()
-    with pytest.raises(libvirt.libvirtError) as not_running:
-        conn.lookupByUUIDString(DB1).destroy()  # libvirt's own check, below ours
-    with pytest.raises(libvirt.libvirtError) as missing:
-        conn.lookupByUUIDString(UNKNOWN_UUID)
-    with pytest.raises(libvirt.libvirtError) as no_snapshot:
-        conn.lookupByUUIDString(DB1).snapshotLookupByName("nope", 0)
-    with pytest.raises(libvirt.libvirtError) as no_volume:
-        conn.storageVolLookupByPath("/nowhere/disk.img")
-
-    assert translate_error(not_running.value, "'db1'").code == "invalid_state"
-    assert translate_error(not_running.value, "'db1'").message.startswith("VM 'db1': ")
-    assert translate_error(missing.value).code == "vm_not_found"
-    assert translate_error(no_snapshot.value).code == "snapshot_not_found"
-    assert translate_error(no_volume.value).code == "storage_error"
+@pytest.mark.parametrize(("case", "libvirt_error", "code"), libvirt_errors.rows("test"))
+def test_each_libvirt_mistake_is_reported_with_its_stable_code(node_host: Host, case: str, libvirt_error: str | None,
+                                                              code: str | None) -> None:
+    scene = libvirt_errors.Scene(node_host, running=WEB1, shutoff=DB1, diskless=WEB1, pool="fv-pool",
+                                 volume="db1.qcow2")
+    libvirt_errors.check(scene, case, libvirt_error, code)
 
 
-@pytest.mark.parametrize(("libvirt_code", "code", "transient"), [
-    (libvirt.VIR_ERR_OPERATION_DENIED, "operation_denied", False),
-    (libvirt.VIR_ERR_ACCESS_DENIED, "operation_denied", False),
-    (libvirt.VIR_ERR_OPERATION_UNSUPPORTED, "operation_unsupported", False),
-    (libvirt.VIR_ERR_NO_SUPPORT, "operation_unsupported", False),
-    (libvirt.VIR_ERR_CONFIG_UNSUPPORTED, "operation_unsupported", False),  # QEMU: snapshot of a raw disk
-    (libvirt.VIR_ERR_ARGUMENT_UNSUPPORTED, "operation_unsupported", False),  # QEMU: no guest agent
-    (libvirt.VIR_ERR_OPERATION_TIMEOUT, "operation_timeout", True),
-    (libvirt.VIR_ERR_AGENT_UNRESPONSIVE, "operation_timeout", True),
-    (libvirt.VIR_ERR_NO_DOMAIN_SNAPSHOT, "snapshot_not_found", False),
-    (libvirt.VIR_ERR_NO_STORAGE_VOL, "storage_error", False),
-    (libvirt.VIR_ERR_NO_CONNECT, "hypervisor_unavailable", True),
-])
-def test_the_error_table_uses_the_protocols_codes(libvirt_code: int, code: str, transient: bool) -> None:
-    assert ERRORS[libvirt_code] == (code, transient)
-    assert {code for code, _ in ERRORS.values()} <= CODES
+def test_every_entry_of_the_error_table_is_triggered_or_says_why_not() -> None:
+    triggered = {getattr(libvirt, error) for by_driver in libvirt_errors.EXPECTED.values()
+                 for error, _code in by_driver.values() if error is not None}
+    untriggered = {getattr(libvirt, error) for error in libvirt_errors.UNTRIGGERED}
 
-
-def test_the_test_driver_reports_state_mistakes_as_internal_errors(default_host: Host) -> None:
-    # QEMU says VIR_ERR_OPERATION_INVALID for both (tests/hypervisor); our own state check answers first,
-    # and an internal error stays hypervisor_error: the code alone cannot tell a state mistake from a failure.
-    domain = default_host.connection().lookupByUUIDString(TEST_VM_UUID)
-    with pytest.raises(libvirt.libvirtError) as start_running:
-        domain.create()
-    with pytest.raises(libvirt.libvirtError) as resume_running:
-        domain.resume()
-
-    assert start_running.value.get_error_code() == libvirt.VIR_ERR_INTERNAL_ERROR
-    assert resume_running.value.get_error_code() == libvirt.VIR_ERR_INTERNAL_ERROR
-    assert translate_error(start_running.value).code == "hypervisor_error"  # not hypervisor_unavailable
-    with pytest.raises(HypervisorError) as caught:
-        default_host.guest(TEST_VM_UUID).start()
-    assert caught.value.code == "invalid_state"
-
-
-def test_a_dead_connection_is_hypervisor_unavailable_and_transient(node_host: Host) -> None:
-    conn = node_host.connection()
-    conn.close()
-    with pytest.raises(libvirt.libvirtError) as dead:
-        conn.listAllDomains(0)
-
-    error = translate_error(dead.value)
-
-    assert (error.code, error.transient) == ("hypervisor_unavailable", True)
+    assert set(ERRORS) - triggered == untriggered
+    assert {code for by_driver in libvirt_errors.EXPECTED.values() for _error, code in by_driver.values()
+            if code is not None} <= CODES
 
 
 def test_host_reconnects_when_the_connection_dies(node_host: Host) -> None:

@@ -49,7 +49,8 @@ def fake(vector_key: Ed25519PrivateKey) -> Iterator[FakeControlPlane]:
 
 def config_for(fake: FakeControlPlane, state_dir: Path, libvirt_uri: str, token: str | None = "fvet_good") -> Config:
     return resolve_config(url=fake.url, token=token, libvirt_uri=libvirt_uri, state_dir=state_dir, name="hv1",
-                          poll_wait=1, heartbeat_seconds=5, env={}, hostname="hv1.example")
+                          poll_wait=1, heartbeat_seconds=5, env={}, hostname="hv1.example",
+                          default_config_file=None)
 
 
 def start(config: Config, *, lease_renew_seconds: float = 40.0) -> RunningAgent:

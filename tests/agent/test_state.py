@@ -114,7 +114,8 @@ def test_an_enrolled_state_keeps_no_enrolment_token(tmp_path: Path) -> None:
 
 
 def test_the_enrolment_token_never_shows_in_the_config_repr() -> None:
-    config = resolve_config(url="https://fleet.example", token="fvet_secret-token", env={}, hostname="hv1")
+    config = resolve_config(url="https://fleet.example", token="fvet_secret-token", env={}, hostname="hv1",
+                            default_config_file=None)
 
     assert "fvet_secret-token" not in repr(config)
 

@@ -37,8 +37,16 @@ def test_it_runs_unprivileged_in_a_sandbox_that_still_reaches_libvirt_and_its_st
     assert unit["SupplementaryGroups"] == ["libvirt"]  # opens /run/libvirt/libvirt-sock
     assert "AF_UNIX" in unit["RestrictAddressFamilies"][0]
     assert unit["StateDirectory"] == ["fleetvisor-agent"] and unit["StateDirectoryMode"] == ["0700"]
-    assert unit["Environment"] == ["FLEETVISOR_AGENT_STATE_DIR=%S/fleetvisor-agent"]
+    assert "FLEETVISOR_AGENT_STATE_DIR=%S/fleetvisor-agent" in unit["Environment"]
     assert "PrivateUsers" not in unit  # would unmap the libvirt group
+
+
+def test_settings_come_from_agent_env_through_systemd_and_the_agent_reads_no_file_itself() -> None:
+    # systemd reads the 0600 file as root; the dynamic user could not, and need not, read it again.
+    unit = _settings()
+    assert unit["EnvironmentFile"] == ["/etc/fleetvisor/agent.env"]
+    assert "FLEETVISOR_AGENT_CONFIG=/dev/null" in unit["Environment"]
+    assert unit["PrivateDevices"] == ["yes"]  # a private /dev still has /dev/null
 
 
 def test_systemd_analyze_rates_its_exposure_low() -> None:

@@ -85,6 +85,8 @@ def test_refusals_over_http_keep_the_error_shape_and_queue_nothing(stack: LocalS
     cases = [
         (op.post(f"/api/agents/{agent_id}/vms/{vm['uuid']}/actions", {"action": "explode"}), 400, "invalid_action"),
         (op.post(f"/api/agents/{agent_id}/vms/no-such-vm/actions", {"action": "start"}), 404, "vm_not_found"),
+        (op.post(f"/api/agents/{agent_id}/vms/..%2F..%2Fetc%2Fpasswd/actions", {"action": "start"}), 400,
+         "invalid_vm_name"),
         (op.post(f"/api/agents/ag_nope/vms/{vm['uuid']}/actions", {"action": "start"}), 404, "agent_not_found"),
         (requests.post(f"{stack.url}/api/agents/{agent_id}/vms/test/actions", json={"action": "start"}, timeout=10),
          401, "unauthorized"),

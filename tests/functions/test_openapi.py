@@ -23,3 +23,13 @@ def test_every_authenticated_operation_documents_401(client: Client) -> None:
                 assert op["responses"]["401"]["content"]["application/json"]["schema"] == {
                     "$ref": "#/components/schemas/Error"
                 }
+
+
+def test_the_vm_parameter_documents_the_name_rule_and_its_400(client: Client) -> None:
+    served = client.http.get("/api/openapi.json").json_body
+    vm_operations = [op for path, ops in served["paths"].items() if "{vm}" in path for op in ops.values()]
+    assert len(vm_operations) == 3  # detail, actions, console
+    for op in vm_operations:
+        [vm] = [p for p in op["parameters"] if p["name"] == "vm"]
+        assert vm["schema"]["pattern"] == "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+        assert "400" in op["responses"]

@@ -66,7 +66,7 @@ def test_action_queues_a_job_and_audits_it(client: Client, make_operator: Any, e
         (None, "test", {"action": "explode"}, 400, "invalid_action"),
         (None, "test", {"action": ["start"]}, 400, "invalid_action"),
         (None, "test", {}, 400, "invalid_action"),
-        (None, "x%3C%2Fname%3E%3Cdevices%3E", {"action": "start"}, 404, "vm_not_found"),
+        (None, "x%3C%2Fname%3E%3Cdevices%3E", {"action": "start"}, 400, "invalid_vm_name"),
     ],
 )
 def test_bad_actions_queue_nothing(

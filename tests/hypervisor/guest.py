@@ -217,8 +217,12 @@ class QemuGuest:
         self.serial_log.unlink(missing_ok=True)
 
 
-def define_guest(image: Image, *, acpid: bool = True, disk: bool = True, memory_mib: int = 128) -> QemuGuest:
-    """Define (not start) a new VM from the image; with acpid=False its guest ignores ACPI shutdown requests."""
+def define_guest(image: Image, *, acpid: bool = True, disk: bool = True, memory_mib: int = 128,
+                 agent_channel: bool = False) -> QemuGuest:
+    """Define (not start) a new VM from the image; with acpid=False its guest ignores ACPI shutdown requests.
+
+    With agent_channel=True it has a QEMU guest-agent channel, but the image runs no agent on it.
+    """
     name = f"fv-test-{secrets.token_hex(4)}"
     volume = f"{name}.qcow2" if disk else None
     if volume is not None:
@@ -226,12 +230,13 @@ def define_guest(image: Image, *, acpid: bool = True, disk: bool = True, memory_
                        capture_output=True, timeout=60)
         virsh("pool-refresh", POOL)
     serial_log = LOG_DIR / f"{name}.serial.log"
-    _define("define", domain_xml(name, image, serial_log, volume=volume, acpid=acpid, memory_mib=memory_mib))
+    _define("define", domain_xml(name, image, serial_log, volume=volume, acpid=acpid, memory_mib=memory_mib,
+                                 agent_channel=agent_channel))
     return QemuGuest(name, virsh("domuuid", name), serial_log, volume)
 
 
 def domain_xml(name: str, image: Image, serial_log: Path, *, volume: str | None, acpid: bool,
-               memory_mib: int) -> ET.Element:
+               memory_mib: int, agent_channel: bool = False) -> ET.Element:
     """A direct-kernel-boot `qemu` domain: 1 vCPU, ACPI, serial console with a log, a user-mode NIC, a disk."""
     domain = ET.Element("domain", type="qemu")
     ET.SubElement(domain, "name").text = name
@@ -258,6 +263,9 @@ def domain_xml(name: str, image: Image, serial_log: Path, *, volume: str | None,
     ET.SubElement(serial, "log", file=str(serial_log), append="off")
     ET.SubElement(serial, "target", port="0")
     ET.SubElement(ET.SubElement(devices, "console", type="pty"), "target", type="serial", port="0")
+    if agent_channel:
+        channel = ET.SubElement(devices, "channel", type="unix")
+        ET.SubElement(channel, "target", type="virtio", name="org.qemu.guest_agent.0")
     ET.SubElement(devices, "memballoon", model="none")
     return domain
 

@@ -88,6 +88,13 @@ REASONS: dict[int, dict[int, str]] = {
 }
 
 # libvirt error code → (our code, transient?). Codes not listed become the caller's fallback (hypervisor_error).
+# tests/libvirt_errors.py makes each entry happen for real on the test driver and on QEMU, except these,
+# which neither driver raises in those tests (kept because a production host can): SNAPSHOT_REVERT_RISKY
+# (a revert after the VM's definition changed), INVALID_DOMAIN_SNAPSHOT, INVALID_STORAGE_POOL and
+# INVALID_STORAGE_VOL (invalid handles; stale ones answer NO_*), ACCESS_DENIED and AUTH_FAILED (libvirtd with
+# ACLs or authentication), OPERATION_UNSUPPORTED, OPERATION_TIMEOUT (QEMU's 30 s wait for another job on the
+# VM), AGENT_UNSYNCED (a real guest agent out of step), RPC (libvirtd breaking the protocol), and
+# STORAGE_PROBE_FAILED and STORAGE_POOL_BUILT (disk and logical pools).
 ERRORS: dict[int, tuple[str, bool]] = {
     libvirt.VIR_ERR_NO_DOMAIN: (VM_NOT_FOUND, False),
     libvirt.VIR_ERR_OPERATION_INVALID: (INVALID_STATE, False),

@@ -236,11 +236,15 @@ enroll() {
     systemctl stop "$UNIT"
   fi
   say "Enrolling with $CONTROL_PLANE_URL"
-  # The token goes in the environment, not on a command line other users can read.
-  env FLEETVISOR_ENROLLMENT_TOKEN="$TOKEN" FLEETVISOR_URL="$CONTROL_PLANE_URL" \
-      FLEETVISOR_LIBVIRT_URI="$(read_setting FLEETVISOR_LIBVIRT_URI)" \
-      FLEETVISOR_AGENT_NAME="$NAME" FLEETVISOR_ENVIRONMENT="$ENVIRONMENT" \
-      FLEETVISOR_AGENT_STATE_DIR="$STATE_DIR" "$AGENT" enroll || die "enrolment failed (see above)"
+  # The agent reads agent.env itself (as systemd does: quotes and all), so enrolment sees exactly the
+  # service's settings, and none this shell may have exported. The token goes in the environment, not on
+  # a command line other users can read.
+  local inherited=() variable
+  for variable in $(compgen -e); do
+    if [[ $variable == FLEETVISOR_* ]]; then inherited+=(-u "$variable"); fi
+  done
+  env "${inherited[@]}" FLEETVISOR_ENROLLMENT_TOKEN="$TOKEN" FLEETVISOR_AGENT_STATE_DIR="$STATE_DIR" \
+      "$AGENT" enroll --config "$CONFIG_FILE" || die "enrolment failed (see above)"
   # Root owns what enroll wrote, and now the top directory too: because its owner differs from the
   # service's dynamic user, systemd hands the whole tree to that user at the next start.
   chown -R root:root "$(readlink -f "$STATE_DIR")"

@@ -7,11 +7,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import validate
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 OBJECT = {"type": "object"}
 
-# (method, path, summary, authenticated, request body schema or None, success status)
 STRING = {"type": "string"}
+# Path parameters with a rule of their own (vms/logic.py explains the VM name rule).
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "vm": {"description": "The VM's UUID, or its name when that is 1 to 64 letters, digits, '.', '_' or '-' "
+                          "starting with a letter or digit (other names: use the UUID; else 400 invalid_vm_name)",
+           # JSON Schema patterns are ECMA-262: "$" there ends the string, as "\\Z" does in Python.
+           "schema": {"type": "string", "pattern": validate.LIBVIRT_NAME_RE.pattern.replace("\\Z", "$")}},
+}
 PASSWORD = {"type": "string", "minLength": 12, "maxLength": 1024}
 
 
@@ -96,19 +104,23 @@ OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
 ]
 
 
+def _error_statuses(path: str, auth: bool, has_body: bool) -> list[int]:
+    invalid = [400, 413, 415] if has_body else [400] if "{vm}" in path else []
+    return invalid + ([401, 403] if auth or path.startswith("/api/auth/") else []) \
+        + ([404] if "{" in path else []) + ([429] if path.endswith("/login") else [])
+
+
 def _operation(spec: tuple[str, str, str, bool, dict[str, Any] | None, int]) -> dict[str, Any]:
     method, path, summary, auth, body, status = spec
     ok = {"description": "OK", "content": {"application/json": {"schema": OBJECT}}}
     responses: dict[str, Any] = {str(status): ok}
-    codes = ([400, 413, 415] if body else []) + ([401, 403] if auth or path.startswith("/api/auth/") else []) \
-        + ([404] if "{" in path else []) + ([429] if path.endswith("/login") else [])
-    for code in codes:
+    for code in _error_statuses(path, auth, body is not None):
         responses[str(code)] = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
     op: dict[str, Any] = {"summary": summary, "operationId": f"{method}_{path}", "responses": responses,
                           "security": [{"bearer": []}] if auth else []}
     params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
     if params:
-        op["parameters"] = [{"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+        op["parameters"] = [{"name": p, "in": "path", "required": True, **PATH_PARAMETERS.get(p, {"schema": STRING})}
                             for p in params]
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}

@@ -8,7 +8,6 @@ snapshot names keep to a conservative pattern.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -16,7 +15,6 @@ from .. import validate
 from ..errors import Invalid
 from .models import Vm
 
-SNAPSHOT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 ArgsBuilder = Callable[[dict[str, Any], Vm], dict[str, Any]]
 
 
@@ -46,7 +44,7 @@ def _delete(body: dict[str, Any], vm: Vm) -> dict[str, Any]:
 
 
 def _snapshot_name(body: dict[str, Any], vm: Vm) -> dict[str, Any]:
-    return {**_plain(body, vm), "name": validate.text(body, "name", max_len=64, pattern=SNAPSHOT_RE)}
+    return {**_plain(body, vm), "name": validate.text(body, "name", max_len=64, pattern=validate.LIBVIRT_NAME_RE)}
 
 
 def _snapshot_create(body: dict[str, Any], vm: Vm) -> dict[str, Any]:

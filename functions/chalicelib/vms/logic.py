@@ -1,5 +1,17 @@
 """The VM inventory: synced from heartbeats, looked up by name or UUID, and
-updated at once when a job reports a VM's new state."""
+updated at once when a job reports a VM's new state.
+
+How a path names a VM (`/api/agents/{id}/vms/{vm}`, its actions, its console):
+by its UUID (any case), which always works, or by a name that keeps to
+`validate.LIBVIRT_NAME_RE`: 1 to 64 letters, digits and `. _ -`, a letter or
+digit first (virt-install's historical rule, the same as for snapshot names).
+libvirt itself refuses only '/' and newlines in a domain name, so a VM may be
+called `$(id)`, `x<y>`, something with spaces or NULs, or something a megabyte
+long; such a name answers 400 `invalid_vm_name` before the VM is looked up, and
+never reaches a job, the agent or libvirt. Those VMs are still listed (their
+names are only ever shown as text) and are addressed by UUID, as the web app
+always does.
+"""
 
 from __future__ import annotations
 
@@ -68,6 +80,9 @@ def find(agent_id: str, name_or_uuid: str, known: Vm | None = None) -> Vm:
     """A VM of this host by UUID or by exact name; `known`: the VM already read by that UUID."""
     if known is not None:
         return known
+    if not validate.LIBVIRT_NAME_RE.match(name_or_uuid):  # a UUID keeps to it too
+        raise Invalid("Name a VM by its UUID, or by a name of 1 to 64 letters, digits, '.', '_' or '-' that "
+                      "starts with a letter or digit.", "invalid_vm_name")
     if validate.UUID_RE.match(name_or_uuid.lower()):
         try:
             return Vm.get(agent_id, name_or_uuid.lower())
