@@ -23,3 +23,14 @@ def test_every_authenticated_operation_documents_401(client: Client) -> None:
                 assert op["responses"]["401"]["content"]["application/json"]["schema"] == {
                     "$ref": "#/components/schemas/Error"
                 }
+
+
+def test_the_vm_schema_names_every_field_a_vm_answer_has(client: Client, make_operator: Any, enrol: Any) -> None:
+    op = make_operator()
+    host = enrol(op)
+    schemas = client.http.get("/api/openapi.json").json_body["components"]["schemas"]
+    listed = client.http.get(f"/api/agents/{host.agent_id}/vms", headers=op.headers).json_body
+    one = client.http.get(f"/api/agents/{host.agent_id}/vms/test", headers=op.headers).json_body
+    assert set(listed) == set(schemas["VmList"]["properties"])
+    assert set(listed["vms"][0]) == set(one) == set(schemas["Vm"]["properties"])
+    assert one["state"] in schemas["Vm"]["properties"]["state"]["enum"]
