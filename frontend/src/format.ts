@@ -33,6 +33,18 @@ export function formatAgo(thenMs: number | null, nowMs: number): string {
   return `${Math.floor(hours / 24)}d ago`;
 }
 
+/** Why a VM is in its state, for people: "from_snapshot" → "from snapshot"; nothing when unknown. */
+export function reasonWords(reason: string | null | undefined): string {
+  if (!reason || reason === 'unknown') return '';
+  return reason.replaceAll('_', ' ');
+}
+
+/** A VM's autostart as a word; null when its agent did not say. */
+export function autostartWord(autostart: boolean | null | undefined): string {
+  if (autostart === null || autostart === undefined) return 'unknown';
+  return autostart ? 'on' : 'off';
+}
+
 export interface Fact {
   label: string;
   value: string;

@@ -174,10 +174,12 @@ export interface VM {
   vcpus: number;
   memory_kib: number;
   updated_ms: number;
-  /** Present when the agent reports it. */
-  autostart?: boolean;
-  persistent?: boolean;
-  state_reason?: string;
+  /** libvirt's reason for the state in lowercase words (`destroyed`, `booted`, `user`…); null: not reported. */
+  state_reason: string | null;
+  /** Starts with the host; null: not reported. */
+  autostart: boolean | null;
+  /** Defined on the host; false: a transient VM, gone once it stops. Null: not reported. */
+  persistent: boolean | null;
 }
 
 /** GET /api/jobs/{id}/result: what the agent uploaded ("Result JSON"). */

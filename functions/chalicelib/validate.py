@@ -40,6 +40,13 @@ def integer(body: Mapping[str, Any], name: str, *, low: int, high: int) -> int:
     return value
 
 
+def boolean(body: Mapping[str, Any], name: str) -> bool:
+    value = body.get(name)
+    if not isinstance(value, bool):
+        raise Invalid(f"'{name}' must be true or false.")
+    return value
+
+
 def mapping(body: Mapping[str, Any], name: str, *, required: bool = True) -> dict[str, Any]:
     value = body.get(name, None if required else {})
     if not isinstance(value, dict):

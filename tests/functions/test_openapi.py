@@ -33,3 +33,14 @@ def test_the_vm_parameter_documents_the_name_rule_and_its_400(client: Client) ->
         [vm] = [p for p in op["parameters"] if p["name"] == "vm"]
         assert vm["schema"]["pattern"] == "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
         assert "400" in op["responses"]
+
+
+def test_the_vm_schema_names_every_field_a_vm_answer_has(client: Client, make_operator: Any, enrol: Any) -> None:
+    op = make_operator()
+    host = enrol(op)
+    schemas = client.http.get("/api/openapi.json").json_body["components"]["schemas"]
+    listed = client.http.get(f"/api/agents/{host.agent_id}/vms", headers=op.headers).json_body
+    one = client.http.get(f"/api/agents/{host.agent_id}/vms/test", headers=op.headers).json_body
+    assert set(listed) == set(schemas["VmList"]["properties"])
+    assert set(listed["vms"][0]) == set(one) == set(schemas["Vm"]["properties"])
+    assert one["state"] in schemas["Vm"]["properties"]["state"]["enum"]

@@ -124,3 +124,100 @@ def test_wrong_method_is_405(client: Client, make_operator: Any) -> None:
     op: Operator = make_operator()
     answer = client.http.delete("/api/jobs", headers=op.headers)
     assert (answer.status_code, answer.json_body["error"]["code"]) == (405, "method_not_allowed")
+
+
+FULL_VM = {**VM, "state": "shutoff", "state_reason": "destroyed", "autostart": True, "persistent": False}
+
+
+def _beat(client: Client, host: FakeHost, vms: list[dict[str, Any]]) -> Any:
+    return client.http.post("/agent/v1/heartbeat", headers=host.headers, body=json.dumps({"vms": vms}))
+
+
+def _vms(client: Client, op: Operator, host: FakeHost) -> list[dict[str, Any]]:
+    return list(client.http.get(f"/api/agents/{host.agent_id}/vms", headers=op.headers).json_body["vms"])
+
+
+def test_list_and_detail_carry_reason_autostart_and_persistence(client: Client, make_operator: Any,
+                                                                 enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op, vms=[FULL_VM])
+    [listed] = _vms(client, op, host)
+    detail = client.http.get(f"/api/agents/{host.agent_id}/vms/test", headers=op.headers).json_body
+    for vm in (listed, detail):
+        assert (vm["state"], vm["state_reason"], vm["autostart"], vm["persistent"]) == (
+            "shutoff", "destroyed", True, False)
+        assert (vm["vcpus"], vm["memory_kib"]) == (2, 8388608)
+
+
+def test_an_agent_that_does_not_say_leaves_them_unknown(client: Client, make_operator: Any, enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    [vm] = _vms(client, op, host)
+    assert (vm["state_reason"], vm["autostart"], vm["persistent"]) == (None, None, None)
+
+
+def test_a_heartbeat_that_changes_only_autostart_is_stored(client: Client, make_operator: Any, enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op, vms=[FULL_VM])
+    assert _beat(client, host, [{**FULL_VM, "autostart": False}]).status_code == 200
+    assert _vms(client, op, host)[0]["autostart"] is False
+
+
+def test_a_reason_this_control_plane_does_not_know_is_shown_as_unknown(client: Client, make_operator: Any,
+                                                                       enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    assert _beat(client, host, [{**FULL_VM, "state_reason": "from_a_newer_libvirt"}]).status_code == 200
+    assert _vms(client, op, host)[0]["state_reason"] == "unknown"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"state_reason": 3},
+        {"state_reason": "<b>user</b>"},
+        {"state_reason": "Destroyed"},
+        {"state_reason": "a" * 41},
+        {"autostart": "yes"},
+        {"autostart": 1},
+        {"persistent": "false"},
+        {"persistent": []},
+    ],
+)
+def test_bad_inventory_fields_are_refused_and_change_nothing(client: Client, make_operator: Any, enrol: Any,
+                                                             bad: dict[str, Any]) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op, vms=[FULL_VM])
+    before = _vms(client, op, host)
+    answer = _beat(client, host, [{**FULL_VM, "state": "running", **bad}])
+    assert (answer.status_code, answer.json_body["error"]["code"]) == (400, "invalid_request")
+    assert _vms(client, op, host) == before
+
+
+def test_a_finished_job_writes_the_autostart_it_set_at_once(client: Client, make_operator: Any, enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op, vms=[{**FULL_VM, "autostart": False, "persistent": True}])
+    job_id = _act(client, op, host.agent_id, "test", {"action": "set-autostart", "autostart": True}).json_body["job_id"]
+    [claimed] = client.http.post("/agent/v1/poll?wait=0", headers=host.headers,
+                                 body=json.dumps({"max_jobs": 1})).json_body["jobs"]
+    report = {**FULL_VM, "autostart": True, "persistent": True}
+    done = client.http.post(f"/agent/v1/jobs/{job_id}/complete", headers=host.headers,
+                            body=json.dumps({"claim_token": claimed["claim_token"], "exit_code": 0, "vm": report}))
+    assert done.status_code == 200, done.body
+    [vm] = _vms(client, op, host)
+    assert (vm["autostart"], vm["persistent"], vm["state_reason"]) == (True, True, "destroyed")
+
+
+def test_a_finished_job_with_a_bad_vm_report_still_completes_and_leaves_the_vm(client: Client, make_operator: Any,
+                                                                              enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op, vms=[FULL_VM])
+    before = _vms(client, op, host)
+    job_id = _act(client, op, host.agent_id, "test", {"action": "start"}).json_body["job_id"]
+    [claimed] = client.http.post("/agent/v1/poll?wait=0", headers=host.headers,
+                                 body=json.dumps({"max_jobs": 1})).json_body["jobs"]
+    report = {**FULL_VM, "state": "running", "autostart": "yes"}
+    done = client.http.post(f"/agent/v1/jobs/{job_id}/complete", headers=host.headers,
+                            body=json.dumps({"claim_token": claimed["claim_token"], "exit_code": 0, "vm": report}))
+    assert done.json_body == {"status": "succeeded"}
+    assert _vms(client, op, host) == before

@@ -4,6 +4,7 @@
 // Every refusal and failed job shows in the row's `vm-error`.
 
 import { useState } from 'preact/hooks';
+import { autostartWord } from '../format';
 import type { ConsoleOps } from '../state/consoleJoin';
 import type { VmOps } from '../state/fleet';
 import type { VM, VmRequest } from '../types';
@@ -20,11 +21,6 @@ interface Props {
   busy: boolean;
   ops: VmOps;
   consoles?: ConsoleOps;
-}
-
-function autostartWord(autostart: boolean | undefined): string {
-  if (autostart === undefined) return 'unknown';
-  return autostart ? 'on' : 'off';
 }
 
 function ShutdownWithTimeout({ vm, busy, send }: { vm: VM; busy: boolean; send: (r: VmRequest) => void }) {
@@ -80,7 +76,8 @@ export function VmMore({ agentId, vm, busy, ops, consoles }: Props) {
           type="button"
           data-action="set-autostart"
           aria-pressed={autostart}
-          disabled={busy}
+          disabled={busy || vm.persistent === false}
+          title={vm.persistent === false ? 'A transient VM cannot start with the host' : undefined}
           onClick={() => send({ action: 'set-autostart', autostart: !autostart })}
         >
           Autostart: <span data-testid="vm-autostart">{autostartWord(vm.autostart)}</span>

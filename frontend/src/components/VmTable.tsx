@@ -1,7 +1,8 @@
-// The VMs of one host, with their state and lifecycle buttons.
+// The VMs of one host: name (transient ones marked), state with libvirt's
+// reason for it, vCPUs, memory, autostart, and the lifecycle buttons.
 
 import { useState } from 'preact/hooks';
-import { formatMemory } from '../format';
+import { autostartWord, formatMemory, reasonWords } from '../format';
 import type { ConsoleOps } from '../state/consoleJoin';
 import { vmKey, type VmOps } from '../state/fleet';
 import type { VM, VmAction } from '../types';
@@ -16,6 +17,7 @@ const HEADINGS = [
   'State',
   { label: 'vCPUs', numeric: true },
   { label: 'Memory', numeric: true },
+  'Autostart',
   'Actions',
 ];
 
@@ -44,18 +46,36 @@ interface RowProps {
   consoles?: ConsoleOps;
 }
 
+function StateReason({ reason }: { reason: string | null }) {
+  const words = reasonWords(reason);
+  if (words === '') return null;
+  return (
+    <span class="muted state-reason" data-testid="vm-state-reason">
+      {' '}
+      {words}
+    </span>
+  );
+}
+
 function VmRow({ agentId, vm, error, busy, onAction, ops, consoles }: RowProps) {
   const [open, setOpen] = useState(false);
   return (
     <tr data-testid="vm-row" data-vm-name={vm.name} data-vm-uuid={vm.uuid}>
-      <th scope="row" class="vm-name">
-        {vm.name}
+      <th scope="row">
+        <span class="vm-name">{vm.name}</span>
+        {vm.persistent === false && (
+          <span class="tag" data-testid="vm-transient" title="Not defined on the host: it is gone once it stops">
+            transient
+          </span>
+        )}
       </th>
       <td>
         <StatusBadge kind="vm" status={vm.state} testId="vm-state" />
+        <StateReason reason={vm.state_reason} />
       </td>
       <td class="num">{vm.vcpus}</td>
       <td class="num">{formatMemory(vm.memory_kib)}</td>
+      <td data-testid="vm-autostart-state">{autostartWord(vm.autostart)}</td>
       <td>
         <VmActions vm={vm} busy={busy} onAction={(action) => onAction(agentId, vm.uuid, action)} />
         {consoles && <ConsoleButton agentId={agentId} vm={vm} consoles={consoles} />}

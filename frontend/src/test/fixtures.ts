@@ -30,6 +30,9 @@ export function aVm(over: Partial<VM> = {}): VM {
     vcpus: 2,
     memory_kib: 2 * 1024 * 1024,
     updated_ms: 1_700_000_000_000,
+    state_reason: null,
+    autostart: false,
+    persistent: true,
     ...over,
   };
 }

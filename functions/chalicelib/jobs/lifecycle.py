@@ -68,7 +68,7 @@ def complete(agent: Agent, job_id: str, body: dict[str, Any]) -> str:
         states.raise_lost(agent, job_id)
     if delay is not None:
         doorbell.ring(agent.queue_url, job.job_id, delay)
-    _record_vm_state(job, body.get("vm"))
+    _record_vm(agent, job, body.get("vm"))
     return status
 
 
@@ -109,12 +109,10 @@ def _accepted_upload(agent: Agent, job_id: str, claim_token: str) -> list[Any]:
             Job.result_etag.set(head["ETag"].strip('"'))]
 
 
-def _record_vm_state(job: Job, vm: Any) -> None:
-    if not isinstance(vm, dict) or job.vm_uuid is None or vm.get("uuid") != job.vm_uuid:
-        return
-    state = vm.get("state")
-    if isinstance(state, str):
-        vms.set_state(job.agent_id, job.vm_uuid, state)
+def _record_vm(agent: Agent, job: Job, vm: Any) -> None:
+    """The VM's new state (and autostart, persistence) as the job left it, at once."""
+    if job.vm_uuid is not None:
+        vms.record_job_report(job.agent_id, job.vm_uuid, vm)
 
 
 def cancel(job: Job) -> Job:

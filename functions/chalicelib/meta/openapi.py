@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import validate
+from ..vms.logic import STATES
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 OBJECT = {"type": "object"}
@@ -110,9 +111,37 @@ def _error_statuses(path: str, auth: bool, has_body: bool) -> list[int]:
         + ([404] if "{" in path else []) + ([429] if path.endswith("/login") else [])
 
 
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(kind: str, **more: Any) -> dict[str, Any]:
+    return {"type": kind, "nullable": True, **more}
+
+
+# The answers described field by field (the rest are plain objects); a test holds each against a real answer.
+SCHEMAS: dict[str, dict[str, Any]] = {
+    "Vm": {"type": "object", "properties": {
+        "agent_id": STRING, "uuid": STRING, "name": STRING,
+        "state": {"type": "string", "enum": list(STATES)},
+        "state_reason": _nullable("string", description="libvirt's reason for the state, e.g. destroyed, "
+                                                        "booted, user; null when the agent did not say"),
+        "vcpus": {"type": "integer"}, "memory_kib": {"type": "integer"},
+        "autostart": _nullable("boolean"),
+        "persistent": _nullable("boolean", description="false: a transient VM, gone once it stops"),
+        "updated_ms": {"type": "integer"}}},
+    "VmList": {"type": "object", "properties": {"vms": {"type": "array", "items": _ref("Vm")}}},
+}
+ANSWERS: dict[tuple[str, str], str] = {
+    ("get", "/api/agents/{agent_id}/vms"): "VmList",
+    ("get", "/api/agents/{agent_id}/vms/{vm}"): "Vm",
+}
+
+
 def _operation(spec: tuple[str, str, str, bool, dict[str, Any] | None, int]) -> dict[str, Any]:
     method, path, summary, auth, body, status = spec
-    ok = {"description": "OK", "content": {"application/json": {"schema": OBJECT}}}
+    schema = _ref(ANSWERS[method, path]) if (method, path) in ANSWERS else OBJECT
+    ok = {"description": "OK", "content": {"application/json": {"schema": schema}}}
     responses: dict[str, Any] = {str(status): ok}
     for code in _error_statuses(path, auth, body is not None):
         responses[str(code)] = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
@@ -137,7 +166,7 @@ def document() -> dict[str, Any]:
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-            "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {"error": {
+            "schemas": {**SCHEMAS, "Error": {"type": "object", "required": ["error"], "properties": {"error": {
                 "type": "object", "required": ["code", "message"],
                 "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}},
         },

@@ -30,17 +30,14 @@ def _shutdown(body: dict[str, Any], vm: Vm) -> dict[str, Any]:
 
 
 def _autostart(body: dict[str, Any], vm: Vm) -> dict[str, Any]:
-    if not isinstance(body.get("autostart"), bool):
-        raise Invalid("'autostart' must be true or false.")
-    return {**_plain(body, vm), "autostart": body["autostart"]}
+    return {**_plain(body, vm), "autostart": validate.boolean(body, "autostart")}
 
 
 def _delete(body: dict[str, Any], vm: Vm) -> dict[str, Any]:
-    if not isinstance(body.get("delete_storage"), bool):
-        raise Invalid("'delete_storage' must be true or false.")
+    delete_storage = validate.boolean(body, "delete_storage")
     if body.get("confirm") != vm.name:
         raise Invalid("'confirm' must be the VM's name, to show the deletion is meant.", "confirmation_mismatch")
-    return {**_plain(body, vm), "delete_storage": body["delete_storage"], "confirm": vm.name}
+    return {**_plain(body, vm), "delete_storage": delete_storage, "confirm": vm.name}
 
 
 def _snapshot_name(body: dict[str, Any], vm: Vm) -> dict[str, Any]:

@@ -15,10 +15,13 @@ always does.
 
 from __future__ import annotations
 
+import functools
+import operator
+import re
 import time
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from .. import validate
 from ..errors import Invalid, NotFound
@@ -27,10 +30,22 @@ from .models import Vm
 STATES = ("running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended", "nostate")
 MAX_VMS = 5000
 MAX_VM_NAME = 200  # libvirt allows long names; they are only ever shown as text
+# Why a VM is in its state: libvirt's reason names as the agent words them (its translate.REASONS),
+# and "unknown" for a reason it cannot name.
+REASONS = frozenset({
+    "booted", "migrated", "restored", "from_snapshot", "unpaused", "migration_canceled", "save_canceled",
+    "wakeup", "crashed", "postcopy", "user", "migration", "save", "dump", "ioerror", "watchdog",
+    "shutting_down", "snapshot", "starting_up", "postcopy_failed", "shutdown", "destroyed", "saved", "failed",
+    "daemon", "panicked", "unknown"})
+REASON_RE = re.compile(r"^[a-z][a-z_]{0,39}\Z")
+MAX_REASON = 40
+# What a heartbeat reports of each VM besides its UUID (stored and compared), and what a job may change.
+REPORTED = ("name", "state", "state_reason", "vcpus", "memory_kib", "autostart", "persistent")
+JOB_FIELDS = ("state", "state_reason", "autostart", "persistent")
 
 
 def parse_report(item: Any) -> dict[str, Any]:
-    """One VM as an agent reports it, checked field by field."""
+    """One VM as an agent reports it, checked field by field (None: a field the agent did not send)."""
     if not isinstance(item, dict):
         raise Invalid("Each VM must be an object.")
     state = validate.text(item, "state", max_len=20)
@@ -38,42 +53,74 @@ def parse_report(item: Any) -> dict[str, Any]:
         raise Invalid(f"'state' must be one of {', '.join(STATES)}.")
     return {"uuid": validate.text(item, "uuid", max_len=36, pattern=validate.UUID_RE),
             "name": validate.text(item, "name", max_len=MAX_VM_NAME), "state": state,
+            "state_reason": _reason(item),
             "vcpus": validate.integer(item, "vcpus", low=0, high=4096) if "vcpus" in item else 0,
-            "memory_kib": validate.integer(item, "memory_kib", low=0, high=2**50) if "memory_kib" in item else 0}
+            "memory_kib": validate.integer(item, "memory_kib", low=0, high=2**50) if "memory_kib" in item else 0,
+            "autostart": _flag(item, "autostart"), "persistent": _flag(item, "persistent")}
 
 
-def sync_inventory(agent_id: str, owner_id: str, reports: list[dict[str, Any]]) -> None:
-    """Make the stored inventory equal the report, writing only what changed."""
+def _reason(item: dict[str, Any]) -> str | None:
+    if item.get("state_reason") is None:
+        return None
+    reason = validate.text(item, "state_reason", max_len=MAX_REASON, pattern=REASON_RE)
+    # A reason of a newer libvirt must not fail the whole heartbeat: it shows as the agent shows the
+    # reasons it cannot name itself.
+    return reason if reason in REASONS else "unknown"
+
+
+def _flag(item: dict[str, Any], name: str) -> bool | None:
+    return None if item.get(name) is None else validate.boolean(item, name)
+
+
+def sync_inventory(agent_id: str, owner_id: str, reports: list[dict[str, Any]]) -> bool:
+    """Make the stored inventory equal the report, writing only what changed; whether anything did."""
     now = _now_ms()
-    stored = {vm.vm_uuid: vm for vm in Vm.query(agent_id)}
+    stored = {vm.vm_uuid: vm for vm in Vm.query(agent_id, consistent_read=True)}
+    changed = False
     with Vm.batch_write() as batch:
         for report in reports:
             old = stored.pop(report["uuid"], None)
             if old is None or _differs(old, report):
-                batch.save(Vm(agent_id, report["uuid"], owner_id=owner_id, name=report["name"],
-                              state=report["state"], vcpus=report["vcpus"],
-                              memory_kib=report["memory_kib"], updated_ms=now))
+                batch.save(Vm(agent_id, report["uuid"], owner_id=owner_id, updated_ms=now,
+                              **{name: report[name] for name in REPORTED}))
+                changed = True
         for gone in stored.values():
             batch.delete(gone)
+            changed = True
+    return changed
 
 
 def _differs(vm: Vm, report: dict[str, Any]) -> bool:
-    return (vm.name, vm.state, vm.vcpus, vm.memory_kib) != (
-        report["name"], report["state"], report["vcpus"], report["memory_kib"])
+    return any(getattr(vm, name) != report[name] for name in REPORTED)
 
 
-def set_state(agent_id: str, vm_uuid: str, state: str) -> None:
-    if state not in STATES:
-        return
+def record_job_report(agent_id: str, vm_uuid: str, item: Any) -> bool:
+    """The VM as a finished job saw it (`complete.vm`); whether the stored VM changed.
+
+    Only the fields the job can change and the agent sent are written. A report that does not
+    parse is dropped rather than failing the completion: the job's outcome stands and the next
+    heartbeat puts the inventory right. One conditional write, no read: the condition both skips a VM
+    deleted meanwhile (the next heartbeat re-reports it) and tells "already so" from a change.
+    """
     try:
-        Vm(agent_id, vm_uuid).update(actions=[Vm.state.set(state), Vm.updated_ms.set(_now_ms())],
-                                     condition=Vm.vm_uuid.exists())
-    except Exception:  # noqa: BLE001 - a VM deleted meanwhile is re-reported by the next heartbeat
-        return
+        report = parse_report(item)
+    except Invalid:
+        return False
+    fields = {name: report[name] for name in JOB_FIELDS if report[name] is not None}
+    if report["uuid"] != vm_uuid:
+        return False
+    same = functools.reduce(operator.and_, [getattr(Vm, name) == value for name, value in fields.items()])
+    actions = [getattr(Vm, name).set(value) for name, value in fields.items()] + [Vm.updated_ms.set(_now_ms())]
+    try:
+        Vm(agent_id, vm_uuid).update(actions=actions, condition=Vm.vm_uuid.exists() & ~same)
+    except UpdateError:
+        return False
+    return True
 
 
 def list_vms(agent_id: str) -> list[Vm]:
-    return sorted(Vm.query(agent_id), key=lambda vm: vm.name)
+    # Consistent: a page refreshing right after a heartbeat or a job wrote a VM must read what was written.
+    return sorted(Vm.query(agent_id, consistent_read=True), key=lambda vm: vm.name)
 
 
 def find(agent_id: str, name_or_uuid: str, known: Vm | None = None) -> Vm:
@@ -94,8 +141,10 @@ def find(agent_id: str, name_or_uuid: str, known: Vm | None = None) -> Vm:
 
 
 def view(vm: Vm) -> dict[str, Any]:
+    """A VM as the API answers it; `state_reason`, `autostart` and `persistent` are null when unknown."""
     return {"agent_id": vm.agent_id, "uuid": vm.vm_uuid, "name": vm.name, "state": vm.state,
-            "vcpus": int(vm.vcpus), "memory_kib": int(vm.memory_kib), "updated_ms": int(vm.updated_ms)}
+            "state_reason": vm.state_reason, "vcpus": int(vm.vcpus), "memory_kib": int(vm.memory_kib),
+            "autostart": vm.autostart, "persistent": vm.persistent, "updated_ms": int(vm.updated_ms)}
 
 
 def _now_ms() -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.models import Model
 
 
@@ -15,6 +15,10 @@ class Vm(Model):
     owner_id = UnicodeAttribute()
     name = UnicodeAttribute()
     state = UnicodeAttribute()
+    # Null where the agent did not say (agents before these fields): shown as unknown, never guessed.
+    state_reason = UnicodeAttribute(null=True)
+    autostart = BooleanAttribute(null=True)
+    persistent = BooleanAttribute(null=True)
     vcpus = NumberAttribute(default=0)
     memory_kib = NumberAttribute(default=0)
     updated_ms = NumberAttribute()
