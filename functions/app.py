@@ -6,6 +6,7 @@ from chalicelib.agents.routes import bp as agents
 from chalicelib.audit.routes import bp as audit
 from chalicelib.auth.key_routes import bp as api_keys
 from chalicelib.auth.routes import bp as auth
+from chalicelib.changes.routes import bp as changes
 from chalicelib.consoles.routes import bp as consoles
 from chalicelib.distribution.routes import bp as distribution
 from chalicelib.jobs.routes import bp as jobs
@@ -16,5 +17,5 @@ from chalicelib.vms.routes import bp as vms
 app = Chalice(app_name="fleetvisor")
 app.register_middleware(web.error_shape_middleware, "http")
 store.bind()
-for blueprint in (meta, auth, api_keys, users, agents, vms, jobs, consoles, audit, distribution):
+for blueprint in (meta, auth, api_keys, users, agents, vms, jobs, consoles, audit, distribution, changes):
     app.register_blueprint(blueprint)

@@ -370,6 +370,11 @@ export function createApi(deps: ApiDeps) {
     },
 
     listAgents: () => request<{ agents: Agent[] }>('GET', '/api/agents').then((r) => r.agents),
+    /** Long poll: the fleet's change version once it differs from `after` (at once without one). */
+    fleetChanges: (after: number | null, wait: number, signal?: AbortSignal) =>
+      request<{ version: number }>('GET', `/api/changes${queryString({ after, wait })}`, { signal }).then(
+        (r) => r.version,
+      ),
     listVms: (agentId: string) =>
       request<{ vms: VM[] }>('GET', `/api/agents/${enc(agentId)}/vms`).then((r) => r.vms),
     /** A VM action: its name alone, or the whole body with its extra fields. */

@@ -27,6 +27,7 @@ from pynamodb.models import Model
 from .agents.models import Agent, EnrollmentToken
 from .audit.models import AuditRecord
 from .auth.models import ApiKey, EmailClaim, Session, Throttle, User
+from .changes.models import FleetVersion
 from .consoles.models import Console
 from .jobs.models import Job
 from .settings import Settings, settings
@@ -34,7 +35,7 @@ from .vms.models import Vm
 
 # logical id in infra/template.yaml → (table name suffix, models stored in it; the first owns the schema)
 TABLES: dict[str, tuple[str, tuple[type[Model], ...]]] = {
-    "UsersTable": ("users", (User, EmailClaim)),
+    "UsersTable": ("users", (User, EmailClaim, FleetVersion)),
     "EnrollmentTokensTable": ("enrollment-tokens", (EnrollmentToken,)),
     "AgentsTable": ("agents", (Agent,)),
     "VmsTable": ("vms", (Vm,)),

@@ -14,6 +14,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from infra.local import REPO, LocalStack, StackConfig, free_port
 from tests.conftest import ADMIN_PASSWORD, read_logs
+from tests.hypervisor.conftest import TIMINGS
 from tests.hypervisor.guest import URI, QemuGuest, define_guest, prepare, virsh
 
 from .browser import log_in
@@ -116,3 +117,23 @@ def test_a_serial_console_in_the_browser(browser: Browser, page: Page, qemu_stac
     replay = page.locator("[data-testid=console-terminal] .xterm-rows")
     expect(replay).to_contain_text("web-42", timeout=10000)
     expect(replay).to_contain_text("second-11")
+
+
+def test_a_vm_stopped_with_virsh_shows_as_shut_off_in_the_open_page_within_two_seconds(
+        page: Page, qemu_stack: LocalStack, guest: QemuGuest) -> None:
+    _running(qemu_stack, guest)
+    log_in(page, qemu_stack)
+    state = page.locator(f"[data-testid=vm-row][data-vm-name={guest.name}] [data-testid=vm-state]")
+    expect(state).to_have_text("running", timeout=10000)
+    page.wait_for_timeout(1000)  # the page is idle, its long poll for changes held open
+
+    virsh("destroy", guest.name)
+    destroyed = time.monotonic()
+    # Through libvirt's event → the agent's heartbeat → GET /api/changes → the page's refetch; the page's
+    # periodic refresh (5 s) alone would miss this bound about two times in three.
+    expect(state).to_have_text("shutoff", timeout=5000)
+    seen_after = time.monotonic() - destroyed
+    TIMINGS["`virsh destroy` → shut off in the open web page"] = seen_after
+    assert seen_after < 2.0, f"the page showed the VM shut off {seen_after:.1f}s after virsh destroy"
+    reason = page.locator(f"[data-testid=vm-row][data-vm-name={guest.name}] [data-testid=vm-state-reason]")
+    expect(reason).to_contain_text("destroyed")

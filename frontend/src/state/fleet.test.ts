@@ -1,12 +1,18 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../api';
+import { fakeChanges } from '../test/fakeChanges';
 import { aJob, anAgent, aVm } from '../test/fixtures';
 import type { Agent, Job, VM } from '../types';
 import { createFleetStore, mergeJobs, vmKey, type FleetApi } from './fleet';
 
 /** An API whose answers the test changes as the "server" moves on. */
 function fakeApi() {
-  const server = { agents: [anAgent()] as Agent[], vms: [aVm({ state: 'shutoff' })] as VM[], job: aJob() as Job };
+  const server = {
+    agents: [anAgent()] as Agent[],
+    vms: [aVm({ state: 'shutoff' })] as VM[],
+    job: aJob() as Job,
+    changes: fakeChanges(),
+  };
   /** Approves on the "server" too, so the next list agrees. */
   function approved(agentId: string): Agent {
     server.agents = server.agents.map((a) =>
@@ -16,6 +22,9 @@ function fakeApi() {
   }
   const api = {
     listAgents: vi.fn(async () => server.agents),
+    fleetChanges: vi.fn((after: number | null, wait: number, signal?: AbortSignal) =>
+      server.changes.wait(after, wait, signal),
+    ),
     listVms: vi.fn(async (_agentId: string) => server.vms),
     listJobs: vi.fn(async () => [] as Job[]),
     getJob: vi.fn(async () => server.job),
@@ -116,6 +125,55 @@ describe('fleet store', () => {
     await vi.advanceTimersByTimeAsync(30_000);
     expect([api.listAgents, api.getJob, api.listJobs].map((fn) => fn.mock.calls.length)).toEqual(counts);
     expect(store.watching()).toBe(0);
+    expect(server.changes.held()).toBe(0);
+  });
+});
+
+describe('fleet store: changes behind the page', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('refetches hosts, VMs and jobs as soon as the fleet changes, not at the next tick', async () => {
+    const { api, server } = fakeApi();
+    const store = createFleetStore(api);
+    store.start();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(api.fleetChanges).toHaveBeenLastCalledWith(0, 20, expect.any(AbortSignal));
+    expect(store.getState().vms['agt-1'][0].state).toBe('shutoff');
+
+    server.vms = [aVm({ state: 'running', state_reason: 'booted' })]; // `virsh start` on the host
+    server.changes.bump();
+    await vi.advanceTimersByTimeAsync(0);
+
+    expect(store.getState().vms['agt-1'][0].state).toBe('running');
+    expect(api.listAgents).toHaveBeenCalledTimes(2);
+    expect(api.listJobs).toHaveBeenCalledTimes(2);
+    expect(api.fleetChanges).toHaveBeenLastCalledWith(1, 20, expect.any(AbortSignal));
+    store.stop();
+  });
+
+  it('asks again when a wait ends with no change, and refetches nothing for it', async () => {
+    const { api, server } = fakeApi();
+    const store = createFleetStore(api, { refreshMs: 60_000 });
+    store.start();
+    await vi.advanceTimersByTimeAsync(20_000);
+    expect(api.fleetChanges).toHaveBeenCalledTimes(3); // the version, then one wait ended and the next began
+    expect(api.listAgents).toHaveBeenCalledTimes(1);
+    expect(server.changes.held()).toBe(1);
+    store.stop();
+  });
+
+  it('waits before asking again when the long poll fails', async () => {
+    const { api, server } = fakeApi();
+    api.fleetChanges.mockRejectedValueOnce(new ApiError(503, 'unavailable', 'Try later.'));
+    const store = createFleetStore(api, { refreshMs: 60_000 });
+    store.start();
+    await vi.advanceTimersByTimeAsync(4_000);
+    expect(api.fleetChanges).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(api.fleetChanges).toHaveBeenCalledTimes(3);
+    expect(server.changes.held()).toBe(1);
+    store.stop();
   });
 });
 

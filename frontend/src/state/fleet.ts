@@ -1,6 +1,11 @@
 // What the hosts page shows, and how it is kept fresh.
 //
-// - Hosts, their VMs and the recent jobs are refetched every 5 s.
+// - Hosts, their VMs and the recent jobs are refetched every 5 s, and at once
+//   when the long poll of GET /api/changes says the fleet changed behind the
+//   page's back (a VM stopped with virsh, a guest powered off, a host enrolled
+//   or came back): such a change shows within a second, not at the next tick.
+//   A failed long poll is asked again after CHANGES_RETRY_MS; the periodic
+//   refresh stays for what moves without a write (a host ageing into stale).
 // - A job the operator starts here is polled every 250 ms until it is final;
 //   then its host's VM list is refetched at once, so the VM's new state shows
 //   well within a second of the job finishing.
@@ -36,6 +41,7 @@ export interface FleetState {
 export type FleetApi = Pick<
   Api,
   | 'listAgents'
+  | 'fleetChanges'
   | 'listVms'
   | 'listJobs'
   | 'getJob'
@@ -54,6 +60,9 @@ export interface FleetOptions {
 }
 
 export const REFRESH_MS = 5000;
+/** Seconds the server may hold a GET /api/changes open. */
+export const CHANGES_WAIT_S = 20;
+export const CHANGES_RETRY_MS = 5000;
 export const JOB_LIMIT = 20;
 
 export function vmKey(agentId: string, vmUuid: string): string {
@@ -115,6 +124,7 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
   let state = EMPTY;
   let stopped = false;
   let stopPoller: (() => void) | null = null;
+  const changesAbort = new AbortController();
   const listeners = new Set<() => void>();
   const watchers = new Map<string, () => void>();
   /** Who waits for a job started here to end, by job id. */
@@ -293,6 +303,21 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
     }
   }
 
+  /** Holds GET /api/changes open, and refetches the lists whenever the version it answers moves. */
+  async function followChanges(): Promise<void> {
+    let version: number | null = null;
+    while (!stopped) {
+      try {
+        const seen = await api.fleetChanges(version, version === null ? 0 : CHANGES_WAIT_S, changesAbort.signal);
+        if (version !== null && seen !== version) void Promise.all([refreshHosts(), refreshJobs()]);
+        version = seen;
+      } catch {
+        if (stopped) return;
+        await new Promise((resume) => setTimeout(resume, CHANGES_RETRY_MS));
+      }
+    }
+  }
+
   return {
     getState: () => state,
     subscribe(listener: () => void): () => void {
@@ -304,10 +329,12 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
       stopPoller = startPoller(async () => {
         await Promise.all([refreshHosts(), refreshJobs()]);
       }, refreshMs);
+      void followChanges();
     },
     stop(): void {
       stopped = true;
       stopPoller?.();
+      changesAbort.abort();
       watchers.forEach((stopWatching) => stopWatching());
       watchers.clear();
     },

@@ -238,6 +238,16 @@ export function fleetRoutes(state: FakeServerState): Route[] {
 
   return [
     { method: 'GET', pattern: /^\/api\/agents$/, handle: () => ok({ agents: state.agents }) },
+    {
+      method: 'GET',
+      pattern: /^\/api\/changes$/,
+      handle: async ({ query, init }) => {
+        const after = query.get('after');
+        const wait = Number(query.get('wait') ?? 20);
+        const version = await state.changes.wait(after === null ? null : Number(after), wait, init.signal ?? undefined);
+        return ok({ version });
+      },
+    },
     { method: 'GET', pattern: /^\/api\/agents\/([^/]+)\/vms$/, handle: listVms },
     { method: 'POST', pattern: /^\/api\/agents\/([^/]+)\/vms\/([^/]+)\/actions$/, handle: act },
     { method: 'PATCH', pattern: /^\/api\/agents\/([^/]+)$/, handle: setLabels },

@@ -26,6 +26,7 @@ import type {
 } from '../types';
 import { anAgent, aVm } from './fixtures';
 import { fail, parseBody, type FakeRequest, type FakeUser } from './fakeHttp';
+import { fakeChanges } from './fakeChanges';
 import { fakeConsoles, type FakeConsole } from './fakeConsoles';
 import { fleetRoutes } from './fakeFleet';
 import { identityRoutes } from './fakeIdentity';
@@ -71,6 +72,8 @@ function initialState() {
     enrollmentTokens: [] as Array<EnrollmentToken & { owner: string }>,
     audit: [] as AuditRecord[],
     agents: [anAgent()] as Agent[],
+    /** GET /api/changes: `changes.bump()` is a change made behind the page's back. */
+    changes: fakeChanges(),
     vms: [aVm({ state: 'shutoff' })],
     /** Newest first, as GET /api/jobs lists them. */
     jobs: [] as Job[],

@@ -10,6 +10,7 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 
 from .. import validate
+from ..changes import logic as changes
 from ..errors import Invalid, NotFound
 from ..settings import settings
 from ..vms import logic as vms
@@ -86,6 +87,12 @@ def heartbeat(agent: Agent, body: dict[str, Any]) -> None:
     reports = [vms.parse_report(item) for item in validate.array(body, "vms", max_items=vms.MAX_VMS)]
     if len({r["uuid"] for r in reports}) != len(reports):
         raise Invalid("'vms' lists a UUID twice.")
-    vms.sync_inventory(agent.agent_id, agent.owner_id, reports)
-    agent.update(actions=[Agent.last_seen_ms.set(int(time.time() * 1000)),
-                          Agent.capabilities.set(capabilities)])
+    inventory_changed = vms.sync_inventory(agent.agent_id, agent.owner_id, reports)
+    now_ms = int(time.time() * 1000)
+    was_away = status(agent, now_ms) != "online"
+    # A heartbeat without capabilities (a minimal client) keeps the ones last reported rather than blanking them.
+    agent.update(actions=[Agent.last_seen_ms.set(now_ms)]
+                 + ([Agent.capabilities.set(capabilities)] if "capabilities" in body else []))
+    # Capabilities (free memory) differ in nearly every beat: only what an operator watches for wakes pages.
+    if inventory_changed or was_away:
+        changes.bump(agent.owner_id)

@@ -11,6 +11,7 @@ from .. import keys, validate
 from ..audit import logic as audit
 from ..auth import guard as operator_guard
 from ..auth.logic import Principal
+from ..changes import logic as changes
 from ..jobs import signing, states
 from ..settings import settings
 from ..vms.models import Vm
@@ -108,6 +109,7 @@ def register(call: Call) -> Reply:
     audit.record(agent.owner_id, actor=agent.agent_id, action="agent.enroll", target=agent.agent_id,
                  outcome="ok" if approved else "pending_approval", source_ip=call.source_ip,
                  user_agent=call.user_agent)
+    changes.bump(agent.owner_id)  # a new host, or one waiting for approval, shows on open pages at once
     ring = keys.load(settings().job_key_secret)
     # The plain list is what a new agent pins (it has nothing to verify an announcement with yet); the
     # announcement tells it the serial to hold, and every later change comes only as one.
@@ -124,6 +126,7 @@ def deregister_self(call: Call) -> dict[str, Any]:
     enrollment.deregister(agent)
     audit.record(agent.owner_id, actor=agent.agent_id, action="agent.deregister", target=agent.agent_id,
                  source_ip=call.source_ip, user_agent=call.user_agent)
+    changes.bump(agent.owner_id)
     return {}
 
 

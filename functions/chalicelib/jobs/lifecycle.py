@@ -12,6 +12,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from .. import aws, validate
 from ..agents.models import Agent
+from ..changes import logic as changes
 from ..errors import Conflict, Invalid
 from ..settings import settings
 from ..vms import logic as vms
@@ -111,8 +112,8 @@ def _accepted_upload(agent: Agent, job_id: str, claim_token: str) -> list[Any]:
 
 def _record_vm(agent: Agent, job: Job, vm: Any) -> None:
     """The VM's new state (and autostart, persistence) as the job left it, at once."""
-    if job.vm_uuid is not None:
-        vms.record_job_report(job.agent_id, job.vm_uuid, vm)
+    if job.vm_uuid is not None and vms.record_job_report(job.agent_id, job.vm_uuid, vm):
+        changes.bump(job.owner_id)  # other operators' open pages, not only the one that asked
 
 
 def cancel(job: Job) -> Job:

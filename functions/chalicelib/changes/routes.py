@@ -1,0 +1,23 @@
+"""Routes: the long poll an open hosts page holds to hear that its fleet changed (logic.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from .. import validate
+from ..auth import guard
+from ..web import Call, route
+from . import logic
+
+bp = Blueprint(__name__)
+MAX_WAIT = 20  # seconds: API Gateway ends a request at 29
+
+
+@route(bp, "/api/changes", authenticate=guard.reader)
+def fleet_changes(call: Call) -> dict[str, Any]:
+    after = call.query("after")
+    since = None if after is None else validate.clamp(after, default=0, low=0, high=2**53, name="after")
+    wait = validate.clamp(call.query("wait"), default=MAX_WAIT, low=0, high=MAX_WAIT, name="wait")
+    return {"version": logic.wait_for_change(guard.target_owner(call), after=since, wait=wait)}
