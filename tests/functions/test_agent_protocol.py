@@ -267,16 +267,50 @@ def test_a_token_is_spent_by_its_use(client: Client, make_operator: Any) -> None
     assert (reused.status_code, reused.json_body["error"]["code"]) == (403, "enrollment_refused")
 
 
+def _refused_poll(client: Client, token: str, queued_job_id: str) -> None:
+    """A poll with `token` is 401 unauthorized, and the job queued for the host it names stays queued."""
+    answer = client.http.post("/agent/v1/poll?wait=0", headers={**JSON, "Authorization": f"Bearer {token}"},
+                              body="{}")
+    assert (answer.status_code, answer.json_body["error"]["code"]) == (401, "unauthorized")
+    assert Job.get(queued_job_id).status == "queued"
+
+
 @pytest.mark.parametrize(
-    "claims", [{"aud": "fleetvisor-api"}, {"exp": 1}, {"sub": "ag_nobody"}, {"iat": 0, "exp": 99999999999}]
+    "changes",
+    [
+        {"aud": "fleetvisor-api"},
+        {"exp": 1},
+        {"sub": "ag_nobody"},
+        {"iat": 0, "exp": 99999999999},
+        {"typ": "JWT"},
+        {"typ": "at+jwt"},  # the operator API's access tokens
+        {"typ": None},
+    ],
 )
-def test_bad_agent_tokens_are_401(client: Client, make_operator: Any, enrol: Any, claims: dict) -> None:
+def test_bad_agent_tokens_are_401(client: Client, make_operator: Any, enrol: Any, changes: dict) -> None:
     op: Operator = make_operator()
     host: FakeHost = enrol(op)
-    answer = client.http.post(
-        "/agent/v1/poll?wait=0", headers={**JSON, "Authorization": f"Bearer {host.token(**claims)}"}, body="{}"
-    )
-    assert (answer.status_code, answer.json_body["error"]["code"]) == (401, "unauthorized")
+    [job_id] = queue_without_ringing(host.agent_id, op.user_id)
+    _refused_poll(client, host.token(**changes), job_id)
+
+
+def test_a_token_naming_another_host_but_signed_by_this_one_is_401(client: Client, make_operator: Any,
+                                                                  enrol: Any) -> None:
+    op: Operator = make_operator()
+    signer: FakeHost = enrol(op)
+    victim: FakeHost = enrol(op)
+    [job_id] = queue_without_ringing(victim.agent_id, op.user_id)
+    before = Agent.get(victim.agent_id).attribute_values
+    forged = signer.token(sub=victim.agent_id)
+
+    beat = client.http.post("/agent/v1/heartbeat", headers={**JSON, "Authorization": f"Bearer {forged}"},
+                            body=json.dumps({"capabilities": {"cpus": 64}, "vms": []}))
+
+    assert (beat.status_code, beat.json_body["error"]["code"]) == (401, "unauthorized")
+    _refused_poll(client, forged, job_id)
+    assert Agent.get(victim.agent_id).attribute_values == before
+    vms = client.http.get(f"/api/agents/{victim.agent_id}/vms", headers=op.headers).json_body["vms"]
+    assert [v["uuid"] for v in vms] == [VM["uuid"]]
 
 
 def test_operator_token_is_not_an_agent_token(client: Client, make_operator: Any) -> None:
