@@ -231,18 +231,23 @@ def test_final_jobs_do_not_change_again(client: Client, make_operator: Any, enro
     assert Job.get(job_id).status == "failed"
 
 
+ONE_MB = 1_000_000
+
+
 @pytest.mark.parametrize(
-    ("change", "code"),
+    ("change", "status", "code"),
     [
-        ({"token": "fvet_unknown"}, "enrollment_refused"),
-        ({"public_key": "abc"}, "invalid_request"),
-        ({"name": "bad\nname"}, "invalid_request"),
-        ({"name": "../../etc/passwd"}, "invalid_request"),
-        ({"name": "trailing-newline\n"}, "invalid_request"),
-        ({"capabilities": {"blob": "x" * 20000}}, "invalid_request"),
+        ({"token": "fvet_unknown"}, 403, "enrollment_refused"),
+        ({"public_key": "abc"}, 400, "invalid_request"),
+        ({"name": "bad\nname"}, 400, "invalid_request"),
+        ({"name": "../../etc/passwd"}, 400, "invalid_request"),
+        ({"name": "trailing-newline\n"}, 400, "invalid_request"),
+        ({"capabilities": {"blob": "x" * 20000}}, 400, "invalid_request"),
+        ({"capabilities": {"blob": "x" * ONE_MB}}, 413, "payload_too_large"),
     ],
 )
-def test_bad_enrolments_are_refused(client: Client, make_operator: Any, change: dict, code: str) -> None:
+def test_bad_enrolments_are_refused(client: Client, make_operator: Any, change: dict, status: int,
+                                    code: str) -> None:
     op: Operator = make_operator()
     token, _ = enrollment.mint_token(op.user_id)
     body = {
@@ -254,7 +259,7 @@ def test_bad_enrolments_are_refused(client: Client, make_operator: Any, change: 
         **change,
     }
     answer = client.http.post("/agent/v1/register", headers=JSON, body=json.dumps(body))
-    assert answer.json_body["error"]["code"] == code
+    assert (answer.status_code, answer.json_body["error"]["code"]) == (status, code)
     assert client.http.get("/api/agents", headers=op.headers).json_body == {"agents": []}
 
 
@@ -327,6 +332,20 @@ def test_heartbeat_refuses_bad_inventory_and_keeps_the_old(client: Client, make_
         assert answer.status_code == 400
     vms_now = client.http.get(f"/api/agents/{host.agent_id}/vms", headers=op.headers).json_body["vms"]
     assert [(v["uuid"], v["state"]) for v in vms_now] == [(VM["uuid"], "running")]
+
+
+@pytest.mark.parametrize(("blob_bytes", "status", "code"),
+                         [(ONE_MB, 400, "invalid_request"),  # within the heartbeat's 1 MiB body, over 16 KiB of it
+                          (1024 * 1024, 413, "payload_too_large")])
+def test_heartbeat_refuses_oversized_capabilities_and_keeps_the_old(client: Client, make_operator: Any, enrol: Any,
+                                                                    blob_bytes: int, status: int, code: str) -> None:
+    host: FakeHost = enrol(make_operator())
+    before = Agent.get(host.agent_id)
+    body = {"capabilities": {"blob": "x" * blob_bytes}, "vms": [VM]}
+    answer = client.http.post("/agent/v1/heartbeat", headers=host.headers, body=json.dumps(body))
+    assert (answer.status_code, answer.json_body["error"]["code"]) == (status, code)
+    after = Agent.get(host.agent_id)
+    assert (after.capabilities, after.last_seen_ms) == ({"cpus": 2}, before.last_seen_ms)
 
 
 def test_fresh_upload_urls_for_the_held_attempt_only(client: Client, make_operator: Any, enrol: Any) -> None:
