@@ -19,6 +19,7 @@ from chalicelib.agents import enrollment
 from chalicelib.agents.models import Agent
 from chalicelib.jobs import doorbell
 from chalicelib.jobs.models import Job
+from chalicelib.settings import settings
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .conftest import VM, FakeHost, Operator, public_b64, queue_without_ringing
@@ -346,6 +347,34 @@ def test_heartbeat_refuses_oversized_capabilities_and_keeps_the_old(client: Clie
     assert (answer.status_code, answer.json_body["error"]["code"]) == (status, code)
     after = Agent.get(host.agent_id)
     assert (after.capabilities, after.last_seen_ms) == ({"cpus": 2}, before.last_seen_ms)
+
+
+def _last_heard(host: FakeHost, seconds_ago: int) -> int:
+    """Make the host's last heartbeat `seconds_ago` old by the server's clock; the stored time it now has."""
+    seen_ms = int(time.time() * 1000) - seconds_ago * 1000
+    Agent.get(host.agent_id).update(actions=[Agent.last_seen_ms.set(seen_ms)])
+    return seen_ms
+
+
+def test_a_silent_host_goes_stale_then_lost_and_a_heartbeat_brings_it_back(client: Client, make_operator: Any,
+                                                                         enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    stale, lost = settings().stale_after_seconds, settings().lost_after_seconds  # 90 s and 300 s by default
+
+    def listed() -> tuple[str, int]:
+        [agent] = client.http.get("/api/agents", headers=op.headers).json_body["agents"]
+        return agent["status"], agent["last_seen_ms"]
+
+    for seconds_ago, status in ((stale - 1, "online"), (stale, "stale"), (lost - 1, "stale"), (lost, "lost")):
+        seen_ms = _last_heard(host, seconds_ago)
+        assert listed() == (status, seen_ms), seconds_ago
+
+    before_ms = int(time.time() * 1000)
+    assert client.http.post("/agent/v1/heartbeat", headers=host.headers, body=json.dumps({"vms": [VM]})).status_code \
+        == 200
+    status, seen_ms = listed()
+    assert status == "online" and before_ms <= seen_ms <= int(time.time() * 1000)  # stamped by the server
 
 
 def test_fresh_upload_urls_for_the_held_attempt_only(client: Client, make_operator: Any, enrol: Any) -> None:
