@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 Report = tuple[dict[str, Any], list[dict[str, Any]]]
 
 
+def regular_wait(interval: float) -> float:
+    """Seconds to the next regular heartbeat: the interval ± JITTER, so hosts started together drift out of step."""
+    return interval * random.uniform(1 - JITTER, 1 + JITTER)
+
+
 class Heartbeat:
     def __init__(self, client: ControlPlane, host: Host, *, interval: float, stop: threading.Event,
                  jobs_in_hand: Callable[[], list[str]], on_answer: Callable[[dict[str, Any]], None],
@@ -122,7 +127,7 @@ class Heartbeat:
                 self._wait_until(self._next_regular())
 
     def _next_regular(self) -> float:
-        return time.monotonic() + self.interval * random.uniform(1 - JITTER, 1 + JITTER)
+        return time.monotonic() + regular_wait(self.interval)
 
     def _wait_for_libvirt(self) -> None:
         """Wait as usual, but try to reconnect meanwhile (1, 2, 4… s apart) and beat as soon as libvirt is back.

@@ -12,7 +12,7 @@ from typing import Any
 
 import libvirt
 import pytest
-from fleetvisor_agent.heartbeat import Heartbeat
+from fleetvisor_agent.heartbeat import Heartbeat, regular_wait
 from fleetvisor_agent.hypervisor.host import Host
 
 from tests.conftest import wait_until
@@ -144,3 +144,11 @@ def test_while_libvirt_is_down_the_connection_is_retried_and_the_host_reported_o
 
     assert client.states_in_beat(0) == {}
     assert client.states_in_beat(1) == {"cache1": "paused", "db1": "shutoff", "web1": "running"}
+
+
+def test_regular_heartbeats_are_spread_over_the_interval_plus_or_minus_ten_percent() -> None:
+    waits = [regular_wait(30.0) for _ in range(2000)]
+
+    assert all(27.0 <= wait <= 33.0 for wait in waits)
+    assert min(waits) < 27.6 and max(waits) > 32.4  # the draws cover most of the range, not one value
+    assert len(set(waits)) > 1900

@@ -277,6 +277,38 @@ def test_a_job_with_arguments_uploads_what_it_read(fake: FakeControlPlane, node_
     assert (snapshot["name"], snapshot["description"], snapshot["state"]) == ("s1", "<first>", "running")
 
 
+def most_running_at_once(fake: FakeControlPlane) -> int:
+    """The most jobs the control plane saw running together: marked running (first lease) and not yet completed."""
+    with fake.lock:
+        calls = list(fake.calls)
+    running, most = 0, 0
+    for call in calls:
+        if call.path.endswith("/lease") and call.json()["running"]:
+            running += 1
+        elif call.path.endswith("/complete"):
+            running -= 1
+        most = max(most, running)
+    return most
+
+
+def test_no_more_than_max_jobs_run_at_once_and_every_job_finishes(fake: FakeControlPlane, stubborn_uri: str,
+                                                                   tmp_path: Path) -> None:
+    # Each shutdown of stubborn1 waits its whole time limit (0.3 s here), so the jobs overlap unless held back.
+    job_ids = [f"job_{n}" for n in range(5)]
+    for job_id in job_ids:
+        fake.queue_job("vm.shutdown", STUBBORN1, job_id=job_id, args={"timeout_seconds": 60})
+    config = dataclasses.replace(config_for(fake, tmp_path / "state", stubborn_uri), max_jobs=2,
+                                 op_timeouts={"vm.shutdown": 0.3})
+    agent = start(config)
+
+    done = wait_until(lambda: len(completions(fake)) == 5 and completions(fake))
+    assert agent.stop() == EXIT_OK
+
+    assert sorted(done) == job_ids and {report["exit_code"] for report in done.values()} == {124}
+    assert most_running_at_once(fake) == 2
+    assert max(call.json()["max_jobs"] for call in fake.calls_to("/poll")) == 2
+
+
 # -- cancellation ----------------------------------------------------------------------------------
 
 CANCELLED_STUBBORN1 = {"exit_code": 1, "summary": "cancelled by the operator", "outputs": [], "cancelled": True}

@@ -57,7 +57,8 @@ class FakeHost:
     agent_id: str
     key: Ed25519PrivateKey
 
-    def token(self, **claims: Any) -> str:
+    def token(self, typ: str | None = "fv-agent+jwt", **claims: Any) -> str:
+        """A request token with these claims changed; `typ` None leaves the header without one."""
         now = int(time.time())
         body = {
             "sub": self.agent_id,
@@ -67,7 +68,7 @@ class FakeHost:
             "jti": secrets.token_hex(8),
             **claims,
         }
-        return jwt.encode(body, self.key, algorithm="EdDSA", headers={"typ": "fv-agent+jwt"})
+        return jwt.encode(body, self.key, algorithm="EdDSA", headers={"typ": typ})
 
     @property
     def headers(self) -> dict[str, str]:

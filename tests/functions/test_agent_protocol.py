@@ -19,6 +19,7 @@ from chalicelib.agents import enrollment
 from chalicelib.agents.models import Agent
 from chalicelib.jobs import doorbell
 from chalicelib.jobs.models import Job
+from chalicelib.settings import settings
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from .conftest import VM, FakeHost, Operator, public_b64, queue_without_ringing
@@ -231,18 +232,23 @@ def test_final_jobs_do_not_change_again(client: Client, make_operator: Any, enro
     assert Job.get(job_id).status == "failed"
 
 
+ONE_MB = 1_000_000
+
+
 @pytest.mark.parametrize(
-    ("change", "code"),
+    ("change", "status", "code"),
     [
-        ({"token": "fvet_unknown"}, "enrollment_refused"),
-        ({"public_key": "abc"}, "invalid_request"),
-        ({"name": "bad\nname"}, "invalid_request"),
-        ({"name": "../../etc/passwd"}, "invalid_request"),
-        ({"name": "trailing-newline\n"}, "invalid_request"),
-        ({"capabilities": {"blob": "x" * 20000}}, "invalid_request"),
+        ({"token": "fvet_unknown"}, 403, "enrollment_refused"),
+        ({"public_key": "abc"}, 400, "invalid_request"),
+        ({"name": "bad\nname"}, 400, "invalid_request"),
+        ({"name": "../../etc/passwd"}, 400, "invalid_request"),
+        ({"name": "trailing-newline\n"}, 400, "invalid_request"),
+        ({"capabilities": {"blob": "x" * 20000}}, 400, "invalid_request"),
+        ({"capabilities": {"blob": "x" * ONE_MB}}, 413, "payload_too_large"),
     ],
 )
-def test_bad_enrolments_are_refused(client: Client, make_operator: Any, change: dict, code: str) -> None:
+def test_bad_enrolments_are_refused(client: Client, make_operator: Any, change: dict, status: int,
+                                    code: str) -> None:
     op: Operator = make_operator()
     token, _ = enrollment.mint_token(op.user_id)
     body = {
@@ -254,7 +260,7 @@ def test_bad_enrolments_are_refused(client: Client, make_operator: Any, change: 
         **change,
     }
     answer = client.http.post("/agent/v1/register", headers=JSON, body=json.dumps(body))
-    assert answer.json_body["error"]["code"] == code
+    assert (answer.status_code, answer.json_body["error"]["code"]) == (status, code)
     assert client.http.get("/api/agents", headers=op.headers).json_body == {"agents": []}
 
 
@@ -267,16 +273,50 @@ def test_a_token_is_spent_by_its_use(client: Client, make_operator: Any) -> None
     assert (reused.status_code, reused.json_body["error"]["code"]) == (403, "enrollment_refused")
 
 
+def _refused_poll(client: Client, token: str, queued_job_id: str) -> None:
+    """A poll with `token` is 401 unauthorized, and the job queued for the host it names stays queued."""
+    answer = client.http.post("/agent/v1/poll?wait=0", headers={**JSON, "Authorization": f"Bearer {token}"},
+                              body="{}")
+    assert (answer.status_code, answer.json_body["error"]["code"]) == (401, "unauthorized")
+    assert Job.get(queued_job_id).status == "queued"
+
+
 @pytest.mark.parametrize(
-    "claims", [{"aud": "fleetvisor-api"}, {"exp": 1}, {"sub": "ag_nobody"}, {"iat": 0, "exp": 99999999999}]
+    "changes",
+    [
+        {"aud": "fleetvisor-api"},
+        {"exp": 1},
+        {"sub": "ag_nobody"},
+        {"iat": 0, "exp": 99999999999},
+        {"typ": "JWT"},
+        {"typ": "at+jwt"},  # the operator API's access tokens
+        {"typ": None},
+    ],
 )
-def test_bad_agent_tokens_are_401(client: Client, make_operator: Any, enrol: Any, claims: dict) -> None:
+def test_bad_agent_tokens_are_401(client: Client, make_operator: Any, enrol: Any, changes: dict) -> None:
     op: Operator = make_operator()
     host: FakeHost = enrol(op)
-    answer = client.http.post(
-        "/agent/v1/poll?wait=0", headers={**JSON, "Authorization": f"Bearer {host.token(**claims)}"}, body="{}"
-    )
-    assert (answer.status_code, answer.json_body["error"]["code"]) == (401, "unauthorized")
+    [job_id] = queue_without_ringing(host.agent_id, op.user_id)
+    _refused_poll(client, host.token(**changes), job_id)
+
+
+def test_a_token_naming_another_host_but_signed_by_this_one_is_401(client: Client, make_operator: Any,
+                                                                  enrol: Any) -> None:
+    op: Operator = make_operator()
+    signer: FakeHost = enrol(op)
+    victim: FakeHost = enrol(op)
+    [job_id] = queue_without_ringing(victim.agent_id, op.user_id)
+    before = Agent.get(victim.agent_id).attribute_values
+    forged = signer.token(sub=victim.agent_id)
+
+    beat = client.http.post("/agent/v1/heartbeat", headers={**JSON, "Authorization": f"Bearer {forged}"},
+                            body=json.dumps({"capabilities": {"cpus": 64}, "vms": []}))
+
+    assert (beat.status_code, beat.json_body["error"]["code"]) == (401, "unauthorized")
+    _refused_poll(client, forged, job_id)
+    assert Agent.get(victim.agent_id).attribute_values == before
+    vms = client.http.get(f"/api/agents/{victim.agent_id}/vms", headers=op.headers).json_body["vms"]
+    assert [v["uuid"] for v in vms] == [VM["uuid"]]
 
 
 def test_operator_token_is_not_an_agent_token(client: Client, make_operator: Any) -> None:
@@ -293,6 +333,48 @@ def test_heartbeat_refuses_bad_inventory_and_keeps_the_old(client: Client, make_
         assert answer.status_code == 400
     vms_now = client.http.get(f"/api/agents/{host.agent_id}/vms", headers=op.headers).json_body["vms"]
     assert [(v["uuid"], v["state"]) for v in vms_now] == [(VM["uuid"], "running")]
+
+
+@pytest.mark.parametrize(("blob_bytes", "status", "code"),
+                         [(ONE_MB, 400, "invalid_request"),  # within the heartbeat's 1 MiB body, over 16 KiB of it
+                          (1024 * 1024, 413, "payload_too_large")])
+def test_heartbeat_refuses_oversized_capabilities_and_keeps_the_old(client: Client, make_operator: Any, enrol: Any,
+                                                                    blob_bytes: int, status: int, code: str) -> None:
+    host: FakeHost = enrol(make_operator())
+    before = Agent.get(host.agent_id)
+    body = {"capabilities": {"blob": "x" * blob_bytes}, "vms": [VM]}
+    answer = client.http.post("/agent/v1/heartbeat", headers=host.headers, body=json.dumps(body))
+    assert (answer.status_code, answer.json_body["error"]["code"]) == (status, code)
+    after = Agent.get(host.agent_id)
+    assert (after.capabilities, after.last_seen_ms) == ({"cpus": 2}, before.last_seen_ms)
+
+
+def _last_heard(host: FakeHost, seconds_ago: int) -> int:
+    """Make the host's last heartbeat `seconds_ago` old by the server's clock; the stored time it now has."""
+    seen_ms = int(time.time() * 1000) - seconds_ago * 1000
+    Agent.get(host.agent_id).update(actions=[Agent.last_seen_ms.set(seen_ms)])
+    return seen_ms
+
+
+def test_a_silent_host_goes_stale_then_lost_and_a_heartbeat_brings_it_back(client: Client, make_operator: Any,
+                                                                         enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    stale, lost = settings().stale_after_seconds, settings().lost_after_seconds  # 90 s and 300 s by default
+
+    def listed() -> tuple[str, int]:
+        [agent] = client.http.get("/api/agents", headers=op.headers).json_body["agents"]
+        return agent["status"], agent["last_seen_ms"]
+
+    for seconds_ago, status in ((stale - 1, "online"), (stale, "stale"), (lost - 1, "stale"), (lost, "lost")):
+        seen_ms = _last_heard(host, seconds_ago)
+        assert listed() == (status, seen_ms), seconds_ago
+
+    before_ms = int(time.time() * 1000)
+    assert client.http.post("/agent/v1/heartbeat", headers=host.headers, body=json.dumps({"vms": [VM]})).status_code \
+        == 200
+    status, seen_ms = listed()
+    assert status == "online" and before_ms <= seen_ms <= int(time.time() * 1000)  # stamped by the server
 
 
 def test_fresh_upload_urls_for_the_held_attempt_only(client: Client, make_operator: Any, enrol: Any) -> None:

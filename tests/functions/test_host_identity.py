@@ -98,12 +98,18 @@ def test_a_host_can_deregister_itself(client: Client, make_operator: Any, enrol:
 
 def test_a_deregistered_name_can_enrol_again_with_a_new_key(client: Client, make_operator: Any) -> None:
     op: Operator = make_operator()
-    first = _register(client, op, "reborn", Ed25519PrivateKey.generate()).json_body["agent_id"]
+    old_key = Ed25519PrivateKey.generate()
+    first = _register(client, op, "reborn", old_key).json_body["agent_id"]
     client.http.delete(f"/api/agents/{first}", headers=op.headers)
     key = Ed25519PrivateKey.generate()
     again = _register(client, op, "reborn", key)
     assert again.status_code == 200 and again.json_body["agent_id"] == first
     assert _beat(client, FakeHost(first, key)).status_code == 200
+    seen_ms = Agent.get(first).last_seen_ms
+    # The deregistered key does not come back with the name.
+    revoked = _beat(client, FakeHost(first, old_key))
+    assert (revoked.status_code, revoked.json_body["error"]["code"]) == (401, "unauthorized")
+    assert Agent.get(first).last_seen_ms == seen_ms
 
 
 def test_labels_are_validated(client: Client, make_operator: Any, enrol: Any) -> None:
