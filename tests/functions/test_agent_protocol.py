@@ -349,6 +349,14 @@ def test_heartbeat_refuses_oversized_capabilities_and_keeps_the_old(client: Clie
     assert (after.capabilities, after.last_seen_ms) == ({"cpus": 2}, before.last_seen_ms)
 
 
+def test_a_heartbeat_without_capabilities_keeps_the_last_reported(client: Client, make_operator: Any,
+                                                                  enrol: Any) -> None:
+    host: FakeHost = enrol(make_operator())
+    answer = client.http.post("/agent/v1/heartbeat", headers=host.headers, body=json.dumps({"vms": [VM]}))
+    assert answer.status_code == 200, answer.body
+    assert Agent.get(host.agent_id).capabilities == {"cpus": 2}
+
+
 def _last_heard(host: FakeHost, seconds_ago: int) -> int:
     """Make the host's last heartbeat `seconds_ago` old by the server's clock; the stored time it now has."""
     seen_ms = int(time.time() * 1000) - seconds_ago * 1000

@@ -7,6 +7,7 @@ import re
 import time
 from typing import Any
 
+from pynamodb.expressions.update import Action
 from pynamodb.exceptions import DoesNotExist
 
 from .. import validate
@@ -91,8 +92,10 @@ def heartbeat(agent: Agent, body: dict[str, Any]) -> None:
     now_ms = int(time.time() * 1000)
     was_away = status(agent, now_ms) != "online"
     # A heartbeat without capabilities (a minimal client) keeps the ones last reported rather than blanking them.
-    agent.update(actions=[Agent.last_seen_ms.set(now_ms)]
-                 + ([Agent.capabilities.set(capabilities)] if "capabilities" in body else []))
+    actions: list[Action] = [Agent.last_seen_ms.set(now_ms)]
+    if "capabilities" in body:
+        actions.append(Agent.capabilities.set(capabilities))
+    agent.update(actions=actions)
     # Capabilities (free memory) differ in nearly every beat: only what an operator watches for wakes pages.
     if inventory_changed or was_away:
         changes.bump(agent.owner_id)
