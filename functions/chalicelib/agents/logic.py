@@ -7,8 +7,8 @@ import re
 import time
 from typing import Any
 
-from pynamodb.expressions.update import Action
 from pynamodb.exceptions import DoesNotExist
+from pynamodb.expressions.update import Action
 
 from .. import validate
 from ..changes import logic as changes
