@@ -126,19 +126,25 @@ class ServerClock:
 
 
 def mint_agent_jwt(private_key: Ed25519PrivateKey, agent_id: str, now: float,
-                   lifetime: int = TOKEN_LIFETIME) -> str:
-    """A request token per docs/protocol.md, its times taken from `now` (server time)."""
+                   lifetime: int = TOKEN_LIFETIME, instance: str | None = None) -> str:
+    """A request token per docs/protocol.md, its times taken from `now` (server time). `instance` names
+    the running agent process (the long-running one only), so that the control plane can tell its
+    polls from those a dead predecessor left waiting."""
     issued = int(now)
-    claims = {"sub": agent_id, "aud": AUDIENCE, "iat": issued, "exp": issued + lifetime,
-              "jti": uuid.uuid4().hex}
+    claims: dict[str, Any] = {"sub": agent_id, "aud": AUDIENCE, "iat": issued, "exp": issued + lifetime,
+                              "jti": uuid.uuid4().hex}
+    if instance is not None:
+        claims["inst"] = instance
     return jwt.encode(claims, private_key, algorithm="EdDSA", headers={"typ": TOKEN_TYPE})
 
 
 class ControlPlane:
     def __init__(self, url: str, private_key: Ed25519PrivateKey, agent_id: str | None = None, *,
                  stop: threading.Event | None = None, clock: ServerClock | None = None,
-                 pool_size: int = 10, backoff_base: float = BACKOFF_BASE) -> None:
+                 pool_size: int = 10, backoff_base: float = BACKOFF_BASE, instance: str | None = None) -> None:
         self.url = url.rstrip("/")
+        self._process = instance
+        self._poll_generation = 0
         self.backoff_base = backoff_base
         self.agent_id = agent_id
         self.clock = clock or ServerClock()
@@ -149,6 +155,18 @@ class ControlPlane:
         adapter = requests.adapters.HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
         self._session.mount("https://", adapter)
         self._session.mount("http://", adapter)
+
+    @property
+    def instance(self) -> str | None:
+        """What this client's tokens name in `inst`: the process, and how many of its polls it has given up
+        on. A poll that failed on the way may still wait at the API (a Lambda outlives its caller); the
+        next one names a new generation, so that the API lets the abandoned one claim nothing."""
+        if self._process is None:
+            return None
+        return f"{self._process}.{self._poll_generation}"
+
+    def _abandon_poll(self) -> None:
+        self._poll_generation += 1
 
     def close(self) -> None:
         self._session.close()
@@ -190,7 +208,7 @@ class ControlPlane:
         ends the wait early); those go to `on_cancel`.
         """
         answer = self._post(f"/poll?wait={wait}", {"max_jobs": max_jobs}, timeout=wait + POLL_SLACK,
-                            budget=None, interruptible=True)
+                            budget=None, interruptible=True, on_failure=self._abandon_poll)
         cancels = answer.get("cancel")
         if on_cancel is not None and isinstance(cancels, list):
             on_cancel([job_id for job_id in cancels if isinstance(job_id, str)])
@@ -250,12 +268,14 @@ class ControlPlane:
                            f"PUT {_redact(url)} answered {response.status_code}")
 
     def _post(self, path: str, body: dict[str, Any], *, budget: float | None, auth: bool = True,
-              timeout: float = READ_TIMEOUT, interruptible: bool = False) -> dict[str, Any]:
+              timeout: float = READ_TIMEOUT, interruptible: bool = False,
+              on_failure: Callable[[], None] | None = None) -> dict[str, Any]:
         return self._answer(self._send(path, body, budget=budget, auth=auth, timeout=timeout,
-                                       interruptible=interruptible))
+                                       interruptible=interruptible, on_failure=on_failure))
 
     def _send(self, path: str, body: dict[str, Any], *, budget: float | None, auth: bool = True,
-              timeout: float = READ_TIMEOUT, interruptible: bool = False) -> requests.Response:
+              timeout: float = READ_TIMEOUT, interruptible: bool = False,
+              on_failure: Callable[[], None] | None = None) -> requests.Response:
         url = self.url + API_PREFIX + path
         for attempt in (1, 2):
             offset_before = self.clock.offset
@@ -263,7 +283,8 @@ class ControlPlane:
                 # A redirect would turn the POST into a GET; refuse it as the error it is.
                 lambda: self._session.post(url, json=body, headers=self._headers(auth),
                                            timeout=(CONNECT_TIMEOUT, timeout), allow_redirects=False),
-                what=path.split("?", maxsplit=1)[0], budget=budget, interruptible=interruptible, observe=True)
+                what=path.split("?", maxsplit=1)[0], budget=budget, interruptible=interruptible, observe=True,
+                on_failure=on_failure)
             clock_moved = abs(self.clock.offset - offset_before) > CLOCK_JUMP
             if response.status_code == 401 and auth and attempt == 1 and clock_moved:
                 log.warning("token refused while our clock estimate was off by %.0f s; retrying once",
@@ -277,10 +298,12 @@ class ControlPlane:
             return {}
         if self.agent_id is None:
             raise RuntimeError("the agent is not enrolled yet")
-        return {"Authorization": "Bearer " + mint_agent_jwt(self._key, self.agent_id, self.clock.now())}
+        return {"Authorization": "Bearer " + mint_agent_jwt(self._key, self.agent_id, self.clock.now(),
+                                                              instance=self.instance)}
 
     def _with_retries(self, send: Callable[[], requests.Response], *, what: str, budget: float | None,
-                      interruptible: bool, observe: bool) -> requests.Response:
+                      interruptible: bool, observe: bool,
+                      on_failure: Callable[[], None] | None = None) -> requests.Response:
         backoff = Backoff(base=self.backoff_base)
         deadline = None if budget is None else time.monotonic() + budget
         failures = 0
@@ -291,6 +314,8 @@ class ControlPlane:
                     log.info("control plane call succeeded again call=%s after_failures=%d", what, failures)
                 return response
             failures += 1
+            if on_failure is not None:
+                on_failure()
             delay = max(backoff.next_delay(), min(retry_after, BACKOFF_CAP))
             if (interruptible and self._stop.is_set()) or (deadline is not None
                                                           and time.monotonic() + delay > deadline):

@@ -148,6 +148,28 @@ def test_transient_failures_are_retried(fake: FakeControlPlane, client: ControlP
     assert len(fake.calls_to("/lease")) == 4
 
 
+def test_a_poll_given_up_on_is_followed_by_one_naming_a_new_poller(fake: FakeControlPlane,
+                                                                    agent_key: Ed25519PrivateKey) -> None:
+    """The failed poll may still wait at the API; the retry must be told apart from it (agents/instances.py),
+    while the process's other calls keep naming the poller that is current."""
+    plane = ControlPlane(fake.url, agent_key, AGENT_ID, backoff_base=0.01, instance="proc")
+    fake.fail_next = [503, 502]
+    plane.poll(wait=0)
+    plane.lease("job_1", "ct", running=True)
+    plane.close()
+
+    named = [token_claims(call.headers["Authorization"].removeprefix("Bearer "), agent_key).get("inst")
+             for call in fake.calls]
+    assert named == ["proc.0", "proc.1", "proc.2", "proc.2"]
+
+
+def test_one_shot_commands_name_no_poller(fake: FakeControlPlane, client: ControlPlane,
+                                          agent_key: Ed25519PrivateKey) -> None:
+    client.lease("job_1", "ct", running=True)
+    [call] = fake.calls
+    assert "inst" not in token_claims(call.headers["Authorization"].removeprefix("Bearer "), agent_key)
+
+
 def test_retries_stop_at_the_budget(fake: FakeControlPlane, client: ControlPlane) -> None:
     fake.fail_next = [503] * 1000
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fleetvisor_agent.config import Config, resolve_config
@@ -24,7 +25,7 @@ from fleetvisor_agent.state import b64url_encode, load_state
 from tests.conftest import wait_until
 
 from .conftest import CACHE1, DB1, STUBBORN1, WEB1, announce
-from .fake_control_plane import AGENT_ID, KID, FakeControlPlane, running
+from .fake_control_plane import AGENT_ID, KID, Call, FakeControlPlane, running
 
 
 @dataclass
@@ -66,6 +67,12 @@ def start(config: Config, *, lease_renew_seconds: float = 40.0) -> RunningAgent:
 
 def completions(fake: FakeControlPlane) -> dict[str, dict[str, Any]]:
     return {call.path.split("/")[4]: call.json() for call in fake.calls_to("/complete")}
+
+
+def process_named(call: Call) -> str | None:
+    token = call.headers["Authorization"].removeprefix("Bearer ")
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return claims.get("inst")
 
 
 def test_jobs_run_report_and_refuse_with_a_clock_20_minutes_off(fake: FakeControlPlane, node_uri: str,
@@ -144,6 +151,9 @@ def test_a_restarted_agent_reports_the_attempt_it_was_killed_in_and_settles_it(f
                                                                               node_uri: str, tmp_path: Path) -> None:
     """What an agent killed mid-job leaves behind: the attempt journaled with its claim token, never settled."""
     config = config_for(fake, tmp_path / "state", node_uri)
+    first = start(config)
+    wait_until(lambda: len(fake.calls_to("/heartbeat")) >= 1)
+    first.stop()
     Journal.in_state_dir(config.state_dir).record("job_k", 2, "claim-k")
     fake.queue_job("vm.suspend", WEB1, job_id="job_a")
 
@@ -151,6 +161,12 @@ def test_a_restarted_agent_reports_the_attempt_it_was_killed_in_and_settles_it(f
     wait_until(lambda: "job_a" in completions(fake))
     agent.stop()
 
+    # Each process names itself in all its tokens, so the API can tell a dead one's waiting poll from its own.
+    instances = [process_named(call) for call in fake.calls if call.path.startswith("/agent/v1/")
+                 and call.path != "/agent/v1/register"]
+    assert None not in instances and len(set(instances)) == 2
+    restarted_from = instances.index(instances[-1])
+    assert set(instances[restarted_from:]) == {instances[-1]} and instances[0] != instances[-1]
     reported = completions(fake)["job_k"]
     assert (reported["claim_token"], reported["exit_code"], reported["outputs"]) == ("claim-k", 2, [])
     assert reported["summary"].startswith("agent_restarted: ")

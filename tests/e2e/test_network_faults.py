@@ -111,9 +111,10 @@ def test_the_api_reset_during_a_long_poll_is_waited_out_with_jitter(faulty: Loca
     wait_until(lambda: len(_poll_retries(agent_log(faulty)[before:])) >= 2, what="two failed polls")
     proxies.api.passing()
     agent = faulty.children[next(n for n in faulty.children if n.startswith("agent-"))].proc
-    # The API may still hold the poll the reset cut off, claim this job in it and answer nobody: that claim
-    # lapses and a later attempt runs (README, "Not done yet"); the agent never runs an attempt twice.
-    _succeeded_once(op, faulty, op.reboot(), attempt=None)
+    wait_until(lambda: proxies.api.waiting_for_answer(longer_than=0.3), what="a new long poll at the API")
+    # The API may still hold a poll the reset cut off; it must not claim this job into a connection nobody
+    # reads (where it would wait out the claim window): the agent's new poll takes it, the first time.
+    _succeeded_once(op, faulty, op.reboot(), attempt=1)
     assert agent.poll() is None  # the same process: it resumed by itself
     delays = _poll_retries(agent_log(faulty)[before:])
     # Full jitter: each wait is drawn from [0, 2^n) seconds, so they are not the ceilings themselves.

@@ -98,6 +98,77 @@ def test_a_lost_doorbell_delays_a_job_by_one_wait_period_at_most(client: Client,
     assert answer["at"] - queued < 3.5
 
 
+def _as_process(host: FakeHost, instance: str) -> dict[str, str]:
+    """Headers of the long-running agent process `instance` (its tokens name it in `inst`)."""
+    return {"Authorization": f"Bearer {host.token(inst=instance)}", "Content-Type": "application/json"}
+
+
+def _poll_as(client: Client, headers: dict[str, str], wait: int, answer: dict[str, Any]) -> threading.Thread:
+    def poll() -> None:
+        got = client.http.post(f"/agent/v1/poll?wait={wait}", headers=headers, body='{"max_jobs": 5}')
+        answer.update(status=got.status_code, body=got.json_body, at=time.monotonic())
+
+    thread = threading.Thread(target=poll)
+    thread.start()
+    time.sleep(0.5)  # past its first look at the table: waiting on the doorbell
+    return thread
+
+
+def _host_with_a_waiting_poll(client: Client, make_operator: Any, enrol: Any, instance: str,
+                              wait: int) -> tuple[Operator, FakeHost, dict[str, Any], threading.Thread]:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    answer: dict[str, Any] = {}
+    return op, host, answer, _poll_as(client, _as_process(host, instance), wait, answer)
+
+
+def test_a_poll_left_by_a_replaced_agent_process_claims_nothing_and_hands_its_ring_on(
+        client: Client, make_operator: Any, enrol: Any) -> None:
+    """An agent killed while its long poll waits at the API, and started again: a job queued now goes to
+    the new process's poll at once, not into the dead one's (where it would wait out the claim window)."""
+    op, host, orphan, orphan_thread = _host_with_a_waiting_poll(client, make_operator, enrol, "dead-process", 4)
+    successor: dict[str, Any] = {}
+    successor_thread = _poll_as(client, _as_process(host, "new-process"), 10, successor)
+    assert Agent.get(host.agent_id).instance == "new-process"
+
+    [job_id] = queue_without_ringing(host.agent_id, op.user_id)
+    rung = time.monotonic()
+    doorbell.ring(Agent.get(host.agent_id).queue_url, job_id)
+    successor_thread.join(timeout=15)
+    orphan_thread.join(timeout=15)
+
+    assert [j["job_id"] for j in successor["body"]["jobs"]] == [job_id]
+    assert successor["at"] - rung < 1.5  # whichever poll the doorbell woke, the new one has the job now
+    assert (orphan["status"], orphan["body"]["jobs"]) == (200, [])
+    assert Job.get(job_id).attempt == 1
+
+
+def test_a_replaced_process_s_poll_leaves_a_job_it_finds_in_the_table(client: Client, make_operator: Any,
+                                                                       enrol: Any) -> None:
+    op, host, orphan, orphan_thread = _host_with_a_waiting_poll(client, make_operator, enrol, "dead-process", 2)
+    answer = client.http.post("/agent/v1/poll?wait=0", headers=_as_process(host, "new-process"), body="{}")
+    assert answer.json_body["jobs"] == []
+    [job_id] = queue_without_ringing(host.agent_id, op.user_id)  # its ring lost: found by the end-of-wait query
+    orphan_thread.join(timeout=10)
+
+    assert orphan["body"]["jobs"] == []
+    assert Job.get(job_id).status == "queued"
+    claimed = client.http.post("/agent/v1/poll?wait=0", headers=_as_process(host, "new-process"), body="{}")
+    assert [j["job_id"] for j in claimed.json_body["jobs"]] == [job_id]
+
+
+def test_a_waiting_poll_of_a_host_deregistered_meanwhile_claims_nothing(client: Client, make_operator: Any,
+                                                                        enrol: Any) -> None:
+    op, host, waiting, thread = _host_with_a_waiting_poll(client, make_operator, enrol, "the-process", 10)
+    [job_id] = queue_without_ringing(host.agent_id, op.user_id)
+    assert client.http.delete(f"/api/agents/{host.agent_id}", headers=op.headers).status_code == 200
+    doorbell.ring(Agent.get(host.agent_id).queue_url, job_id)  # a ring from before the deregistration
+    thread.join(timeout=15)
+
+    assert (waiting["status"], waiting["body"]["error"]["code"]) == (401, "agent_revoked")
+    assert Job.get(job_id).attempt == 0
+
+
 def test_poll_claims_and_signs_the_job(client: Client, make_operator: Any, enrol: Any) -> None:
     op: Operator = make_operator()
     host: FakeHost = enrol(op)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from ..auth.guard import bearer
 from ..web import Call
-from . import tokens
+from . import instances, tokens
 from .models import Agent
 
 
 def agent(call: Call) -> Agent:
-    return tokens.verify(bearer(call))
+    host, instance = tokens.verify(bearer(call))
+    if instance is not None:
+        instances.take_over(host, instance)
+    return host

@@ -37,6 +37,7 @@ class Agent(Model):
     pending_token_hash = UnicodeAttribute(null=True)
     pending_since_ms = NumberAttribute(null=True)
     labels = JSONAttribute(default=dict)
+    instance = UnicodeAttribute(null=True)  # the agent process whose polls may claim (agents/instances.py)
     by_owner = AgentsByOwner()
 
 

@@ -44,10 +44,11 @@ AUDIENCE = "fleetvisor-agent-api"
 TOKEN_TYPE = "fv-agent+jwt"
 MAX_LIFETIME = 300
 MAX_TOKEN_LENGTH = 2048
+MAX_INSTANCE_LENGTH = 64
 
 
-def verify(token: str) -> Agent:
-    """The agent the token speaks for, or Unauthorized."""
+def verify(token: str) -> tuple[Agent, str | None]:
+    """The agent the token speaks for and the agent process it names (`inst`, if any), or Unauthorized."""
     if len(token) > MAX_TOKEN_LENGTH:
         raise Unauthorized("The agent token is not valid.")
     try:
@@ -64,11 +65,19 @@ def verify(token: str) -> Agent:
     except (jwt.PyJWTError, DoesNotExist, ValueError, TypeError) as exc:
         raise Unauthorized("The agent token is not valid.") from exc
     _check_lifetime(claims)
+    check_standing(agent)
+    instance = claims.get("inst")
+    if instance is not None and not (isinstance(instance, str) and 0 < len(instance) <= MAX_INSTANCE_LENGTH):
+        raise Unauthorized("The agent token names a malformed agent process.")
+    return agent, instance
+
+
+def check_standing(agent: Agent) -> None:
+    """A verified agent may still not be let in: deregistered, or waiting for its owner's approval."""
     if agent.revoked:
         raise Unauthorized("This host was deregistered by its owner.", "agent_revoked")
     if agent.approval != "approved":
         raise Forbidden("This host waits for its owner's approval.", "host_pending_approval")
-    return agent
 
 
 def _public_key(encoded: str) -> Ed25519PublicKey:

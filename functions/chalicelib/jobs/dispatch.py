@@ -10,7 +10,9 @@ lease call (`running: true`) turns it into a lease: the API cannot tell
 that the agent behind a long poll is gone, and a claim answered into a dead
 poll then lapses after the window instead of a whole lease. The signed
 `expires_at` ends with the window too, so a delivery that arrives too late
-to be acknowledged is refused by the agent as expired.
+to be acknowledged is refused by the agent as expired. A poll that has
+waited re-reads the host before it claims, and claims nothing once a newer
+agent process has taken the host over (agents/instances.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 
 from .. import aws, keys
+from ..agents import instances
 from ..agents.models import Agent
 from ..settings import settings
 from . import doorbell, signing, states
@@ -36,7 +39,7 @@ def poll(agent: Agent, wait: int, max_jobs: int) -> tuple[list[dict[str, Any]], 
     ends the wait), so a cancel reaches a waiting agent at once.
     """
     deadline = time.monotonic() + wait
-    claimed = _claim_queued(agent, max_jobs)
+    claimed = _claim_queued(agent, max_jobs)  # the authentication just now found this process current
     cancels: list[str] = []
     while not claimed and not cancels:
         # Rounded, not truncated: a one-second poll that spent a few ms claiming must still wait its second.
@@ -44,17 +47,27 @@ def poll(agent: Agent, wait: int, max_jobs: int) -> tuple[list[dict[str, Any]], 
         if remaining <= 0:
             break
         rung = doorbell.wait(agent.queue_url, remaining)
+        if rung and not instances.still_current(agent):
+            _pass_on(agent, rung)
+            break
         to_claim = [r for r in rung if not r.startswith(doorbell.CANCEL_PREFIX)]
         cancels = states.cancellations(agent, [r[len(doorbell.CANCEL_PREFIX):] for r in rung
                                                if r.startswith(doorbell.CANCEL_PREFIX)])
         claimed = [job for job in (try_claim(job_id, agent.agent_id) for job_id in to_claim[:max_jobs]) if job]
         if not claimed:
             # The doorbell is only a hint: look at the table once per wait period.
-            claimed = _claim_queued(agent, max_jobs)
+            claimed = _claim_queued(agent, max_jobs, checked=bool(rung))
     return [_deliver(job) for job in claimed], cancels
 
 
-def _claim_queued(agent: Agent, max_jobs: int) -> list[Job]:
+def _pass_on(agent: Agent, rung: list[str]) -> None:
+    """This poll's process has been replaced (agents/instances.py): what woke it is for the new one's poll."""
+    for message in rung:
+        doorbell.ring(agent.queue_url, message)
+
+
+def _claim_queued(agent: Agent, max_jobs: int, checked: bool = True) -> list[Job]:
+    """`checked`: whether this poll knows its process is current; if not, it finds out before it claims."""
     claimed: list[Job] = []
     now = int(time.time())
     for queued in Job.by_agent_status.query(agent.agent_id, Job.status_created.startswith("queued#"),
@@ -64,6 +77,10 @@ def _claim_queued(agent: Agent, max_jobs: int) -> list[Job]:
             continue
         if queued.not_before is not None and queued.not_before > now:
             continue  # a retry backing off; its doorbell rings when it is due
+        if not checked:
+            if not instances.still_current(agent):
+                break
+            checked = True
         job = try_claim(queued.job_id, agent.agent_id)
         if job is not None:
             claimed.append(job)
