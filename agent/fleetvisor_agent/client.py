@@ -128,8 +128,8 @@ class ServerClock:
 def mint_agent_jwt(private_key: Ed25519PrivateKey, agent_id: str, now: float,
                    lifetime: int = TOKEN_LIFETIME, instance: str | None = None) -> str:
     """A request token per docs/protocol.md, its times taken from `now` (server time). `instance` names
-    the running agent process (the long-running one only), so that the control plane can tell its
-    polls from those a dead predecessor left waiting."""
+    the long-running agent's current poller (`ControlPlane.instance`), so that the control plane can
+    tell its polls from those a dead process or a cut connection left waiting."""
     issued = int(now)
     claims: dict[str, Any] = {"sub": agent_id, "aud": AUDIENCE, "iat": issued, "exp": issued + lifetime,
                               "jti": uuid.uuid4().hex}
@@ -141,9 +141,10 @@ def mint_agent_jwt(private_key: Ed25519PrivateKey, agent_id: str, now: float,
 class ControlPlane:
     def __init__(self, url: str, private_key: Ed25519PrivateKey, agent_id: str | None = None, *,
                  stop: threading.Event | None = None, clock: ServerClock | None = None,
-                 pool_size: int = 10, backoff_base: float = BACKOFF_BASE, instance: str | None = None) -> None:
+                 pool_size: int = 10, backoff_base: float = BACKOFF_BASE, process: str | None = None) -> None:
+        """`process`: a random id of the long-running agent process; one-shot commands leave it out."""
         self.url = url.rstrip("/")
-        self._process = instance
+        self._process = process
         self._poll_generation = 0
         self.backoff_base = backoff_base
         self.agent_id = agent_id

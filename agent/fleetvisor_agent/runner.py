@@ -97,7 +97,7 @@ class Runner:
         self.approval_backoff_base = approval_backoff_base
         self.client = client or ControlPlane(state.url, state.private_key, state.agent_id, stop=self.stop,
                                              pool_size=config.max_jobs + 4 + 2 * MAX_SESSIONS,
-                                             backoff_base=backoff_base, instance=uuid.uuid4().hex)
+                                             backoff_base=backoff_base, process=uuid.uuid4().hex)
         self.journal = journal or Journal.in_state_dir(config.state_dir)
         self.heartbeat = Heartbeat(self.client, host, interval=config.heartbeat_seconds, stop=self.stop,
                                    jobs_in_hand=self.running_job_ids, on_answer=self._apply_heartbeat_answer,

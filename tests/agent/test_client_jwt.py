@@ -152,7 +152,7 @@ def test_a_poll_given_up_on_is_followed_by_one_naming_a_new_poller(fake: FakeCon
                                                                     agent_key: Ed25519PrivateKey) -> None:
     """The failed poll may still wait at the API; the retry must be told apart from it (agents/instances.py),
     while the process's other calls keep naming the poller that is current."""
-    plane = ControlPlane(fake.url, agent_key, AGENT_ID, backoff_base=0.01, instance="proc")
+    plane = ControlPlane(fake.url, agent_key, AGENT_ID, backoff_base=0.01, process="proc")
     fake.fail_next = [503, 502]
     plane.poll(wait=0)
     plane.lease("job_1", "ct", running=True)

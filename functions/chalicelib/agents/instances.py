@@ -10,8 +10,8 @@ claim-ack window (30 s) before it came back.
 So the long-running agent names its poller in every token (`inst`: random
 per process start, plus a generation it counts up whenever a poll fails on
 the way, since a poll cut off by the network lives on at the API the same
-way). The first call of a new process records it on the host (one
-write per start), and a waiting poll re-reads the host once per wake, just
+way). The first call of a new poller records it on the host (one write
+per process start or failed poll), and a waiting poll re-reads the host once per wake, just
 before it would claim, and claims nothing when another process has taken
 over: it hands what its doorbell brought back to the doorbell, for the poll
 that speaks for the host now. The same re-read ends a poll whose host was
@@ -39,7 +39,7 @@ log = logging.getLogger("fleetvisor.agents")
 
 
 def take_over(agent: Agent, instance: str) -> None:
-    """Record `instance` as the host's current process, if it is not already."""
+    """Record `instance` as the host's current poller, if it is not already."""
     if agent.instance == instance:
         return
     previous = agent.instance
@@ -48,11 +48,11 @@ def take_over(agent: Agent, instance: str) -> None:
     except UpdateError as exc:
         raise Unauthorized("The agent token is not valid.") from exc
     if previous is not None:
-        log.info("agent process replaced agent_id=%s", agent.agent_id)
+        log.info("agent poller replaced agent_id=%s", agent.agent_id)
 
 
 def still_current(agent: Agent) -> bool:
-    """Whether the process this poll speaks for (recorded when it authenticated) still holds the host;
+    """Whether the poller this poll speaks for (recorded when it authenticated) still holds the host;
     Unauthorized/Forbidden when the host was deregistered, re-keyed or sent back to approval meanwhile."""
     try:
         now = Agent.get(agent.agent_id, consistent_read=True,
