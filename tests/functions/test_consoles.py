@@ -223,6 +223,23 @@ def test_close_tells_the_agent_which_detaches_and_the_transcript_stays(client: C
     assert close_record.detail["inputs"] == 1 and close_record.detail["bytes"] == 6
 
 
+def test_a_long_poll_on_a_closed_session_answers_at_once(client: Client, make_operator: Any,
+                                                        enrol: Any) -> None:
+    # A tab that learnt "closing" polls again with a long wait; if the agent detached meanwhile, that
+    # poll must not sit out its wait for a change that can no longer come.
+    op: Operator = make_operator()
+    session = Session(client, op, enrol(op))
+    session.claim_and_attach()
+    session.emit(1, b"boot\r\n")
+    client.http.post(f"/api/consoles/{session.console_id}/close", headers=op.headers, body="{}")
+    session.emit(2, b"bye\r\n", detached="requested")
+    started = time.monotonic()
+    answer = session.output(after=2, wait=10).json_body
+    elapsed = time.monotonic() - started
+    assert (answer["status"], answer["chunks"], answer["more"]) == ("closed", [], False)
+    assert elapsed < 3, f"a poll on a closed session waited {elapsed:.1f}s"
+
+
 def test_closing_a_console_the_agent_never_claimed_cancels_its_job(client: Client, make_operator: Any,
                                                                    enrol: Any) -> None:
     op: Operator = make_operator()

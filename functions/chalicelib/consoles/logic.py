@@ -109,13 +109,18 @@ def page(owner_id: str, *, agent_id: str | None, vm_uuid: str | None, limit: int
 
 
 def output(console: Console, *, after: int, wait: int, client_id: str | None) -> dict[str, Any]:
-    """The chunks past `after`, waiting up to `wait` seconds for one (or for the status to change)."""
+    """The chunks past `after`, waiting up to `wait` seconds for one (or for the status to change).
+
+    A closed session answers at once: nothing more can come, and a reader that saw "closing" polls
+    again with a long wait, which would otherwise sit out that wait after the agent detached.
+    """
     console = settle(console)
     writer = _note_viewer(console, client_id)
     deadline = time.monotonic() + wait
     next_job_check = time.monotonic() + JOB_CHECK_EVERY
     status = console.status
-    while console.last_seq <= after and console.status == status and time.monotonic() < deadline:
+    while (console.last_seq <= after and console.status == status != "closed"
+           and time.monotonic() < deadline):
         time.sleep(POLL_INTERVAL)
         console.refresh(consistent_read=True)
         if time.monotonic() >= next_job_check:
