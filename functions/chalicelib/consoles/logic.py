@@ -119,7 +119,7 @@ def output(console: Console, *, after: int, wait: int, client_id: str | None) ->
     deadline = time.monotonic() + wait
     next_job_check = time.monotonic() + JOB_CHECK_EVERY
     status = console.status
-    while (console.last_seq <= after and console.status == status != "closed"
+    while (status != "closed" and console.status == status and console.last_seq <= after
            and time.monotonic() < deadline):
         time.sleep(POLL_INTERVAL)
         console.refresh(consistent_read=True)
