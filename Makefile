@@ -3,7 +3,9 @@
 
 PY := .venv/bin/python
 
-.PHONY: setup up test lint unit frontend-test bench clean
+.PHONY: setup up test lint unit frontend-test bench clean package deploy destroy
+
+STAGE ?= dev
 
 setup:
 	@bash scripts/setup.sh
@@ -30,5 +32,16 @@ bench: setup
 	@$(PY) bench/fleet.py --agents 50 --minutes 1
 	@$(PY) bench/fleet.py --agents 1000 --minutes 5
 
+# AWS: `make package STAGE=dev` works offline; deploy and destroy use the caller's AWS credentials
+# (infra/deploy.py says what each does; chalicefile and samconfig.toml hold the stages).
+package: setup
+	@$(PY) -m infra.deploy package --stage $(STAGE)
+
+deploy: setup
+	@$(PY) -m infra.deploy deploy --stage $(STAGE)
+
+destroy: setup
+	@$(PY) -m infra.deploy destroy --stage $(STAGE)
+
 clean:
-	rm -rf .venv node_modules frontend/node_modules frontend/dist functions/chalicelib/distribution/wheel
+	rm -rf .venv .venv-sam dist node_modules frontend/node_modules frontend/dist functions/chalicelib/distribution/wheel

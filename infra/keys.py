@@ -68,8 +68,12 @@ class Secret:
             write_private(self.saved, value)
 
 
+def secret_name(keyring: str, stage: str) -> str:
+    return f"fleetvisor/{stage}/{KEYRINGS[keyring]}"
+
+
 def secret_for(keyring: str, stage: str, local: Path | None) -> Secret:
-    name = f"fleetvisor/{stage}/{KEYRINGS[keyring]}"
+    name = secret_name(keyring, stage)
     if local is None:
         return Secret(boto3.client("secretsmanager"), name)
     endpoints = json.loads((local / ENDPOINTS_FILE).read_text())
@@ -126,16 +130,22 @@ def run(argv: Sequence[str] | None = None, *, now: int | None = None) -> int:
 
 
 def _init(secret: Secret, prefix: str) -> int:
-    """The secret's first keyring; a secret that holds one already is left alone."""
-    try:
-        secret.read()
-    except (ClientError, ValueError, KeyError, TypeError):
-        ring = keys.parse(keys.new_secret_value(prefix))
-        secret.write(ring)
-        print(f"a new keyring for {secret.name}\n{describe(ring)}")
+    if ensure(secret, prefix):
+        print(f"a new keyring for {secret.name}\n{describe(secret.read())}")
         return 0
     print(f"fleetvisor keys: {secret.name} holds a keyring already; rotate it instead", file=sys.stderr)
     return EXIT_REFUSED
+
+
+def ensure(secret: Secret, prefix: str) -> bool:
+    """Write the secret's first keyring unless it holds one already; True when it wrote one.
+    A new stack's secrets exist without a value (GetSecretValue: ResourceNotFound)."""
+    try:
+        secret.read()
+    except (ClientError, ValueError, KeyError, TypeError):
+        secret.write(keys.parse(keys.new_secret_value(prefix)))
+        return True
+    return False
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -198,6 +198,7 @@ class LocalStack:
             "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
             "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
             "FLEETVISOR_STAGE": self.config.stage,
+            "FLEETVISOR_BUCKET": resources.objects_bucket(self._params()),
             "PYTHONPATH": os.pathsep.join([str(FUNCTIONS), str(REPO)]),
             "PYTHONUNBUFFERED": "1",
         })
@@ -239,8 +240,11 @@ class LocalStack:
         endpoint = f"http://{LOOPBACK}:{port}"
         return self.aws_session().client(service, endpoint_url=endpoint)  # type: ignore[call-overload]
 
+    def _params(self) -> dict[str, str]:
+        return {"Stage": self.config.stage, "WebOrigin": self.url}
+
     def _provision(self) -> None:
-        params = {"Stage": self.config.stage, "WebOrigin": self.url}
+        params = self._params()
         saved = self._saved_secrets()
         values = resources.create_all(_Endpoints(self), params, _new_keyring, saved)
         for name, value in values.items():

@@ -8,6 +8,7 @@ few forms the template uses, and logs what the emulators do not support.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Callable
@@ -20,7 +21,7 @@ TEMPLATE = Path(__file__).with_name("template.yaml")
 log = logging.getLogger("fleetvisor.infra")
 
 # Table properties dynalite does not implement; AWS applies them, locally they are skipped.
-LOCAL_SKIPPED = ("TimeToLiveSpecification", "PointInTimeRecoverySpecification")
+LOCAL_SKIPPED = ("TimeToLiveSpecification", "PointInTimeRecoverySpecification", "SSESpecification")
 
 
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
@@ -28,6 +29,11 @@ def load(path: Path = TEMPLATE) -> dict[str, Any]:
     if matches:
         raise ValueError(f"{path} does not parse: {matches}")
     return _plain(template)
+
+
+@functools.lru_cache(maxsize=1)
+def _default() -> dict[str, Any]:
+    return load()
 
 
 def _plain(value: Any) -> Any:
@@ -38,23 +44,53 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def resolve(value: Any, params: dict[str, str]) -> Any:
-    """Resolve `Ref` to parameters and `Fn::Sub` with `${Param}` inside any value."""
+# Pseudo parameters as moto's server reports them; AWS fills in its own.
+PSEUDO = {"AWS::AccountId": "123456789012", "AWS::Region": "us-east-1", "AWS::Partition": "aws",
+          "AWS::URLSuffix": "amazonaws.com"}
+
+
+def resolve(value: Any, params: dict[str, str], conditions: dict[str, bool] | None = None) -> Any:
+    """Resolve `Ref` to parameters, `Fn::Sub` with `${Param}` and `Fn::If` on a condition inside any
+    value. Only the branch an `Fn::If` takes is resolved, so a local value never needs what only
+    AWS has (a distribution's domain)."""
+    known = {**PSEUDO, **params}
     if isinstance(value, dict):
         if set(value) == {"Ref"}:
-            return params[value["Ref"]]
+            return known[value["Ref"]]
         if set(value) == {"Fn::Sub"}:
-            return re.sub(r"\$\{([A-Za-z0-9:]+)\}", lambda m: params[m.group(1)], value["Fn::Sub"])
-        return {k: resolve(v, params) for k, v in value.items()}
+            return re.sub(r"\$\{([A-Za-z0-9:]+)\}", lambda m: known[m.group(1)], value["Fn::Sub"])
+        if set(value) == {"Fn::If"}:
+            name, yes, no = value["Fn::If"]
+            return resolve(yes if (conditions or {})[name] else no, params, conditions)
+        return {k: resolve(v, params, conditions) for k, v in value.items()}
     if isinstance(value, list):
-        return [resolve(v, params) for v in value]
+        return [resolve(v, params, conditions) for v in value]
     return value
+
+
+def conditions_of(template: dict[str, Any], params: dict[str, str]) -> dict[str, bool]:
+    """The template's Conditions, for the forms it uses: Fn::Equals, Fn::Not, Fn::And, Fn::Or."""
+    def truth(expr: Any) -> bool:
+        (fn, args), = expr.items()
+        if fn == "Fn::Equals":
+            return bool(resolve(args[0], params) == resolve(args[1], params))
+        if fn == "Fn::Not":
+            return not truth(args[0])
+        return (all if fn == "Fn::And" else any)(truth(a) for a in args)
+    return {name: truth(expr) for name, expr in template.get("Conditions", {}).items()}
 
 
 def of_type(template: dict[str, Any], kind: str, params: dict[str, str]) -> dict[str, dict[str, Any]]:
     """Logical id → resolved Properties of every resource of `kind`."""
-    return {lid: resolve(res.get("Properties", {}), params)
+    params = {**{k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}, **params}
+    conditions = conditions_of(template, params)
+    return {lid: resolve(res.get("Properties", {}), params, conditions)
             for lid, res in template["Resources"].items() if res["Type"] == kind}
+
+
+def objects_bucket(params: dict[str, str], template: dict[str, Any] | None = None) -> str:
+    """The objects bucket's name (the functions' FLEETVISOR_BUCKET) as the template makes it."""
+    return str(of_type(template or _default(), "AWS::S3::Bucket", params)["ObjectsBucket"]["BucketName"])
 
 
 def table_definition(props: dict[str, Any]) -> dict[str, Any]:

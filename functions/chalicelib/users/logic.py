@@ -60,3 +60,8 @@ def reset_password(user_id: str, new_password: str) -> User:
     user.update(actions=[User.password_hash.set(passwords.hash_password(new_password))])
     auth.end_all_sessions(user)
     return user
+
+
+def any_admin() -> bool:
+    """Whether an enabled admin account exists (a deploy creates the first one only when none does)."""
+    return any(not user.disabled for user in User.scan(User.email.exists() & (User.role == "admin")))
