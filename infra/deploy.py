@@ -86,22 +86,24 @@ def load_stage(name: str, root: Path = REPO) -> Stage:
 
 
 # -- package (offline) ---------------------------------------------------------
-def package(stage: Stage) -> Path:
-    """dist/STAGE/: the merged SAM template, deployment.zip, web/ and agent/. No AWS credentials used."""
-    if stage.dist.exists():
-        shutil.rmtree(stage.dist)
+def package(stage: Stage, out: Path | None = None) -> Path:
+    """dist/STAGE/ (or `out`): the merged SAM template, deployment.zip, web/ and agent/.
+    No AWS credentials used."""
+    out = out or stage.dist
+    if out.exists():
+        shutil.rmtree(out)
     env = {**os.environ, "AWS_DEFAULT_REGION": stage.region, "AWS_EC2_METADATA_DISABLED": "true"}
     _run([str(Path(sys.executable).parent / "chalice"), "package", "--stage", stage.name,
           "--merge-template", str(stage.merge_template), "--template-format", stage.template_format,
-          str(stage.dist)], cwd=stage.project, env=env)
+          str(out)], cwd=stage.project, env=env)
     if not (WEB_DIR / "index.html").exists():
         raise SystemExit("the web app is not built: run `make setup` first")
-    shutil.copytree(WEB_DIR, stage.dist / "web", ignore=shutil.ignore_patterns(".fv-stamp"))
-    (stage.dist / "agent").mkdir()
+    shutil.copytree(WEB_DIR, out / "web", ignore=shutil.ignore_patterns(".fv-stamp"))
+    (out / "agent").mkdir()
     for wheel in WHEEL_DIR.glob("fleetvisor_agent-*.whl"):
-        shutil.copy2(wheel, stage.dist / "agent" / wheel.name)
-    print(f"packaged {stage.name} into {stage.dist.relative_to(REPO)}/")
-    return stage.dist
+        shutil.copy2(wheel, out / "agent" / wheel.name)
+    print(f"packaged {stage.name} into {out}/")
+    return out
 
 
 # -- deploy --------------------------------------------------------------------
@@ -110,13 +112,13 @@ def deploy(stage: Stage) -> None:
 
     session = boto3.Session(region_name=stage.region)
     package(stage)
-    outputs = stack_outputs(session, stage)
+    outputs = stack_outputs(session.client("cloudformation"), stage)
     public_url = outputs.get("PublicUrlInUse", "")
     sam_deploy(stage, public_url)
-    outputs = stack_outputs(session, stage)
+    outputs = stack_outputs(session.client("cloudformation"), stage)
     if outputs.get("PublicUrlInUse") != outputs["Url"]:
         sam_deploy(stage, outputs["Url"])  # a first deploy: now the distribution's domain is known
-        outputs = stack_outputs(session, stage)
+        outputs = stack_outputs(session.client("cloudformation"), stage)
     upload_web(session.client("s3"), outputs["WebBucketName"], stage.dist / "web")
     invalidate(session.client("cloudfront"), outputs["DistributionId"])
     bootstrap_env = control_plane_env(stage, outputs["ObjectsBucketName"])
@@ -147,9 +149,8 @@ def sam_deploy(stage: Stage, public_url: str) -> None:
     _run(argv, cwd=stage.dist)
 
 
-def stack_outputs(session: Any, stage: Stage) -> dict[str, str]:
-    """The stack's outputs by key; empty when the stack does not exist yet."""
-    client = session.client("cloudformation")
+def stack_outputs(client: Any, stage: Stage) -> dict[str, str]:
+    """The stack's outputs by key (`client`: CloudFormation); empty when the stack does not exist yet."""
     try:
         stack = client.describe_stacks(StackName=stage.stack_name)["Stacks"][0]
     except client.exceptions.ClientError as exc:
@@ -224,7 +225,7 @@ def destroy(stage: Stage) -> None:
     import boto3  # noqa: PLC0415
 
     session = boto3.Session(region_name=stage.region)
-    outputs = stack_outputs(session, stage)
+    outputs = stack_outputs(session.client("cloudformation"), stage)
     if not outputs:
         print(f"no stack {stage.stack_name} in {stage.region}")
     else:
@@ -273,7 +274,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--stage", required=True)
     args = parser.parse_args(argv)
     stage = load_stage(args.stage)
-    {"package": package, "deploy": deploy, "destroy": destroy}[args.command](stage)
+    if args.command == "package":
+        package(stage)
+    else:
+        (deploy if args.command == "deploy" else destroy)(stage)
 
 
 if __name__ == "__main__":
