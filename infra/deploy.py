@@ -141,7 +141,9 @@ def sam_binary() -> str:
 
 
 def sam_deploy(stage: Stage, public_url: str) -> None:
-    overrides = [*shlex.split(stage.sam.get("parameter_overrides", "")), f"PublicUrl={public_url}"]
+    overrides = shlex.split(stage.sam.get("parameter_overrides", ""))
+    if public_url:  # the SAM CLI cannot pass an empty value; the template's default is empty
+        overrides.append(f"PublicUrl={public_url}")
     argv = [sam_binary(), "deploy", "--config-file", str(REPO / "samconfig.toml"), "--config-env", stage.name,
             "--template-file", str(stage.template), "--parameter-overrides", *overrides]
     if os.environ.get("CI"):
