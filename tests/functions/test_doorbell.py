@@ -16,7 +16,6 @@ from chalicelib import aws
 from chalicelib.agents import enrollment
 from chalicelib.agents.models import Agent
 from chalicelib.jobs import doorbell
-from chalicelib.settings import settings
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .conftest import FakeHost, Operator, public_b64
@@ -49,14 +48,11 @@ def sqs_fails(app: Any) -> Iterator[Callable[[str, str], None]]:
 
 
 @pytest.fixture
-def own_queue_prefix(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def own_queue_prefix(configure: Callable[..., None]) -> str:
     """A stage queue prefix no other test uses, so a listing can be checked for exactly its queues."""
     prefix = f"fleetvisor-t{uuid.uuid4().hex[:8]}-"
-    monkeypatch.setenv("FLEETVISOR_QUEUE_PREFIX", prefix)
-    settings.cache_clear()
-    yield prefix
-    monkeypatch.undo()
-    settings.cache_clear()
+    configure(FLEETVISOR_QUEUE_PREFIX=prefix)
+    return prefix
 
 
 def _deregister(client: Client, op: Operator, host: FakeHost, by: str) -> Any:
