@@ -1,7 +1,7 @@
 """Fleetvisor control plane: creates the app, wires middleware and blueprints."""
 
 from chalice import Chalice
-from chalicelib import store, web
+from chalicelib import web
 from chalicelib.agents.routes import bp as agents
 from chalicelib.audit.routes import bp as audit
 from chalicelib.auth.key_routes import bp as api_keys
@@ -16,6 +16,5 @@ from chalicelib.vms.routes import bp as vms
 
 app = Chalice(app_name="fleetvisor")
 app.register_middleware(web.error_shape_middleware, "http")
-store.bind()
 for blueprint in (meta, auth, api_keys, users, agents, vms, jobs, consoles, audit, distribution, changes):
     app.register_blueprint(blueprint)

@@ -55,3 +55,13 @@ class TooManyRequests(FleetvisorError):
 
     def __init__(self, message: str, retry_after: int, code: str | None = None) -> None:
         super().__init__(message, code, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class Unavailable(FleetvisorError):
+    """Not now, but soon: the caller retries after `retry_after` seconds (the agent honours Retry-After)."""
+
+    status = 503
+    code = "unavailable"
+
+    def __init__(self, message: str, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code, headers={"Retry-After": str(max(1, retry_after))})

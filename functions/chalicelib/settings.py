@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,10 @@ class Settings:
     public_url: str = ""
     s3_public_endpoint: str = ""
     key_cache_seconds: int = 300  # how long a warm Lambda keeps a keyring: how soon a rotation step is seen
+    # The secret our CloudFront distribution sends as X-Fleetvisor-Origin-Verify: only a request carrying it
+    # has a CloudFront-Viewer-Address worth believing (web.Call.source_ip). Empty: believe none. Not in repr,
+    # so a logged Settings does not show it.
+    origin_verify: str = field(default="", repr=False)
 
 
 def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
@@ -80,6 +84,7 @@ def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
     values["fleet_owner_id"] = env.get("FLEETVISOR_FLEET_OWNER", "")
     values["public_url"] = env.get("FLEETVISOR_PUBLIC_URL", "")
     values["s3_public_endpoint"] = env.get("FLEETVISOR_S3_PUBLIC_ENDPOINT", "")
+    values["origin_verify"] = env.get("FLEETVISOR_ORIGIN_VERIFY", "")
     if "FLEETVISOR_DELIVERY_SECONDS" in env:
         values["delivery_seconds"] = int(env["FLEETVISOR_DELIVERY_SECONDS"])
     if "FLEETVISOR_CONSOLE_IDLE_SECONDS" in env:

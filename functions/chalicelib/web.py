@@ -8,6 +8,8 @@ errors in the shape `{"error": {"code", "message"}}`.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 import logging
 from collections.abc import Callable, Iterable
@@ -20,11 +22,16 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 
 from .errors import FleetvisorError, Invalid, PayloadTooLarge
+from .settings import settings
 
 log = logging.getLogger("fleetvisor")
 
 MAX_BODY = 256 * 1024
 JSON_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store"}
+# Behind CloudFront the connection is CloudFront's; the distribution adds the viewer's `ip:port` and our
+# origin secret (a caller reaching API Gateway directly can send the first, not the second).
+VIEWER_ADDRESS = "cloudfront-viewer-address"
+ORIGIN_VERIFY = "x-fleetvisor-origin-verify"
 
 # Chalice answers some errors itself ({"Code": ..., "Message": ...}); these give
 # them our stable codes.
@@ -70,12 +77,49 @@ class Call:
 
     @property
     def source_ip(self) -> str:
+        """Who is calling, for the login throttle and the audit trail: the viewer's address when the
+        request provably came through our CloudFront distribution, otherwise the connection's."""
+        if self._through_our_distribution():
+            viewer = viewer_ip(str(self.request.headers.get(VIEWER_ADDRESS, "")))
+            if viewer is not None:
+                return viewer
         identity = (self.request.context or {}).get("identity") or {}
         return str(identity.get("sourceIp", ""))
+
+    def _through_our_distribution(self) -> bool:
+        secret = settings().origin_verify
+        if not secret:
+            return False
+        given = str(self.request.headers.get(ORIGIN_VERIFY, ""))
+        # Constant time, so the secret cannot be guessed a byte at a time from response times.
+        return hmac.compare_digest(given.encode("utf-8", "replace"), secret.encode("utf-8"))
 
     @property
     def user_agent(self) -> str:
         return str(self.request.headers.get("user-agent", ""))[:300]
+
+
+def viewer_ip(value: str) -> str | None:
+    """The IP in a CloudFront-Viewer-Address value, or None unless it is exactly `ip:port`.
+
+    CloudFront writes IPv6 unbracketed (`2001:db8::1:443`: the last group is the port, which is always
+    there); `[2001:db8::1]:443` is taken too. An IPv4-mapped IPv6 address is answered as the IPv4 one,
+    so one viewer has one throttle counter.
+    """
+    value = value.strip()
+    if value.startswith("["):
+        host, sep, port = value[1:].partition("]:")
+    else:
+        host, sep, port = value.rpartition(":")
+    if not sep or not (port.isascii() and port.isdigit() and len(port) <= 5) or int(port) > 65535 or "%" in host:
+        return None  # no port, a bad one, or an IPv6 zone id (a link-local name, never a viewer)
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ip)
 
 
 def parse_json(raw: bytes, max_body: int) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import base64
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,21 @@ def app(emulators: LocalStack) -> Any:
     import app as app_module
 
     return app_module.app
+
+
+@pytest.fixture
+def configure(app: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., None]]:
+    """Run a test with these FLEETVISOR_* settings, as a Lambda configured so would; restored after."""
+    from chalicelib import settings
+
+    def configure(**env: str) -> None:
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        settings.settings.cache_clear()
+
+    yield configure
+    monkeypatch.undo()
+    settings.settings.cache_clear()
 
 
 @pytest.fixture

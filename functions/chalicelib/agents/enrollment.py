@@ -172,11 +172,12 @@ def reject(agent: Agent) -> Agent:
 
 
 def deregister(agent: Agent) -> None:
-    """One write ends the host's access; its inventory goes with it."""
+    """One write ends the host's access; its inventory and its doorbell queue go with it."""
     agent.update(actions=[Agent.revoked.set(True), Agent.revoked_ms.set(int(time.time() * 1000))])
     with Vm.batch_write() as batch:
         for vm in Vm.query(agent.agent_id):
             batch.delete(vm)
+    doorbell.delete_queue(agent.queue_url)
 
 
 def _get(agent_id: str) -> Agent | None:
