@@ -249,12 +249,14 @@ def empty_bucket(s3: Any, bucket: str) -> None:
 
 
 def delete_agent_queues(sqs: Any, stage: str) -> int:
-    count = 0
-    for page in sqs.get_paginator("list_queues").paginate(QueueNamePrefix=f"fleetvisor-{stage}-agent-"):
-        for url in page.get("QueueUrls", []):
-            sqs.delete_queue(QueueUrl=url)
-            count += 1
-    return count
+    """Every host queue of the stage, as the functions name them (and no longer stage's sharing the prefix)."""
+    sys.path.insert(0, str(FUNCTIONS))
+    from chalicelib.jobs import doorbell  # noqa: PLC0415 - the control plane owns the queue names
+
+    urls = doorbell.stage_queues(sqs=sqs, prefix=f"fleetvisor-{stage}-agent-")
+    for url in urls:
+        sqs.delete_queue(QueueUrl=url)
+    return len(urls)
 
 
 def kept_message(stage: Stage, outputs: dict[str, str]) -> str:

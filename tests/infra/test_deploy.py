@@ -73,11 +73,13 @@ def test_the_first_admin_is_created_once_and_a_later_deploy_leaves_it_alone(
 def test_destroy_removes_this_stages_agent_queues_and_no_other(emulators: LocalStack) -> None:
     sqs = emulators.client("sqs")
     stage = f"q{uuid.uuid4().hex[:6]}"
-    mine = [sqs.create_queue(QueueName=f"fleetvisor-{stage}-agent-ag_{i}")["QueueUrl"] for i in range(3)]
-    other = sqs.create_queue(QueueName=f"fleetvisor-{stage}x-agent-ag_1")["QueueUrl"]
+    mine = [sqs.create_queue(QueueName=f"fleetvisor-{stage}-agent-ag_{uuid.uuid4().hex}")["QueueUrl"]
+            for _ in range(3)]
+    others = [sqs.create_queue(QueueName=f"fleetvisor-{stage}x-agent-ag_{uuid.uuid4().hex}")["QueueUrl"],
+              sqs.create_queue(QueueName=f"fleetvisor-{stage}-agent-ag_{uuid.uuid4().hex}-agent-ag_1")["QueueUrl"]]
     assert deploy.delete_agent_queues(sqs, stage) == 3
     left = sqs.list_queues(QueueNamePrefix=f"fleetvisor-{stage}").get("QueueUrls", [])
-    assert left == [other] and not set(mine) & set(left)
+    assert sorted(left) == sorted(others) and not set(mine) & set(left)
 
 
 def test_a_stack_that_does_not_exist_has_no_outputs(emulators: LocalStack) -> None:

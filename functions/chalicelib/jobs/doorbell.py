@@ -65,11 +65,12 @@ def delete_queue(queue_url: str) -> None:
         log.warning("doorbell queue %s not deleted: %s", queue_url.rsplit("/", 1)[-1], type(exc).__name__)
 
 
-def stage_queues(page_size: int = 1000) -> list[str]:
+def stage_queues(page_size: int = 1000, *, sqs: Any = None, prefix: str | None = None) -> list[str]:
     """The URLs of every host queue of this stage (for tearing a stage down), and no other stage's: a
-    longer stage name can share the prefix, so the rest of each name must be an agent id."""
-    prefix = queue_prefix()
-    pages = aws.sqs().get_paginator("list_queues").paginate(QueueNamePrefix=prefix,
+    longer stage name can share the prefix, so the rest of each name must be an agent id. `sqs` and
+    `prefix` name another stage's (`make destroy`, which runs outside the functions' settings)."""
+    prefix = prefix or queue_prefix()
+    pages = (sqs or aws.sqs()).get_paginator("list_queues").paginate(QueueNamePrefix=prefix,
                                                            PaginationConfig={"PageSize": page_size})
     return [url for page in pages for url in page.get("QueueUrls", [])
             if AGENT_ID_RE.match(url.rsplit("/", 1)[-1][len(prefix):])]
