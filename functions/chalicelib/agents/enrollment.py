@@ -18,9 +18,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
-from .. import validate
+from .. import store, validate
 from ..auth.models import User
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..jobs import doorbell
@@ -126,10 +126,11 @@ def _create(agent_id: str, owner_id: str, reg: Registration) -> Agent:
                   environment=reg.environment, public_key=reg.public_key,
                   capabilities=reg.capabilities, enrolled_ms=int(time.time() * 1000),
                   queue_url=doorbell.create_queue(agent_id), approval=_approval_for(owner_id))
-    try:
+    with store.race() as enrolling:
         agent.save(condition=Agent.agent_id.does_not_exist() | (Agent.revoked == True))  # noqa: E712
-    except PutError as exc:
-        raise Conflict(f"A host named '{reg.name}' was just enrolled by another agent.", "host_name_taken") from exc
+    if enrolling.lost:
+        raise Conflict(f"A host named '{reg.name}' was just enrolled by another agent.", "host_name_taken") \
+            from enrolling.error
     return agent
 
 
@@ -217,8 +218,8 @@ def _use(token: str, record: EnrollmentToken | None) -> None:
 def _use_token(token: str) -> None:
     condition = (EnrollmentToken.uses_left > 0) & (EnrollmentToken.expires_at > int(time.time())) \
         & (EnrollmentToken.revoked == False)  # noqa: E712 - a PynamoDB condition, not a comparison
-    try:
+    with store.race() as use:
         EnrollmentToken(token_hash(token)).update(
             actions=[EnrollmentToken.uses_left.add(-1), EnrollmentToken.uses.add(1)], condition=condition)
-    except UpdateError as exc:
-        raise Forbidden("The enrolment token is unknown, used up or expired.", "enrollment_refused") from exc
+    if use.lost:
+        raise _refused() from use.error

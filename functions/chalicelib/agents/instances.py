@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import logging
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
+from .. import store
 from ..errors import Unauthorized
 from . import tokens
 from .models import Agent
@@ -43,10 +44,12 @@ def take_over(agent: Agent, instance: str) -> None:
     if agent.instance == instance:
         return
     previous = agent.instance
-    try:
+    # Only a host deleted meanwhile fails the condition; a throttled write is a 503, never a 401 that
+    # would tell the agent its identity is gone.
+    with store.race() as taking:
         agent.update(actions=[Agent.instance.set(instance)], condition=Agent.agent_id.exists())
-    except UpdateError as exc:
-        raise Unauthorized("The agent token is not valid.") from exc
+    if taking.lost:
+        raise Unauthorized("The agent token is not valid.") from taking.error
     if previous is not None:
         log.info("agent poller replaced agent_id=%s", agent.agent_id)
 

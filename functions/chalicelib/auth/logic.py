@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist
 
 from .. import store, validate
 from ..audit import logic as audit
@@ -66,10 +66,10 @@ def create_user(email: str, password: str, role: str = "operator", name: str = "
     if role not in ROLES:
         raise Invalid(f"'role' must be one of {', '.join(ROLES)}.")
     user_id = "usr_" + uuid.uuid4().hex
-    try:
+    with store.race() as claim:
         EmailClaim(f"email#{email}", owner_user_id=user_id).save(condition=EmailClaim.user_id.does_not_exist())
-    except PutError as exc:
-        raise Conflict("An account with that email already exists.", "email_taken") from exc
+    if claim.lost:
+        raise Conflict("An account with that email already exists.", "email_taken") from claim.error
     user = User(user_id, email=email, name=name, role=role, password_hash=passwords.hash_password(password),
                 created_ms=int(time.time() * 1000))
     user.save()

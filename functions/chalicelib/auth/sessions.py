@@ -15,8 +15,9 @@ import secrets
 import time
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
+from .. import store
 from ..errors import Unauthorized
 from ..settings import settings
 from .models import Session
@@ -62,14 +63,15 @@ def rotate(refresh_token: str) -> tuple[Session, str]:
         raise expired()
     new_secret = secrets.token_urlsafe(32)
     previous: list[Any] = [*session.previous_hashes, session.token_hash][-MAX_PREVIOUS:]
-    try:
+    with store.race() as rotation:
         session.update(actions=[Session.token_hash.set(_hash(new_secret)), Session.previous_hashes.set(previous),
                                 Session.last_used_ms.set(_now_ms())],
                        condition=(Session.token_hash == presented) & (Session.revoked == False))  # noqa: E712
-    except UpdateError as exc:
-        # Another refresh with the same token won the race: one of the two is a copy.
+    if rotation.lost:
+        # Another refresh with the same token won the race: one of the two is a copy. (A throttled
+        # write is a 503 instead: the token stays valid for the retry, and the session lives on.)
         revoke(session.session_id)
-        raise expired() from exc
+        raise expired() from rotation.error
     return session, f"{session.session_id}.{new_secret}"
 
 
@@ -88,10 +90,10 @@ def check_live(session: Session | None, user_id: str) -> None:
 
 
 def revoke(session_id: str) -> None:
-    try:
+    """End a session; one that does not exist is ended already. A throttled write raises StoreBusy:
+    an end the caller was told about must have happened."""
+    with store.race():
         Session(session_id).update(actions=[Session.revoked.set(True)], condition=Session.session_id.exists())
-    except UpdateError:
-        return
 
 
 def revoke_all(user_id: str) -> None:

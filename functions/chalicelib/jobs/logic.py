@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist, PutError
+from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from .. import aws, store
@@ -61,14 +61,15 @@ def create(agent: Agent, op: str, args: dict[str, Any], *, vm_uuid: str | None =
 
 def _put_once(job: Job, request_hash: str) -> Job | None:
     """Store a job keyed by an idempotency key; None if stored now, else the job stored before."""
-    try:
+    with store.race() as first:
         job.save(condition=Job.job_id.does_not_exist())
-    except PutError as exc:
-        original = Job.get(job.job_id, consistent_read=True)
-        if original.request_hash != request_hash:
-            raise Conflict("This Idempotency-Key was used with another request.", "idempotency_conflict") from exc
-        return original
-    return None
+    if not first.lost:
+        return None
+    original = Job.get(job.job_id, consistent_read=True)
+    if original.request_hash != request_hash:
+        raise Conflict("This Idempotency-Key was used with another request.", "idempotency_conflict") \
+            from first.error
+    return original
 
 
 MAX_RESULT_READ = 1024 * 1024
