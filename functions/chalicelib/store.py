@@ -19,13 +19,13 @@ import contextlib
 import functools
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, PynamoDBException, UpdateError
 from pynamodb.models import Model
 
 from .agents.models import Agent, EnrollmentToken
@@ -52,6 +52,7 @@ TABLES: dict[str, tuple[str, tuple[type[Model], ...]]] = {
     "ThrottleTable": ("throttle", (Throttle,)),
 }
 
+M = TypeVar("M", bound=Model)
 # An item to read: (model, hash key) or (model, hash key, range key).
 ItemKey = tuple[Any, ...]
 BATCH_ROUNDS = 6  # tries for what the store left unprocessed (throttling) before giving up
@@ -74,6 +75,15 @@ def bind(config: Settings | None = None) -> None:
 @functools.lru_cache(maxsize=1)
 def _connection() -> Connection:
     return Connection(region=settings().region)
+
+
+def get_or_none(model: type[M], hash_key: Any, range_key: Any = None, *, consistent_read: bool = False,
+                attributes_to_get: Sequence[str] | None = None) -> M | None:
+    """The item, or None where there is none: a missing item is an answer (often a 404), not an error."""
+    try:
+        return model.get(hash_key, range_key, consistent_read=consistent_read, attributes_to_get=attributes_to_get)
+    except DoesNotExist:
+        return None
 
 
 def read_together(*keys: ItemKey) -> list[Any]:

@@ -18,8 +18,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
-
 from .. import store, validate
 from ..auth.models import User
 from ..errors import Conflict, Forbidden, Invalid, NotFound
@@ -140,11 +138,8 @@ def _hold_for_approval(agent: Agent, reg: Registration, token: str) -> None:
 
 
 def _approval_for(owner_id: str) -> str:
-    try:
-        owner = User.get(owner_id)
-    except DoesNotExist:
-        return "pending"
-    return "pending" if owner.require_host_approval else "approved"
+    owner = store.get_or_none(User, owner_id)
+    return "pending" if owner is None or owner.require_host_approval else "approved"
 
 
 def approve(agent: Agent) -> Agent:
@@ -181,10 +176,7 @@ def deregister(agent: Agent) -> None:
 
 
 def _get(agent_id: str) -> Agent | None:
-    try:
-        return Agent.get(agent_id, consistent_read=True)
-    except DoesNotExist:
-        return None
+    return store.get_or_none(Agent, agent_id, consistent_read=True)
 
 
 def _refused() -> Forbidden:
@@ -192,10 +184,7 @@ def _refused() -> Forbidden:
 
 
 def _token_record(token: str) -> EnrollmentToken | None:
-    try:
-        return EnrollmentToken.get(token_hash(token), consistent_read=True)
-    except DoesNotExist:
-        return None
+    return store.get_or_none(EnrollmentToken, token_hash(token), consistent_read=True)
 
 
 def _fleet_owner(token: str) -> str:

@@ -85,10 +85,7 @@ def list_owned(owner_id: str) -> list[ApiKey]:
 
 
 def revoke(owner_id: str, key_id: str) -> ApiKey:
-    try:
-        key = ApiKey.get(key_id)
-    except DoesNotExist:
-        key = None
+    key = store.get_or_none(ApiKey, key_id)
     if key is None or key.owner_id != owner_id:
         raise NotFound("No such API key.", "api_key_not_found")
     key.update(actions=[ApiKey.revoked.set(True)])

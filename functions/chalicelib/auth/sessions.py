@@ -15,8 +15,6 @@ import secrets
 import time
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
-
 from .. import store
 from ..errors import Unauthorized
 from ..settings import settings
@@ -117,10 +115,7 @@ def well_formed(session_id: str) -> bool:
 def _get(session_id: str) -> Session | None:
     if not well_formed(session_id):
         return None
-    try:
-        return Session.get(session_id, consistent_read=True)
-    except DoesNotExist:
-        return None
+    return store.get_or_none(Session, session_id, consistent_read=True)
 
 
 def view(session: Session, current_id: str | None) -> dict[str, Any]:

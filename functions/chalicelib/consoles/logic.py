@@ -32,7 +32,6 @@ import time
 from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.condition import size
 
 from .. import aws, store
@@ -85,10 +84,7 @@ def open_session(agent: Agent, vm: Vm) -> tuple[Console, str, bool, bool]:
 
 
 def owned(owner_id: str, console_id: str) -> Console:
-    try:
-        console = Console.get(console_id[:64], consistent_read=True)
-    except DoesNotExist:
-        console = None
+    console = store.get_or_none(Console, console_id[:64], consistent_read=True)
     if console is None or console.owner_id != owner_id:
         raise NotFound("No such console session.", "console_not_found")
     return console
@@ -313,10 +309,7 @@ def _note_viewer(console: Console, client_id: str | None) -> bool:
 
 
 def _job(console: Console) -> Job | None:
-    try:
-        return Job.get(console.job_id, consistent_read=True)
-    except DoesNotExist:
-        return None
+    return store.get_or_none(Job, console.job_id, consistent_read=True)
 
 
 def _update_or_reread(console: Console, actions: list[Any], condition: Any) -> None:
@@ -340,10 +333,7 @@ def _finish(console: Console, reason: str) -> Console:
 
 
 def _agents_console(agent: Agent, console_id: str) -> Console:
-    try:
-        console = Console.get(console_id[:64], consistent_read=True)
-    except DoesNotExist:
-        console = None
+    console = store.get_or_none(Console, console_id[:64], consistent_read=True)
     if console is None or console.agent_id != agent.agent_id:
         raise NotFound("No such console session.", "console_not_found")
     return console

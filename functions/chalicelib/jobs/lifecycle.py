@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist
 
 from .. import aws, store, validate
 from ..agents.models import Agent
@@ -157,8 +156,5 @@ def sweep(now: int | None = None) -> dict[str, int]:
 
 
 def _agent(agent_id: str) -> Agent | None:
-    try:
-        return Agent.get(agent_id)
-    except DoesNotExist:
-        return None
+    return store.get_or_none(Agent, agent_id)
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist
 from pynamodb.models import Model
 
 from .. import aws, store
@@ -95,10 +94,7 @@ def read_result(job: Job) -> Any:
 
 
 def owned(owner_id: str, job_id: str) -> Job:
-    try:
-        job = Job.get(job_id[:64])
-    except DoesNotExist:
-        job = None
+    job = store.get_or_none(Job, job_id[:64])
     if job is None or job.owner_id != owner_id:
         raise NotFound("No such job.", "job_not_found")
     return job

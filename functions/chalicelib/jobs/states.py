@@ -12,8 +12,6 @@ import random
 import time
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
-
 from .. import store
 from ..agents.models import Agent
 from ..errors import Conflict, NotFound
@@ -40,10 +38,7 @@ def held_by(agent_id: str, claim_token: str) -> Any:
 
 def agents_job(agent: Agent, job_id: str) -> Job:
     """The job if it is this agent's; another agent's job does not exist for it."""
-    try:
-        job = Job.get(job_id, consistent_read=True)
-    except DoesNotExist:
-        job = None
+    job = store.get_or_none(Job, job_id, consistent_read=True)
     if job is None or job.agent_id != agent.agent_id:
         raise NotFound("No such job.", "job_not_found")
     return job

@@ -22,8 +22,6 @@ import re
 import time
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
-
 from .. import store, validate
 from ..errors import Invalid, NotFound, StoreBusy
 from .models import Vm
@@ -138,11 +136,10 @@ def find(agent_id: str, name_or_uuid: str, known: Vm | None = None) -> Vm:
     if not validate.LIBVIRT_NAME_RE.match(name_or_uuid):  # a UUID keeps to it too
         raise Invalid("Name a VM by its UUID, or by a name of 1 to 64 letters, digits, '.', '_' or '-' that "
                       "starts with a letter or digit.", "invalid_vm_name")
-    if validate.UUID_RE.match(name_or_uuid.lower()):
-        try:
-            return Vm.get(agent_id, name_or_uuid.lower())
-        except DoesNotExist:
-            pass
+    by_uuid = store.get_or_none(Vm, agent_id, name_or_uuid.lower()) \
+        if validate.UUID_RE.match(name_or_uuid.lower()) else None
+    if by_uuid is not None:
+        return by_uuid
     for vm in Vm.query(agent_id, filter_condition=Vm.name == name_or_uuid):
         return vm
     raise NotFound(f"No VM '{name_or_uuid[:100]}' on this host.", "vm_not_found")
