@@ -65,3 +65,14 @@ class Unavailable(FleetvisorError):
 
     def __init__(self, message: str, retry_after: int, code: str | None = None) -> None:
         super().__init__(message, code, headers={"Retry-After": str(max(1, retry_after))})
+
+
+class StoreBusy(Unavailable):
+    """The store throttled a request past botocore's own retries: nothing was decided, so the caller
+    should send the same request again shortly (never a lost race, which is a 409)."""
+
+    code = "store_busy"
+
+    def __init__(self, message: str = "The store is busy; send the same request again in a moment.",
+                 retry_after: int = 1) -> None:
+        super().__init__(message, retry_after)

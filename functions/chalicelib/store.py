@@ -15,13 +15,17 @@ items is implied (dynalite has no transactions, and the design uses none).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import random
 import time
-from typing import Any
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
+from botocore.exceptions import ClientError
 from pynamodb.connection import Connection
-from pynamodb.exceptions import GetError, PutError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, PynamoDBException, UpdateError
 from pynamodb.models import Model
 
 from .agents.models import Agent, EnrollmentToken
@@ -29,6 +33,7 @@ from .audit.models import AuditRecord
 from .auth.models import ApiKey, EmailClaim, Session, Throttle, User
 from .changes.models import FleetVersion
 from .consoles.models import Console
+from .errors import StoreBusy
 from .jobs.models import Job
 from .settings import Settings, settings
 from .vms.models import Vm
@@ -47,10 +52,14 @@ TABLES: dict[str, tuple[str, tuple[type[Model], ...]]] = {
     "ThrottleTable": ("throttle", (Throttle,)),
 }
 
+M = TypeVar("M", bound=Model)
 # An item to read: (model, hash key) or (model, hash key, range key).
 ItemKey = tuple[Any, ...]
 BATCH_ROUNDS = 6  # tries for what the store left unprocessed (throttling) before giving up
 BATCH_BACKOFF = 0.05  # seconds, doubled each round, full jitter
+CONDITION_FAILED = "ConditionalCheckFailedException"
+# DynamoDB's ways of saying "too much, too fast"; botocore retries them itself before we see them.
+THROTTLING = frozenset({"ThrottlingException", "ProvisionedThroughputExceededException", "RequestLimitExceeded"})
 
 
 def bind(config: Settings | None = None) -> None:
@@ -68,6 +77,15 @@ def _connection() -> Connection:
     return Connection(region=settings().region)
 
 
+def get_or_none(model: type[M], hash_key: Any, range_key: Any = None, *, consistent_read: bool = False,
+                attributes_to_get: Sequence[str] | None = None) -> M | None:
+    """The item, or None where there is none: a missing item is an answer (often a 404), not an error."""
+    try:
+        return model.get(hash_key, range_key, consistent_read=consistent_read, attributes_to_get=attributes_to_get)
+    except DoesNotExist:
+        return None
+
+
 def read_together(*keys: ItemKey) -> list[Any]:
     """The items named by `keys` (each `(Model, hash key[, range key])`, at most 100, no two alike),
     read with one strongly consistent BatchGetItem across their tables: each the stored item, or None."""
@@ -77,14 +95,14 @@ def read_together(*keys: ItemKey) -> list[Any]:
         pending.setdefault(kwargs["TableName"], {"Keys": [], "ConsistentRead": True})["Keys"].append(kwargs["Key"])
     found: dict[str, list[dict[str, Any]]] = {}
     for round_ in range(BATCH_ROUNDS):
-        answer = _connection().dispatch("BatchGetItem", {"RequestItems": pending})
+        answer = _dispatch("BatchGetItem", {"RequestItems": pending})
         for table, items in answer.get("Responses", {}).items():
             found.setdefault(table, []).extend(items)
         pending = answer.get("UnprocessedKeys") or {}
         if not pending:
             return [_match(model, kwargs, found) for model, kwargs in asked]
         _pause(round_)
-    raise GetError("The store left part of a batch read unprocessed.")
+    raise StoreBusy()  # keys left unprocessed round after round: the store is throttling them
 
 
 def write_together(*items: Model) -> None:
@@ -95,11 +113,16 @@ def write_together(*items: Model) -> None:
         kwargs = item.get_save_kwargs_from_instance()
         pending.setdefault(kwargs["TableName"], []).append({"PutRequest": {"Item": kwargs["Item"]}})
     for round_ in range(BATCH_ROUNDS):
-        pending = _connection().dispatch("BatchWriteItem", {"RequestItems": pending}).get("UnprocessedItems") or {}
+        pending = _dispatch("BatchWriteItem", {"RequestItems": pending}).get("UnprocessedItems") or {}
         if not pending:
             return
         _pause(round_)
-    raise PutError("The store left part of a batch write unprocessed.")
+    raise StoreBusy()  # items left unprocessed round after round: the store is throttling them
+
+
+def _dispatch(operation: str, request: dict[str, Any]) -> dict[str, Any]:
+    with busy_if_throttled():  # PynamoDB passes botocore's own error through `dispatch`, unwrapped
+        return _connection().dispatch(operation, request)
 
 
 def _match(model: Any, kwargs: dict[str, Any], found: dict[str, list[dict[str, Any]]]) -> Any:
@@ -112,3 +135,56 @@ def _match(model: Any, kwargs: dict[str, Any], found: dict[str, list[dict[str, A
 
 def _pause(round_: int) -> None:
     time.sleep(random.uniform(0, BATCH_BACKOFF * 2 ** round_))  # noqa: S311 - jitter, not security
+
+
+@dataclass
+class Race:
+    """How a conditional write went: `lost` when its condition did not hold, with the error that said so."""
+
+    lost: bool = False
+    error: PynamoDBException | None = None
+
+
+@contextlib.contextmanager
+def race() -> Iterator[Race]:
+    """Make one conditional write; a failed condition is an outcome (`race.lost`), not an error.
+
+        with store.race() as claim:
+            job.update(actions=..., condition=...)
+        if claim.lost:
+            ...  # someone else won, or the item is not as the write expects
+
+    Throttling raises StoreBusy and any other failure propagates: neither says the condition failed.
+    """
+    outcome = Race()
+    try:
+        with busy_if_throttled():
+            yield outcome
+    except (PutError, UpdateError, DeleteError) as exc:
+        if exc.cause_response_code != CONDITION_FAILED:
+            raise
+        outcome.lost, outcome.error = True, exc
+
+
+@contextlib.contextmanager
+def busy_if_throttled() -> Iterator[None]:
+    """Turn store throttling into StoreBusy (503, Retry-After); every other failure passes unchanged."""
+    try:
+        yield
+    except (PynamoDBException, ClientError) as exc:
+        if throttled(exc):
+            raise StoreBusy() from exc
+        raise
+
+
+def throttled(exc: Exception) -> bool:
+    """Whether a store failure is throttling, as PynamoDB wraps it or as botocore raises it."""
+    if isinstance(exc, PynamoDBException):
+        return exc.cause_response_code in THROTTLING or _batch_write_gave_up(exc)
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in THROTTLING
+
+
+def _batch_write_gave_up(exc: PynamoDBException) -> bool:
+    # PynamoDB's Model.batch_write gives up on items the store keeps leaving unprocessed, which it does
+    # only when it throttles them, with a PutError that has no cause; every other PutError has one.
+    return isinstance(exc, PutError) and exc.cause is None

@@ -21,6 +21,7 @@ from urllib.parse import unquote
 from chalice import Blueprint, Response
 from chalice.app import Request
 
+from . import store
 from .errors import FleetvisorError, Invalid, PayloadTooLarge
 from .settings import settings
 
@@ -168,14 +169,17 @@ def route(bp: Blueprint, path: str, methods: Iterable[str] = ("GET",), *,
         def view(**params: str) -> Response:
             call = Call(bp.current_request, {k: unquote(v) for k, v in params.items()}, max_body)
             try:
-                if authenticate is not None:
-                    call.principal = authenticate(call)
-                result = fn(call)
-                if isinstance(result, Reply):
-                    return json_response(result.status or status, result.body, result.headers)
-                return json_response(status, result)
+                # A read or an unconditional write the store throttled past botocore's retries is a 503
+                # with Retry-After, like a throttled conditional write (store.race), not a 500.
+                with store.busy_if_throttled():
+                    if authenticate is not None:
+                        call.principal = authenticate(call)
+                    result = fn(call)
             except FleetvisorError as exc:
                 return error_response(exc)
+            if isinstance(result, Reply):
+                return json_response(result.status or status, result.body, result.headers)
+            return json_response(status, result)
 
         view.__name__ = fn.__name__
         bp.route(path, methods=list(methods), content_types=["application/json"])(view)

@@ -18,9 +18,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
-
-from .. import validate
+from .. import store, validate
 from ..auth.models import User
 from ..errors import Conflict, Forbidden, Invalid, NotFound
 from ..jobs import doorbell
@@ -126,10 +124,11 @@ def _create(agent_id: str, owner_id: str, reg: Registration) -> Agent:
                   environment=reg.environment, public_key=reg.public_key,
                   capabilities=reg.capabilities, enrolled_ms=int(time.time() * 1000),
                   queue_url=doorbell.create_queue(agent_id), approval=_approval_for(owner_id))
-    try:
+    with store.race() as enrolling:
         agent.save(condition=Agent.agent_id.does_not_exist() | (Agent.revoked == True))  # noqa: E712
-    except PutError as exc:
-        raise Conflict(f"A host named '{reg.name}' was just enrolled by another agent.", "host_name_taken") from exc
+    if enrolling.lost:
+        raise Conflict(f"A host named '{reg.name}' was just enrolled by another agent.", "host_name_taken") \
+            from enrolling.error
     return agent
 
 
@@ -139,11 +138,8 @@ def _hold_for_approval(agent: Agent, reg: Registration, token: str) -> None:
 
 
 def _approval_for(owner_id: str) -> str:
-    try:
-        owner = User.get(owner_id)
-    except DoesNotExist:
-        return "pending"
-    return "pending" if owner.require_host_approval else "approved"
+    owner = store.get_or_none(User, owner_id)
+    return "pending" if owner is None or owner.require_host_approval else "approved"
 
 
 def approve(agent: Agent) -> Agent:
@@ -181,10 +177,7 @@ def deregister(agent: Agent) -> None:
 
 
 def _get(agent_id: str) -> Agent | None:
-    try:
-        return Agent.get(agent_id, consistent_read=True)
-    except DoesNotExist:
-        return None
+    return store.get_or_none(Agent, agent_id, consistent_read=True)
 
 
 def _refused() -> Forbidden:
@@ -192,10 +185,7 @@ def _refused() -> Forbidden:
 
 
 def _token_record(token: str) -> EnrollmentToken | None:
-    try:
-        return EnrollmentToken.get(token_hash(token), consistent_read=True)
-    except DoesNotExist:
-        return None
+    return store.get_or_none(EnrollmentToken, token_hash(token), consistent_read=True)
 
 
 def _fleet_owner(token: str) -> str:
@@ -218,8 +208,8 @@ def _use(token: str, record: EnrollmentToken | None) -> None:
 def _use_token(token: str) -> None:
     condition = (EnrollmentToken.uses_left > 0) & (EnrollmentToken.expires_at > int(time.time())) \
         & (EnrollmentToken.revoked == False)  # noqa: E712 - a PynamoDB condition, not a comparison
-    try:
+    with store.race() as use:
         EnrollmentToken(token_hash(token)).update(
             actions=[EnrollmentToken.uses_left.add(-1), EnrollmentToken.uses.add(1)], condition=condition)
-    except UpdateError as exc:
-        raise Forbidden("The enrolment token is unknown, used up or expired.", "enrollment_refused") from exc
+    if use.lost:
+        raise _refused() from use.error

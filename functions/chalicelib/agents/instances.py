@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import logging
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
-
+from .. import store
 from ..errors import Unauthorized
 from . import tokens
 from .models import Agent
@@ -43,10 +42,12 @@ def take_over(agent: Agent, instance: str) -> None:
     if agent.instance == instance:
         return
     previous = agent.instance
-    try:
+    # Only a host deleted meanwhile fails the condition; a throttled write is a 503, never a 401 that
+    # would tell the agent its identity is gone.
+    with store.race() as taking:
         agent.update(actions=[Agent.instance.set(instance)], condition=Agent.agent_id.exists())
-    except UpdateError as exc:
-        raise Unauthorized("The agent token is not valid.") from exc
+    if taking.lost:
+        raise Unauthorized("The agent token is not valid.") from taking.error
     if previous is not None:
         log.info("agent poller replaced agent_id=%s", agent.agent_id)
 
@@ -54,12 +55,9 @@ def take_over(agent: Agent, instance: str) -> None:
 def still_current(agent: Agent) -> bool:
     """Whether the poller this poll speaks for (recorded when it authenticated) still holds the host;
     Unauthorized/Forbidden when the host was deregistered, re-keyed or sent back to approval meanwhile."""
-    try:
-        now = Agent.get(agent.agent_id, consistent_read=True,
-                        attributes_to_get=["instance", "revoked", "approval", "public_key"])
-    except DoesNotExist as exc:
-        raise Unauthorized("The agent token is not valid.") from exc
-    if now.public_key != agent.public_key:
+    now = store.get_or_none(Agent, agent.agent_id, consistent_read=True,
+                            attributes_to_get=["instance", "revoked", "approval", "public_key"])
+    if now is None or now.public_key != agent.public_key:
         raise Unauthorized("The agent token is not valid.")
     tokens.check_standing(now)
     return agent.instance is None or now.instance == agent.instance

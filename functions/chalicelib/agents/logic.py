@@ -7,10 +7,9 @@ import re
 import time
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
-from .. import validate
+from .. import store, validate
 from ..changes import logic as changes
 from ..errors import Invalid, NotFound
 from ..settings import settings
@@ -25,11 +24,7 @@ def owned(owner_id: str, agent_id: str, include_pending: bool = False) -> Agent:
     A host still waiting for approval is only reachable for approving,
     rejecting, labelling or deregistering it.
     """
-    try:
-        agent = Agent.get(agent_id[:64])
-    except DoesNotExist:
-        agent = None
-    return check_owned(agent, owner_id, include_pending)
+    return check_owned(store.get_or_none(Agent, agent_id[:64]), owner_id, include_pending)
 
 
 def check_owned(agent: Agent | None, owner_id: str, include_pending: bool = False) -> Agent:

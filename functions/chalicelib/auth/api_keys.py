@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
 import time
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import DoesNotExist
 
-from .. import validate
-from ..errors import Invalid, NotFound, Unauthorized
+from .. import store, validate
+from ..errors import Invalid, NotFound, StoreBusy, Unauthorized
 from .models import ApiKey
+
+log = logging.getLogger("fleetvisor.auth")
 
 SCOPES = ("read", "operate", "admin")
 SCOPE_RANK = {scope: rank for rank, scope in enumerate(SCOPES, start=1)}
@@ -66,11 +69,15 @@ def _touch(key: ApiKey, now_ms: int) -> bool:
     if key.last_used_ms is not None and now_ms - key.last_used_ms < TOUCH_EVERY_MS:
         return False
     try:
-        key.update(actions=[ApiKey.last_used_ms.set(now_ms)],
-                   condition=ApiKey.last_used_ms.does_not_exist() | (ApiKey.last_used_ms < now_ms - TOUCH_EVERY_MS))
-    except UpdateError:
+        with store.race() as touch:
+            key.update(actions=[ApiKey.last_used_ms.set(now_ms)],
+                       condition=ApiKey.last_used_ms.does_not_exist() | (ApiKey.last_used_ms < now_ms - TOUCH_EVERY_MS))
+    except StoreBusy:
+        # Only a "last used" stamp: failing the request it authenticates for it would cost more than
+        # the stamp is worth, and the key's next use records it.
+        log.warning("API key use not recorded, the store is throttling: key_id=%s", key.key_id)
         return False
-    return True
+    return not touch.lost
 
 
 def list_owned(owner_id: str) -> list[ApiKey]:
@@ -78,10 +85,7 @@ def list_owned(owner_id: str) -> list[ApiKey]:
 
 
 def revoke(owner_id: str, key_id: str) -> ApiKey:
-    try:
-        key = ApiKey.get(key_id)
-    except DoesNotExist:
-        key = None
+    key = store.get_or_none(ApiKey, key_id)
     if key is None or key.owner_id != owner_id:
         raise NotFound("No such API key.", "api_key_not_found")
     key.update(actions=[ApiKey.revoked.set(True)])

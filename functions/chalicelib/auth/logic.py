@@ -8,8 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError
-
 from .. import store, validate
 from ..audit import logic as audit
 from ..errors import Conflict, Invalid, Unauthorized
@@ -46,18 +44,12 @@ def normalise_email(email: str) -> str:
 
 
 def find_by_email(email: str) -> User | None:
-    try:
-        claim = EmailClaim.get(f"email#{normalise_email(email)}", consistent_read=True)
-        return User.get(claim.owner_user_id, consistent_read=True)
-    except DoesNotExist:
-        return None
+    claim = store.get_or_none(EmailClaim, f"email#{normalise_email(email)}", consistent_read=True)
+    return None if claim is None else get_user(claim.owner_user_id)
 
 
 def get_user(user_id: str) -> User | None:
-    try:
-        return User.get(user_id, consistent_read=True)
-    except DoesNotExist:
-        return None
+    return store.get_or_none(User, user_id, consistent_read=True)
 
 
 def create_user(email: str, password: str, role: str = "operator", name: str = "") -> User:
@@ -66,10 +58,10 @@ def create_user(email: str, password: str, role: str = "operator", name: str = "
     if role not in ROLES:
         raise Invalid(f"'role' must be one of {', '.join(ROLES)}.")
     user_id = "usr_" + uuid.uuid4().hex
-    try:
+    with store.race() as claim:
         EmailClaim(f"email#{email}", owner_user_id=user_id).save(condition=EmailClaim.user_id.does_not_exist())
-    except PutError as exc:
-        raise Conflict("An account with that email already exists.", "email_taken") from exc
+    if claim.lost:
+        raise Conflict("An account with that email already exists.", "email_taken") from claim.error
     user = User(user_id, email=email, name=name, role=role, password_hash=passwords.hash_password(password),
                 created_ms=int(time.time() * 1000))
     user.save()

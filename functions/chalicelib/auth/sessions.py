@@ -15,8 +15,7 @@ import secrets
 import time
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
-
+from .. import store
 from ..errors import Unauthorized
 from ..settings import settings
 from .models import Session
@@ -62,14 +61,15 @@ def rotate(refresh_token: str) -> tuple[Session, str]:
         raise expired()
     new_secret = secrets.token_urlsafe(32)
     previous: list[Any] = [*session.previous_hashes, session.token_hash][-MAX_PREVIOUS:]
-    try:
+    with store.race() as rotation:
         session.update(actions=[Session.token_hash.set(_hash(new_secret)), Session.previous_hashes.set(previous),
                                 Session.last_used_ms.set(_now_ms())],
                        condition=(Session.token_hash == presented) & (Session.revoked == False))  # noqa: E712
-    except UpdateError as exc:
-        # Another refresh with the same token won the race: one of the two is a copy.
+    if rotation.lost:
+        # Another refresh with the same token won the race: one of the two is a copy. (A throttled
+        # write is a 503 instead: the token stays valid for the retry, and the session lives on.)
         revoke(session.session_id)
-        raise expired() from exc
+        raise expired() from rotation.error
     return session, f"{session.session_id}.{new_secret}"
 
 
@@ -88,10 +88,10 @@ def check_live(session: Session | None, user_id: str) -> None:
 
 
 def revoke(session_id: str) -> None:
-    try:
+    """End a session; one that does not exist is ended already. A throttled write raises StoreBusy:
+    an end the caller was told about must have happened."""
+    with store.race():
         Session(session_id).update(actions=[Session.revoked.set(True)], condition=Session.session_id.exists())
-    except UpdateError:
-        return
 
 
 def revoke_all(user_id: str) -> None:
@@ -115,10 +115,7 @@ def well_formed(session_id: str) -> bool:
 def _get(session_id: str) -> Session | None:
     if not well_formed(session_id):
         return None
-    try:
-        return Session.get(session_id, consistent_read=True)
-    except DoesNotExist:
-        return None
+    return store.get_or_none(Session, session_id, consistent_read=True)
 
 
 def view(session: Session, current_id: str | None) -> dict[str, Any]:

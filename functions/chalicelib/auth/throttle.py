@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import time
 
-from pynamodb.exceptions import DoesNotExist
-
+from .. import store
 from ..errors import TooManyRequests
 from ..settings import settings
 from .models import Throttle
@@ -32,11 +31,8 @@ def _retry_after() -> int:
 
 def check(email: str, source_ip: str) -> None:
     for counter_id, limit in _counters(email, source_ip):
-        try:
-            count = int(Throttle.get(counter_id).failures)
-        except DoesNotExist:
-            continue
-        if count >= limit:
+        counter = store.get_or_none(Throttle, counter_id)
+        if counter is not None and int(counter.failures) >= limit:
             raise TooManyRequests("Too many failed logins; wait before trying again.", _retry_after())
 
 

@@ -20,8 +20,7 @@ from __future__ import annotations
 
 import time
 
-from pynamodb.exceptions import DoesNotExist
-
+from .. import store
 from .models import FleetVersion
 
 POLL_INTERVAL = 0.25  # seconds between reads while a page waits
@@ -34,10 +33,8 @@ def bump(owner_id: str) -> None:
 
 
 def current(owner_id: str) -> int:
-    try:
-        return int(FleetVersion.get(PREFIX + owner_id, consistent_read=True).version)
-    except DoesNotExist:
-        return 0
+    counter = store.get_or_none(FleetVersion, PREFIX + owner_id, consistent_read=True)
+    return 0 if counter is None else int(counter.version)
 
 
 def wait_for_change(owner_id: str, *, after: int | None, wait: float) -> int:

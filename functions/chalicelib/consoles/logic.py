@@ -29,13 +29,12 @@ from __future__ import annotations
 
 import secrets
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist, UpdateError
 from pynamodb.expressions.condition import size
 
-from .. import aws
+from .. import aws, store
 from ..agents.models import Agent
 from ..errors import Conflict, Invalid, NotFound, TooManyRequests
 from ..jobs import lifecycle
@@ -85,10 +84,7 @@ def open_session(agent: Agent, vm: Vm) -> tuple[Console, str, bool, bool]:
 
 
 def owned(owner_id: str, console_id: str) -> Console:
-    try:
-        console = Console.get(console_id[:64], consistent_read=True)
-    except DoesNotExist:
-        console = None
+    console = store.get_or_none(Console, console_id[:64], consistent_read=True)
     if console is None or console.owner_id != owner_id:
         raise NotFound("No such console session.", "console_not_found")
     return console
@@ -137,21 +133,25 @@ def send_input(console: Console, client_id: str, data: str) -> int:
     """Queue keystrokes for the agent; the sequence number they got."""
     if not 1 <= len(data) <= MAX_INPUT_CHARS:
         raise Invalid(f"'data' must be 1 to {MAX_INPUT_CHARS} characters.")
-    try:
+    with store.race() as sending:
         console.update(actions=[Console.input.set(Console.input.append([data])), Console.input_count.add(1),
                                 Console.input_bytes.add(len(data.encode()))],
                        condition=Console.status.is_in("opening", "open") & (Console.writer_id == client_id)
                        & (size(Console.input) < MAX_PENDING_INPUT))
-    except UpdateError as exc:
-        console.refresh(consistent_read=True)
-        if console.status not in ("opening", "open"):
-            raise Conflict("This console session is closed.", "console_closed") from exc
-        if console.writer_id != client_id:
-            raise Conflict("Another client is typing in this console; take over to type.",
-                           "console_read_only") from exc
-        raise TooManyRequests("The VM has not taken the input sent so far; wait a moment.", retry_after=1,
-                              code="console_input_backlog") from exc
+    if sending.lost:
+        _refuse_input(console, client_id)
     return int(console.input_base) + len(console.input)
+
+
+def _refuse_input(console: Console, client_id: str) -> NoReturn:
+    """Which of send_input's conditions failed, re-read from the record."""
+    console.refresh(consistent_read=True)
+    if console.status not in ("opening", "open"):
+        raise Conflict("This console session is closed.", "console_closed")
+    if console.writer_id != client_id:
+        raise Conflict("Another client is typing in this console; take over to type.", "console_read_only")
+    raise TooManyRequests("The VM has not taken the input sent so far; wait a moment.", retry_after=1,
+                          code="console_input_backlog")
 
 
 def take_writer(console: Console, client_id: str) -> bool:
@@ -170,11 +170,8 @@ def close(console: Console) -> Console:
         job = lifecycle.cancel(job)
         if job.status in FINAL_STATES:
             return _finish(console, "requested")
-    try:
-        console.update(actions=[Console.status.set("closing"), Console.closed_reason.set("requested")],
-                       condition=Console.status.is_in("opening", "open"))
-    except UpdateError:
-        console.refresh(consistent_read=True)
+    _update_or_reread(console, [Console.status.set("closing"), Console.closed_reason.set("requested")],
+                      Console.status.is_in("opening", "open"))
     return console
 
 
@@ -216,10 +213,7 @@ def attach(agent: Agent, console_id: str, claim_token: str) -> dict[str, Any]:
     actions: list[Any] = [Console.claim_token.set(claim_token), Console.agent_seen.set(now)]
     if console.status == "opening":
         actions.append(Console.status.set("open"))
-    try:
-        console.update(actions=actions, condition=Console.status.is_in(*LIVE))
-    except UpdateError:
-        console.refresh(consistent_read=True)
+    _update_or_reread(console, actions, Console.status.is_in(*LIVE))
     return {"next_seq": int(console.last_seq) + 1, "input_after": int(console.input_base) + len(console.input),
             "uploads": _upload_window(console), "max_chunk_bytes": settings().console_chunk_max_bytes,
             "status": console.status, "closed_reason": console.closed_reason}
@@ -237,11 +231,12 @@ def report_output(agent: Agent, console_id: str, claim_token: str, chunks: list[
         actions += [Console.last_seq.set(seqs[-1][0]), Console.bytes.add(total)]
     if detached is not None:
         actions += _final_actions(console.closed_reason or detached)
-    try:
+    with store.race() as report:
         console.update(actions=actions, condition=(Console.claim_token == claim_token)
                        & (Console.last_seq == first - 1))
-    except UpdateError as exc:
-        raise Conflict("This claim no longer holds the console, or another report won.", "stale_claim") from exc
+    if report.lost:
+        raise Conflict("This claim no longer holds the console, or another report won.", "stale_claim") \
+            from report.error
     return {"uploads": _upload_window(console), "status": console.status, "closed_reason": console.closed_reason}
 
 
@@ -287,12 +282,10 @@ def _try_take_writer(console: Console, client_id: str, *, force: bool) -> bool:
     condition = Console.status.is_in(*LIVE)
     if not force:
         condition &= Console.writer_id.does_not_exist() | (Console.writer_seen < now - WRITER_SILENCE)
-    try:
+    with store.race() as taking:
         console.update(actions=[Console.writer_id.set(client_id), Console.writer_seen.set(now)],
                        condition=condition)
-    except UpdateError:
-        return False
-    return True
+    return not taking.lost
 
 
 def _note_viewer(console: Console, client_id: str | None) -> bool:
@@ -311,18 +304,21 @@ def _note_viewer(console: Console, client_id: str | None) -> bool:
     if is_writer:
         actions.append(Console.writer_seen.set(now))
         condition &= Console.writer_id == client_id
-    try:
-        console.update(actions=actions, condition=condition)
-    except UpdateError:
-        console.refresh(consistent_read=True)
+    _update_or_reread(console, actions, condition)
     return console.writer_id == client_id
 
 
 def _job(console: Console) -> Job | None:
-    try:
-        return Job.get(console.job_id, consistent_read=True)
-    except DoesNotExist:
-        return None
+    return store.get_or_none(Job, console.job_id, consistent_read=True)
+
+
+def _update_or_reread(console: Console, actions: list[Any], condition: Any) -> None:
+    """Apply a conditional update; when its condition no longer holds (a concurrent change), re-read
+    the record instead, so that the caller answers from what is stored now."""
+    with store.race() as update:
+        console.update(actions=actions, condition=condition)
+    if update.lost:
+        console.refresh(consistent_read=True)
 
 
 def _final_actions(reason: str) -> list[Any]:
@@ -332,18 +328,12 @@ def _final_actions(reason: str) -> list[Any]:
 
 
 def _finish(console: Console, reason: str) -> Console:
-    try:
-        console.update(actions=_final_actions(reason), condition=Console.status.is_in(*LIVE))
-    except UpdateError:
-        console.refresh(consistent_read=True)
+    _update_or_reread(console, _final_actions(reason), Console.status.is_in(*LIVE))
     return console
 
 
 def _agents_console(agent: Agent, console_id: str) -> Console:
-    try:
-        console = Console.get(console_id[:64], consistent_read=True)
-    except DoesNotExist:
-        console = None
+    console = store.get_or_none(Console, console_id[:64], consistent_read=True)
     if console is None or console.agent_id != agent.agent_id:
         raise NotFound("No such console session.", "console_not_found")
     return console
@@ -410,10 +400,7 @@ def _forget_taken(console: Console, after: int) -> None:
         condition &= Console.input_count == console.input_count  # no keystroke arrived meanwhile
     if console.status in ("opening", "open") and now - console.viewed_at > settings().console_idle_seconds:
         actions += [Console.status.set("closing"), Console.closed_reason.set("idle")]
-    try:
-        console.update(actions=actions, condition=condition)
-    except UpdateError:
-        console.refresh(consistent_read=True)
+    _update_or_reread(console, actions, condition)
 
 
 def _input_after(console: Console, after: int) -> list[dict[str, Any]]:

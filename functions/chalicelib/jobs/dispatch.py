@@ -22,9 +22,7 @@ import secrets
 import time
 from typing import Any
 
-from pynamodb.exceptions import UpdateError
-
-from .. import aws, keys
+from .. import aws, keys, store
 from ..agents import instances
 from ..agents.models import Agent
 from ..settings import settings
@@ -94,14 +92,14 @@ def try_claim(job_id: str, agent_id: str) -> Job | None:
     now = now_ms // 1000
     job = Job(job_id)
     due = Job.not_before.does_not_exist() | (Job.not_before <= now)
-    try:
+    with store.race() as claim:
         job.update(actions=[
             Job.status.set("claimed"), Job.status_created.set(f"claimed#{now_ms:013d}"),
             Job.attempt.add(1), Job.claim_token.set(secrets.token_urlsafe(18)),
             Job.lease_expires_at.set(now + claim_window()), Job.claimed_ms.set(now_ms),
             Job.live_shard.set(LIVE_SHARD), Job.queue_shard.remove()],
             condition=(Job.status == "queued") & (Job.agent_id == agent_id) & (Job.deliver_by >= now) & due)
-    except UpdateError:
+    if claim.lost:
         return None  # someone else's, already claimed, not yet due, or gone: not ours to run
     return job
 

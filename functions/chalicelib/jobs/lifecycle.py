@@ -8,9 +8,8 @@ import time
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from .. import aws, validate
+from .. import aws, store, validate
 from ..agents.models import Agent
 from ..changes import logic as changes
 from ..errors import Conflict, Invalid
@@ -27,9 +26,10 @@ OUTPUTS = ("result",)
 
 def lease(agent: Agent, job_id: str, claim_token: str, running: bool) -> dict[str, Any]:
     job = Job(job_id)
-    try:
+    # A throttled renewal is a 503 the agent retries with the same claim, never a 409 that drops the job.
+    with store.race() as renewal:
         job.update(actions=states.renew_actions(running), condition=states.held_by(agent.agent_id, claim_token))
-    except UpdateError:
+    if renewal.lost:
         states.raise_lost(agent, job_id)
     return {"lease_expires_at": int(job.lease_expires_at), "cancel": bool(job.cancel_requested)}
 
@@ -63,9 +63,9 @@ def complete(agent: Agent, job_id: str, body: dict[str, Any]) -> str:
         else _final(exit_code, summary)
     if "result" in outputs:
         actions += _accepted_upload(agent, job_id, claim_token)
-    try:
+    with store.race() as report:
         job.update(actions=actions, condition=states.held_by(agent.agent_id, claim_token))
-    except UpdateError:
+    if report.lost:
         states.raise_lost(agent, job_id)
     if delay is not None:
         doorbell.ring(agent.queue_url, job.job_id, delay)
@@ -122,13 +122,13 @@ def cancel(job: Job) -> Job:
         ended = states.finish_unclaimed(job.job_id, "cancelled", "Cancelled before it ran.")
         if ended is not None:
             return ended
-    try:
+    with store.race() as asking:
         job.update(actions=[Job.cancel_requested.set(True)], condition=Job.status.is_in(*LIVE_STATES))
-    except UpdateError as exc:
+    if asking.lost:
         job.refresh(consistent_read=True)
         if job.status == "queued":
             return cancel(job)
-        raise Conflict(f"The job has already ended ({job.status}).", "job_final") from exc
+        raise Conflict(f"The job has already ended ({job.status}).", "job_final") from asking.error
     agent = _agent(job.agent_id)
     if agent is not None:
         # Wakes the agent's long poll, which answers with the cancel at once.
@@ -137,7 +137,11 @@ def cancel(job: Job) -> Job:
 
 
 def sweep(now: int | None = None) -> dict[str, int]:
-    """Retire lapsed leases and undelivered jobs: one query each, on sparse indexes."""
+    """Retire lapsed leases and undelivered jobs: one query each, on sparse indexes.
+
+    A throttled write ends the run with StoreBusy rather than being skipped: the scheduler logs the
+    failure, and what this run did not retire is still found by the next run, a minute later.
+    """
     now = int(time.time()) if now is None else now
     counts = {"lapsed": 0, "expired": 0}
     for job in Job.by_lease.query(LIVE_SHARD, Job.lease_expires_at < now):
@@ -152,8 +156,5 @@ def sweep(now: int | None = None) -> dict[str, int]:
 
 
 def _agent(agent_id: str) -> Agent | None:
-    try:
-        return Agent.get(agent_id)
-    except DoesNotExist:
-        return None
+    return store.get_or_none(Agent, agent_id)
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pynamodb.exceptions import DoesNotExist, PutError
 from pynamodb.models import Model
 
 from .. import aws, store
@@ -61,14 +60,15 @@ def create(agent: Agent, op: str, args: dict[str, Any], *, vm_uuid: str | None =
 
 def _put_once(job: Job, request_hash: str) -> Job | None:
     """Store a job keyed by an idempotency key; None if stored now, else the job stored before."""
-    try:
+    with store.race() as first:
         job.save(condition=Job.job_id.does_not_exist())
-    except PutError as exc:
-        original = Job.get(job.job_id, consistent_read=True)
-        if original.request_hash != request_hash:
-            raise Conflict("This Idempotency-Key was used with another request.", "idempotency_conflict") from exc
-        return original
-    return None
+    if not first.lost:
+        return None
+    original = Job.get(job.job_id, consistent_read=True)
+    if original.request_hash != request_hash:
+        raise Conflict("This Idempotency-Key was used with another request.", "idempotency_conflict") \
+            from first.error
+    return original
 
 
 MAX_RESULT_READ = 1024 * 1024
@@ -94,10 +94,7 @@ def read_result(job: Job) -> Any:
 
 
 def owned(owner_id: str, job_id: str) -> Job:
-    try:
-        job = Job.get(job_id[:64])
-    except DoesNotExist:
-        job = None
+    job = store.get_or_none(Job, job_id[:64])
     if job is None or job.owner_id != owner_id:
         raise NotFound("No such job.", "job_not_found")
     return job

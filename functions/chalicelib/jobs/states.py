@@ -12,8 +12,7 @@ import random
 import time
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
-
+from .. import store
 from ..agents.models import Agent
 from ..errors import Conflict, NotFound
 from ..settings import settings
@@ -39,10 +38,7 @@ def held_by(agent_id: str, claim_token: str) -> Any:
 
 def agents_job(agent: Agent, job_id: str) -> Job:
     """The job if it is this agent's; another agent's job does not exist for it."""
-    try:
-        job = Job.get(job_id, consistent_read=True)
-    except DoesNotExist:
-        job = None
+    job = store.get_or_none(Job, job_id, consistent_read=True)
     if job is None or job.agent_id != agent.agent_id:
         raise NotFound("No such job.", "job_not_found")
     return job
@@ -84,11 +80,9 @@ def retry_left(job: Job) -> bool:
 def finish_unclaimed(job_id: str, status: str, summary: str) -> Job | None:
     """End a job nobody has claimed; the job as it now is (the update returns it), or None if it was not queued."""
     job = Job(job_id)
-    try:
+    with store.race() as ending:
         job.update(actions=final_actions(status, None, summary), condition=Job.status == "queued")
-    except UpdateError:
-        return None
-    return job
+    return None if ending.lost else job
 
 
 def lapse(job: Job, agent: Agent | None = None) -> str | None:
@@ -104,9 +98,9 @@ def lapse(job: Job, agent: Agent | None = None) -> str | None:
         delay = None
     condition = (Job.claim_token == job.claim_token) & (Job.lease_expires_at < int(time.time())) \
         & Job.status.is_in(*LIVE_STATES)
-    try:
+    with store.race() as lapsing:
         job.update(actions=actions, condition=condition)
-    except UpdateError:
+    if lapsing.lost:
         return None  # renewed or completed meanwhile: the holder is alive after all
     if delay is not None and agent is not None:
         doorbell.ring(agent.queue_url, job.job_id, delay)

@@ -16,16 +16,17 @@ always does.
 from __future__ import annotations
 
 import functools
+import logging
 import operator
 import re
 import time
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
-
-from .. import validate
-from ..errors import Invalid, NotFound
+from .. import store, validate
+from ..errors import Invalid, NotFound, StoreBusy
 from .models import Vm
+
+log = logging.getLogger("fleetvisor.vms")
 
 STATES = ("running", "blocked", "paused", "shutdown", "shutoff", "crashed", "pmsuspended", "nostate")
 MAX_VMS = 5000
@@ -112,10 +113,15 @@ def record_job_report(agent_id: str, vm_uuid: str, item: Any) -> bool:
     same = functools.reduce(operator.and_, [getattr(Vm, name) == value for name, value in fields.items()])
     actions = [getattr(Vm, name).set(value) for name, value in fields.items()] + [Vm.updated_ms.set(_now_ms())]
     try:
-        Vm(agent_id, vm_uuid).update(actions=actions, condition=Vm.vm_uuid.exists() & ~same)
-    except UpdateError:
+        with store.race() as change:
+            Vm(agent_id, vm_uuid).update(actions=actions, condition=Vm.vm_uuid.exists() & ~same)
+    except StoreBusy:
+        # The job's outcome is stored already: a 503 now would have the agent report it again, into a
+        # 409. Like a report that does not parse, it is dropped; the next heartbeat puts it right.
+        log.warning("VM state from a job report dropped, the store is throttling: agent_id=%s vm=%s",
+                    agent_id, vm_uuid)
         return False
-    return True
+    return not change.lost
 
 
 def list_vms(agent_id: str) -> list[Vm]:
@@ -130,11 +136,10 @@ def find(agent_id: str, name_or_uuid: str, known: Vm | None = None) -> Vm:
     if not validate.LIBVIRT_NAME_RE.match(name_or_uuid):  # a UUID keeps to it too
         raise Invalid("Name a VM by its UUID, or by a name of 1 to 64 letters, digits, '.', '_' or '-' that "
                       "starts with a letter or digit.", "invalid_vm_name")
-    if validate.UUID_RE.match(name_or_uuid.lower()):
-        try:
-            return Vm.get(agent_id, name_or_uuid.lower())
-        except DoesNotExist:
-            pass
+    by_uuid = store.get_or_none(Vm, agent_id, name_or_uuid.lower()) \
+        if validate.UUID_RE.match(name_or_uuid.lower()) else None
+    if by_uuid is not None:
+        return by_uuid
     for vm in Vm.query(agent_id, filter_condition=Vm.name == name_or_uuid):
         return vm
     raise NotFound(f"No VM '{name_or_uuid[:100]}' on this host.", "vm_not_found")
