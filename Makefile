@@ -26,6 +26,7 @@ test: setup lint frontend-test
 bench: setup
 	@$(PY) bench/dispatch.py
 	@$(PY) bench/auth.py
+	@$(PY) bench/lambda_package.py
 	@$(PY) bench/requests_per_job.py
 	@$(PY) bench/qemu_overhead.py
 	@$(PY) bench/console.py

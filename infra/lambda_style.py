@@ -132,7 +132,8 @@ class LambdaProcess:
         return self.send({"probe": True})
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def stop(self) -> None:

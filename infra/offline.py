@@ -27,6 +27,9 @@ stack. moto's CloudFormation does not model everything the template uses, so
   `*` (`actions_only`). Their actions are enforced, their resources are NOT; S3 and SQS
   resources are, except sqs:CreateQueue (a queue that does not exist yet has no ARN in moto:
   `CREATE_BLIND`, also Resource `*`). So "another stage is denied" is shown on S3 and SQS, not on a table.
+- moto's IAM enforcement authorizes HeadObject as `s3:HeadObject`, an action AWS does not have
+  (AWS checks s3:GetObject): for moto only, every statement granting s3:GetObject also grants
+  s3:HeadObject on the same resources (`actions_only`).
 - moto's IAM enforcement cannot check a presigned URL (it reads an Authorization header and
   answers 500): the tests put the result at the presigned URL's key with the role's keys.
 - moto's Lambda API fails signature checks under IAM enforcement (SignatureDoesNotMatch), so a
@@ -48,13 +51,13 @@ import json
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import boto3
 
+from infra.lambda_style import function_environment, function_resource
 from infra.local import LOOPBACK, VENV_BIN, free_port, wait_for_port
 from infra.resources import load
 
@@ -145,6 +148,10 @@ def actions_only(document: dict[str, Any], prefixes: tuple[str, ...]) -> dict[st
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         if all(a.startswith(prefixes) for a in actions):
             statement["Resource"] = "*"
+    for statement in out["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if "s3:GetObject" in actions:  # AWS authorizes HeadObject as GetObject; moto asks for s3:HeadObject
+            statement["Action"] = [*actions, "s3:HeadObject"]
     granted = {a for st in out["Statement"] if st["Effect"] == "Allow"
                for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
     creates = sorted(granted & set(CREATE_BLIND))
@@ -290,7 +297,64 @@ def _wait(cfn: Any, stack_name: str, timeout: float) -> None:
     raise TimeoutError(f"stack {stack_name} not done within {timeout:.0f} s")
 
 
-def _iter_functions(template: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for name, resource in template["Resources"].items():
-        if resource["Type"] == "AWS::Lambda::Function":
-            yield name, resource["Properties"]
+@dataclass
+class OfflineStack:
+    """A packaged stage standing in moto: its translated template, secrets and resources' physical ids."""
+
+    moto: MotoServer
+    stack_name: str
+    stage: str
+    translated: dict[str, Any]
+    secrets: dict[str, str]
+    ids: dict[str, str] = field(default_factory=dict)
+
+    def deploy(self, parameters: dict[str, str]) -> dict[str, str]:
+        """Create or upgrade the stack with `parameters` (as `sam deploy` would); its physical ids."""
+        self.ids = deploy(self.moto.client("cloudformation"), self.stack_name,
+                          for_moto(self.translated, self.secrets), {"Stage": self.stage, **parameters})
+        return self.ids
+
+    def parameters(self) -> tuple[dict[str, str], str]:
+        """The stack's parameters as deployed, and its id."""
+        described = self.moto.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"][0]
+        return {p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]}, described["StackId"]
+
+    def admin_env(self) -> dict[str, str]:
+        """What a control-plane tool run by the deployer gets (infra/bootstrap.py through `make deploy`):
+        this stage, its bucket, and the admin user's keys for moto."""
+        from infra import deploy as deploy_tool  # noqa: PLC0415 - deploy imports the local stack's helpers
+
+        env = deploy_tool.control_plane_env(deploy_tool.load_stage(self.stage), self.ids["ObjectsBucket"])
+        env.pop("AWS_SESSION_TOKEN", None)
+        return {**env, "AWS_ENDPOINT_URL": self.moto.url, "AWS_ACCESS_KEY_ID": self.moto.admin["aws_access_key_id"],
+                "AWS_SECRET_ACCESS_KEY": self.moto.admin["aws_secret_access_key"]}
+
+    def lambda_env(self, handler: str, credentials: dict[str, str], **extra: str) -> dict[str, str]:
+        """What Lambda gives the function: the template's environment as the stack resolves it, the
+        role's credentials, and moto's URL as every AWS endpoint."""
+        params, stack_id = self.parameters()
+        _, properties = function_resource(self.translated, handler)
+        env = function_environment(self.translated, properties, params, stack_id, self.stack_name)
+        env.update({"AWS_ACCESS_KEY_ID": credentials["aws_access_key_id"],
+                    "AWS_SECRET_ACCESS_KEY": credentials["aws_secret_access_key"],
+                    "AWS_SESSION_TOKEN": credentials["aws_session_token"],
+                    "AWS_REGION": REGION, "AWS_DEFAULT_REGION": REGION, "AWS_ENDPOINT_URL": self.moto.url,
+                    "AWS_LAMBDA_FUNCTION_NAME": handler,
+                    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(properties["MemorySize"]),
+                    "LANG": "C.UTF-8", "TZ": ":UTC", **extra})
+        return env
+
+
+def stand_up(dist: Path, moto: MotoServer, stage: str, stack_name: str) -> OfflineStack:
+    """dist/STAGE translated, its secrets made (with first keyrings, as `make deploy` writes them)
+    and the stack created as a first deploy (no PublicUrl yet)."""
+    from infra import keys  # noqa: PLC0415 - imports the control plane's keyring format
+
+    translated = translate(dist, moto.client("s3"))
+    client = moto.client("secretsmanager")
+    made = create_secrets(client, secret_names(translated, stage))
+    for keyring in ("job", "token"):
+        keys.ensure(keys.Secret(client, keys.secret_name(keyring, stage)), keyring)
+    stack = OfflineStack(moto, stack_name, stage, translated, made)
+    stack.deploy({})
+    return stack
