@@ -325,7 +325,8 @@ class OfflineStack:
         from infra import deploy as deploy_tool  # noqa: PLC0415 - deploy imports the local stack's helpers
 
         env = deploy_tool.control_plane_env(deploy_tool.load_stage(self.stage), self.ids["ObjectsBucket"])
-        env.pop("AWS_SESSION_TOKEN", None)
+        # Every service of this stage is in moto: no other endpoint (dynalite's, in the test run) may leak in.
+        env = {k: v for k, v in env.items() if not k.startswith("AWS_ENDPOINT_URL") and k != "AWS_SESSION_TOKEN"}
         return {**env, "AWS_ENDPOINT_URL": self.moto.url, "AWS_ACCESS_KEY_ID": self.moto.admin["aws_access_key_id"],
                 "AWS_SECRET_ACCESS_KEY": self.moto.admin["aws_secret_access_key"]}
 

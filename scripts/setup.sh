@@ -36,7 +36,7 @@ want=$(cat requirements.txt functions/requirements.txt agent/pyproject.toml cli/
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "setup: installing Python packages into .venv"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
-  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q --upgrade 'pip<26.3'  # chalice 1.34 requires pip below 26.3
   .venv/bin/pip install -q -r requirements.txt
   echo "$want" > "$stamp"
 fi

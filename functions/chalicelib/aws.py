@@ -27,7 +27,9 @@ def _config(**extra: Any) -> Config:
 
 
 def _s3_config() -> Config:
-    return _config(signature_version="s3v4", s3={"addressing_style": "path"})
+    # Presigned URLs name S3's regional endpoint in every region (botocore's default in us-east-1 is
+    # the global s3.amazonaws.com), the one origin the web app's CSP lets it fetch chunks from.
+    return _config(signature_version="s3v4", s3={"addressing_style": "path", "us_east_1_regional_endpoint": "regional"})
 
 
 @functools.lru_cache(maxsize=1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -228,3 +229,18 @@ def test_the_spa_fallback_function_serves_index_for_deep_links_only(uri: str, se
     script = code + f"\nconsole.log(handler({{request: {{uri: {json.dumps(uri)}, headers: {{}}}}}}).uri);"
     out = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == served
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
+def test_presigned_urls_name_the_s3_origin_the_csp_allows(packaged: dict[str, Any], region: str) -> None:
+    """On AWS (no endpoint override) the browser fetches console chunks from S3 directly."""
+    csp = packaged["Resources"]["SecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"][
+        "SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
+    allowed = re.search(r"connect-src ([^;]+)", csp)[1].replace("${AWS::Region}", region).split()  # type: ignore[index]
+    script = ("from chalicelib import aws; print(aws.s3_presigner().generate_presigned_url("
+              "'get_object', Params={'Bucket': 'fleetvisor-dev-objects-1-x', 'Key': 'consoles/c/1'}, ExpiresIn=60))")
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO / "functions"), "AWS_DEFAULT_REGION": region,
+           "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "example", "FLEETVISOR_STAGE": "dev"}
+    url = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
+    origin = "/".join(url.split("/")[:3])
+    assert origin in allowed, (origin, allowed)
