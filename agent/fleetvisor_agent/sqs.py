@@ -64,15 +64,16 @@ class QueueUnavailable(QueueError):
     """Transient: throttled, SQS's own failure (5xx) or no answer at all. Back off with jitter and retry."""
 
 
-# Error codes, without their namespace and "Exception" suffix, from the JSON body's `__type` or from the
-# query-compatible `x-amzn-query-error` header (SQS sends both forms; botocore prefers the header's).
+# Error codes without their namespace, looked up as sent and without a trailing "Exception". Taken, as
+# botocore does, from the query-compatible `x-amzn-query-error` header first, then the JSON body's `__type`
+# (and from an XML body's <Code>, which moto's IAM check and proxies answer).
 _KINDS: dict[str, type[QueueError]] = {
     **dict.fromkeys(["ExpiredToken", "InvalidClientTokenId", "UnrecognizedClient", "SignatureDoesNotMatch",
                      "IncompleteSignature", "InvalidSignature", "MissingAuthenticationToken",
                      "RequestExpired", "InvalidAccessKeyId", "AuthFailure"], CredentialsRejected),
     **dict.fromkeys(["QueueDoesNotExist", "AWS.SimpleQueueService.NonExistentQueue"], QueueGone),
     **dict.fromkeys(["AccessDenied", "KmsAccessDenied", "InvalidSecurity"], AccessDenied),
-    **dict.fromkeys(["RequestThrottled", "Throttling", "ThrottlingException", "OverLimit", "KmsThrottled",
+    **dict.fromkeys(["RequestThrottled", "Throttling", "OverLimit", "KmsThrottled",
                      "ServiceUnavailable", "InternalFailure", "InternalError"], QueueUnavailable),
 }
 _XML_FIELD = re.compile(rb"<(Code|Message)>([^<]{1,1000})</")
