@@ -20,7 +20,8 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -82,6 +83,15 @@ class UploadRefused(ApiError):
 
 class Unreachable(ApiError):
     """Transient failures went on past the call's retry budget (or the agent is stopping)."""
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """What another service (the agent's SQS queue) answered: status, headers (any case), body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
 
 
 class Backoff:
@@ -267,6 +277,18 @@ class ControlPlane:
         if not 200 <= response.status_code < 300:
             raise ApiError(response.status_code, "upload_failed",
                            f"PUT {_redact(url)} answered {response.status_code}")
+
+    def post_raw(self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -> RawAnswer:
+        """One POST of `body` to an absolute URL that is not the control plane (the agent's SQS queue), on
+        this client's connection pool: no JWT, no retries (the caller knows which answers are transient),
+        no redirects, server time not observed. Unreachable on a connection error or after `timeout` seconds
+        without an answer."""
+        try:
+            response = self._session.post(url, data=body, headers=dict(headers),
+                                          timeout=(CONNECT_TIMEOUT, timeout), allow_redirects=False)
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            raise Unreachable(0, "unreachable", f"POST {_redact(url)}: {type(exc).__name__}") from exc
+        return RawAnswer(response.status_code, response.headers, response.content)
 
     def _post(self, path: str, body: dict[str, Any], *, budget: float | None, auth: bool = True,
               timeout: float = READ_TIMEOUT, interruptible: bool = False,
