@@ -14,7 +14,7 @@ from chalice.test import Client
 
 from infra.local import LocalStack
 
-from .conftest import FakeHost, Operator
+from .conftest import FakeHost, Operator, queue_without_ringing
 
 ROLE = "arn:aws:iam::123456789012:role/fleetvisor-local-agent-doorbell"
 
@@ -99,3 +99,44 @@ def test_an_unauthenticated_caller_gets_nothing(doorbell_role: str, client: Clie
     answer = client.http.post("/agent/v1/doorbell", headers={"Authorization": f"Bearer {uuid.uuid4().hex}"},
                               body="{}")
     assert answer.status_code == 401
+
+
+def _poll(client: Client, host: FakeHost, rung: list[Any]) -> Any:
+    return client.http.post("/agent/v1/poll?wait=0", headers=host.headers,
+                            body=json.dumps({"max_jobs": 10, "rung": rung}))
+
+
+def test_an_agent_claims_what_it_heard_on_its_queue_with_a_poll_that_does_not_wait(
+        client: Client, make_operator: Any, enrol: Any) -> None:
+    owner: Operator = make_operator()
+    host: FakeHost = enrol(owner)
+    [job_id] = queue_without_ringing(host.agent_id, owner.user_id)
+    answer = _poll(client, host, [job_id, "not a ring", 7, "cancel:job_" + "0" * 32])
+    assert answer.status_code == 200, answer.body
+    assert [job["job_id"] for job in answer.json_body["jobs"]] == [job_id]
+    assert answer.json_body["cancel"] == []  # a cancel for a job that is not this agent's running one
+
+
+def test_rings_that_are_not_a_list_are_refused(client: Client, make_operator: Any, enrol: Any) -> None:
+    answer = _poll(client, enrol(make_operator()), "job_" + "0" * 32)  # type: ignore[arg-type]
+    assert (answer.status_code, answer.json_body["error"]["code"]) == (400, "invalid_request")
+
+
+def test_a_heartbeat_rings_again_for_a_job_whose_ring_was_lost(
+        client: Client, make_operator: Any, enrol: Any, emulators: LocalStack) -> None:
+    from chalicelib.agents.models import Agent
+    from chalicelib.jobs.models import Job
+
+    owner: Operator = make_operator()
+    host: FakeHost = enrol(owner)
+    queue_url = Agent.get(host.agent_id).queue_url
+    sqs = emulators.client("sqs")
+    [waiting] = queue_without_ringing(host.agent_id, owner.user_id)
+    [fresh] = queue_without_ringing(host.agent_id, owner.user_id)
+    Job(waiting).update(actions=[Job.created_ms.set(Job.get(waiting).created_ms - 10_000)])
+    beat = client.http.post("/agent/v1/heartbeat", headers=host.headers,
+                            body=json.dumps({"vms": [], "running_jobs": []}))
+    assert beat.status_code == 200, beat.body
+    rung = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", [])
+    assert [m["Body"] for m in rung] == [waiting]  # the fresh one's own ring may still be on its way
+    assert fresh != waiting
