@@ -212,19 +212,29 @@ class ControlPlane:
         return self._post("/heartbeat", body, budget=budget, interruptible=True)
 
     def poll(self, wait: int, max_jobs: int = 1,
-             on_cancel: Callable[[list[str]], None] | None = None) -> list[dict[str, Any]]:
+             on_cancel: Callable[[list[str]], None] | None = None,
+             rung: list[str] | None = None) -> list[dict[str, Any]]:
         """Claimed jobs, or [] after about `wait` seconds; retries until answered or the agent stops.
 
         The answer may also name running jobs an operator cancelled (their ring
-        ends the wait early); those go to `on_cancel`.
+        ends the wait early); those go to `on_cancel`. `rung`: what the agent heard
+        on its own queue (it then polls with wait 0 to claim it).
         """
-        answer = self._post(f"/poll?wait={wait}", {"max_jobs": max_jobs}, timeout=wait + POLL_SLACK,
+        body: dict[str, Any] = {"max_jobs": max_jobs}
+        if rung is not None:
+            body["rung"] = rung
+        answer = self._post(f"/poll?wait={wait}", body, timeout=wait + POLL_SLACK,
                             budget=None, interruptible=True, on_failure=self._abandon_poll)
         cancels = answer.get("cancel")
         if on_cancel is not None and isinstance(cancels, list):
             on_cancel([job_id for job_id in cancels if isinstance(job_id, str)])
         jobs = answer.get("jobs")
         return [job for job in jobs if isinstance(job, dict)] if isinstance(jobs, list) else []
+
+    def doorbell(self) -> dict[str, Any]:
+        """Where and with which short-lived credentials this agent waits on its own queue (sqs.QueueAccess);
+        ApiError 404 `doorbell_unavailable` from a control plane that offers none."""
+        return self._post("/doorbell", {}, budget=LEASE_BUDGET, interruptible=True)
 
     def lease(self, job_id: str, claim_token: str, running: bool) -> dict[str, Any]:
         body = {"claim_token": claim_token, "running": running}
