@@ -93,6 +93,7 @@ class Meter:
 
     def watch(self, events: Any) -> None:
         events.register("before-parameter-build.dynamodb", _ask_for_capacity)
+        events.register("before-call", _name_the_call)
         events.register("after-call", self._after_call)
         events.register("after-call-error", self._after_error)
 
@@ -129,8 +130,9 @@ class Meter:
             else (0.0, 0.0)
         self._count(f"{model.service_model.service_name}.{model.name}", read, write)
 
-    def _after_error(self, model: Any, **_: Any) -> None:
-        self._count(f"{model.service_model.service_name}.{model.name}", 0.0, 0.0)
+    def _after_error(self, context: dict[str, Any], **_: Any) -> None:
+        """A call that got no answer (a connection error): botocore names no model here, so before-call did."""
+        self._count(context.get("meter_call", "unknown.unknown"), 0.0, 0.0)
 
     def _count(self, call: str, read_units: float, write_units: float) -> None:
         source = getattr(_source, "kind", None) or (
@@ -159,6 +161,10 @@ class Meter:
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text(json.dumps(self.snapshot()))
             os.replace(tmp, self.path)
+
+
+def _name_the_call(model: Any, context: dict[str, Any], **_: Any) -> None:
+    context["meter_call"] = f"{model.service_model.service_name}.{model.name}"
 
 
 def _ask_for_capacity(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
