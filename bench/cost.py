@@ -287,7 +287,7 @@ def _scenarios(run: Run, plan: Plan) -> Column:
     rates = {"idle host, per minute": idle.rates(api_routes, idle.seconds / 60),
                   "open page (visible), per minute": shown.rates(page_routes, shown.seconds / 60),
                   "console, per minute": console.rates(not_background, console.seconds / 60),
-                  "jobs, per job (with the host's own polls and heartbeats meanwhile)":
+                  "jobs, per job, with the host's own polls and heartbeats meanwhile":
                       jobs.rates(api_routes, len(claims))}
     notes = [f"console: {console.seconds:.0f} s open, {chunks} chunks echoed, "
              f"{sum(console.direct_s3.values())} presigned S3 requests",
