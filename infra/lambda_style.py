@@ -47,13 +47,24 @@ def handlers(template: dict[str, Any]) -> dict[str, str]:
 
 
 def function_environment(template: dict[str, Any], properties: dict[str, Any], params: dict[str, str],
-                         stack_id: str, stack_name: str) -> dict[str, str]:
-    """The function's Environment.Variables with Ref/Sub/If/Select/Split resolved as the stack has them."""
+                         stack_id: str, stack_name: str, *,
+                         attributes: dict[tuple[str, str], str] | None = None) -> dict[str, str]:
+    """The function's Environment.Variables with Ref/Sub/If/Select/Split resolved as the stack has them;
+    `attributes`: what each `Fn::GetAtt [logical id, attribute]` is in the stack."""
     given = {**{k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}, **params,
              "AWS::StackId": stack_id, "AWS::StackName": stack_name}
     conditions = conditions_of(template, given)
-    variables = _select_split(properties.get("Environment", {}).get("Variables", {}), given, conditions)
+    variables = _getatt(properties.get("Environment", {}).get("Variables", {}), attributes or {})
+    variables = _select_split(variables, given, conditions)
     return {k: str(v) for k, v in resolve(variables, given, conditions).items()}
+
+
+def _getatt(value: Any, attributes: dict[tuple[str, str], str]) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"Fn::GetAtt"}:
+            return attributes[tuple(value["Fn::GetAtt"])]
+        return {k: _getatt(v, attributes) for k, v in value.items()}
+    return value
 
 
 def _select_split(value: Any, params: dict[str, str], conditions: dict[str, bool]) -> Any:

@@ -199,6 +199,10 @@ class LocalStack:
             "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
             "FLEETVISOR_STAGE": self.config.stage,
             "FLEETVISOR_BUCKET": resources.objects_bucket(self._params()),
+            # moto's STS hands out credentials for any role (and enforces nothing locally): the name is
+            # the deployed stack's in spirit, so agents wait on their own queue here as on AWS.
+            "FLEETVISOR_DOORBELL_ROLE_ARN": f"arn:aws:iam::{resources.PSEUDO['AWS::AccountId']}:role/"
+                                            f"fleetvisor-{self.config.stage}-agent-doorbell",
             "PYTHONPATH": os.pathsep.join([str(FUNCTIONS), str(REPO)]),
             "PYTHONUNBUFFERED": "1",
         })

@@ -39,6 +39,10 @@ stack. moto's CloudFormation does not model everything the template uses, so
   deployment/stage are kept when moto creates them; `UNSUPPORTED` lists
   exactly what is taken out.
 
+- moto ignores the session policy an AssumeRole passes, and never matches a role's session
+  against a trust policy naming the role: `MotoServer` runs moto through infra/moto_iam.py,
+  which adds both as AWS has them (the agents' doorbell credentials rely on each).
+
 moto's IAM enforcement (INITIAL_NO_AUTH_ACTION_COUNT) is on in `MotoServer`:
 the first requests create an admin user and key, everything else is signed
 with those keys or with credentials from STS AssumeRole of the stack's role.
@@ -58,7 +62,7 @@ from typing import Any
 import boto3
 
 from infra.lambda_style import function_environment, function_resource
-from infra.local import LOOPBACK, VENV_BIN, free_port, wait_for_port
+from infra.local import LOOPBACK, REPO, VENV_BIN, free_port, wait_for_port
 from infra.resources import load
 
 REGION = "us-east-1"
@@ -97,8 +101,10 @@ class MotoServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env["INITIAL_NO_AUTH_ACTION_COUNT"] = str(NO_AUTH_REQUESTS)
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([str(VENV_BIN / "moto_server"), "-H", LOOPBACK, "-p", str(self.port)],
-                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+        # moto's server with AWS's session policies and role-session principals (infra/moto_iam.py).
+        self.proc = subprocess.Popen([str(VENV_BIN / "python"), "-m", "infra.moto_iam", "-H", LOOPBACK,
+                                      "-p", str(self.port)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, env=env)
         log.close()
         wait_for_port(self.port, "moto_server", self.proc)
         iam = self.client("iam", {"aws_access_key_id": "bootstrap", "aws_secret_access_key": "bootstrap"})
@@ -129,31 +135,43 @@ class MotoServer:
         trust = {"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"AWS": admin_arn}, "Action": "sts:AssumeRole"}]}
         iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(trust))
-        for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
-            document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
-            if isinstance(document, str):  # moto hands back the dict's Python repr
-                document = ast.literal_eval(document)
-            document = actions_only(document, RESOURCE_BLIND)
-            iam.put_role_policy(RoleName=role_name, PolicyName=name, PolicyDocument=json.dumps(document))
         role_arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
         answer = self.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="lambda")["Credentials"]
         return {"aws_access_key_id": answer["AccessKeyId"], "aws_secret_access_key": answer["SecretAccessKey"],
                 "aws_session_token": answer["SessionToken"]}
 
 
+def readable_by_moto(iam: Any, role_name: str) -> None:
+    """Put a CloudFormation-made role's trust and inline policies back as JSON (moto's CloudFormation
+    keeps them as Python objects, which its IAM enforcement cannot read), with the moto-only changes
+    of `actions_only`."""
+    trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=json.dumps(_document(trust)))
+    for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        document = _document(iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"])
+        iam.put_role_policy(RoleName=role_name, PolicyName=name,
+                            PolicyDocument=json.dumps(actions_only(document, RESOURCE_BLIND)))
+
+
+def _document(value: Any) -> dict[str, Any]:
+    if isinstance(value, str):  # moto hands back the dict's Python repr
+        return dict(ast.literal_eval(value))
+    return dict(value)
+
+
 def actions_only(document: dict[str, Any], prefixes: tuple[str, ...]) -> dict[str, Any]:
-    """The policy with Resource `*` on statements whose actions all start with `prefixes`."""
+    """The policy as moto can enforce it (the module docstring says why each change): Resource `*` on
+    statements whose actions all start with `prefixes`, s3:HeadObject beside s3:GetObject, and the
+    create-blind actions on `*`. Idempotent: a stack upgrade applies it to its own output again."""
     out = json.loads(json.dumps(document))
+    out["Statement"] = [st for st in out["Statement"] if st.get("Sid") != "MotoCreateBlind"]
     for statement in out["Statement"]:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        actions = _as_list(statement["Action"])
         if all(a.startswith(prefixes) for a in actions):
             statement["Resource"] = "*"
-    for statement in out["Statement"]:
-        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        if "s3:GetObject" in actions:  # AWS authorizes HeadObject as GetObject; moto asks for s3:HeadObject
+        if "s3:GetObject" in actions and "s3:HeadObject" not in actions:
             statement["Action"] = [*actions, "s3:HeadObject"]
-    granted = {a for st in out["Statement"] if st["Effect"] == "Allow"
-               for a in (st["Action"] if isinstance(st["Action"], list) else [st["Action"]])}
+    granted = {a for st in out["Statement"] if st["Effect"] == "Allow" for a in _as_list(st["Action"])}
     creates = sorted(granted & set(CREATE_BLIND))
     if creates:
         out["Statement"].append({"Sid": "MotoCreateBlind", "Effect": "Allow", "Action": creates, "Resource": "*"})
@@ -312,12 +330,22 @@ class OfflineStack:
         """Create or upgrade the stack with `parameters` (as `sam deploy` would); its physical ids."""
         self.ids = deploy(self.moto.client("cloudformation"), self.stack_name,
                           for_moto(self.translated, self.secrets), {"Stage": self.stage, **parameters})
+        iam = self.moto.client("iam")
+        for logical, resource in self.translated["Resources"].items():
+            if resource["Type"] == "AWS::IAM::Role":
+                readable_by_moto(iam, self.ids[logical])
         return self.ids
 
     def parameters(self) -> tuple[dict[str, str], str]:
         """The stack's parameters as deployed, and its id."""
         described = self.moto.client("cloudformation").describe_stacks(StackName=self.stack_name)["Stacks"][0]
         return {p["ParameterKey"]: p["ParameterValue"] for p in described["Parameters"]}, described["StackId"]
+
+    def role_arns(self) -> dict[tuple[str, str], str]:
+        """`Fn::GetAtt [role, Arn]` of every role in the stack (what the functions' environment names)."""
+        iam = self.moto.client("iam")
+        return {(logical, "Arn"): iam.get_role(RoleName=self.ids[logical])["Role"]["Arn"]
+                for logical, resource in self.translated["Resources"].items() if resource["Type"] == "AWS::IAM::Role"}
 
     def admin_env(self) -> dict[str, str]:
         """What a control-plane tool run by the deployer gets (infra/bootstrap.py through `make deploy`):
@@ -335,7 +363,8 @@ class OfflineStack:
         role's credentials, and moto's URL as every AWS endpoint."""
         params, stack_id = self.parameters()
         _, properties = function_resource(self.translated, handler)
-        env = function_environment(self.translated, properties, params, stack_id, self.stack_name)
+        env = function_environment(self.translated, properties, params, stack_id, self.stack_name,
+                                   attributes=self.role_arns())
         env.update({"AWS_ACCESS_KEY_ID": credentials["aws_access_key_id"],
                     "AWS_SECRET_ACCESS_KEY": credentials["aws_secret_access_key"],
                     "AWS_SESSION_TOKEN": credentials["aws_session_token"],

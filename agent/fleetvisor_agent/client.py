@@ -20,7 +20,8 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -82,6 +83,15 @@ class UploadRefused(ApiError):
 
 class Unreachable(ApiError):
     """Transient failures went on past the call's retry budget (or the agent is stopping)."""
+
+
+@dataclass(frozen=True)
+class RawAnswer:
+    """What another service (the agent's SQS queue) answered: status, headers (any case), body."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
 
 
 class Backoff:
@@ -202,19 +212,29 @@ class ControlPlane:
         return self._post("/heartbeat", body, budget=budget, interruptible=True)
 
     def poll(self, wait: int, max_jobs: int = 1,
-             on_cancel: Callable[[list[str]], None] | None = None) -> list[dict[str, Any]]:
+             on_cancel: Callable[[list[str]], None] | None = None,
+             rung: list[str] | None = None) -> list[dict[str, Any]]:
         """Claimed jobs, or [] after about `wait` seconds; retries until answered or the agent stops.
 
         The answer may also name running jobs an operator cancelled (their ring
-        ends the wait early); those go to `on_cancel`.
+        ends the wait early); those go to `on_cancel`. `rung`: what the agent heard
+        on its own queue (it then polls with wait 0 to claim it).
         """
-        answer = self._post(f"/poll?wait={wait}", {"max_jobs": max_jobs}, timeout=wait + POLL_SLACK,
+        body: dict[str, Any] = {"max_jobs": max_jobs}
+        if rung is not None:
+            body["rung"] = rung
+        answer = self._post(f"/poll?wait={wait}", body, timeout=wait + POLL_SLACK,
                             budget=None, interruptible=True, on_failure=self._abandon_poll)
         cancels = answer.get("cancel")
         if on_cancel is not None and isinstance(cancels, list):
             on_cancel([job_id for job_id in cancels if isinstance(job_id, str)])
         jobs = answer.get("jobs")
         return [job for job in jobs if isinstance(job, dict)] if isinstance(jobs, list) else []
+
+    def doorbell(self) -> dict[str, Any]:
+        """Where and with which short-lived credentials this agent waits on its own queue (sqs.QueueAccess);
+        ApiError 404 `doorbell_unavailable` from a control plane that offers none."""
+        return self._post("/doorbell", {}, budget=LEASE_BUDGET, interruptible=True)
 
     def lease(self, job_id: str, claim_token: str, running: bool) -> dict[str, Any]:
         body = {"claim_token": claim_token, "running": running}
@@ -267,6 +287,18 @@ class ControlPlane:
         if not 200 <= response.status_code < 300:
             raise ApiError(response.status_code, "upload_failed",
                            f"PUT {_redact(url)} answered {response.status_code}")
+
+    def post_raw(self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -> RawAnswer:
+        """One POST of `body` to an absolute URL that is not the control plane (the agent's SQS queue), on
+        this client's connection pool: no JWT, no retries (the caller knows which answers are transient),
+        no redirects, server time not observed. Unreachable on a connection error or after `timeout` seconds
+        without an answer."""
+        try:
+            response = self._session.post(url, data=body, headers=dict(headers),
+                                          timeout=(CONNECT_TIMEOUT, timeout), allow_redirects=False)
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as exc:
+            raise Unreachable(0, "unreachable", f"POST {_redact(url)}: {type(exc).__name__}") from exc
+        return RawAnswer(response.status_code, response.headers, response.content)
 
     def _post(self, path: str, body: dict[str, Any], *, budget: float | None, auth: bool = True,
               timeout: float = READ_TIMEOUT, interruptible: bool = False,

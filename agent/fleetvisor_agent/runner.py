@@ -12,10 +12,11 @@ cannot be interrupted finishes in the background (the job's slot stays taken
 until it has). Heartbeats run in their own thread (heartbeat.py),
 and one follows each job so the inventory stays fresh. The control plane being
 down only slows things: every call backs off with jitter and the loop resumes
-by itself. A host waiting for its owner's approval (202 at enrolment, 403
-host_pending_approval later) waits with a slower backoff. A 401 is the one
-thing that stops the agent, because no retry can fix an identity the control
-plane no longer accepts. An attempt the journal shows started and never
+by itself. Between jobs the agent waits on its own SQS queue, not in a Lambda
+(waiting.py), and calls the API only to claim what was rung. A host waiting
+for its owner's approval (202 at enrolment, 403 host_pending_approval later)
+waits with a slower backoff. A 401 is the one thing that stops the agent,
+because no retry can fix an identity the control plane no longer accepts. An attempt the journal shows started and never
 settled was running when this agent last died: it is reported at start-up
 (exit 2, `agent_restarted`), so its retry begins now instead of after the lease.
 """
@@ -51,6 +52,7 @@ from .journal import Journal
 from .lease import LEASE_RENEW_SECONDS, ActiveJob, LeaseKeeper
 from .state import AgentState
 from .verify import Policy, Refused, VerifiedJob, canonical_bytes, unverified_job_id, verify
+from .waiting import QueueWaiter
 
 EXIT_OK = 0
 EXIT_UNAUTHORIZED = 3  # the control plane no longer accepts this agent: an operator must re-enrol it
@@ -99,6 +101,7 @@ class Runner:
                                              pool_size=config.max_jobs + 4 + 2 * MAX_SESSIONS,
                                              backoff_base=backoff_base, process=uuid.uuid4().hex)
         self.journal = journal or Journal.in_state_dir(config.state_dir)
+        self.waiter = QueueWaiter(self.client, backoff_base=backoff_base)
         self.heartbeat = Heartbeat(self.client, host, interval=config.heartbeat_seconds, stop=self.stop,
                                    jobs_in_hand=self.running_job_ids, on_answer=self._apply_heartbeat_answer,
                                    on_unauthorized=self._die, approval_backoff_base=approval_backoff_base)
@@ -180,10 +183,17 @@ class Runner:
                 pool.submit(self._process, item, index < free)
 
     def _poll(self, free: int, failures: Backoff, approval: Backoff) -> list[dict[str, Any]] | None:
-        """Claimed jobs; None after a failure has been waited out (or the agent has to stop)."""
+        """Claimed jobs; None after a failure has been waited out (or the agent has to stop).
+
+        The wait happens on the host's own queue when it can (waiting.py): a quiet one asks the API
+        nothing, and what was rung is claimed by a poll that does not wait; else in the API's long poll.
+        """
         try:
-            claimed = self.client.poll(self.config.poll_wait, max_jobs=free,
-                                       on_cancel=lambda ids: self._cancel_jobs(ids, "poll answer"))
+            rung = self.waiter.wait()
+            if rung is not None and not rung:
+                return []
+            claimed = self.client.poll(self.config.poll_wait if rung is None else 0, max_jobs=free,
+                                       on_cancel=lambda ids: self._cancel_jobs(ids, "poll answer"), rung=rung)
         except Unauthorized as exc:
             self._die(exc)
             return None

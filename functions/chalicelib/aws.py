@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sts import STSClient
 
 
 def _config(**extra: Any) -> Config:
@@ -57,7 +58,13 @@ def secrets() -> "SecretsManagerClient":
     return boto3.client("secretsmanager", config=_config())
 
 
+@functools.lru_cache(maxsize=1)
+def sts() -> "STSClient":
+    # The regional endpoint: the global one is a single region's dependency, and STS is free either way.
+    return boto3.client("sts", config=_config())
+
+
 def reset() -> None:
     """Forget cached clients (tests that point the process at another endpoint)."""
-    for made in (s3, s3_presigner, sqs, secrets):
+    for made in (s3, s3_presigner, sqs, secrets, sts):
         made.cache_clear()

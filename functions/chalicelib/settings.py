@@ -57,6 +57,12 @@ class Settings:
     public_url: str = ""
     s3_public_endpoint: str = ""
     key_cache_seconds: int = 300  # how long a warm Lambda keeps a keyring: how soon a rotation step is seen
+    # Agents wait on their own queue with credentials from this role, narrowed to that queue
+    # (jobs/queue_access.py); empty: agents are told to long-poll the API instead.
+    doorbell_role_arn: str = ""
+    doorbell_credential_seconds: int = 3600  # STS caps a chained role session at one hour
+    # The SQS endpoint agents reach (empty: the region's public one); locally moto's, or a test proxy.
+    sqs_public_endpoint: str = ""
     # The secret our CloudFront distribution sends as X-Fleetvisor-Origin-Verify: only a request carrying it
     # has a CloudFront-Viewer-Address worth believing (web.Call.source_ip). Empty: believe none. Not in repr,
     # so a logged Settings does not show it.
@@ -84,6 +90,8 @@ def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
     values["fleet_owner_id"] = env.get("FLEETVISOR_FLEET_OWNER", "")
     values["public_url"] = env.get("FLEETVISOR_PUBLIC_URL", "")
     values["s3_public_endpoint"] = env.get("FLEETVISOR_S3_PUBLIC_ENDPOINT", "")
+    values["doorbell_role_arn"] = env.get("FLEETVISOR_DOORBELL_ROLE_ARN", "")
+    values["sqs_public_endpoint"] = env.get("FLEETVISOR_SQS_PUBLIC_ENDPOINT", "")
     values["origin_verify"] = env.get("FLEETVISOR_ORIGIN_VERIFY", "")
     if "FLEETVISOR_DELIVERY_SECONDS" in env:
         values["delivery_seconds"] = int(env["FLEETVISOR_DELIVERY_SECONDS"])

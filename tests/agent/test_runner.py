@@ -446,7 +446,8 @@ def test_an_enrolled_host_pending_approval_waits_instead_of_exiting(
         fake: FakeControlPlane, node_uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     fake.pending_approval = True
     agent = start(config_for(fake, tmp_path / "state", node_uri))
-    wait_until(lambda: len(fake.calls_to("/poll")) >= 3)
+    # Each try asks where to wait (its own queue) or polls the API: either is refused while pending.
+    wait_until(lambda: len(fake.calls_to("/poll")) + len(fake.calls_to("/doorbell")) >= 3)
     wait_until(lambda: len(fake.calls_to("/heartbeat")) >= 2)  # with a 5 s interval: the approval backoff's pace
     assert agent.thread.is_alive()
 

@@ -52,7 +52,10 @@ def faulty(tmp_path_factory: pytest.TempPathFactory, proxies: Proxies) -> Iterat
                                         "FLEETVISOR_CLAIM_ACK_SECONDS": str(FAULT_CLAIM_ACK_SECONDS),
                                         "FLEETVISOR_SWEEP_SECONDS": "1",
                                         "FLEETVISOR_KEY_CACHE_SECONDS": "1",
-                                        "FLEETVISOR_S3_PUBLIC_ENDPOINT": proxies.s3.url})
+                                        "FLEETVISOR_S3_PUBLIC_ENDPOINT": proxies.s3.url,
+                                        # These faults are the API long poll's (what agents fall back to,
+                                        # and what older agents use): no doorbell queue for this stack's agents.
+                                        "FLEETVISOR_DOORBELL_ROLE_ARN": ""})
     stack = LocalStack(config)
     proxies.api.upstream_port = config.api_port
     proxies.s3.upstream_port = stack.moto_port

@@ -106,3 +106,22 @@ def test_web_app_is_served_from_the_same_origin(stack: LocalStack) -> None:
     deep = requests.get(stack.url + "/hosts/some-client-side-route", timeout=10)
     assert deep.status_code == 200 and deep.text == index.text
     assert requests.get(stack.url + "/api/health", timeout=10).json() == {"status": "ok"}
+
+
+def test_the_agent_waits_on_its_own_queue_and_a_job_still_reaches_it_within_a_second(stack: LocalStack) -> None:
+    """No Lambda held for an idle host: the agent long-polls its SQS queue (moto's here) with the
+    credentials the API handed it, and calls the API only to claim what was rung."""
+    agent_log = (stack.root / "logs" / "agent-e2e-host.log").read_text()
+    assert "waiting on this host's own queue" in agent_log
+    assert "waiting in the API" not in agent_log
+    op = Operator(stack)
+    agent_id, vm = _host_and_vm(op)
+    delays = []
+    for _ in range(3):
+        started = time.monotonic()
+        answer = op.post(f"/api/agents/{agent_id}/vms/{vm['uuid']}/actions", {"action": "reboot"})
+        assert answer.status_code == 202, answer.text
+        job, seen = _wait_final(op, answer.json(), stack)
+        assert job["status"] == "succeeded", (job, seen)
+        delays.append(time.monotonic() - started)
+    assert min(delays) < 1.5, delays  # 202 → claimed → rebooted → succeeded, through the queue

@@ -114,7 +114,8 @@ def test_the_upgrade_hands_the_functions_the_public_url(upgraded: dict[str, Any]
                                                         stack: offline.OfflineStack) -> None:
     params, stack_id = stack.parameters()
     for handler in (API, SWEEPER):
-        env = function_environment(translated, function_resource(translated, handler)[1], params, stack_id, STACK)
+        env = function_environment(translated, function_resource(translated, handler)[1], params, stack_id, STACK,
+                                   attributes=stack.role_arns())
         assert env["FLEETVISOR_PUBLIC_URL"] == PUBLIC_URL
         assert env["FLEETVISOR_BUCKET"] == upgraded["bucket"]
         assert env["FLEETVISOR_STAGE"] == STAGE
@@ -136,12 +137,12 @@ def _operator_login(api: LambdaProcess, stack: offline.OfflineStack) -> dict[str
     return {"Authorization": f"Bearer {body['access_token']}", "Content-Type": "application/json"}
 
 
-def _enrol(api: LambdaProcess, operator: dict[str, str]) -> FakeHost:
+def _enrol(api: LambdaProcess, operator: dict[str, str], name: str = "lambda-host") -> FakeHost:
     status, minted = api.http("POST", "/api/enrollment-tokens", headers=operator, body={})
     assert status == 201, minted
     key = Ed25519PrivateKey.generate()
     status, registered = api.http("POST", "/agent/v1/register", headers={"Content-Type": "application/json"},
-                                  body={"token": minted["token"], "name": "lambda-host", "hostname": "h1",
+                                  body={"token": minted["token"], "name": name, "hostname": "h1",
                                         "public_key": public_b64(key), "capabilities": {}})
     assert status == 200, registered
     host = FakeHost(registered["agent_id"], key)
@@ -171,12 +172,16 @@ def _job(api: LambdaProcess, operator: dict[str, str], job_id: str) -> dict[str,
     return dict(job)
 
 
+@pytest.fixture(scope="module")
+def operator(api: LambdaProcess, stack: offline.OfflineStack) -> dict[str, str]:
+    return _operator_login(api, stack)
+
+
 def test_a_job_runs_end_to_end_and_the_sweeper_lapses_an_unacknowledged_claim(
         api: LambdaProcess, sweeper: LambdaProcess, moto: offline.MotoServer, role: dict[str, str],
-        upgraded: dict[str, Any], stack: offline.OfflineStack) -> None:
+        upgraded: dict[str, Any], operator: dict[str, str]) -> None:
     started = time.monotonic()
     assert api.http("GET", "/api/health")[0] == 200
-    operator = _operator_login(api, stack)
     host = _enrol(api, operator)
 
     job_id = _start_vm(api, operator, host)
@@ -200,6 +205,46 @@ def test_a_job_runs_end_to_end_and_the_sweeper_lapses_an_unacknowledged_claim(
     assert _job(api, operator, second)["status"] == "queued"
     assert not any(word in api.log() + sweeper.log() for word in DENIED), api.log()[-3000:] + sweeper.log()[-3000:]
     print(f"\nLambda-style scenario: {time.monotonic() - started:.1f} s")
+
+
+def _doorbell(api: LambdaProcess, host: FakeHost) -> dict[str, Any]:
+    status, granted = api.http("POST", "/agent/v1/doorbell", headers=host.headers, body={})
+    assert status == 200, (granted, api.log()[-3000:])
+    creds = granted["credentials"]
+    return {"aws_access_key_id": creds["access_key_id"], "aws_secret_access_key": creds["secret_access_key"],
+            "aws_session_token": creds["session_token"], "queue_url": granted["queue_url"]}
+
+
+def test_a_hosts_doorbell_credentials_reach_its_own_queue_and_nothing_else(
+        api: LambdaProcess, moto: offline.MotoServer, upgraded: dict[str, Any], operator: dict[str, str]) -> None:
+    """Handed out by the packaged function under IAM enforcement (the role chain works as on AWS), then used."""
+    mine, theirs = _enrol(api, operator, "doorbell-a"), _enrol(api, operator, "doorbell-b")
+    granted, other = _doorbell(api, mine), _doorbell(api, theirs)
+    creds = {k: v for k, v in granted.items() if k.startswith("aws_")}
+    job_id = _start_vm(api, operator, mine)
+    sqs = moto.client("sqs", creds)
+    rung = sqs.receive_message(QueueUrl=granted["queue_url"], WaitTimeSeconds=1, MaxNumberOfMessages=10)
+    assert [m["Body"] for m in rung["Messages"]] == [job_id]
+    sqs.delete_message(QueueUrl=granted["queue_url"], ReceiptHandle=rung["Messages"][0]["ReceiptHandle"])
+    refused = {
+        "receive from another host's queue": lambda: sqs.receive_message(QueueUrl=other["queue_url"]),
+        "send to another host's queue": lambda: sqs.send_message(QueueUrl=other["queue_url"], MessageBody="x"),
+        "purge another host's queue": lambda: sqs.purge_queue(QueueUrl=other["queue_url"]),
+        "send to its own queue": lambda: sqs.send_message(QueueUrl=granted["queue_url"], MessageBody="x"),
+        "read a table": lambda: moto.client("dynamodb", creds).get_item(
+            TableName=upgraded["table"], Key={"user_id": {"S": "u_survivor"}}),
+        "read the bucket": lambda: moto.client("s3", creds).get_object(
+            Bucket=upgraded["bucket"], Key="results/survivor.json"),
+        "read a key secret": lambda: moto.client("secretsmanager", creds).get_secret_value(
+            SecretId=f"fleetvisor/{STAGE}/job-signing-key"),
+    }
+    for what, call in refused.items():
+        with pytest.raises(ClientError) as denied:
+            call()
+        error = denied.value.response
+        assert (error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"]) in (
+            (403, "AccessDenied"), (403, "AccessDeniedException"), (403, "403")), (what, error)
+    assert "Messages" not in moto.client("sqs").receive_message(QueueUrl=other["queue_url"])  # nothing arrived
 
 
 def test_the_role_is_denied_another_stages_bucket_and_queue(role: dict[str, str], moto: offline.MotoServer) -> None:

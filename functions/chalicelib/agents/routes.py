@@ -12,7 +12,7 @@ from ..audit import logic as audit
 from ..auth import guard as operator_guard
 from ..auth.logic import Principal
 from ..changes import logic as changes
-from ..jobs import signing, states
+from ..jobs import dispatch, signing, states
 from ..settings import settings
 from ..vms.models import Vm
 from ..web import Call, Reply, route
@@ -134,6 +134,7 @@ def deregister_self(call: Call) -> dict[str, Any]:
 def heartbeat(call: Call) -> dict[str, Any]:
     body = call.json()
     logic.heartbeat(call.principal, body)
+    dispatch.ring_again(call.principal)  # a lost ring costs a heartbeat's interval, never the job
     reported = body.get("running_jobs")
     running: list[str] = reported if isinstance(reported, list) else []
     return {"server_time": int(time.time()), "cancel": states.cancellations(call.principal, running),

@@ -30,15 +30,19 @@ from . import doorbell, signing, states
 from .models import LIVE_SHARD, Job
 
 
-def poll(agent: Agent, wait: int, max_jobs: int) -> tuple[list[dict[str, Any]], list[str]]:
+def poll(agent: Agent, wait: int, max_jobs: int,
+         rung: list[str] | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     """Claim up to `max_jobs` queued jobs, waiting on the doorbell up to `wait` seconds.
 
     Also returns the running jobs an operator cancelled meanwhile (their ring
-    ends the wait), so a cancel reaches a waiting agent at once.
+    ends the wait), so a cancel reaches a waiting agent at once. `rung`: what an
+    agent that waits on its own queue heard there (job ids, `cancel:` ids); it
+    calls with wait 0, and its rings are answered as this poll's own would be.
     """
     deadline = time.monotonic() + wait
-    claimed = _claim_queued(agent, max_jobs)  # the authentication just now found this process current
-    cancels: list[str] = []
+    claimed, cancels = _answer_rings(agent, rung, max_jobs) if rung else ([], [])
+    if not claimed:
+        claimed = _claim_queued(agent, max_jobs)  # the authentication just now found this process current
     while not claimed and not cancels:
         # Rounded, not truncated: a one-second poll that spent a few ms claiming must still wait its second.
         remaining = round(deadline - time.monotonic())
@@ -48,14 +52,34 @@ def poll(agent: Agent, wait: int, max_jobs: int) -> tuple[list[dict[str, Any]], 
         if rung and not instances.still_current(agent):
             _pass_on(agent, rung)
             break
-        to_claim = [r for r in rung if not r.startswith(doorbell.CANCEL_PREFIX)]
-        cancels = states.cancellations(agent, [r[len(doorbell.CANCEL_PREFIX):] for r in rung
-                                               if r.startswith(doorbell.CANCEL_PREFIX)])
-        claimed = [job for job in (try_claim(job_id, agent.agent_id) for job_id in to_claim[:max_jobs]) if job]
+        claimed, cancels = _answer_rings(agent, rung, max_jobs)
         if not claimed:
             # The doorbell is only a hint: look at the table once per wait period.
             claimed = _claim_queued(agent, max_jobs, checked=bool(rung))
     return [_deliver(job) for job in claimed], cancels
+
+
+def _answer_rings(agent: Agent, rung: list[str], max_jobs: int) -> tuple[list[Job], list[str]]:
+    """The jobs the rings name, claimed with consistent writes (no waiting for the index), and the
+    cancels they carry that are real (a cancelled job this agent runs)."""
+    to_claim = [r for r in rung if not r.startswith(doorbell.CANCEL_PREFIX)]
+    cancels = states.cancellations(agent, [r[len(doorbell.CANCEL_PREFIX):] for r in rung
+                                           if r.startswith(doorbell.CANCEL_PREFIX)])
+    return [job for job in (try_claim(job_id, agent.agent_id) for job_id in to_claim[:max_jobs]) if job], cancels
+
+
+def ring_again(agent: Agent, older_than_ms: int = 5000) -> int:
+    """Ring once more for every due job still queued for the agent after `older_than_ms`: a ring that
+    was lost (SendMessage failed) or read by an agent that died before claiming costs a heartbeat's
+    interval, not the job. One index query, cheap when nothing waits (heartbeats call this)."""
+    now_ms = int(time.time() * 1000)
+    rung = 0
+    for queued in Job.by_agent_status.query(agent.agent_id, Job.status_created.startswith("queued#"), limit=10):
+        due = queued.not_before is None or queued.not_before <= now_ms // 1000
+        if due and queued.deliver_by >= now_ms // 1000 and queued.created_ms <= now_ms - older_than_ms:
+            doorbell.ring(agent.queue_url, queued.job_id)
+            rung += 1
+    return rung
 
 
 def _pass_on(agent: Agent, rung: list[str]) -> None:

@@ -30,6 +30,8 @@ DELETED_RECENTLY = {"AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeleted
 # AWS refuses to re-create a queue name for 60 s after it was deleted.
 RECREATE_AFTER_SECONDS = 60
 AGENT_ID_RE = re.compile(r"ag_[0-9a-f]{32}\Z")
+# What a ring's body is: a job id to claim, or a running job's cancel.
+RING_RE = re.compile(r"(?:cancel:)?job_[0-9a-f]{32}")
 
 
 def queue_prefix() -> str:

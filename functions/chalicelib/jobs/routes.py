@@ -15,7 +15,7 @@ from ..auth import guard
 from ..errors import Invalid
 from ..settings import settings
 from ..web import Call, route
-from . import dispatch, lifecycle, logic
+from . import dispatch, doorbell, lifecycle, logic, queue_access
 
 bp = Blueprint(__name__)
 STATUSES = ("queued", "claimed", "running", "succeeded", "failed", "timed_out", "cancelled", "expired")
@@ -56,8 +56,19 @@ def poll(call: Call) -> dict[str, Any]:
                           high=settings().max_poll_wait, name="wait")
     body = call.json()
     max_jobs = validate.integer(body, "max_jobs", low=1, high=10) if "max_jobs" in body else 1
-    jobs, cancels = dispatch.poll(call.principal, wait, max_jobs)
+    # Rings are hints: any that is not one the control plane sends (a job id, `cancel:` and one) is dropped.
+    rung = None
+    if "rung" in body:
+        rung = [r for r in validate.array(body, "rung", max_items=10)
+                if isinstance(r, str) and doorbell.RING_RE.fullmatch(r)]
+    jobs, cancels = dispatch.poll(call.principal, wait, max_jobs, rung)
     return {"jobs": jobs, "cancel": cancels, "server_time": int(time.time())}
+
+
+@route(bp, "/agent/v1/doorbell", ["POST"], authenticate=agent_guard.agent, max_body=1024)
+def doorbell_access(call: Call) -> dict[str, Any]:
+    """Credentials for the agent's own queue, so it waits there instead of in a Lambda (queue_access.py)."""
+    return {**queue_access.grant(call.principal), "server_time": int(time.time())}
 
 
 @route(bp, "/agent/v1/jobs/{job_id}/lease", ["POST"], authenticate=agent_guard.agent, max_body=1024)

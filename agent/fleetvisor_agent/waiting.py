@@ -1,0 +1,102 @@
+"""How the agent waits for work: on its own SQS queue when the control plane offers one, else in the API.
+
+Waiting in the API's long poll holds a Lambda for the whole wait, billed by the
+second; waiting on the host's own queue costs one SQS request per 20 s and
+holds nothing. So the agent asks the control plane for its queue and
+short-lived credentials (`POST /agent/v1/doorbell`, sqs.QueueAccess), long-polls
+the queue, and calls the API only when something was rung, to claim it
+(`POST /agent/v1/poll?wait=0` with what it heard). The queue is a hint and the
+jobs table the truth: a ring read and then lost (the agent died before claiming)
+is rung again by the control plane at the host's next heartbeat.
+
+When the queue cannot be used, the agent waits in the API instead, as agents
+before this one did, and tries the queue again later:
+- the control plane offers no doorbell (404, an older one): for 10 minutes;
+- SQS refuses the credentials outright (access denied): for 5 minutes;
+- SQS is unreachable, throttling or failing: for a jittered, growing backoff;
+- the credentials expired or the queue is gone (deregistered, or moto
+  restarted under a local stack): new ones are asked for at once, falling back
+  to the API after three such answers in a row.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from .client import BACKOFF_BASE, ApiError, Backoff, ControlPlane, PendingApproval, Unauthorized
+from .sqs import AccessDenied, CredentialsRejected, OwnQueue, QueueAccess, QueueError, QueueGone, QueueUnavailable
+
+NO_DOORBELL_SECONDS = 600.0
+DENIED_SECONDS = 300.0
+REFRESHES_BEFORE_FALLBACK = 3
+
+log = logging.getLogger(__name__)
+
+
+class QueueWaiter:
+    """One long poll of the agent's own queue at a time (the runner's poll loop calls `wait`)."""
+
+    def __init__(self, client: ControlPlane, *, backoff_base: float = BACKOFF_BASE,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._client = client
+        self._clock = clock
+        self._queue: OwnQueue | None = None
+        self._api_until = 0.0  # until then (clock), wait in the API
+        self._outage = Backoff(base=backoff_base)
+        self._refreshes = 0
+
+    @property
+    def in_use(self) -> bool:
+        return self._queue is not None and self._clock() >= self._api_until
+
+    def wait(self) -> list[str] | None:
+        """What was rung during one long poll of the queue ([] if nothing), already removed from it; None
+        when the agent should wait in the API this time. Unauthorized and PendingApproval propagate."""
+        if self._clock() < self._api_until:
+            return None
+        try:
+            queue = self._queue_in_hand()
+            messages = queue.receive()
+            if messages:
+                queue.delete([m.receipt_handle for m in messages])
+        except (Unauthorized, PendingApproval):
+            raise
+        except ApiError as exc:
+            self._api_for(NO_DOORBELL_SECONDS if exc.status == 404 else self._outage.next_delay(), exc)
+            return None
+        except (CredentialsRejected, QueueGone) as exc:
+            return self._renew(exc)
+        except QueueUnavailable as exc:
+            self._api_for(self._outage.next_delay(), exc)
+            return None
+        except (AccessDenied, QueueError, ValueError) as exc:
+            self._api_for(DENIED_SECONDS, exc)
+            return None
+        self._outage.reset()
+        self._refreshes = 0
+        return [m.body for m in messages]
+
+    def _queue_in_hand(self) -> OwnQueue:
+        if self._queue is None or self._queue.needs_refresh():
+            access = QueueAccess.from_answer(self._client.doorbell())
+            self._queue = OwnQueue(self._client, access, self._client.server_now)
+            log.info("waiting on this host's own queue queue=%s endpoint=%s", access.queue_url.rsplit("/", 1)[-1],
+                     access.endpoint)
+        return self._queue
+
+    def _renew(self, exc: QueueError) -> list[str] | None:
+        self._queue = None
+        self._refreshes += 1
+        if self._refreshes >= REFRESHES_BEFORE_FALLBACK:
+            self._refreshes = 0
+            self._api_for(self._outage.next_delay(), exc)
+            return None
+        log.info("asking for the queue again: %s", exc)
+        return []
+
+    def _api_for(self, seconds: float, why: Exception) -> None:
+        self._queue = None
+        self._api_until = self._clock() + seconds
+        log.warning("waiting in the API for %.0f s instead of on this host's queue: %s", seconds, why)
