@@ -24,17 +24,15 @@ memory. Every API request is billed as CloudFront + API Gateway REST + one
 Lambda request, and its held seconds as Lambda duration. Not billed here:
 the sweeper (one per stage, not per host), data transfer, logs.
 
-A second column: append a `Design` to DESIGNS. For the new design (agents
-waiting on their own SQS queue) it needs: `agent_env`, whatever makes the
-real agent take the new path; `hosts_page` and `console_agent`, clients that
-make the requests the new web app and agent make (a page that stops while
-hidden, a console agent that waits on its queue); `agent_background`, the
-route kinds an idle agent sends (charged to the idle host, not the console).
-The agent's own SQS requests then go to SQS, not through the API, so the
-meter cannot see them: count them where they are made (e.g. an HTTP-counting
-proxy like `s3_proxy` named as the agent's SQS endpoint) into a window's
-`direct_sqs`, and WebSocket messages and connection-minutes, if the page
-pushes, into its `websocket_*` fields (bench/prices.py's `Usage`).
+Two columns, one stack each (DESIGNS): "API long poll", agents waiting in the
+API's long poll (the stack has no doorbell role: what agents fall back to),
+and "own queue", agents waiting on their own SQS queue (the default). The
+agent's requests to its queue do not pass the API: the stack names an
+HTTP-counting proxy as the SQS endpoint agents are handed
+(FLEETVISOR_SQS_PUBLIC_ENDPOINT), and a window counts them as `direct_sqs`.
+A further design (a page that stops while hidden, pushed changes, a console
+agent that waits on its queue) sets `hosts_page`, `console_agent`,
+`agent_background` and WebSocket counts (bench/prices.py's `Usage`).
 
 Usage: python bench/cost.py [--quick] [--minutes 10] [--jobs 100]
 """
@@ -74,13 +72,17 @@ KEY_INTERVAL = 0.2
 class Design:
     name: str
     agent_env: Mapping[str, str] = field(default_factory=dict)
+    api_env: Mapping[str, str] = field(default_factory=dict)
     hosts_page: Callable[[str, str], HostsPage] = HostsPage
     console_agent: Callable[[str, str, int], ConsoleAgent] = ConsoleAgent
     agent_background: frozenset[str] = frozenset({"POST /agent/v1/poll", "POST /agent/v1/heartbeat"})
 
 
-TODAY = Design("today")
-DESIGNS = (TODAY,)
+# Before: every agent waits in the API's long poll (what agents fall back to; no doorbell role).
+API_POLL = Design("API long poll", api_env={"FLEETVISOR_DOORBELL_ROLE_ARN": ""})
+# Now: agents wait on their own SQS queue (the local stack's default), calling the API to claim and heartbeat.
+OWN_QUEUE = Design("own queue")
+DESIGNS = (API_POLL, OWN_QUEUE)
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class Window:
     requests: dict[str, dict[str, float]]
     aws: dict[str, dict[str, dict[str, float]]]
     direct_s3: Counter[str]
+    direct_sqs: int = 0  # the agent's own requests to its queue (through `sqs_proxy`)
 
     def usage(self, owns: Callable[[str], bool]) -> Usage:
         """The usage of the route kinds `owns` accepts (and the AWS calls made while serving them)."""
@@ -113,28 +116,39 @@ class Window:
                     units[unit] += counts[unit]
         return Usage(api_requests=sum(self.requests.get(k, {}).get("requests", 0) for k in kinds),
                      held_seconds=sum(self.requests.get(k, {}).get("held_s", 0.0) for k in kinds),
-                     aws_calls=dict(calls), direct_s3=dict(self.direct_s3), **units)
+                     aws_calls=dict(calls), direct_s3=dict(self.direct_s3),
+                     direct_sqs=self.direct_sqs if _agents_own(owns) else 0, **units)
 
     def rates(self, owns: Callable[[str], bool], per: float) -> dict[str, tuple[float, float]]:
         """Requests and held seconds by route kind, divided by `per` (minutes, jobs)."""
         scale = 1 / per
-        return {kind: (c["requests"] * scale, c["held_s"] * scale) for kind, c in sorted(self.requests.items())
-                if owns(kind) and c["requests"]}
+        rates = {kind: (c["requests"] * scale, c["held_s"] * scale) for kind, c in sorted(self.requests.items())
+                 if owns(kind) and c["requests"]}
+        if self.direct_sqs and _agents_own(owns):
+            rates["SQS: the agent on its own queue"] = (self.direct_sqs * scale, 0.0)
+        return rates
+
+
+def _agents_own(owns: Callable[[str], bool]) -> bool:
+    """Whether a usage that takes in these routes takes in the agent's own traffic (its queue's requests
+    too): the idle host's and the jobs' do, the console's and the page's do not."""
+    return owns("POST /agent/v1/heartbeat")
 
 
 class Recorder:
-    def __init__(self, meter_file: Path, api_pid: int, s3_proxy: TcpProxy) -> None:
-        self.meter_file, self.api_pid, self.s3_proxy = meter_file, api_pid, s3_proxy
+    def __init__(self, meter_file: Path, api_pid: int, s3_proxy: TcpProxy, sqs_proxy: TcpProxy) -> None:
+        self.meter_file, self.api_pid, self.s3_proxy, self.sqs_proxy = meter_file, api_pid, s3_proxy, sqs_proxy
 
-    def mark(self) -> tuple[float, dict[str, Any], int]:
-        return time.monotonic(), read_after_signal(self.meter_file, self.api_pid), len(self.s3_proxy.requests)
+    def mark(self) -> tuple[float, dict[str, Any], int, int]:
+        return (time.monotonic(), read_after_signal(self.meter_file, self.api_pid), len(self.s3_proxy.requests),
+                len(self.sqs_proxy.requests))
 
-    def since(self, mark: tuple[float, dict[str, Any], int]) -> Window:
-        started, before, proxied = mark
-        now, after, _ = self.mark()
+    def since(self, mark: tuple[float, dict[str, Any], int, int]) -> Window:
+        started, before, proxied, queued = mark
+        now, after, _, _ = self.mark()
         methods = Counter(line.split(" ", 1)[0] for line in self.s3_proxy.requests[proxied:])
         return Window(now - started, _minus(after["requests"], before["requests"]),
-                      _minus(after["aws"], before["aws"]), methods)
+                      _minus(after["aws"], before["aws"]), methods, len(self.sqs_proxy.requests) - queued)
 
 
 def _minus(after: Any, before: Any) -> Any:
@@ -246,24 +260,27 @@ class Column:
 
 
 def measure(design: Design, plan: Plan, root: Path) -> Column:
-    s3_proxy = TcpProxy(http=True)
+    s3_proxy, sqs_proxy = TcpProxy(http=True), TcpProxy(http=True)
     meter_file = root / "meter.json"
+    # Agents are handed the SQS proxy as their endpoint, so each request they make to their queue is counted.
     config = StackConfig(root=root / "stack", api_port=free_port(), spa_dir=None,
                          libvirt_uri=many_vms_node(root / "host.xml", VMS), admin_password="cost bench password",
                          agent_name="cost-host", agent_env=dict(design.agent_env),
                          extra_api_env={METER_FILE_ENV: str(meter_file),
-                                        "FLEETVISOR_S3_PUBLIC_ENDPOINT": s3_proxy.url})
+                                        "FLEETVISOR_S3_PUBLIC_ENDPOINT": s3_proxy.url,
+                                        "FLEETVISOR_SQS_PUBLIC_ENDPOINT": sqs_proxy.url, **design.api_env})
     stack = LocalStack(config)
-    s3_proxy.upstream_port = stack.moto_port
+    s3_proxy.upstream_port = sqs_proxy.upstream_port = stack.moto_port
     try:
         with stack:
             [agent] = stack.wait_for_agents(1)
             time.sleep(2)  # the agent's first heartbeat and poll are start-up, not idling
-            run = Run(design, stack, Recorder(meter_file, stack.children["api"].proc.pid, s3_proxy),
+            run = Run(design, stack, Recorder(meter_file, stack.children["api"].proc.pid, s3_proxy, sqs_proxy),
                       agent["agent_id"], stack.login())
             return _scenarios(run, plan)
     finally:
         s3_proxy.close()
+        sqs_proxy.close()
 
 
 def _scenarios(run: Run, plan: Plan) -> Column:
