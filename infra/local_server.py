@@ -8,7 +8,8 @@ plus what API Gateway and CloudFront do in AWS.
   so client-side routes survive a reload.
 
 Run: `python -m infra.local_server --port 8000 --spa frontend/dist` with the
-AWS endpoint variables pointing at dynalite and moto.
+AWS endpoint variables pointing at dynalite and moto. With FLEETVISOR_METER_FILE
+set, `infra/meter.py` counts every request and AWS call (bench/cost.py).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from urllib.parse import urlsplit
 from chalice.cli.factory import CLIFactory
 from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, LocalGatewayException
 
+from infra.meter import METER_FILE_ENV, Meter
+
 FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
 MAX_BODY = 2 * 1024 * 1024
 API_PREFIXES = ("/api/", "/agent/")
@@ -40,8 +43,16 @@ class FleetvisorHandler(ChaliceRequestHandler):
     # Without this every keep-alive request waits ~40 ms for a delayed ACK.
     disable_nagle_algorithm = True
     spa_dir: Path | None = None
+    meter: Meter | None = None
 
     def _route(self) -> None:
+        if self.meter is None:
+            self._serve()
+            return
+        with self.meter.request(self.command, self.path):
+            self._serve()
+
+    def _serve(self) -> None:
         path = urlsplit(self.path).path
         if path.startswith(API_PREFIXES):
             self._api()
@@ -95,13 +106,16 @@ class FleetvisorHandler(ChaliceRequestHandler):
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _route
 
 
-def make_server(host: str, port: int, spa_dir: Path | None, stage: str = "local") -> LocalDevServer:
+def make_server(host: str, port: int, spa_dir: Path | None, stage: str = "local",
+                meter: Meter | None = None) -> LocalDevServer:
     factory = CLIFactory(project_dir=str(FUNCTIONS))
     config = factory.create_config_obj(chalice_stage_name=stage)
     app = config.chalice_app
     CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
     app.__class__ = CustomLocalChalice
-    handler = type("Handler", (FleetvisorHandler,), {"spa_dir": spa_dir})
+    if meter is not None:
+        meter.know_routes(list(app.routes))
+    handler = type("Handler", (FleetvisorHandler,), {"spa_dir": spa_dir, "meter": meter})
     return LocalDevServer(app, config, host, port, handler_cls=handler)
 
 
@@ -129,7 +143,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--spa", type=Path, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stdout, level=logging.WARNING, format="api: %(message)s")
-    server = make_server(args.host, args.port, args.spa)
+    meter = None
+    if os.environ.get(METER_FILE_ENV):
+        meter = Meter(Path(os.environ[METER_FILE_ENV]))
+        meter.install()  # before the app is loaded, so that every AWS client it makes is watched
+    server = make_server(args.host, args.port, args.spa, meter=meter)
     start_sweeper(float(os.environ.get("FLEETVISOR_SWEEP_SECONDS", "15")))
     print(f"api: serving on http://{args.host}:{args.port}", flush=True)
     server.serve_forever()

@@ -1,0 +1,203 @@
+"""The clients bench/cost.py drives, each making the requests its real counterpart makes today.
+
+- `HostsPage`: the web app's hosts page (frontend/src/state/fleet.ts):
+  `GET /api/agents` and `GET /api/jobs?limit=20`, then each reachable host's
+  `GET .../vms`, again 5 s after each round; and `GET /api/changes` held open
+  (`wait=0` first, then `after=V&wait=20`), a round at once when the version
+  moves. The page has no Page Visibility handling today, so a hidden tab asks
+  exactly what a visible one does (a browser's timer throttling of background
+  tabs aside); `visible` is there for a design whose page tells them apart.
+  Not simulated: the silent token refresh (one POST per 14 minutes).
+- `JobsOperator`: VM actions as the hosts page sends them: the POST, its job
+  followed every 250 ms until final (jobWatch.ts), then the host's VMs again.
+- `ConsoleAgent`: a simulated agent (bench/fleet.py's `SimulatedAgent`,
+  which speaks the real protocol without libvirt) that also runs the one
+  `console.attach` job it is given as agent/fleetvisor_agent/jobs/console.py
+  does: lease renewed every 40 s, the input long poll (20 s), and each input
+  echoed back as one chunk (presigned PUT, then an `output` report), as a
+  shell at a prompt echoes what is typed.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import requests
+
+from bench.fleet import SimulatedAgent
+
+PAGE_REFRESH = 5.0
+CHANGES_WAIT = 20
+JOB_POLL = 0.25
+CONSOLE_INPUT_WAIT = 20
+LEASE_RENEW = 40.0
+
+
+def local_counters() -> dict[str, Any]:
+    """What SimulatedAgent counts into, for agents in this process."""
+    return {"requests": SimpleNamespace(value=0), "errors": SimpleNamespace(value=0), "lock": threading.Lock()}
+
+
+class HostsPage:
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.requests = 0
+
+    def run(self, stop: threading.Event, visible: threading.Event) -> list[threading.Thread]:
+        """Start the page's two loops; they end at `stop`. Today's page ignores `visible`."""
+        moved = threading.Event()
+        threads = [threading.Thread(target=self._refresh_loop, args=(stop, moved), daemon=True),
+                   threading.Thread(target=self._follow_changes, args=(stop, moved), daemon=True)]
+        for thread in threads:
+            thread.start()
+        return threads
+
+    def _get(self, path: str, timeout: float = 10) -> Any:
+        self.requests += 1
+        answer = self.session.get(self.url + path, timeout=timeout)
+        answer.raise_for_status()
+        return answer.json()
+
+    def _refresh(self) -> None:
+        agents = self._get("/api/agents")["agents"]
+        self._get("/api/jobs?limit=20")
+        for agent in agents:
+            if agent.get("approval") != "pending":
+                self._get(f"/api/agents/{agent['agent_id']}/vms")
+
+    def _refresh_loop(self, stop: threading.Event, moved: threading.Event) -> None:
+        while not stop.is_set():
+            _unless_stopped(self._refresh, stop)
+            moved.wait(PAGE_REFRESH)
+            moved.clear()
+
+    def _follow_changes(self, stop: threading.Event, moved: threading.Event) -> None:
+        version = None
+        while not stop.is_set():
+            query = "wait=0" if version is None else f"after={version}&wait={CHANGES_WAIT}"
+            answer = _unless_stopped(lambda q=query: self._get(f"/api/changes?{q}", timeout=CHANGES_WAIT + 10), stop)
+            if answer is None:
+                return
+            if version is not None and answer["version"] != version:
+                moved.set()
+            version = answer["version"]
+
+
+def _unless_stopped(call: Any, stop: threading.Event) -> Any:
+    """The call's answer; None when it failed because the run (and the stack) is over, else it raises."""
+    try:
+        return call()
+    except requests.RequestException:
+        if stop.is_set():
+            return None
+        raise
+
+
+class JobsOperator:
+    def __init__(self, url: str, token: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def act(self, agent_id: str, vm_uuid: str, action: str) -> tuple[dict[str, Any], float]:
+        """The final job and the client's clock (ms) when its 202 arrived."""
+        answer = self.session.post(f"{self.url}/api/agents/{agent_id}/vms/{vm_uuid}/actions",
+                                   json={"action": action}, timeout=10)
+        accepted_ms = time.time() * 1000
+        answer.raise_for_status()
+        job = answer.json()
+        deadline = time.monotonic() + 60
+        while not job["final"]:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"job {job['job_id']} did not end within 60 s: {job['status']}")
+            time.sleep(JOB_POLL)
+            job = self._get(f"/api/jobs/{job['job_id']}")
+        self._get(f"/api/agents/{agent_id}/vms")
+        return job, accepted_ms
+
+    def _get(self, path: str) -> Any:
+        answer = self.session.get(self.url + path, timeout=10)
+        answer.raise_for_status()
+        return answer.json()
+
+
+class ConsoleAgent(SimulatedAgent):
+    def __init__(self, url: str, token: str, index: int) -> None:
+        super().__init__(url, token, index, threading.Event(), local_counters())
+        self.uploads: dict[int, str] = {}
+        self.next_seq, self.input_after = 1, 0
+        self.closing: str | None = None
+        self.chunks_sent = 0
+
+    def leave(self) -> None:
+        """Deregister, so that the hosts page measured later lists the one real host only."""
+        self._post("/agent/v1/deregister", {})
+
+    def announce(self) -> None:
+        """One heartbeat, so the control plane knows the VM (and the host is online)."""
+        self._post("/agent/v1/heartbeat", {"vms": [self.vm], "running_jobs": []})
+
+    def run_one_console(self, timeout: float = 60) -> None:
+        """Poll until the console job comes, and serve it until the control plane closes the session."""
+        job, claim = self._claim_console(timeout)
+        job_id, console_id = claim["job_id"], job["args"]["console_id"]
+        self._post(f"/agent/v1/jobs/{job_id}/lease", {"claim_token": claim["claim_token"], "running": True})
+        over = threading.Event()
+        renewing = threading.Thread(target=self._renew, args=(job_id, claim["claim_token"], over), daemon=True)
+        renewing.start()
+        base = f"/agent/v1/consoles/{console_id}"
+        attached = self._post(f"{base}/attach", {"claim_token": claim["claim_token"]})
+        self.next_seq, self.input_after = attached["next_seq"], attached["input_after"]
+        self._note(attached)
+        while self.closing is None:
+            self._take_input(base, claim["claim_token"])
+        self._post(f"{base}/output", {"claim_token": claim["claim_token"], "chunks": [], "detached": self.closing})
+        over.set()
+        self._post(f"/agent/v1/jobs/{job_id}/complete", {
+            "claim_token": claim["claim_token"], "exit_code": 0, "summary": f"console closed: {self.closing}",
+            "outputs": [], "vm": None})
+
+    def _claim_console(self, timeout: float) -> tuple[dict[str, Any], dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for claim in self._post("/agent/v1/poll?wait=20", {}, timeout=35).get("jobs", []):
+                job = json.loads(base64.urlsafe_b64decode(claim["envelope"]["payload"] + "=="))
+                if job["op"] == "console.attach":
+                    return job, claim
+        raise RuntimeError(f"no console job within {timeout:.0f} s")
+
+    def _renew(self, job_id: str, claim_token: str, over: threading.Event) -> None:
+        while not over.wait(LEASE_RENEW):
+            self._post(f"/agent/v1/jobs/{job_id}/lease", {"claim_token": claim_token, "running": True})
+
+    def _take_input(self, base: str, claim_token: str) -> None:
+        answer = self._post(f"{base}/input?wait={CONSOLE_INPUT_WAIT}", {"claim_token": claim_token,
+                                                                        "after": self.input_after},
+                            timeout=CONSOLE_INPUT_WAIT + 15)
+        self._note(answer)
+        for entry in answer.get("input", []):
+            if entry["seq"] > self.input_after:
+                self._echo(base, claim_token, entry["data"].encode())
+                self.input_after = entry["seq"]
+
+    def _echo(self, base: str, claim_token: str, data: bytes) -> None:
+        if self.next_seq not in self.uploads:
+            self._note(self._post(f"{base}/output", {"claim_token": claim_token, "chunks": []}))
+        self.session.put(self.uploads[self.next_seq], data=data, timeout=10).raise_for_status()
+        self._note(self._post(f"{base}/output", {"claim_token": claim_token,
+                                                 "chunks": [{"seq": self.next_seq, "size": len(data)}]}))
+        self.next_seq += 1
+        self.chunks_sent += 1
+
+    def _note(self, answer: dict[str, Any]) -> None:
+        for upload in answer.get("uploads", []):
+            self.uploads[upload["seq"]] = upload["url"]
+        if answer.get("status") in ("closing", "closed"):
+            self.closing = answer.get("closed_reason") or "requested"
