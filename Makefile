@@ -27,6 +27,7 @@ bench: setup
 	@$(PY) bench/dispatch.py
 	@$(PY) bench/auth.py
 	@$(PY) bench/lambda_package.py
+	@$(PY) bench/cost.py --quick
 	@$(PY) bench/requests_per_job.py
 	@$(PY) bench/qemu_overhead.py
 	@$(PY) bench/console.py
