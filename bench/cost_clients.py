@@ -43,6 +43,14 @@ def local_counters() -> dict[str, Any]:
     return {"requests": SimpleNamespace(value=0), "errors": SimpleNamespace(value=0), "lock": threading.Lock()}
 
 
+def _shown(visible: threading.Event, stop: threading.Event) -> bool:
+    """Wait while the tab is hidden; False once stopped."""
+    while not visible.wait(0.2):
+        if stop.is_set():
+            return False
+    return not stop.is_set()
+
+
 class HostsPage:
     def __init__(self, url: str, token: str) -> None:
         self.url = url
@@ -51,10 +59,12 @@ class HostsPage:
         self.requests = 0
 
     def run(self, stop: threading.Event, visible: threading.Event) -> list[threading.Thread]:
-        """Start the page's two loops; they end at `stop`. Today's page ignores `visible`."""
+        """Start the page's two loops; they end at `stop`. While `visible` is clear (a hidden tab) they
+        start no request, as frontend/src/state/fleet.ts does (a long poll in flight still runs out on
+        the server: API Gateway does not stop a function when its caller goes)."""
         moved = threading.Event()
-        threads = [threading.Thread(target=self._refresh_loop, args=(stop, moved), daemon=True),
-                   threading.Thread(target=self._follow_changes, args=(stop, moved), daemon=True)]
+        threads = [threading.Thread(target=self._refresh_loop, args=(stop, moved, visible), daemon=True),
+                   threading.Thread(target=self._follow_changes, args=(stop, moved, visible), daemon=True)]
         for thread in threads:
             thread.start()
         return threads
@@ -72,15 +82,19 @@ class HostsPage:
             if agent.get("approval") != "pending":
                 self._get(f"/api/agents/{agent['agent_id']}/vms")
 
-    def _refresh_loop(self, stop: threading.Event, moved: threading.Event) -> None:
+    def _refresh_loop(self, stop: threading.Event, moved: threading.Event, visible: threading.Event) -> None:
         while not stop.is_set():
+            if not _shown(visible, stop):
+                return
             _unless_stopped(self._refresh, stop)
             moved.wait(PAGE_REFRESH)
             moved.clear()
 
-    def _follow_changes(self, stop: threading.Event, moved: threading.Event) -> None:
+    def _follow_changes(self, stop: threading.Event, moved: threading.Event, visible: threading.Event) -> None:
         version = None
         while not stop.is_set():
+            if not _shown(visible, stop):
+                return
             query = "wait=0" if version is None else f"after={version}&wait={CHANGES_WAIT}"
             answer = _unless_stopped(lambda q=query: self._get(f"/api/changes?{q}", timeout=CHANGES_WAIT + 10), stop)
             if answer is None:

@@ -284,3 +284,66 @@ describe('mergeJobs', () => {
     expect(mergeJobs([], jobs, 2).map((j) => j.job_id)).toEqual(['j3', 'j2']);
   });
 });
+
+/** A tab the test hides and shows. */
+function fakeVisibility(hidden = false) {
+  const listeners = new Set<() => void>();
+  return {
+    hidden: () => hidden,
+    onChange(listener: () => void) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    set(nowHidden: boolean) {
+      hidden = nowHidden;
+      listeners.forEach((listener) => listener());
+    },
+    listening: () => listeners.size,
+  };
+}
+
+describe('fleet store: a hidden tab', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('asks nothing while hidden, lets the long poll go, and catches up at once when shown', async () => {
+    const { api, server } = fakeApi();
+    const tab = fakeVisibility();
+    const store = createFleetStore(api, { visibility: tab });
+    store.start();
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(server.changes.held()).toBe(1);
+
+    tab.set(true);
+    await vi.advanceTimersByTimeAsync(0);
+    const asked = { agents: api.listAgents.mock.calls.length, changes: api.fleetChanges.mock.calls.length };
+    expect(server.changes.held()).toBe(0); // the held request is let go
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(api.listAgents).toHaveBeenCalledTimes(asked.agents);
+    expect(api.fleetChanges).toHaveBeenCalledTimes(asked.changes);
+
+    server.vms = [aVm({ state: 'running' })]; // changed while nobody looked
+    tab.set(false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(api.listAgents).toHaveBeenCalledTimes(asked.agents + 1);
+    expect(store.getState().vms['agt-1'][0].state).toBe('running');
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(server.changes.held()).toBe(1);
+    store.stop();
+    expect(tab.listening()).toBe(0);
+  });
+
+  it('opened in a background tab, loads nothing until it is shown', async () => {
+    const { api } = fakeApi();
+    const tab = fakeVisibility(true);
+    const store = createFleetStore(api, { visibility: tab });
+    store.start();
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(api.listAgents).not.toHaveBeenCalled();
+    expect(api.fleetChanges).not.toHaveBeenCalled();
+    tab.set(false);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(api.listAgents).toHaveBeenCalledTimes(1);
+    store.stop();
+  });
+});

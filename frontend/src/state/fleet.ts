@@ -15,6 +15,9 @@
 //   dropped (it may predate the change) and fetched again.
 // - Each kind of request runs one at a time (see `coalesce`), and nothing
 //   polls after `stop()` (the page unmounts on logout or an expired session).
+// - A hidden tab asks nothing: the 5 s refresh stops and the long poll is let
+//   go (each held request holds a Lambda on AWS, billed by the second); when
+//   the tab shows again, everything is fetched at once and both resume.
 
 import { errorMessage, type Api } from '../api';
 import { isFinal, type Agent, type Job, type VM, type VmAction, type VmRequest } from '../types';
@@ -57,7 +60,23 @@ export interface FleetOptions {
   refreshMs?: number;
   jobPollMs?: number;
   jobLimit?: number;
+  visibility?: PageVisibility;
 }
+
+/** Whether the page is on screen, and word when that changes (the Page Visibility API; a seam for tests). */
+export interface PageVisibility {
+  hidden(): boolean;
+  onChange(listener: () => void): () => void;
+}
+
+export const documentVisibility: PageVisibility = {
+  hidden: () => typeof document !== 'undefined' && document.visibilityState === 'hidden',
+  onChange(listener) {
+    if (typeof document === 'undefined') return () => {};
+    document.addEventListener('visibilitychange', listener);
+    return () => document.removeEventListener('visibilitychange', listener);
+  },
+};
 
 export const REFRESH_MS = 5000;
 /** Seconds the server may hold a GET /api/changes open. */
@@ -121,10 +140,14 @@ export function without<T>(record: Record<string, T>, key: string): Record<strin
 export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
   const refreshMs = options.refreshMs ?? REFRESH_MS;
   const jobLimit = options.jobLimit ?? JOB_LIMIT;
+  const visibility = options.visibility ?? documentVisibility;
   let state = EMPTY;
+  let started = false;
   let stopped = false;
   let stopPoller: (() => void) | null = null;
-  const changesAbort = new AbortController();
+  let stopWatchingVisibility: (() => void) | null = null;
+  /** The running long poll's; a new one for each time the page shows. */
+  let changesAbort = new AbortController();
   const listeners = new Set<() => void>();
   const watchers = new Map<string, () => void>();
   /** Who waits for a job started here to end, by job id. */
@@ -304,18 +327,35 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
   }
 
   /** Holds GET /api/changes open, and refetches the lists whenever the version it answers moves. */
-  async function followChanges(): Promise<void> {
+  async function followChanges(abort: AbortController): Promise<void> {
     let version: number | null = null;
-    while (!stopped) {
+    while (!stopped && !abort.signal.aborted) {
       try {
-        const seen = await api.fleetChanges(version, version === null ? 0 : CHANGES_WAIT_S, changesAbort.signal);
+        const seen = await api.fleetChanges(version, version === null ? 0 : CHANGES_WAIT_S, abort.signal);
         if (version !== null && seen !== version) void Promise.all([refreshHosts(), refreshJobs()]);
         version = seen;
       } catch {
-        if (stopped) return;
+        if (stopped || abort.signal.aborted) return;
         await new Promise((resume) => setTimeout(resume, CHANGES_RETRY_MS));
       }
     }
+  }
+
+  /** The page is on screen: fetch everything now, then keep it fresh. */
+  function resume(): void {
+    if (stopped || stopPoller) return;
+    stopPoller = startPoller(async () => {
+      await Promise.all([refreshHosts(), refreshJobs()]);
+    }, refreshMs);
+    changesAbort = new AbortController();
+    void followChanges(changesAbort);
+  }
+
+  /** The page is hidden (or gone): ask nothing until it shows again. */
+  function pause(): void {
+    stopPoller?.();
+    stopPoller = null;
+    changesAbort.abort();
   }
 
   return {
@@ -325,16 +365,15 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
       return () => listeners.delete(listener);
     },
     start(): void {
-      if (stopPoller || stopped) return;
-      stopPoller = startPoller(async () => {
-        await Promise.all([refreshHosts(), refreshJobs()]);
-      }, refreshMs);
-      void followChanges();
+      if (started || stopped) return;
+      started = true;
+      stopWatchingVisibility = visibility.onChange(() => (visibility.hidden() ? pause() : resume()));
+      if (!visibility.hidden()) resume();
     },
     stop(): void {
       stopped = true;
-      stopPoller?.();
-      changesAbort.abort();
+      pause();
+      stopWatchingVisibility?.();
       watchers.forEach((stopWatching) => stopWatching());
       watchers.clear();
     },
