@@ -26,7 +26,16 @@ import time
 from collections.abc import Callable
 
 from .client import BACKOFF_BASE, ApiError, Backoff, ControlPlane, PendingApproval, Unauthorized
-from .sqs import AccessDenied, CredentialsRejected, OwnQueue, QueueAccess, QueueError, QueueGone, QueueUnavailable
+from .sqs import (
+    AccessDenied,
+    CredentialsRejected,
+    Message,
+    OwnQueue,
+    QueueAccess,
+    QueueError,
+    QueueGone,
+    QueueUnavailable,
+)
 
 NO_DOORBELL_SECONDS = 600.0
 DENIED_SECONDS = 300.0
@@ -59,8 +68,6 @@ class QueueWaiter:
         try:
             queue = self._queue_in_hand()
             messages = queue.receive()
-            if messages:
-                queue.delete([m.receipt_handle for m in messages])
         except (Unauthorized, PendingApproval):
             raise
         except ApiError as exc:
@@ -76,7 +83,19 @@ class QueueWaiter:
             return None
         self._outage.reset()
         self._refreshes = 0
+        if messages:
+            self._delete(queue, messages)
         return [m.body for m in messages]
+
+    def _delete(self, queue: OwnQueue, messages: list[Message]) -> None:
+        """What was read is claimed even when its delete is refused (credentials expired after the receive):
+        an undeleted ring comes back after its visibility timeout, a harmless repeat, while a ring dropped
+        would leave its job waiting for the next heartbeat. The next wait asks for the queue afresh."""
+        try:
+            queue.delete([m.receipt_handle for m in messages])
+        except QueueError as exc:
+            self._queue = None
+            log.warning("rings read but not deleted (they come back, harmlessly): %s", exc)
 
     def _queue_in_hand(self) -> OwnQueue:
         if self._queue is None or self._queue.needs_refresh():

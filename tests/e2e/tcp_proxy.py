@@ -13,6 +13,9 @@ and does what a bad network does, to live connections and to new ones alike:
 - `expire_puts(n)` (HTTP-aware proxies only): the next `n` PUTs are answered
   as S3 answers a presigned URL past its expiry, `403 AccessDenied` "Request
   has expired", and never reach the upstream.
+- `expire_tokens(n)` (HTTP-aware proxies only): the next `n` POSTs are
+  answered as SQS answers a call signed with expired session credentials,
+  `400 ExpiredTokenException`, and never reach the upstream.
 
 An HTTP-aware proxy (`http=True`) reads each request's head before it
 forwards anything, records its method and path in `requests`, and makes each
@@ -27,6 +30,7 @@ short select timeout, so a change of mode reaches a waiting connection within
 from __future__ import annotations
 
 import contextlib
+import json
 import select
 import socket
 import struct
@@ -72,10 +76,11 @@ class TcpProxy:
         self.accepted = 0  # connections accepted so far
         self.resets = 0  # connections this proxy closed with a RST
         self.requests: list[str] = []  # HTTP-aware: "METHOD /path" of every request seen, in order
-        self.refused: list[str] = []  # HTTP-aware: the PUTs answered 403 "Request has expired"
+        self.refused: list[str] = []  # HTTP-aware: "METHOD /path" of the requests answered here (expired)
         self._mode = "pass"
         self._delay = 0.0
         self._expire = 0
+        self._expire_tokens = 0
         self._links: set[Link] = set()
         self._lock = threading.Condition()
         self._closing = False
@@ -107,6 +112,12 @@ class TcpProxy:
             raise ValueError("only an HTTP-aware proxy answers PUTs")
         with self._lock:
             self._expire = count
+
+    def expire_tokens(self, count: int = 1) -> None:
+        if not self.http:
+            raise ValueError("only an HTTP-aware proxy answers POSTs")
+        with self._lock:
+            self._expire_tokens = count
 
     def _set(self, mode: str, delay: float = 0.0) -> None:
         with self._lock:
@@ -234,25 +245,35 @@ class TcpProxy:
     # -- HTTP-aware --------------------------------------------------------------------------------
 
     def _first_request(self, link: Link) -> None:
-        """Read the request head; answer an expired PUT here, else forward it with `Connection: close`."""
+        """Read the request head; answer an expired PUT or POST here, else forward it with `Connection: close`."""
         self._flowing()
         head, rest = self._read_head(link.client)
         request_line, *header_lines = head.decode("latin-1").split("\r\n")
         method, target, _version = request_line.split(" ", 2)
-        with self._lock:
-            self.requests.append(f"{method} {urlsplit(target).path}")
-            refuse = method == "PUT" and self._expire > 0
-            if refuse:
-                self._expire -= 1
-                self.refused.append(urlsplit(target).path)
-        if refuse:
+        answer = self._answer_here(f"{method} {urlsplit(target).path}", target)
+        if answer is not None:
             self._drain_body(link.client, header_lines, rest)
-            link.client.sendall(_expired_answer(target))
+            link.client.sendall(answer)
             raise _Closed("answered here")
         # The answer will say so too (see _pump), or the client would send its next request down a
         # connection about to close.
         link.answer_head = b""
         self._connect(link, _closing(request_line, header_lines) + rest)
+
+    def _answer_here(self, request: str, target: str) -> bytes | None:
+        """Record the request; the answer it gets here instead of the upstream's, if any."""
+        with self._lock:
+            self.requests.append(request)
+            if request.startswith("PUT ") and self._expire > 0:
+                self._expire -= 1
+                answer = _expired_answer(target)
+            elif request.startswith("POST ") and self._expire_tokens > 0:
+                self._expire_tokens -= 1
+                answer = _expired_token_answer()
+            else:
+                return None
+            self.refused.append(request)
+            return answer
 
     def _read_head(self, sock: socket.socket) -> tuple[bytes, bytes]:
         data = b""
@@ -301,5 +322,17 @@ def _expired_answer(target: str) -> bytes:
             f"Content-Length: {len(body)}\r\n"
             f"Date: {formatdate(now, usegmt=True)}\r\n"
             "Server: AmazonS3\r\n"
+            "Connection: close\r\n\r\n")
+    return head.encode("latin-1") + body
+
+
+def _expired_token_answer() -> bytes:
+    """SQS's answer (JSON protocol) to a call signed with session credentials past their expiry."""
+    body = json.dumps({"__type": "com.amazon.coral.service#ExpiredTokenException",
+                       "message": "The security token included in the request is expired"}).encode()
+    head = ("HTTP/1.1 400 Bad Request\r\n"
+            "Content-Type: application/x-amz-json-1.0\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            f"x-amzn-RequestId: {uuid.uuid4()}\r\n"
             "Connection: close\r\n\r\n")
     return head.encode("latin-1") + body

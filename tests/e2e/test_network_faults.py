@@ -78,8 +78,8 @@ def test_an_upload_answered_request_has_expired_gets_fresh_urls_and_completes(fa
     proxies.s3.expire_puts(1)
     job_id = op.act("reboot")
     _succeeded_once(op, faulty, op.wait_final(job_id))
-    [refused] = [path for path in proxies.s3.refused if f"/{job_id}/" in path]
-    assert _puts_of(proxies, job_id) == [f"PUT {refused}", f"PUT {refused}"]  # the same key, a fresh URL
+    [refused] = [request for request in proxies.s3.refused if f"/{job_id}/" in request]
+    assert _puts_of(proxies, job_id) == [refused, refused]  # the same key, a fresh URL
     assert re.search(rf"result upload refused job_id={job_id} attempt=1 error=403", agent_log(faulty))
 
 

@@ -111,8 +111,21 @@ def test_expired_puts_get_s3s_own_403_then_puts_pass(http_proxy: TcpProxy) -> No
     assert "<Code>AccessDenied</Code><Message>Request has expired</Message>" in refused.text
     assert (accepted.status_code, accepted.text) == (200, '{"ok":true}')
     assert http_proxy.requests == ["PUT /results/r.json", "PUT /results/r.json", "GET /after"]
-    assert http_proxy.refused == ["/results/r.json"]
+    assert http_proxy.refused == ["PUT /results/r.json"]
     assert http_proxy.accepted == 3  # one request per connection, each one inspected
+
+
+def test_expired_tokens_get_sqss_own_400_then_posts_pass(http_proxy: TcpProxy) -> None:
+    http_proxy.expire_tokens(1)
+    with requests.Session() as session:
+        refused = session.post(f"{http_proxy.url}/", data=b'{"QueueUrl":"q"}', timeout=5)
+        accepted = session.put(f"{http_proxy.url}/after", data=b"ok", timeout=5)
+    assert refused.status_code == 400 and refused.headers["Content-Type"] == "application/x-amz-json-1.0"
+    assert refused.json() == {"__type": "com.amazon.coral.service#ExpiredTokenException",
+                              "message": "The security token included in the request is expired"}
+    assert (accepted.status_code, accepted.text) == (200, "ok")
+    assert http_proxy.requests == ["POST /", "PUT /after"]
+    assert http_proxy.refused == ["POST /"]
 
 
 def test_a_request_held_by_the_upstream_is_seen_as_waiting(proxy: TcpProxy) -> None:
