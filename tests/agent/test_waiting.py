@@ -1,0 +1,133 @@
+"""Where the agent waits between jobs (waiting.QueueWaiter): its own queue while it can, the API's long
+poll while it cannot, and back to the queue later. SQS and the control plane are scripted here; the
+same paths run against moto and a real stack in tests/agent/test_sqs.py and tests/e2e/test_queue_faults.py."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from fleetvisor_agent.client import ApiError, RawAnswer, Unauthorized, Unreachable
+from fleetvisor_agent.waiting import DENIED_SECONDS, NO_DOORBELL_SECONDS, REFRESHES_BEFORE_FALLBACK, QueueWaiter
+
+NOW = 1_800_000_000.0
+ACCESS = {"queue_url": "http://sqs.local/123456789012/fleetvisor-dev-agent-ag_1", "region": "us-east-1",
+          "endpoint": "http://sqs.local", "wait_seconds": 20,
+          "credentials": {"access_key_id": "AKIA", "secret_access_key": "s", "session_token": "t",
+                          "expires_at": int(NOW) + 3600}}
+
+
+def _ok(body: dict[str, Any]) -> RawAnswer:
+    return RawAnswer(200, {}, json.dumps(body).encode())
+
+
+def _refused(status: int, kind: str) -> RawAnswer:
+    return RawAnswer(status, {}, json.dumps({"__type": f"com.amazonaws.sqs#{kind}", "message": kind}).encode())
+
+
+RING = _ok({"Messages": [{"Body": "job_" + "a" * 32, "ReceiptHandle": "h1", "MessageId": "m1"}]})
+QUIET = _ok({})
+DELETED = _ok({"Successful": [{"Id": "0"}], "Failed": []})
+
+
+class ScriptedControlPlane:
+    """`doorbell()` answers (or raises) from a list; `post_raw` (SQS) answers from another, per target."""
+
+    def __init__(self, sqs: list[Any], doorbell: list[Any] | None = None) -> None:
+        self.sqs = list(sqs)
+        self.doorbell_answers = list(doorbell or [])
+        self.doorbell_calls = 0
+        self.targets: list[str] = []
+
+    def doorbell(self) -> dict[str, Any]:
+        self.doorbell_calls += 1
+        answer = self.doorbell_answers.pop(0) if self.doorbell_answers else ACCESS
+        if isinstance(answer, Exception):
+            raise answer
+        return dict(answer)
+
+    def post_raw(self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -> RawAnswer:
+        self.targets.append(headers["X-Amz-Target"].rsplit(".", 1)[-1])
+        answer = self.sqs.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[no-any-return]
+
+    def server_now(self) -> float:
+        return NOW
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _waiter(plane: ScriptedControlPlane, clock: Clock) -> QueueWaiter:
+    return QueueWaiter(plane, backoff_base=1.0, clock=clock)  # type: ignore[arg-type]
+
+
+def test_a_ring_is_read_deleted_and_handed_over_and_a_quiet_wait_asks_nothing_of_the_api() -> None:
+    plane, clock = ScriptedControlPlane([RING, DELETED, QUIET]), Clock()
+    waiter = _waiter(plane, clock)
+    assert waiter.wait() == ["job_" + "a" * 32]
+    assert waiter.wait() == []
+    assert plane.targets == ["ReceiveMessage", "DeleteMessageBatch", "ReceiveMessage"]
+    assert plane.doorbell_calls == 1 and waiter.in_use
+
+
+def test_rings_whose_delete_is_refused_are_still_handed_over_and_the_queue_is_asked_for_again() -> None:
+    plane, clock = ScriptedControlPlane([RING, _refused(400, "ExpiredToken"), QUIET]), Clock()
+    waiter = _waiter(plane, clock)
+    assert waiter.wait() == ["job_" + "a" * 32]
+    assert waiter.wait() == []
+    assert plane.doorbell_calls == 2
+
+
+def test_a_control_plane_without_a_doorbell_means_the_api_for_ten_minutes() -> None:
+    plane = ScriptedControlPlane([QUIET], doorbell=[ApiError(404, "doorbell_unavailable", "none")])
+    clock = Clock()
+    waiter = _waiter(plane, clock)
+    assert waiter.wait() is None
+    clock.now = NO_DOORBELL_SECONDS - 1
+    assert waiter.wait() is None and plane.doorbell_calls == 1
+    clock.now = NO_DOORBELL_SECONDS + 1
+    assert waiter.wait() == [] and plane.doorbell_calls == 2
+
+
+def test_sqs_unreachable_means_the_api_for_a_backoff_then_the_queue_again() -> None:
+    plane, clock = ScriptedControlPlane([Unreachable(0, "unreachable", "stalled"), QUIET]), Clock()
+    waiter = _waiter(plane, clock)
+    assert waiter.wait() is None
+    clock.now = 1.0  # the first backoff is at most its 1 s base
+    assert waiter.wait() == []
+
+
+def test_access_denied_means_the_api_for_five_minutes() -> None:
+    plane, clock = ScriptedControlPlane([_refused(403, "AccessDenied"), QUIET]), Clock()
+    waiter = _waiter(plane, clock)
+    assert waiter.wait() is None
+    clock.now = DENIED_SECONDS - 1
+    assert waiter.wait() is None
+    clock.now = DENIED_SECONDS + 1
+    assert waiter.wait() == []
+
+
+def test_credentials_refused_again_and_again_fall_back_to_the_api() -> None:
+    refusals = [_refused(403, "InvalidClientTokenId") for _ in range(REFRESHES_BEFORE_FALLBACK)]
+    plane, clock = ScriptedControlPlane([*refusals, QUIET]), Clock()
+    waiter = _waiter(plane, clock)
+    answers = [waiter.wait() for _ in range(REFRESHES_BEFORE_FALLBACK)]
+    assert answers == [[]] * (REFRESHES_BEFORE_FALLBACK - 1) + [None]
+    assert plane.doorbell_calls == REFRESHES_BEFORE_FALLBACK
+
+
+def test_a_revoked_host_is_told_so_not_sent_to_the_api() -> None:
+    plane = ScriptedControlPlane([], doorbell=[Unauthorized(401, "agent_revoked", "deregistered")])
+    with pytest.raises(Unauthorized):
+        _waiter(plane, Clock()).wait()
