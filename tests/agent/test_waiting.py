@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-
 from fleetvisor_agent.client import ApiError, RawAnswer, Unauthorized, Unreachable
 from fleetvisor_agent.waiting import DENIED_SECONDS, NO_DOORBELL_SECONDS, REFRESHES_BEFORE_FALLBACK, QueueWaiter
 
