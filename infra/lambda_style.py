@@ -21,7 +21,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from infra.resources import PSEUDO, conditions_of, resolve
+from infra.resources import PSEUDO, conditions_of, resolve, with_defaults
 
 RUNNER = Path(__file__).resolve().parent / "lambda_runner.py"
 
@@ -49,34 +49,12 @@ def handlers(template: dict[str, Any]) -> dict[str, str]:
 def function_environment(template: dict[str, Any], properties: dict[str, Any], params: dict[str, str],
                          stack_id: str, stack_name: str, *,
                          attributes: dict[tuple[str, str], str] | None = None) -> dict[str, str]:
-    """The function's Environment.Variables with Ref/Sub/If/Select/Split resolved as the stack has them;
-    `attributes`: what each `Fn::GetAtt [logical id, attribute]` is in the stack."""
-    given = {**{k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}, **params,
-             "AWS::StackId": stack_id, "AWS::StackName": stack_name}
-    conditions = conditions_of(template, given)
-    variables = _getatt(properties.get("Environment", {}).get("Variables", {}), attributes or {})
-    variables = _select_split(variables, given, conditions)
-    return {k: str(v) for k, v in resolve(variables, given, conditions).items()}
-
-
-def _getatt(value: Any, attributes: dict[tuple[str, str], str]) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {"Fn::GetAtt"}:
-            return attributes[tuple(value["Fn::GetAtt"])]
-        return {k: _getatt(v, attributes) for k, v in value.items()}
-    return value
-
-
-def _select_split(value: Any, params: dict[str, str], conditions: dict[str, bool]) -> Any:
-    """Fn::Select of an Fn::Split (the origin-verify value), which infra.resources.resolve lacks."""
-    if isinstance(value, dict):
-        if set(value) == {"Fn::Select"} and set(value["Fn::Select"][1]) == {"Fn::Split"}:
-            index, (separator, source) = value["Fn::Select"][0], value["Fn::Select"][1]["Fn::Split"]
-            return str(resolve(source, params, conditions)).split(separator)[int(index)]
-        return {k: _select_split(v, params, conditions) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_select_split(v, params, conditions) for v in value]
-    return value
+    """The function's Environment.Variables resolved as the stack has them; `attributes`: what each
+    `Fn::GetAtt [logical id, attribute]` is in the stack."""
+    given = {**with_defaults(template, params), "AWS::StackId": stack_id, "AWS::StackName": stack_name}
+    variables = properties.get("Environment", {}).get("Variables", {})
+    resolved = resolve(variables, given, conditions_of(template, given), attributes)
+    return {k: str(v) for k, v in resolved.items()}
 
 
 def api_event(method: str, path: str, *, resource: str | None = None, headers: dict[str, str] | None = None,

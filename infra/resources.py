@@ -12,6 +12,7 @@ import functools
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,23 +50,59 @@ PSEUDO = {"AWS::AccountId": "123456789012", "AWS::Region": "us-east-1", "AWS::Pa
           "AWS::URLSuffix": "amazonaws.com"}
 
 
-def resolve(value: Any, params: dict[str, str], conditions: dict[str, bool] | None = None) -> Any:
-    """Resolve `Ref` to parameters, `Fn::Sub` with `${Param}` and `Fn::If` on a condition inside any
-    value. Only the branch an `Fn::If` takes is resolved, so a local value never needs what only
+def resolve(value: Any, params: dict[str, str], conditions: dict[str, bool] | None = None,
+            attributes: dict[tuple[str, str], str] | None = None) -> Any:
+    """Resolve `Ref` to parameters, `Fn::Sub` with `${Param}`, `Fn::If` on a condition, `Fn::Select` of
+    an `Fn::Split`, and `Fn::GetAtt` from `attributes` (what a deployed stack's resources are) inside
+    any value. Only the branch an `Fn::If` takes is resolved, so a local value never needs what only
     AWS has (a distribution's domain)."""
-    known = {**PSEUDO, **params}
-    if isinstance(value, dict):
-        if set(value) == {"Ref"}:
-            return known[value["Ref"]]
-        if set(value) == {"Fn::Sub"}:
-            return re.sub(r"\$\{([A-Za-z0-9:]+)\}", lambda m: known[m.group(1)], value["Fn::Sub"])
-        if set(value) == {"Fn::If"}:
-            name, yes, no = value["Fn::If"]
-            return resolve(yes if (conditions or {})[name] else no, params, conditions)
-        return {k: resolve(v, params, conditions) for k, v in value.items()}
-    if isinstance(value, list):
-        return [resolve(v, params, conditions) for v in value]
-    return value
+    return _Scope({**PSEUDO, **params}, conditions or {}, attributes or {}).resolve(value)
+
+
+@dataclass(frozen=True)
+class _Scope:
+    known: dict[str, str]
+    conditions: dict[str, bool]
+    attributes: dict[tuple[str, str], str]
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1 and next(iter(value)) in _INTRINSICS:
+            (name, args), = value.items()
+            return _INTRINSICS[name](self, args)
+        return {k: self.resolve(v) for k, v in value.items()}
+
+
+def _sub(scope: _Scope, text: str) -> str:
+    return re.sub(r"\$\{([A-Za-z0-9:]+)\}", lambda m: scope.known[m.group(1)], text)
+
+
+def _if(scope: _Scope, args: list[Any]) -> Any:
+    name, yes, no = args
+    return scope.resolve(yes if scope.conditions[name] else no)
+
+
+def _split(scope: _Scope, args: list[Any]) -> list[str]:
+    separator, source = args
+    return str(scope.resolve(source)).split(separator)
+
+
+_INTRINSICS: dict[str, Callable[[_Scope, Any], Any]] = {
+    "Ref": lambda scope, name: scope.known[name],
+    "Fn::Sub": _sub,
+    "Fn::If": _if,
+    "Fn::Select": lambda scope, args: scope.resolve(args[1])[int(args[0])],
+    "Fn::Split": _split,
+    "Fn::GetAtt": lambda scope, args: scope.attributes[tuple(args)],
+}
+
+
+def with_defaults(template: dict[str, Any], params: dict[str, str]) -> dict[str, str]:
+    """`params` over the template's parameter defaults."""
+    return {**{k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}, **params}
 
 
 def conditions_of(template: dict[str, Any], params: dict[str, str]) -> dict[str, bool]:
@@ -82,7 +119,7 @@ def conditions_of(template: dict[str, Any], params: dict[str, str]) -> dict[str,
 
 def of_type(template: dict[str, Any], kind: str, params: dict[str, str]) -> dict[str, dict[str, Any]]:
     """Logical id → resolved Properties of every resource of `kind`."""
-    params = {**{k: str(v.get("Default", "")) for k, v in template.get("Parameters", {}).items()}, **params}
+    params = with_defaults(template, params)
     conditions = conditions_of(template, params)
     return {lid: resolve(res.get("Properties", {}), params, conditions)
             for lid, res in template["Resources"].items() if res["Type"] == kind}
