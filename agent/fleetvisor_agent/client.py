@@ -55,14 +55,18 @@ DEREGISTER_BUDGET = 60.0
 log = logging.getLogger(__name__)
 
 
-class ApiError(Exception):
-    """The control plane (or the upload target) refused a call: HTTP status, stable code, message."""
+class CallRefused(Exception):
+    """A service refused a call: HTTP status (0: no answer), its error code, a message."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(f"{status} {code}: {message}")
         self.status = status
         self.code = code
         self.message = message
+
+
+class ApiError(CallRefused):
+    """The control plane (or the upload target) refused a call: HTTP status, stable code, message."""
 
 
 class Unauthorized(ApiError):

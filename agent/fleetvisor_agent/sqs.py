@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .client import RawAnswer, Unreachable
+from .client import CallRefused, RawAnswer, Unreachable
 from .sigv4 import Credentials, sign
 
 SERVICE = "sqs"
@@ -34,15 +34,10 @@ READ_SLACK = 10.0  # after the wait, time for SQS to answer before the read time
 CALL_TIMEOUT = 20.0  # a call that does not wait (DeleteMessageBatch)
 
 
-class QueueError(Exception):
+class QueueError(CallRefused):
     """SQS refused a call (or answered something this client cannot read). `code`: the error code without
-    its namespace (`QueueDoesNotExist`, `ExpiredToken`…), `status`: HTTP status (0: no answer)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{status} {code}: {message}")
-        self.status = status
-        self.code = code
-        self.message = message
+    its namespace (`QueueDoesNotExist`, `ExpiredToken`…), `status`: HTTP status (0: no answer). Not an
+    ApiError, so the runner's handling of the control plane's refusals never takes one for them."""
 
 
 class CredentialsRejected(QueueError):
