@@ -1,5 +1,13 @@
 """Heartbeats: liveness, capabilities, the VM inventory and the jobs in hand, every interval ± 10 %.
 
+The interval is 5 minutes by default: each beat is an API request and a
+DynamoDB write, the largest part of what an idle host costs. Nobody needs
+fresher news of a host nobody is looking at, and someone who is gets it: an
+open hosts page rings the host's doorbell with a ping, and `now()` answers it
+with a beat at once. A beat that fails is retried within its own call (the
+client's backoff, for up to an interval), so one lost request does not let
+the host look stale.
+
 A job that changed a VM asks for one `soon()`, so the inventory catches up
 within seconds. A libvirt lifecycle event (a VM started, stopped, paused... by
 anyone: a job, virsh, the guest powering itself off) asks for one
@@ -73,6 +81,10 @@ class Heartbeat:
     def soon(self) -> None:
         """Send the next heartbeat in a moment rather than at the end of the interval."""
         self._request(self.soon_seconds)
+
+    def now(self) -> None:
+        """Beat at once: someone is looking at this host (a ping). Pings that arrive together make one beat."""
+        self._request(0.0)
 
     def vm_changed(self, _event: LifecycleEvent | None = None) -> None:
         """A lifecycle event: send a heartbeat after the debounce. Called on libvirt's event thread: no waiting."""

@@ -101,16 +101,18 @@ class Runner:
                                              pool_size=config.max_jobs + 4 + 2 * MAX_SESSIONS,
                                              backoff_base=backoff_base, process=uuid.uuid4().hex)
         self.journal = journal or Journal.in_state_dir(config.state_dir)
-        self.waiter = QueueWaiter(self.client, backoff_base=backoff_base)
         self.heartbeat = Heartbeat(self.client, host, interval=config.heartbeat_seconds, stop=self.stop,
                                    jobs_in_hand=self.running_job_ids, on_answer=self._apply_heartbeat_answer,
                                    on_unauthorized=self._die, approval_backoff_base=approval_backoff_base)
+        self.waiter = QueueWaiter(self.client, backoff_base=backoff_base, on_ping=self.heartbeat.now,
+                                  on_console=self._console_rung)
         self.lease_renew_seconds = LEASE_RENEW_SECONDS
         self._exit_code = EXIT_OK
         self._slots = threading.Semaphore(config.max_jobs)
         self._sessions = threading.Semaphore(MAX_SESSIONS)
         self._active: dict[str, ActiveJob] = {}
         self._active_lock = threading.Lock()
+        self._claimed_once = False
         self._refused_announcement: str | None = None  # the last refusal's detail, so it is logged once
 
     def run(self) -> int:
@@ -189,9 +191,14 @@ class Runner:
         nothing, and what was rung is claimed by a poll that does not wait; else in the API's long poll.
         """
         try:
-            rung = self.waiter.wait()
-            if rung is not None and not rung:
-                return []
+            if self._claimed_once:
+                rung = self.waiter.wait()
+                if rung is not None and not rung:
+                    return []
+            else:
+                # The first poll looks at the table without waiting: rings a process before this one read and
+                # died holding are gone from the queue, and the next heartbeat's ring_again is minutes away.
+                rung = []
             claimed = self.client.poll(self.config.poll_wait if rung is None else 0, max_jobs=free,
                                        on_cancel=lambda ids: self._cancel_jobs(ids, "poll answer"), rung=rung)
         except Unauthorized as exc:
@@ -206,7 +213,12 @@ class Runner:
             return None
         failures.reset()
         approval.reset()
+        self._claimed_once = True
         return claimed
+
+    def _console_rung(self, console_id: str) -> None:
+        """An operator typed into a console session (console input reaching the session: issue 15)."""
+        log.debug("console ring console_id=%s", console_id)
 
     def _pause(self, delay: float, why: str) -> None:
         if not self.stop.is_set():

@@ -17,11 +17,17 @@ before this one did, and tries the queue again later:
 - the credentials expired or the queue is gone (deregistered, or moto
   restarted under a local stack): new ones are asked for at once, falling back
   to the API after three such answers in a row.
+
+Not every ring is a job. `ping` (someone is looking at the host and wants a
+sign of life) goes to the heartbeat, `console:<id>` (an operator typed into
+that console) to the console session; only job ids and cancels are claimed.
+A ring the agent does not know (a newer control plane's) is dropped.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 
@@ -37,6 +43,9 @@ from .sqs import (
     QueueUnavailable,
 )
 
+PING = "ping"
+CONSOLE_PREFIX = "console:"
+CLAIMABLE_RE = re.compile(r"(?:cancel:)?job_[0-9a-f]{32}")  # what `POST /agent/v1/poll` accepts as `rung`
 NO_DOORBELL_SECONDS = 600.0
 DENIED_SECONDS = 300.0
 REFRESHES_BEFORE_FALLBACK = 3
@@ -48,8 +57,11 @@ class QueueWaiter:
     """One long poll of the agent's own queue at a time (the runner's poll loop calls `wait`)."""
 
     def __init__(self, client: ControlPlane, *, backoff_base: float = BACKOFF_BASE,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, on_ping: Callable[[], None] = lambda: None,
+                 on_console: Callable[[str], None] = lambda _console_id: None) -> None:
         self._client = client
+        self._on_ping = on_ping
+        self._on_console = on_console
         self._clock = clock
         self._queue: OwnQueue | None = None
         self._api_until = 0.0  # until then (clock), wait in the API
@@ -61,8 +73,9 @@ class QueueWaiter:
         return self._queue is not None and self._clock() >= self._api_until
 
     def wait(self) -> list[str] | None:
-        """What was rung during one long poll of the queue ([] if nothing), already removed from it; None
-        when the agent should wait in the API this time. Unauthorized and PendingApproval propagate."""
+        """The jobs and cancels rung during one long poll of the queue ([] if none), already removed from it
+        (pings and console rings handed on meanwhile); None when the agent should wait in the API this time.
+        Unauthorized and PendingApproval propagate."""
         if self._clock() < self._api_until:
             return None
         try:
@@ -85,7 +98,20 @@ class QueueWaiter:
         self._refreshes = 0
         if messages:
             self._delete(queue, messages)
-        return [m.body for m in messages]
+        return self._route([m.body for m in messages])
+
+    def _route(self, bodies: list[str]) -> list[str]:
+        claims: list[str] = []
+        for body in bodies:
+            if CLAIMABLE_RE.fullmatch(body):
+                claims.append(body)
+            elif body == PING:
+                self._on_ping()
+            elif body.startswith(CONSOLE_PREFIX):
+                self._on_console(body[len(CONSOLE_PREFIX):])
+            else:
+                log.warning("a ring this agent does not know was dropped: %.80r", body)
+        return claims
 
     def _delete(self, queue: OwnQueue, messages: list[Message]) -> None:
         """What was read is claimed even when its delete is refused (credentials expired after the receive):

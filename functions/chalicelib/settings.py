@@ -39,8 +39,13 @@ class Settings:
     result_max_bytes: int = 1024 * 1024
     max_poll_wait: int = 20
     agent_token_leeway: int = 60
-    stale_after_seconds: int = 90
-    lost_after_seconds: int = 300
+    # Agents beat every 5 min (agents/logic.py): stale after one late or retried beat, lost after half an hour.
+    stale_after_seconds: int = 540
+    lost_after_seconds: int = 1800
+    # While a page looks (agents/logic.ping): a host unheard this long is asked for a beat, and an
+    # unanswered ask shows it stale after the second.
+    ping_after_seconds: int = 30
+    ping_answer_seconds: int = 15
     signup_enabled: bool = False
     secure_cookies: bool = True
     session_absolute_seconds: int = 12 * 3600
@@ -101,6 +106,9 @@ def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
         values["key_cache_seconds"] = int(env["FLEETVISOR_KEY_CACHE_SECONDS"])
     if "FLEETVISOR_CLAIM_ACK_SECONDS" in env:
         values["claim_ack_seconds"] = int(env["FLEETVISOR_CLAIM_ACK_SECONDS"])
+    for name in ("ping_after_seconds", "ping_answer_seconds"):
+        if f"FLEETVISOR_{name.upper()}" in env:
+            values[name] = int(env[f"FLEETVISOR_{name.upper()}"])
     if "FLEETVISOR_LEASE_SECONDS" in env:
         values["lease_seconds"] = int(env["FLEETVISOR_LEASE_SECONDS"])
     values.update(overrides)

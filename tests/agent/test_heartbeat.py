@@ -117,6 +117,20 @@ def test_events_still_arrive_after_a_reconnect(default_host: Host,
     assert client.states_in_beat(1)["test"] == "paused"
 
 
+def test_pings_arriving_together_are_answered_by_one_heartbeat_at_once(
+        beating: tuple[Heartbeat, CountingControlPlane]) -> None:
+    heartbeat, client = beating
+    asked = time.monotonic()
+
+    for _ in range(3):  # three open pages' pings read from the queue in one receive
+        heartbeat.now()
+    wait_until(lambda: client.count() >= 2, timeout=1.0)
+    time.sleep(0.3)
+
+    assert client.count() == 2
+    assert client.beats[1][0] - asked < 0.5
+
+
 def test_soon_waits_its_delay_and_vm_changed_only_the_debounce(
         beating: tuple[Heartbeat, CountingControlPlane]) -> None:
     heartbeat, client = beating

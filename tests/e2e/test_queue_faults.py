@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,8 @@ from .tcp_proxy import TcpProxy
 HEARTBEAT_SECONDS = 2
 RING_AGAIN_SECONDS = 5  # dispatch.ring_again: a job queued this long is rung again at a heartbeat
 READ_TIMEOUT = 20 + 10  # the API's wait_seconds + the agent's READ_SLACK: a receive SQS never answers
+PING_AFTER_SECONDS = 1  # this stack asks a host unheard for a second (30 s by default)
+PING_ANSWER_SECONDS = 3
 ON_QUEUE = "waiting on this host's own queue"
 IN_API = "waiting in the API"
 
@@ -56,7 +59,9 @@ def queued(tmp_path_factory: pytest.TempPathFactory, sqs_proxy: TcpProxy) -> Ite
                          admin_password=ADMIN_PASSWORD, agent_name=HOST,
                          agent_env={"FLEETVISOR_AGENT_POLL_WAIT": "5",
                                     "FLEETVISOR_AGENT_HEARTBEAT_SECONDS": str(HEARTBEAT_SECONDS)},
-                         extra_api_env={"FLEETVISOR_SQS_PUBLIC_ENDPOINT": sqs_proxy.url})
+                         extra_api_env={"FLEETVISOR_SQS_PUBLIC_ENDPOINT": sqs_proxy.url,
+                                        "FLEETVISOR_PING_AFTER_SECONDS": str(PING_AFTER_SECONDS),
+                                        "FLEETVISOR_PING_ANSWER_SECONDS": str(PING_ANSWER_SECONDS)})
     stack = LocalStack(config)
     sqs_proxy.upstream_port = stack.moto_port
     with stack:
@@ -162,3 +167,33 @@ def test_a_deregistered_host_s_agent_stops_when_its_queue_is_gone(queued: LocalS
     finally:
         queued.stop_child(child.name)
     assert succeeded(op.reboot())  # the other host is untouched
+
+
+def test_a_watched_host_answers_a_ping_at_once_and_a_dead_one_shows_stale(queued: LocalStack, op: Operator) -> None:
+    # A host that beats once an hour: only the page's ping, through its queue, can get a sign of life out of it.
+    child = queued.start_agent("watched-host", queued.config.libvirt_uri, queued.mint_enrollment_token(),
+                               Path(queued.root / "watched-agent"),
+                               extra_env={"FLEETVISOR_AGENT_HEARTBEAT_SECONDS": "3600"})
+    log_file = queued.root / "logs" / f"{child.name}.log"
+
+    def watched() -> dict[str, Any]:
+        [host] = [a for a in op.get("/api/agents")["agents"] if a["name"] == "watched-host"]
+        return dict(host)
+
+    try:
+        wait_until(lambda: ON_QUEUE in log_file.read_text(), timeout=30, what="watched-host waiting on its queue")
+        seen_ms = watched()["last_seen_ms"]
+        time.sleep(PING_AFTER_SECONDS + 0.2)
+        pinged = time.monotonic()
+        assert op.session.post(f"{queued.url}/api/agents/ping", timeout=10).json()["pinged"] >= 1
+        wait_until(lambda: watched()["last_seen_ms"] > seen_ms, timeout=5, what="the ping answered by a heartbeat")
+        assert time.monotonic() - pinged < 2
+        assert watched()["status"] == "online"
+    finally:
+        queued.stop_child(child.name)
+
+    time.sleep(PING_AFTER_SECONDS + 0.2)
+    op.session.post(f"{queued.url}/api/agents/ping", timeout=10)
+    assert watched()["status"] == "online"  # asked just now
+    time.sleep(PING_ANSWER_SECONDS + 0.5)
+    assert watched()["status"] == "stale"  # nobody answered: the page shows it, minutes before a beat is due

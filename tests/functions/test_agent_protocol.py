@@ -439,7 +439,7 @@ def test_a_silent_host_goes_stale_then_lost_and_a_heartbeat_brings_it_back(clien
                                                                          enrol: Any) -> None:
     op: Operator = make_operator()
     host: FakeHost = enrol(op)
-    stale, lost = settings().stale_after_seconds, settings().lost_after_seconds  # 90 s and 300 s by default
+    stale, lost = settings().stale_after_seconds, settings().lost_after_seconds  # 9 and 30 minutes by default
 
     def listed() -> tuple[str, int]:
         [agent] = client.http.get("/api/agents", headers=op.headers).json_body["agents"]

@@ -9,6 +9,7 @@ from typing import Any
 
 from chalice.test import Client
 from chalicelib.agents.models import Agent
+from chalicelib.settings import settings
 
 from .conftest import VM, FakeHost, Operator
 
@@ -89,7 +90,8 @@ def test_a_host_enrolling_or_coming_back_moves_the_version(client: Client, make_
     enrolled = _now(client, op)
     assert enrolled > first
 
-    Agent.get(host.agent_id).update(actions=[Agent.last_seen_ms.set(int(time.time() * 1000) - 400_000)])  # lost
+    stale_ms = (settings().stale_after_seconds + 10) * 1000
+    Agent.get(host.agent_id).update(actions=[Agent.last_seen_ms.set(int(time.time() * 1000) - stale_ms)])
     _beat(client, host, [VM])  # the same VMs: only the host's return is news
     assert _now(client, op) == enrolled + 1
 

@@ -1,4 +1,20 @@
-"""Hosts as operators see them, and the heartbeat that keeps them current."""
+"""Hosts as operators see them, and the heartbeats that keep them current.
+
+Liveness at a price (issue 15). A heartbeat costs an API request and a
+DynamoDB write, so agents beat every 5 minutes (± 10 %), not every 30 s, and
+a host is `stale` once nothing was heard for `stale_after_seconds` (9 min:
+one beat may be late or retried), `lost` after `lost_after_seconds`. Nobody
+needs fresher news of a host nobody looks at. Someone looking gets it: an open
+hosts page calls `ping` every 40 s, which rings the doorbell (`ping`) of each
+host not heard from for `ping_after_seconds` (30 s); the agent answers with a heartbeat
+at once. A ping still unanswered after `ping_answer_seconds` (15 s) shows the host
+stale, so a host that dies under someone's eyes is stale within two minutes
+(30 s unheard + two 40 s ticks), while one nobody watches costs a beat per
+5 minutes. `pinged_ms` is written with a condition, so many open pages ask a
+host once per `ping_after_seconds`, not once each. An agent still waiting in the
+API's long poll (no queue of its own) reads the ping there, and that poll
+answers for it (`answer_ping`).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +28,7 @@ from pynamodb.expressions.update import Action
 from .. import store, validate
 from ..changes import logic as changes
 from ..errors import Invalid, NotFound
+from ..jobs import doorbell
 from ..settings import settings
 from ..vms import logic as vms
 from .enrollment import MAX_CAPABILITIES
@@ -55,22 +72,63 @@ def list_owned(owner_id: str) -> list[Agent]:
 
 
 def status(agent: Agent, now_ms: int) -> str:
-    age = (now_ms - int(agent.last_seen_ms)) / 1000
-    config = settings()
     if agent.approval != "approved":
         return "pending"
-    if agent.last_seen_ms and age < config.stale_after_seconds:
+    seen_ms = int(agent.last_seen_ms or 0)
+    if not seen_ms:
+        return "lost"
+    age = (now_ms - seen_ms) / 1000
+    config = settings()
+    if age < config.stale_after_seconds and not _ping_unanswered(agent, now_ms):
         return "online"
-    if agent.last_seen_ms and age < config.lost_after_seconds:
+    if age < config.lost_after_seconds:
         return "stale"
     return "lost"
+
+
+def _ping_unanswered(agent: Agent, now_ms: int) -> bool:
+    pinged_ms = int(agent.pinged_ms or 0)
+    return pinged_ms > int(agent.last_seen_ms or 0) and now_ms - pinged_ms > settings().ping_answer_seconds * 1000
+
+
+def ping(owner_id: str) -> int:
+    """Ask each of the owner's hosts not heard from for `ping_after_seconds` for a heartbeat now (its
+    doorbell); how many were asked. A host already asked within that time is not asked again."""
+    now_ms = int(time.time() * 1000)
+    quiet_since = now_ms - settings().ping_after_seconds * 1000
+    asked = 0
+    for agent in list_owned(owner_id):
+        if agent.approval != "approved" or not agent.queue_url or int(agent.last_seen_ms or 0) > quiet_since:
+            continue
+        with store.race() as claim:
+            agent.update(actions=[Agent.pinged_ms.set(now_ms)],
+                         condition=Agent.pinged_ms.does_not_exist() | (Agent.pinged_ms <= quiet_since))
+        if claim.lost:
+            continue  # another page asked this host moments ago
+        if doorbell.ring(agent.queue_url, doorbell.PING):
+            asked += 1
+        else:
+            # Not asked, so its silence would mean nothing: it must not turn the host stale.
+            agent.update(actions=[Agent.pinged_ms.remove()])
+    return asked
+
+
+def answer_ping(agent: Agent) -> None:
+    """The host's agent read a ping in the API's long poll: that poll is the sign of life it asked for."""
+    now_ms = int(time.time() * 1000)
+    was_away = status(agent, now_ms) != "online"
+    agent.update(actions=[Agent.last_seen_ms.set(now_ms)])
+    if was_away:
+        changes.bump(agent.owner_id)
 
 
 def view(agent: Agent, vm_count: int | None = None) -> dict[str, Any]:
     now_ms = int(time.time() * 1000)
     return {"agent_id": agent.agent_id, "name": agent.name, "hostname": agent.hostname,
             "environment": agent.environment, "status": status(agent, now_ms),
-            "last_seen_ms": int(agent.last_seen_ms) or None, "enrolled_ms": int(agent.enrolled_ms),
+            "last_seen_ms": int(agent.last_seen_ms) or None,
+            "pinged_ms": None if agent.pinged_ms is None else int(agent.pinged_ms),
+            "enrolled_ms": int(agent.enrolled_ms),
             "capabilities": agent.capabilities or {}, "vm_count": vm_count, "labels": agent.labels or {},
             "approval": agent.approval, "pending_reregistration": bool(agent.pending_public_key),
             "pending_since_ms": None if agent.pending_since_ms is None else int(agent.pending_since_ms)}

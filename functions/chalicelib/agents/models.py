@@ -30,6 +30,7 @@ class Agent(Model):
     capabilities = JSONAttribute(default=dict)
     enrolled_ms = NumberAttribute()
     last_seen_ms = NumberAttribute(default=0)
+    pinged_ms = NumberAttribute(null=True)  # when an open page last asked the host for a sign of life (logic.ping)
     revoked = BooleanAttribute(default=False)
     revoked_ms = NumberAttribute(null=True)
     approval = UnicodeAttribute(default="approved")

@@ -28,6 +28,13 @@ def list_agents(call: Call) -> dict[str, Any]:
     return {"agents": [logic.view(a, Vm.count(a.agent_id)) for a in logic.list_owned(owner)]}
 
 
+@route(bp, "/api/agents/ping", ["POST"], authenticate=operator_guard.reader, max_body=1024)
+def ping_agents(call: Call) -> dict[str, Any]:
+    """An open hosts page asks its quiet hosts for a sign of life (logic.ping). Not audited: pages call it
+    every 40 s, it changes nothing an operator owns, and readers may call it."""
+    return {"pinged": logic.ping(operator_guard.target_owner(call))}
+
+
 @route(bp, "/api/agents/{agent_id}", authenticate=operator_guard.reader)
 def get_agent(call: Call) -> dict[str, Any]:
     agent = logic.owned(operator_guard.target_owner(call), call.params["agent_id"])

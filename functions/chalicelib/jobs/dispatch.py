@@ -24,6 +24,7 @@ from typing import Any
 
 from .. import aws, keys, store
 from ..agents import instances
+from ..agents import logic as agents
 from ..agents.models import Agent
 from ..settings import settings
 from . import doorbell, signing, states
@@ -49,6 +50,9 @@ def poll(agent: Agent, wait: int, max_jobs: int,
         if remaining <= 0:
             break
         rung = doorbell.wait(agent.queue_url, remaining)
+        if doorbell.PING in rung:
+            agents.answer_ping(agent)
+        rung = [r for r in rung if doorbell.RING_RE.fullmatch(r)]  # console rings are for agents on their queue
         if rung and not instances.still_current(agent):
             _pass_on(agent, rung)
             break

@@ -22,15 +22,19 @@ from ..errors import Unavailable
 from ..settings import settings
 
 log = logging.getLogger("fleetvisor.doorbell")
-# A ring that carries a cancel for a running job rather than a job to claim.
+# What a ring says, by its body: `job_…`, a job to claim; `cancel:job_…`, a running job's cancel;
+# `ping`, someone is looking at the host (send a heartbeat now); `console:<id>`, an operator typed
+# into that console session (fetch the input now).
 CANCEL_PREFIX = "cancel:"
+PING = "ping"
+CONSOLE_PREFIX = "console:"
 # SQS names an error one way in its JSON protocol and another in its query protocol; either may arrive.
 QUEUE_GONE = {"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"}
 DELETED_RECENTLY = {"AWS.SimpleQueueService.QueueDeletedRecently", "QueueDeletedRecently"}
 # AWS refuses to re-create a queue name for 60 s after it was deleted.
 RECREATE_AFTER_SECONDS = 60
 AGENT_ID_RE = re.compile(r"ag_[0-9a-f]{32}\Z")
-# What a ring's body is: a job id to claim, or a running job's cancel.
+# The rings an agent hands back to be answered by a claim: a job id to claim, or a running job's cancel.
 RING_RE = re.compile(r"(?:cancel:)?job_[0-9a-f]{32}")
 
 
@@ -82,13 +86,17 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def ring(queue_url: str, job_id: str, delay_seconds: int = 0) -> None:
-    """Wake the agent's poll now, or after `delay_seconds` (a retry's backoff, at most 900)."""
+def ring(queue_url: str, message: str, delay_seconds: int = 0) -> bool:
+    """Wake the agent now, or after `delay_seconds` (a retry's backoff, at most 900); False if SQS refused.
+
+    Never raises: what a ring announces is recorded already (a queued job, a cancel, console input), and
+    the agent finds it by other means, later (its next heartbeat's ring_again, a lease answer)."""
     try:
-        aws.sqs().send_message(QueueUrl=queue_url, MessageBody=job_id, DelaySeconds=max(0, min(900, delay_seconds)))
+        aws.sqs().send_message(QueueUrl=queue_url, MessageBody=message, DelaySeconds=max(0, min(900, delay_seconds)))
     except (BotoCoreError, ClientError):
-        # The job is queued already; the agent's next poll query finds it.
-        log.warning("doorbell for %s not rung; the job waits for the next poll", job_id)
+        log.warning("doorbell for %s not rung; the agent finds what it announced later", message)
+        return False
+    return True
 
 
 def wait(queue_url: str, seconds: int) -> list[str]:

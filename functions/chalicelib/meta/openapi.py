@@ -68,6 +68,8 @@ OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
     ("patch", "/api/agents/{agent_id}", "Set a host's labels", True,
      _body(["labels"], labels={"type": "object", "additionalProperties": {"type": "string"}}), 200),
     ("delete", "/api/agents/{agent_id}", "Deregister a host (its agent stops at its next call)", True, None, 200),
+    ("post", "/api/agents/ping", "Ask the caller's quiet hosts for a heartbeat now (an open hosts page, every "
+     "40 s); answers how many were asked", True, None, 200),
     ("post", "/api/agents/{agent_id}/approve", "Approve a pending host or re-registration", True, None, 200),
     ("post", "/api/agents/{agent_id}/reject", "Reject a pending host or re-registration", True, None, 200),
     ("get", "/api/enrollment-tokens", "The caller's enrolment tokens", True, None, 200),
