@@ -3,7 +3,12 @@
 Scenarios, each measured in its own window on one local stack (dynalite,
 moto, the API, and a real agent on a libvirt test-driver host with 4 VMs):
 
-- an idle host: the agent alone, for --minutes (default 10);
+- an idle host: the agent alone, for --minutes (default 10). Its heartbeats
+  are sampled: the bench's agent beats every BEAT_SAMPLE_SECONDS so even a
+  quick window holds real ones, and the month is priced per measured beat at
+  the design's own interval (7 minutes now, 30 s before). Its credential
+  renewals (`POST /agent/v1/doorbell`, once an hour) are priced per call
+  measured since the stack started, at that cadence;
 - 100 jobs: suspend/resume sent one after another as the hosts page sends
   them (bench/cost_clients.py); priced as what they add to an idle host (the
   window's cost minus the idle rate over the same time); the dispatch p50/p99
@@ -52,7 +57,12 @@ from typing import Any
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "agent"), str(REPO / "functions")]
+
+from chalicelib.settings import Settings  # noqa: E402
+from fleetvisor_agent.config import DEFAULT_HEARTBEAT_SECONDS  # noqa: E402
+from fleetvisor_agent.sigv4 import REFRESH_MARGIN  # noqa: E402
 
 from bench.cost_clients import ConsoleAgent, HostsPage, JobsOperator  # noqa: E402
 from bench.hosts import many_vms_node  # noqa: E402
@@ -68,9 +78,16 @@ VMS = 4
 KEY_INTERVAL = 0.2
 
 
+BEAT_SAMPLE_SECONDS = 10.0
+CREDENTIAL_SECONDS = Settings().doorbell_credential_seconds
+HEARTBEAT = "POST /agent/v1/heartbeat"
+DOORBELL = "POST /agent/v1/doorbell"
+
+
 @dataclass(frozen=True)
 class Design:
     name: str
+    heartbeat_seconds: float  # how often this design's agents beat
     agent_env: Mapping[str, str] = field(default_factory=dict)
     api_env: Mapping[str, str] = field(default_factory=dict)
     hosts_page: Callable[[str, str], HostsPage] = HostsPage
@@ -79,9 +96,9 @@ class Design:
 
 
 # Before: every agent waits in the API's long poll (what agents fall back to; no doorbell role).
-API_POLL = Design("API long poll", api_env={"FLEETVISOR_DOORBELL_ROLE_ARN": ""})
+API_POLL = Design("API long poll", 30.0, api_env={"FLEETVISOR_DOORBELL_ROLE_ARN": ""})
 # Now: agents wait on their own SQS queue (the local stack's default), calling the API to claim and heartbeat.
-OWN_QUEUE = Design("own queue")
+OWN_QUEUE = Design("own queue", DEFAULT_HEARTBEAT_SECONDS)
 DESIGNS = (API_POLL, OWN_QUEUE)
 
 
@@ -142,6 +159,10 @@ class Recorder:
     def mark(self) -> tuple[float, dict[str, Any], int, int]:
         return (time.monotonic(), read_after_signal(self.meter_file, self.api_pid), len(self.s3_proxy.requests),
                 len(self.sqs_proxy.requests))
+
+    def since_start(self) -> Window:
+        """Everything the API served since it started (the meter counts from zero); the proxies' counts too."""
+        return self.since((time.monotonic(), {"requests": {}, "aws": {}}, 0, 0))
 
     def since(self, mark: tuple[float, dict[str, Any], int, int]) -> Window:
         started, before, proxied, queued = mark
@@ -265,7 +286,8 @@ def measure(design: Design, plan: Plan, root: Path) -> Column:
     # Agents are handed the SQS proxy as their endpoint, so each request they make to their queue is counted.
     config = StackConfig(root=root / "stack", api_port=free_port(), spa_dir=None,
                          libvirt_uri=many_vms_node(root / "host.xml", VMS), admin_password="cost bench password",
-                         agent_name="cost-host", agent_env=dict(design.agent_env),
+                         agent_name="cost-host",
+                         agent_env={"FLEETVISOR_AGENT_HEARTBEAT_SECONDS": str(BEAT_SAMPLE_SECONDS), **design.agent_env},
                          extra_api_env={METER_FILE_ENV: str(meter_file),
                                         "FLEETVISOR_S3_PUBLIC_ENDPOINT": s3_proxy.url,
                                         "FLEETVISOR_SQS_PUBLIC_ENDPOINT": sqs_proxy.url, **design.api_env})
@@ -292,10 +314,10 @@ def _scenarios(run: Run, plan: Plan) -> Column:
     console, chunks = run.console(plan.typing_s, plan.console_idle_s)
     print(f"cost [{run.design.name}]: hosts page", file=sys.stderr, flush=True)
     shown, hidden = run.page(plan.page_s)
-    idle_rate = idle.usage(api_routes).scaled(1 / idle.seconds)
+    idle_rate = idle.usage(api_routes).scaled(1 / idle.seconds)  # as sampled: what the jobs' window also holds
     not_background = lambda kind: api_routes(kind) and kind not in run.design.agent_background  # noqa: E731
     usages = {
-        "idle host-month": idle.usage(api_routes).scaled(MONTH / idle.seconds),
+        "idle host-month": idle_month(idle, run.recorder.since_start(), run.design),
         "open page-hour, visible": shown.usage(page_routes).scaled(HOUR / shown.seconds),
         "open page-hour, hidden": hidden.usage(page_routes).scaled(HOUR / hidden.seconds),
         "console-hour": console.usage(not_background).scaled(HOUR / console.seconds),
@@ -308,11 +330,30 @@ def _scenarios(run: Run, plan: Plan) -> Column:
                       jobs.rates(api_routes, len(claims))}
     notes = [f"console: {console.seconds:.0f} s open, {chunks} chunks echoed, "
              f"{sum(console.direct_s3.values())} presigned S3 requests",
-             f"jobs: {len(claims)} in {jobs.seconds:.0f} s"]
+             f"jobs: {len(claims)} in {jobs.seconds:.0f} s",
+             f"idle host: heartbeats sampled every {BEAT_SAMPLE_SECONDS:.0f} s (the per-minute rates above), priced "
+             f"at one per {run.design.heartbeat_seconds:.0f} s; credentials renewed every "
+             f"{(CREDENTIAL_SECONDS - REFRESH_MARGIN) / 60:.0f} min"]
     return Column(usages, rates, claims, notes)
 
 
 # -- the report --------------------------------------------------------------------
+
+
+def idle_month(idle: Window, whole: Window, design: Design) -> Usage:
+    """An idle host's month: its waiting as measured, its beats per measured beat at the design's interval,
+    and its credential renewals per measured call, once per credential lifetime (less the agent's margin)."""
+    beats = idle.requests.get(HEARTBEAT, {}).get("requests", 0)
+    if not beats:
+        raise SystemExit(f"cost: no heartbeat in the {idle.seconds:.0f} s idle window")
+    waiting = idle.usage(lambda kind: api_routes(kind) and kind not in (HEARTBEAT, DOORBELL))
+    month = waiting.scaled(MONTH / idle.seconds)
+    month += idle.usage(lambda kind: kind == HEARTBEAT).scaled(MONTH / design.heartbeat_seconds / beats)
+    renewals = whole.requests.get(DOORBELL, {}).get("requests", 0)
+    if renewals:
+        month += whole.usage(lambda kind: kind == DOORBELL).scaled(
+            MONTH / (CREDENTIAL_SECONDS - REFRESH_MARGIN) / renewals)
+    return month
 
 
 def pct(values: list[float], p: float) -> float:

@@ -36,7 +36,7 @@ CONFIG_FILE_VARIABLE = "FLEETVISOR_AGENT_CONFIG"
 DEFAULT_LIBVIRT_URI = "test:///default"
 DEFAULT_POLL_WAIT = 20
 MAX_POLL_WAIT = 20  # the control plane refuses longer waits: API Gateway cuts requests at 29 s
-DEFAULT_HEARTBEAT_SECONDS = 300.0  # an open page asks for fresher news through the doorbell (heartbeat.py)
+DEFAULT_HEARTBEAT_SECONDS = 420.0  # an open page asks for fresher news through the doorbell (heartbeat.py)
 DEFAULT_MAX_JOBS = 4
 MAX_JOBS = 10  # the most one poll may claim
 # The control plane's own rules for host names and environments, so a bad value

@@ -1,7 +1,8 @@
 """Heartbeats: liveness, capabilities, the VM inventory and the jobs in hand, every interval ± 10 %.
 
-The interval is 5 minutes by default: each beat is an API request and a
-DynamoDB write, the largest part of what an idle host costs. Nobody needs
+The interval is 7 minutes by default: each beat is an API request and a
+DynamoDB write, half of what an idle host costs (the other half is its 20 s
+waits on its own queue; bench/cost.py). Nobody needs
 fresher news of a host nobody is looking at, and someone who is gets it: an
 open hosts page rings the host's doorbell with a ping, and `now()` answers it
 with a beat at once. A beat that fails is retried within its own call (the

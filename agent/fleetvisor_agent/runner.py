@@ -105,7 +105,7 @@ class Runner:
                                    jobs_in_hand=self.running_job_ids, on_answer=self._apply_heartbeat_answer,
                                    on_unauthorized=self._die, approval_backoff_base=approval_backoff_base)
         self.waiter = QueueWaiter(self.client, backoff_base=backoff_base, on_ping=self.heartbeat.now,
-                                  on_console=self._console_rung)
+                                  on_console=self._console_rung, stop=self.stop)
         self.lease_renew_seconds = LEASE_RENEW_SECONDS
         self._exit_code = EXIT_OK
         self._slots = threading.Semaphore(config.max_jobs)

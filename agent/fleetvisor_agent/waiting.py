@@ -22,12 +22,18 @@ Not every ring is a job. `ping` (someone is looking at the host and wants a
 sign of life) goes to the heartbeat, `console:<id>` (an operator typed into
 that console) to the console session; only job ids and cancels are claimed.
 A ring the agent does not know (a newer control plane's) is dropped.
+
+A stopping agent does not sit out its 20 s receive: the receive runs in a
+thread of its own and is abandoned when the agent stops. A ring it then
+reads is never deleted, so it comes back after the visibility timeout for
+the next agent process: a late claim, never a lost one.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 
@@ -46,6 +52,7 @@ from .sqs import (
 PING = "ping"
 CONSOLE_PREFIX = "console:"
 CLAIMABLE_RE = re.compile(r"(?:cancel:)?job_[0-9a-f]{32}")  # what `POST /agent/v1/poll` accepts as `rung`
+STOP_CHECK_SECONDS = 0.2  # how soon a stopping agent leaves a receive
 NO_DOORBELL_SECONDS = 600.0
 DENIED_SECONDS = 300.0
 REFRESHES_BEFORE_FALLBACK = 3
@@ -58,8 +65,10 @@ class QueueWaiter:
 
     def __init__(self, client: ControlPlane, *, backoff_base: float = BACKOFF_BASE,
                  clock: Callable[[], float] = time.monotonic, on_ping: Callable[[], None] = lambda: None,
-                 on_console: Callable[[str], None] = lambda _console_id: None) -> None:
+                 on_console: Callable[[str], None] = lambda _console_id: None,
+                 stop: threading.Event | None = None) -> None:
         self._client = client
+        self._stop = stop
         self._on_ping = on_ping
         self._on_console = on_console
         self._clock = clock
@@ -80,7 +89,7 @@ class QueueWaiter:
             return None
         try:
             queue = self._queue_in_hand()
-            messages = queue.receive()
+            messages = self._receive(queue)
         except (Unauthorized, PendingApproval):
             raise
         except ApiError as exc:
@@ -99,6 +108,29 @@ class QueueWaiter:
         if messages:
             self._delete(queue, messages)
         return self._route([m.body for m in messages])
+
+    def _receive(self, queue: OwnQueue) -> list[Message]:
+        """One long poll of the queue; nothing if the agent stopped meanwhile (the receive is left to end alone)."""
+        if self._stop is None:
+            return queue.receive()
+        outcome: list[list[Message] | BaseException] = []
+        done = threading.Event()
+
+        def receive() -> None:
+            try:
+                outcome.append(queue.receive())
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread, which raises it
+                outcome.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=receive, name="queue-receive", daemon=True).start()
+        while not done.wait(STOP_CHECK_SECONDS):
+            if self._stop.is_set():
+                return []
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
 
     def _route(self, bodies: list[str]) -> list[str]:
         claims: list[str] = []

@@ -39,8 +39,8 @@ class Settings:
     result_max_bytes: int = 1024 * 1024
     max_poll_wait: int = 20
     agent_token_leeway: int = 60
-    # Agents beat every 5 min (agents/logic.py): stale after one late or retried beat, lost after half an hour.
-    stale_after_seconds: int = 540
+    # Agents beat every 7 min (agents/logic.py): stale after a late or retried beat, lost after half an hour.
+    stale_after_seconds: int = 600
     lost_after_seconds: int = 1800
     # While a page looks (agents/logic.ping): a host unheard this long is asked for a beat, and an
     # unanswered ask shows it stale after the second.

@@ -35,7 +35,7 @@ def test_defaults_apply_without_arguments_or_environment() -> None:
     config = resolve_config(env={"XDG_STATE_HOME": "/x"}, hostname="hv1")
 
     assert (config.url, config.enrollment_token, config.libvirt_uri) == (None, None, "test:///default")
-    assert (config.poll_wait, config.heartbeat_seconds, config.max_jobs) == (20, 300.0, 4)
+    assert (config.poll_wait, config.heartbeat_seconds, config.max_jobs) == (20, 420.0, 4)
     assert config.name == "hv1" and config.environment is None
     assert config.state_dir in (Path("/x/fleetvisor-agent"), Path("/var/lib/fleetvisor-agent"))
 
@@ -120,7 +120,7 @@ def test_the_config_file_fills_what_arguments_and_environment_leave_out(tmp_path
     config = resolve_config(url="https://arg.example", config_file=path, env=env, hostname="hv1")
 
     assert (config.url, config.name, config.libvirt_uri) == ("https://arg.example", "env-name", "qemu:///system")
-    assert (config.max_jobs, config.poll_wait, config.heartbeat_seconds) == (2, 7, 300.0)
+    assert (config.max_jobs, config.poll_wait, config.heartbeat_seconds) == (2, 7, 420.0)
 
 
 def test_the_file_is_the_argument_else_the_environment_variable_else_the_default(tmp_path: Path) -> None:

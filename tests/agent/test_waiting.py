@@ -5,6 +5,8 @@ same paths run against moto and a real stack in tests/agent/test_sqs.py and test
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -146,3 +148,23 @@ def test_pings_and_console_rings_go_to_their_listeners_and_only_jobs_are_claimed
 
 
 PING_ONLY = _ok({"Messages": [{"Body": "ping", "ReceiptHandle": "h9", "MessageId": "m9"}]})
+
+
+def test_a_stopping_agent_leaves_its_receive_at_once_and_what_it_reads_later_is_not_deleted() -> None:
+    answered = threading.Event()
+
+    class SlowQueue(ScriptedControlPlane):
+        def post_raw(self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -> RawAnswer:
+            answered.wait(5)  # SQS holding the 20 s receive
+            return super().post_raw(url, body, headers, timeout=timeout)
+
+    plane, stop = SlowQueue([RING, DELETED]), threading.Event()
+    waiter = QueueWaiter(plane, backoff_base=1.0, clock=Clock(), stop=stop)  # type: ignore[arg-type]
+    threading.Timer(0.2, stop.set).start()
+    started = time.monotonic()
+
+    assert waiter.wait() == []
+    assert time.monotonic() - started < 0.7
+    answered.set()  # the abandoned receive ends and reads a ring: it stays in the queue for the next process
+    time.sleep(0.2)
+    assert plane.targets == ["ReceiveMessage"]

@@ -189,6 +189,10 @@ def test_a_watched_host_answers_a_ping_at_once_and_a_dead_one_shows_stale(queued
         wait_until(lambda: watched()["last_seen_ms"] > seen_ms, timeout=5, what="the ping answered by a heartbeat")
         assert time.monotonic() - pinged < 2
         assert watched()["status"] == "online"
+        stopping = time.monotonic()
+        queued.stop_child(child.name)  # SIGTERM, as systemd stops it
+        # It was in its 20 s receive: a stopping agent leaves it at once (waiting.py).
+        assert (child.proc.returncode, time.monotonic() - stopping < 2) == (0, True)
     finally:
         queued.stop_child(child.name)
 

@@ -1,16 +1,17 @@
 """Hosts as operators see them, and the heartbeats that keep them current.
 
 Liveness at a price (issue 15). A heartbeat costs an API request and a
-DynamoDB write, so agents beat every 5 minutes (± 10 %), not every 30 s, and
-a host is `stale` once nothing was heard for `stale_after_seconds` (9 min:
-one beat may be late or retried), `lost` after `lost_after_seconds`. Nobody
+DynamoDB write, so agents beat every 7 minutes (± 10 %), not every 30 s: with
+their 20 s waits on their own queue that keeps an idle host under $0.10 a
+month. A host is `stale` once nothing was heard for `stale_after_seconds` (10
+min: a beat may be late or retried), `lost` after `lost_after_seconds`. Nobody
 needs fresher news of a host nobody looks at. Someone looking gets it: an open
 hosts page calls `ping` every 40 s, which rings the doorbell (`ping`) of each
 host not heard from for `ping_after_seconds` (30 s); the agent answers with a heartbeat
 at once. A ping still unanswered after `ping_answer_seconds` (15 s) shows the host
 stale, so a host that dies under someone's eyes is stale within two minutes
 (30 s unheard + two 40 s ticks), while one nobody watches costs a beat per
-5 minutes. `pinged_ms` is written with a condition, so many open pages ask a
+7 minutes. `pinged_ms` is written with a condition, so many open pages ask a
 host once per `ping_after_seconds`, not once each. An agent still waiting in the
 API's long poll (no queue of its own) reads the ping there, and that poll
 answers for it (`answer_ping`).
