@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import jwt
@@ -53,6 +53,7 @@ COMPLETE_BUDGET = 150.0  # a bit over one lease: after that the claim has lapsed
 DEREGISTER_BUDGET = 60.0
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class CallRefused(Exception):
@@ -87,6 +88,22 @@ class UploadRefused(ApiError):
 
 class Unreachable(ApiError):
     """Transient failures went on past the call's retry budget (or the agent is stopping)."""
+
+
+def unless_refused(call: Callable[[], T], logger: logging.Logger, what: str, job_id: str, *,
+                   level: int = logging.WARNING) -> T | None:
+    """`call()`'s answer about a job in hand; None when the control plane refused it, logged as `what`.
+
+    A lost claim (StaleClaim) and a lost identity (Unauthorized) are not shrugged off: they propagate, so
+    that the job is given up or the agent stops.
+    """
+    try:
+        return call()
+    except (StaleClaim, Unauthorized):
+        raise
+    except ApiError as exc:
+        logger.log(level, "%s job_id=%s error=%s", what, job_id, exc)
+        return None
 
 
 @dataclass(frozen=True)

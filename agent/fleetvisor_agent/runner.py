@@ -43,6 +43,7 @@ from .client import (
     Unauthorized,
     UploadRefused,
     approval_backoff,
+    unless_refused,
 )
 from .config import Config
 from .enrollment import FatalError, enroll, follow_announcement, prepare_state, state_lock
@@ -290,14 +291,12 @@ class Runner:
         """The first lease call (`running: true`); False if the job must not start. It may be cancelled already."""
         job = active.job
         try:
-            answer = self.client.lease(job.job_id, active.claim_token, running=True)
+            answer = unless_refused(lambda: self.client.lease(job.job_id, active.claim_token, running=True), log,
+                                    "job not started: could not mark it running", job.job_id)
         except StaleClaim:
             log.warning("job not started: the claim was lost job_id=%s attempt=%d", job.job_id, job.attempt)
             return False
-        except Unauthorized:
-            raise
-        except ApiError as exc:
-            log.warning("job not started: could not mark it running job_id=%s error=%s", job.job_id, exc)
+        if answer is None:
             return False
         active.lease_expires_at = answer.get("lease_expires_at")
         if answer.get("cancel"):
@@ -369,28 +368,22 @@ class Runner:
         """Complete a cancelled job at once, with the VM as it is now; no result document is uploaded."""
         job = active.job
         vm = jobs.vm_now(job, self.host)
-        try:
-            self.client.complete(job.job_id, active.claim_token, exit_code=EXIT_CANCELLED, summary=CANCELLED_SUMMARY,
-                                 outputs=[], vm=vm, cancelled=True)
-        except (StaleClaim, Unauthorized):
-            raise
-        except ApiError as exc:
-            log.error("job cancellation not recorded job_id=%s error=%s", job.job_id, exc)
-            return
-        log.info("job reported cancelled job_id=%s attempt=%d vm_state=%s", job.job_id, job.attempt,
-                 vm["state"] if vm else None)
+        answer = unless_refused(lambda: self.client.complete(job.job_id, active.claim_token, exit_code=EXIT_CANCELLED,
+                                                             summary=CANCELLED_SUMMARY, outputs=[], vm=vm,
+                                                             cancelled=True),
+                                log, "job cancellation not recorded", job.job_id, level=logging.ERROR)
+        if answer is not None:
+            log.info("job reported cancelled job_id=%s attempt=%d vm_state=%s", job.job_id, job.attempt,
+                     vm["state"] if vm else None)
 
     def _report(self, active: ActiveJob, claimed: dict[str, Any], result: jobs.Result) -> None:
         outputs = self._upload_result(active, claimed, result)
         if active.abandoned.is_set():
             return
-        try:
-            self.client.complete(active.job.job_id, active.claim_token, exit_code=result.exit_code,
-                                 summary=result.summary, outputs=outputs, vm=result.vm)
-        except (StaleClaim, Unauthorized):
-            raise
-        except ApiError as exc:
-            log.error("job completion not recorded job_id=%s error=%s", active.job.job_id, exc)
+        job_id = active.job.job_id
+        unless_refused(lambda: self.client.complete(job_id, active.claim_token, exit_code=result.exit_code,
+                                                    summary=result.summary, outputs=outputs, vm=result.vm),
+                       log, "job completion not recorded", job_id, level=logging.ERROR)
 
     def _upload_result(self, active: ActiveJob, claimed: dict[str, Any], result: jobs.Result) -> list[str]:
         """Upload the result JSON; a failed upload costs the document, not the completion."""
@@ -437,16 +430,14 @@ class Runner:
                 and self.client.server_now() >= expires_at - UPLOAD_EXPIRY_MARGIN)
 
     def _fresh_target(self, active: ActiveJob) -> dict[str, Any] | None:
-        try:
-            uploads = self.client.fresh_uploads(active.job.job_id, active.claim_token)
-        except (StaleClaim, Unauthorized):
-            raise
-        except ApiError as exc:
-            log.warning("fresh upload URLs not given job_id=%s error=%s", active.job.job_id, exc)
+        job_id = active.job.job_id
+        uploads = unless_refused(lambda: self.client.fresh_uploads(job_id, active.claim_token), log,
+                                 "fresh upload URLs not given", job_id)
+        if uploads is None:
             return None
         target = _result_target(uploads)
         if target is None:
-            log.warning("fresh upload URLs without one for the result job_id=%s", active.job.job_id)
+            log.warning("fresh upload URLs without one for the result job_id=%s", job_id)
         return target
 
     def _report_refusal(self, claimed: dict[str, Any], claim_token: str, refusal: Refused) -> None:
@@ -464,13 +455,9 @@ class Runner:
         if job_id is None:
             # Nothing to address the report to; the claim lapses and the control plane retires the job.
             return
-        try:
-            self.client.complete(job_id, claim_token, exit_code=exit_code, summary=summary, outputs=[],
-                                 vm=None)
-        except (StaleClaim, Unauthorized):
-            raise
-        except ApiError as exc:
-            log.warning("refusal not recorded job_id=%s error=%s", job_id, exc)
+        unless_refused(lambda: self.client.complete(job_id, claim_token, exit_code=exit_code, summary=summary,
+                                                    outputs=[], vm=None),
+                       log, "refusal not recorded", job_id)
 
     # -- heartbeat answers ------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from fleetvisor_agent.client import (
     UploadRefused,
     approval_backoff,
     mint_agent_jwt,
+    unless_refused,
 )
 from fleetvisor_agent.state import b64url_encode
 
@@ -274,3 +276,25 @@ def test_server_clock_applies_the_observed_offset() -> None:
     clock.observe(2199)
 
     assert clock.now() == 2199.5  # whole-second server time, centred
+
+
+def test_unless_refused_gives_the_answer_or_logs_a_refusal_as_none(fake: FakeControlPlane, client: ControlPlane,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    log = logging.getLogger("fleetvisor_agent.test")
+    assert unless_refused(lambda: client.lease("job_a", "ct", running=True), log, "not renewed", "job_a") is not None
+
+    fake.fail_next = [400]
+    with caplog.at_level(logging.WARNING, logger="fleetvisor_agent.test"):
+        answer = unless_refused(lambda: client.lease("job_a", "ct", running=True), log, "not renewed", "job_a")
+
+    assert answer is None
+    assert caplog.messages == ["not renewed job_id=job_a error=400 unavailable: try later"]
+
+
+@pytest.mark.parametrize(("switch", "error"), [("stale", StaleClaim), ("revoked", Unauthorized)])
+def test_unless_refused_lets_a_lost_claim_or_identity_through(fake: FakeControlPlane, client: ControlPlane,
+                                                              switch: str, error: type[Exception]) -> None:
+    setattr(fake, switch, True)
+
+    with pytest.raises(error):
+        unless_refused(lambda: client.lease("job_a", "ct", running=True), logging.getLogger(__name__), "x", "job_a")
