@@ -30,6 +30,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import __version__
+from .claim import Claim, claims_in
 
 API_PREFIX = "/agent/v1"
 AUDIENCE = "fleetvisor-agent-api"
@@ -234,8 +235,8 @@ class ControlPlane:
 
     def poll(self, wait: int, max_jobs: int = 1,
              on_cancel: Callable[[list[str]], None] | None = None,
-             rung: list[str] | None = None) -> list[dict[str, Any]]:
-        """Claimed jobs, or [] after about `wait` seconds; retries until answered or the agent stops.
+             rung: list[str] | None = None) -> list[Claim]:
+        """Claimed jobs (claim.py), or [] after about `wait` seconds; retries until answered or the agent stops.
 
         The answer may also name running jobs an operator cancelled (their ring
         ends the wait early); those go to `on_cancel`. `rung`: what the agent heard
@@ -249,8 +250,7 @@ class ControlPlane:
         cancels = answer.get("cancel")
         if on_cancel is not None and isinstance(cancels, list):
             on_cancel([job_id for job_id in cancels if isinstance(job_id, str)])
-        jobs = answer.get("jobs")
-        return [job for job in jobs if isinstance(job, dict)] if isinstance(jobs, list) else []
+        return claims_in(answer.get("jobs"))
 
     def doorbell(self) -> dict[str, Any]:
         """Where and with which short-lived credentials this agent waits on its own queue (sqs.QueueAccess);

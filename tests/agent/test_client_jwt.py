@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fleetvisor_agent.claim import Claim
 from fleetvisor_agent.client import (
     ApiError,
     Backoff,
@@ -194,7 +195,7 @@ def test_an_unreachable_control_plane_is_unreachable(agent_key: Ed25519PrivateKe
 def test_poll_asks_for_the_wait_and_returns_claimed_jobs(fake: FakeControlPlane, client: ControlPlane) -> None:
     claimed = fake.queue_job("vm.start", "6695eb01-f6a4-8304-79aa-97f2502e193f", job_id="job_1")
 
-    assert client.poll(7, max_jobs=3) == [claimed]
+    assert client.poll(7, max_jobs=3) == [Claim.from_answer(claimed)]
     [call] = fake.calls_to("/poll")
     assert call.query == {"wait": ["7"]} and call.json() == {"max_jobs": 3}
 
