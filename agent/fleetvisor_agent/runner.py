@@ -4,7 +4,7 @@ For every claimed job (a claim.Claim, read once from the poll answer): verify
 the envelope → on refusal report it and run nothing → journal the attempt
 (fsync'd) → mark it running with the first lease call → run the handler while
 a keeper thread renews the lease (lease.py) → upload the result JSON
-(with fresh URLs if S3 says the first ones expired) → complete. At
+(uploads.py: with fresh URLs if S3 says the first ones expired) → complete. At
 most `max_jobs` run at once, each in a worker of a thread pool; the handler
 itself runs in a thread of its own, so that a cancel (lease or heartbeat
 answer), or the operation's time limit passing (jobs/timeouts.py: exit code
@@ -33,7 +33,7 @@ from types import FrameType
 from typing import Any
 
 from . import jobs
-from .claim import Claim, UploadTarget
+from .claim import Claim
 from .client import (
     APPROVAL_BACKOFF_BASE,
     BACKOFF_BASE,
@@ -43,7 +43,6 @@ from .client import (
     PendingApproval,
     StaleClaim,
     Unauthorized,
-    UploadRefused,
     approval_backoff,
     unless_refused,
 )
@@ -54,7 +53,8 @@ from .hypervisor.host import Host
 from .journal import Journal
 from .lease import LEASE_RENEW_SECONDS, ActiveJob, LeaseKeeper
 from .state import AgentState
-from .verify import Policy, Refused, VerifiedJob, canonical_bytes, verify
+from .uploads import ResultUploader
+from .verify import Policy, Refused, VerifiedJob, verify
 from .waiting import QueueWaiter
 
 EXIT_OK = 0
@@ -63,10 +63,8 @@ MAX_JOBS_PER_POLL = 10  # the control plane's limit
 MAX_SESSIONS = 8  # open consoles at once, besides max_jobs operations
 CANCELLED_SUMMARY = "cancelled by the operator"
 EXIT_CANCELLED = jobs.EXIT_INVALID  # the protocol's exit code for a cancelled job: no retry
-UPLOAD_ATTEMPTS = 4  # PUTs of one result; each after the first goes to fresh URLs
 INTERRUPTED_SUMMARY = ("agent_restarted: the agent stopped while this attempt ran (killed or crashed) and "
                        "reported it when it came back")
-UPLOAD_EXPIRY_MARGIN = 5.0  # seconds: a URL this close to its expires_at (server time) is renewed before use
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +103,7 @@ class Runner:
                                              backoff_base=backoff_base, process=uuid.uuid4().hex)
         self.journal = journal or Journal.in_state_dir(config.state_dir)
         self.waiter = QueueWaiter(self.client, backoff_base=backoff_base)
+        self.results = ResultUploader(self.client, backoff_base=backoff_base)
         self.heartbeat = Heartbeat(self.client, host, interval=config.heartbeat_seconds, stop=self.stop,
                                    jobs_in_hand=self.running_job_ids, on_answer=self._apply_heartbeat_answer,
                                    on_unauthorized=self._die, approval_backoff_base=approval_backoff_base)
@@ -373,65 +372,13 @@ class Runner:
                      vm["state"] if vm else None)
 
     def _report(self, active: ActiveJob, result: jobs.Result) -> None:
-        outputs = self._upload_result(active, result)
+        outputs = self.results.upload(active, result.document)
         if active.abandoned.is_set():
             return
         job_id = active.job.job_id
         unless_refused(lambda: self.client.complete(job_id, active.claim_token, exit_code=result.exit_code,
                                                     summary=result.summary, outputs=outputs, vm=result.vm),
                        log, "job completion not recorded", job_id, level=logging.ERROR)
-
-    def _upload_result(self, active: ActiveJob, result: jobs.Result) -> list[str]:
-        """Upload the result JSON; a failed upload costs the document, not the completion."""
-        job_id = active.job.job_id
-        target = active.result_target
-        data = canonical_bytes(result.document)
-        if target is None:
-            log.warning("no upload URL for the result job_id=%s", job_id)
-            return []
-        if not target.takes(len(data)):
-            log.warning("result too large to upload job_id=%s bytes=%d", job_id, len(data))
-            return []
-        return ["result"] if self._put_result(active, target, data) else []
-
-    def _put_result(self, active: ActiveJob, target: UploadTarget, data: bytes) -> bool:
-        """PUT the result; when S3 refuses the URL (403) or it has expired, ask for fresh URLs and try again."""
-        job_id = active.job.job_id
-        backoff = Backoff(base=self.backoff_base)
-        for attempt in range(1, UPLOAD_ATTEMPTS + 1):
-            if attempt > 1 or self._expired(target):
-                fresh = self._fresh_target(active)
-                if fresh is None:
-                    return False
-                target = fresh
-            try:
-                self.client.upload(target.url, data)
-                return True
-            except UploadRefused as exc:
-                delay = backoff.next_delay()
-                log.warning("result upload refused job_id=%s attempt=%d error=%s; fresh URLs in %.1f s",
-                            job_id, attempt, exc, delay)
-                if attempt == UPLOAD_ATTEMPTS or active.abandoned.wait(delay):
-                    break
-            except ApiError as exc:  # connection errors and 5xx were retried inside upload()
-                log.warning("result upload failed job_id=%s error=%s", job_id, exc)
-                return False
-        log.warning("result not uploaded job_id=%s: giving up after %d attempts", job_id, attempt)
-        return False
-
-    def _expired(self, target: UploadTarget) -> bool:
-        return target.expires_at is not None and self.client.server_now() >= target.expires_at - UPLOAD_EXPIRY_MARGIN
-
-    def _fresh_target(self, active: ActiveJob) -> UploadTarget | None:
-        job_id = active.job.job_id
-        uploads = unless_refused(lambda: self.client.fresh_uploads(job_id, active.claim_token), log,
-                                 "fresh upload URLs not given", job_id)
-        if uploads is None:
-            return None
-        target = UploadTarget.of_result(uploads)
-        if target is None:
-            log.warning("fresh upload URLs without one for the result job_id=%s", job_id)
-        return target
 
     def _report_refusal(self, claim: Claim, refusal: Refused) -> None:
         log.warning("job refused job_id=%s reason=%s detail=%s", claim.job_id, refusal.reason, refusal.detail)
