@@ -58,8 +58,8 @@ class Claim:
 
     @classmethod
     def from_answer(cls, entry: object) -> Claim | None:
-        """The claim in one entry of a poll answer's `jobs`; None (logged) when no report about it could
-        be made."""
+        """The claim in one entry of a poll answer's `jobs`; None when the entry is not an object, or has no
+        claim token (logged: no report about it can be made)."""
         if not isinstance(entry, dict):
             return None
         envelope = entry.get("envelope")
