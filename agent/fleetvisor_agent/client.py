@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
 import jwt
@@ -30,6 +30,7 @@ import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import __version__
+from .claim import Claim, claims_in
 
 API_PREFIX = "/agent/v1"
 AUDIENCE = "fleetvisor-agent-api"
@@ -53,6 +54,7 @@ COMPLETE_BUDGET = 150.0  # a bit over one lease: after that the claim has lapsed
 DEREGISTER_BUDGET = 60.0
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class CallRefused(Exception):
@@ -87,6 +89,22 @@ class UploadRefused(ApiError):
 
 class Unreachable(ApiError):
     """Transient failures went on past the call's retry budget (or the agent is stopping)."""
+
+
+def unless_refused(call: Callable[[], T], logger: logging.Logger, what: str, job_id: str, *,
+                   level: int = logging.WARNING) -> T | None:
+    """`call()`'s answer about a job in hand; None when the control plane refused it, logged as `what`.
+
+    A lost claim (StaleClaim) and a lost identity (Unauthorized) are not shrugged off: they propagate, so
+    that the job is given up or the agent stops.
+    """
+    try:
+        return call()
+    except (StaleClaim, Unauthorized):
+        raise
+    except ApiError as exc:
+        logger.log(level, "%s job_id=%s error=%s", what, job_id, exc)
+        return None
 
 
 @dataclass(frozen=True)
@@ -217,8 +235,8 @@ class ControlPlane:
 
     def poll(self, wait: int, max_jobs: int = 1,
              on_cancel: Callable[[list[str]], None] | None = None,
-             rung: list[str] | None = None) -> list[dict[str, Any]]:
-        """Claimed jobs, or [] after about `wait` seconds; retries until answered or the agent stops.
+             rung: list[str] | None = None) -> list[Claim]:
+        """Claimed jobs (claim.py), or [] after about `wait` seconds; retries until answered or the agent stops.
 
         The answer may also name running jobs an operator cancelled (their ring
         ends the wait early); those go to `on_cancel`. `rung`: what the agent heard
@@ -232,8 +250,7 @@ class ControlPlane:
         cancels = answer.get("cancel")
         if on_cancel is not None and isinstance(cancels, list):
             on_cancel([job_id for job_id in cancels if isinstance(job_id, str)])
-        jobs = answer.get("jobs")
-        return [job for job in jobs if isinstance(job, dict)] if isinstance(jobs, list) else []
+        return claims_in(answer.get("jobs"))
 
     def doorbell(self) -> dict[str, Any]:
         """Where and with which short-lived credentials this agent waits on its own queue (sqs.QueueAccess);

@@ -22,6 +22,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
+from .claim import UploadTarget
 from .client import ApiError, ControlPlane, StaleClaim, Unauthorized
 from .verify import VerifiedJob
 
@@ -43,6 +44,7 @@ class ActiveJob:
     job: VerifiedJob
     claim_token: str
     lease_expires_at: object = None  # server time, as the latest lease answer said (checked when used)
+    result_target: UploadTarget | None = None  # where its result document goes, as its claim said
     abandoned: threading.Event = field(default_factory=threading.Event)
     cancel_requested: threading.Event = field(default_factory=threading.Event)
     timed_out: threading.Event = field(default_factory=threading.Event)  # ran past its time limit

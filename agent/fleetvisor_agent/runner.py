@@ -1,9 +1,10 @@
 """The agent's main loop: enrol, heartbeat, long-poll, and run each claimed job safely.
 
-For every claimed job: verify the envelope → on refusal report it and run
-nothing → journal the attempt (fsync'd) → mark it running with the first lease
-call → run the handler while a keeper thread renews the lease → upload the
-result JSON (with fresh URLs if S3 says the first ones expired) → complete. At
+For every claimed job (a claim.Claim, read once from the poll answer): verify
+the envelope → on refusal report it and run nothing → journal the attempt
+(fsync'd) → mark it running with the first lease call → run the handler while
+a keeper thread renews the lease (lease.py) → upload the result JSON
+(uploads.py: with fresh URLs if S3 says the first ones expired) → complete. At
 most `max_jobs` run at once, each in a worker of a thread pool; the handler
 itself runs in a thread of its own, so that a cancel (lease or heartbeat
 answer), or the operation's time limit passing (jobs/timeouts.py: exit code
@@ -32,6 +33,7 @@ from types import FrameType
 from typing import Any
 
 from . import jobs
+from .claim import Claim
 from .client import (
     APPROVAL_BACKOFF_BASE,
     BACKOFF_BASE,
@@ -41,8 +43,8 @@ from .client import (
     PendingApproval,
     StaleClaim,
     Unauthorized,
-    UploadRefused,
     approval_backoff,
+    unless_refused,
 )
 from .config import Config
 from .enrollment import FatalError, enroll, follow_announcement, prepare_state, state_lock
@@ -51,7 +53,8 @@ from .hypervisor.host import Host
 from .journal import Journal
 from .lease import LEASE_RENEW_SECONDS, ActiveJob, LeaseKeeper
 from .state import AgentState
-from .verify import Policy, Refused, VerifiedJob, canonical_bytes, unverified_job_id, verify
+from .uploads import ResultUploader
+from .verify import Policy, Refused, VerifiedJob, verify
 from .waiting import QueueWaiter
 
 EXIT_OK = 0
@@ -60,10 +63,8 @@ MAX_JOBS_PER_POLL = 10  # the control plane's limit
 MAX_SESSIONS = 8  # open consoles at once, besides max_jobs operations
 CANCELLED_SUMMARY = "cancelled by the operator"
 EXIT_CANCELLED = jobs.EXIT_INVALID  # the protocol's exit code for a cancelled job: no retry
-UPLOAD_ATTEMPTS = 4  # PUTs of one result; each after the first goes to fresh URLs
 INTERRUPTED_SUMMARY = ("agent_restarted: the agent stopped while this attempt ran (killed or crashed) and "
                        "reported it when it came back")
-UPLOAD_EXPIRY_MARGIN = 5.0  # seconds: a URL this close to its expires_at (server time) is renewed before use
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class Runner:
                                              pool_size=config.max_jobs + 4 + 2 * MAX_SESSIONS,
                                              backoff_base=backoff_base, process=uuid.uuid4().hex)
         self.journal = journal or Journal.in_state_dir(config.state_dir)
+        self.results = ResultUploader(self.client, backoff_base=backoff_base)
         self.heartbeat = Heartbeat(self.client, host, interval=config.heartbeat_seconds, stop=self.stop,
                                    jobs_in_hand=self.running_job_ids, on_answer=self._apply_heartbeat_answer,
                                    on_unauthorized=self._die, approval_backoff_base=approval_backoff_base)
@@ -184,7 +186,7 @@ class Runner:
             for index, item in enumerate(claimed):
                 pool.submit(self._process, item, index < free)
 
-    def _poll(self, free: int, failures: Backoff, approval: Backoff) -> list[dict[str, Any]] | None:
+    def _poll(self, free: int, failures: Backoff, approval: Backoff) -> list[Claim] | None:
         """Claimed jobs; None after a failure has been waited out (or the agent has to stop).
 
         The wait happens on the host's own queue when it can (waiting.py): a quiet one asks the API
@@ -240,10 +242,10 @@ class Runner:
 
     # -- one job ---------------------------------------------------------------------------------
 
-    def _process(self, claimed: dict[str, Any], holds_slot: bool) -> None:
+    def _process(self, claim: Claim, holds_slot: bool) -> None:
         slot = _Slot(self._slots if holds_slot else None)
         try:
-            self._handle_claim(claimed, slot)
+            self._handle_claim(claim, slot)
         except Unauthorized as exc:
             self._die(exc)
         except Exception as exc:  # a worker must survive anything one job does
@@ -252,74 +254,67 @@ class Runner:
         finally:
             slot.release()
 
-    def _handle_claim(self, claimed: dict[str, Any], slot: _Slot) -> None:
-        claim_token = claimed.get("claim_token")
-        if not isinstance(claim_token, str):
-            log.error("claimed job without a claim token ignored job_id=%s",
-                      _claimed_job_id(claimed))
-            return
+    def _handle_claim(self, claim: Claim, slot: _Slot) -> None:
         try:
-            job = self._verify(claimed.get("envelope"), claim_token)
+            job = self._verify(claim)
         except Refused as refusal:
-            self._report_refusal(claimed, claim_token, refusal)
+            self._report_refusal(claim, refusal)
             return
         except OSError as exc:
-            self._report_unjournaled(claimed, claim_token, exc)
+            self._report_unjournaled(claim, exc)
             return
         log.info("job accepted job_id=%s attempt=%d op=%s kid=%s args=%s", job.job_id, job.attempt, job.op, job.kid,
                  json.dumps(dict(job.args), sort_keys=True))
         try:
             if jobs.is_session(job.op):
-                self._run_session(job, claimed, claim_token, slot)
+                self._run_session(job, claim, slot)
             else:
-                self._start(job, claimed, claim_token)
+                self._start(job, claim)
         finally:
             self.journal.settle(job.job_id, job.attempt)
 
-    def _run_session(self, job: VerifiedJob, claimed: dict[str, Any], claim_token: str, slot: _Slot) -> None:
+    def _run_session(self, job: VerifiedJob, claim: Claim, slot: _Slot) -> None:
         """A console lives as long as its session: it gives its job slot back and counts against MAX_SESSIONS."""
         if not self._sessions.acquire(blocking=False):
             log.warning("session refused job_id=%s: %d sessions are open already", job.job_id, MAX_SESSIONS)
-            self._complete_unrun(job.job_id, claim_token, jobs.EXIT_TRANSIENT,
+            self._complete_unrun(job.job_id, claim.claim_token, jobs.EXIT_TRANSIENT,
                                  f"agent_busy: this host has {MAX_SESSIONS} consoles open already")
             return
         slot.release()
         try:
-            self._start(job, claimed, claim_token)
+            self._start(job, claim)
         finally:
             self._sessions.release()
 
-    def _start(self, job: VerifiedJob, claimed: dict[str, Any], claim_token: str) -> None:
-        active = ActiveJob(job, claim_token)
+    def _start(self, job: VerifiedJob, claim: Claim) -> None:
+        active = ActiveJob(job, claim.claim_token, result_target=claim.result_target)
         if not self._mark_running(active):
             return
         if active.cancel_requested.is_set():
-            self._settle(active, claimed, [])
+            self._settle(active, [])
         else:
-            self._run_job(active, claimed)
+            self._run_job(active)
 
     def _mark_running(self, active: ActiveJob) -> bool:
         """The first lease call (`running: true`); False if the job must not start. It may be cancelled already."""
         job = active.job
         try:
-            answer = self.client.lease(job.job_id, active.claim_token, running=True)
+            answer = unless_refused(lambda: self.client.lease(job.job_id, active.claim_token, running=True), log,
+                                    "job not started: could not mark it running", job.job_id)
         except StaleClaim:
             log.warning("job not started: the claim was lost job_id=%s attempt=%d", job.job_id, job.attempt)
             return False
-        except Unauthorized:
-            raise
-        except ApiError as exc:
-            log.warning("job not started: could not mark it running job_id=%s error=%s", job.job_id, exc)
+        if answer is None:
             return False
         active.lease_expires_at = answer.get("lease_expires_at")
         if answer.get("cancel"):
             active.cancel("cancelled by the operator before it started")
         return True
 
-    def _verify(self, envelope: object, claim_token: str) -> VerifiedJob:
+    def _verify(self, claim: Claim) -> VerifiedJob:
         """Verify, then journal the attempt; a concurrent duplicate loses the journal race as `replayed`."""
-        job = verify(envelope, self._policy(), self.client.server_now())
-        if not self.journal.record(job.job_id, job.attempt, claim_token):
+        job = verify(claim.envelope, self._policy(), self.client.server_now())
+        if not self.journal.record(job.job_id, job.attempt, claim.claim_token):
             raise Refused("replayed", f"attempt {job.attempt} of {job.job_id} was already started")
         return job
 
@@ -328,7 +323,7 @@ class Runner:
                       allowed_ops=jobs.allowed_ops(self.config.allowed_ops), args_valid=jobs.args_valid,
                       has_started=self.journal.has_started)
 
-    def _run_job(self, active: ActiveJob, claimed: dict[str, Any]) -> None:
+    def _run_job(self, active: ActiveJob) -> None:
         job = active.job
         outcome: list[jobs.Result] = []
         handler = threading.Thread(target=self._run_handler, args=(active, outcome), name=f"handler-{job.job_id}",
@@ -341,7 +336,7 @@ class Runner:
             with LeaseKeeper(self.client, active, self.lease_renew_seconds):
                 if not active.settled.wait(limit) and limit is not None:
                     active.time_out(limit)
-                self._settle(active, claimed, outcome, limit)
+                self._settle(active, outcome, limit)
         finally:
             with self._active_lock:
                 self._active.pop(job.job_id, None)
@@ -359,8 +354,7 @@ class Runner:
         finally:
             active.settled.set()
 
-    def _settle(self, active: ActiveJob, claimed: dict[str, Any], outcome: list[jobs.Result],
-                limit: float | None = None) -> None:
+    def _settle(self, active: ActiveJob, outcome: list[jobs.Result], limit: float | None = None) -> None:
         """Report the job: nothing if abandoned, cancelled once the operator asked, timed out past its limit,
         else the handler's result."""
         job = active.job
@@ -370,9 +364,9 @@ class Runner:
             if active.cancel_requested.is_set():
                 self._report_cancelled(active)
             elif active.timed_out.is_set() and limit is not None:
-                self._report(active, claimed, jobs.timed_out(job, limit))
+                self._report(active, jobs.timed_out(job, limit))
             else:
-                self._report(active, claimed, outcome[0])
+                self._report(active, outcome[0])
         except StaleClaim:
             log.warning("job result not recorded: the claim was lost job_id=%s attempt=%d", job.job_id,
                         job.attempt)
@@ -381,108 +375,39 @@ class Runner:
         """Complete a cancelled job at once, with the VM as it is now; no result document is uploaded."""
         job = active.job
         vm = jobs.vm_now(job, self.host)
-        try:
-            self.client.complete(job.job_id, active.claim_token, exit_code=EXIT_CANCELLED, summary=CANCELLED_SUMMARY,
-                                 outputs=[], vm=vm, cancelled=True)
-        except (StaleClaim, Unauthorized):
-            raise
-        except ApiError as exc:
-            log.error("job cancellation not recorded job_id=%s error=%s", job.job_id, exc)
-            return
-        log.info("job reported cancelled job_id=%s attempt=%d vm_state=%s", job.job_id, job.attempt,
-                 vm["state"] if vm else None)
+        answer = unless_refused(lambda: self.client.complete(job.job_id, active.claim_token, exit_code=EXIT_CANCELLED,
+                                                             summary=CANCELLED_SUMMARY, outputs=[], vm=vm,
+                                                             cancelled=True),
+                                log, "job cancellation not recorded", job.job_id, level=logging.ERROR)
+        if answer is not None:
+            log.info("job reported cancelled job_id=%s attempt=%d vm_state=%s", job.job_id, job.attempt,
+                     vm["state"] if vm else None)
 
-    def _report(self, active: ActiveJob, claimed: dict[str, Any], result: jobs.Result) -> None:
-        outputs = self._upload_result(active, claimed, result)
+    def _report(self, active: ActiveJob, result: jobs.Result) -> None:
+        outputs = self.results.upload(active, result.document)
         if active.abandoned.is_set():
             return
-        try:
-            self.client.complete(active.job.job_id, active.claim_token, exit_code=result.exit_code,
-                                 summary=result.summary, outputs=outputs, vm=result.vm)
-        except (StaleClaim, Unauthorized):
-            raise
-        except ApiError as exc:
-            log.error("job completion not recorded job_id=%s error=%s", active.job.job_id, exc)
-
-    def _upload_result(self, active: ActiveJob, claimed: dict[str, Any], result: jobs.Result) -> list[str]:
-        """Upload the result JSON; a failed upload costs the document, not the completion."""
         job_id = active.job.job_id
-        target = _result_target(claimed.get("uploads"))
-        data = canonical_bytes(result.document)
-        if target is None:
-            log.warning("no upload URL for the result job_id=%s", job_id)
-            return []
-        max_bytes = target.get("max_bytes")
-        if isinstance(max_bytes, int) and len(data) > max_bytes:
-            log.warning("result too large to upload job_id=%s bytes=%d", job_id, len(data))
-            return []
-        return ["result"] if self._put_result(active, target, data) else []
+        unless_refused(lambda: self.client.complete(job_id, active.claim_token, exit_code=result.exit_code,
+                                                    summary=result.summary, outputs=outputs, vm=result.vm),
+                       log, "job completion not recorded", job_id, level=logging.ERROR)
 
-    def _put_result(self, active: ActiveJob, target: dict[str, Any], data: bytes) -> bool:
-        """PUT the result; when S3 refuses the URL (403) or it has expired, ask for fresh URLs and try again."""
-        job_id = active.job.job_id
-        backoff = Backoff(base=self.backoff_base)
-        for attempt in range(1, UPLOAD_ATTEMPTS + 1):
-            if attempt > 1 or self._expired(target):
-                fresh = self._fresh_target(active)
-                if fresh is None:
-                    return False
-                target = fresh
-            try:
-                self.client.upload(target["url"], data)
-                return True
-            except UploadRefused as exc:
-                delay = backoff.next_delay()
-                log.warning("result upload refused job_id=%s attempt=%d error=%s; fresh URLs in %.1f s",
-                            job_id, attempt, exc, delay)
-                if attempt == UPLOAD_ATTEMPTS or active.abandoned.wait(delay):
-                    break
-            except ApiError as exc:  # connection errors and 5xx were retried inside upload()
-                log.warning("result upload failed job_id=%s error=%s", job_id, exc)
-                return False
-        log.warning("result not uploaded job_id=%s: giving up after %d attempts", job_id, attempt)
-        return False
+    def _report_refusal(self, claim: Claim, refusal: Refused) -> None:
+        log.warning("job refused job_id=%s reason=%s detail=%s", claim.job_id, refusal.reason, refusal.detail)
+        self._complete_unrun(claim.job_id, claim.claim_token, jobs.EXIT_INVALID, f"refused: {refusal.reason}")
 
-    def _expired(self, target: dict[str, Any]) -> bool:
-        expires_at = target.get("expires_at")
-        return (isinstance(expires_at, int | float) and not isinstance(expires_at, bool)
-                and self.client.server_now() >= expires_at - UPLOAD_EXPIRY_MARGIN)
-
-    def _fresh_target(self, active: ActiveJob) -> dict[str, Any] | None:
-        try:
-            uploads = self.client.fresh_uploads(active.job.job_id, active.claim_token)
-        except (StaleClaim, Unauthorized):
-            raise
-        except ApiError as exc:
-            log.warning("fresh upload URLs not given job_id=%s error=%s", active.job.job_id, exc)
-            return None
-        target = _result_target(uploads)
-        if target is None:
-            log.warning("fresh upload URLs without one for the result job_id=%s", active.job.job_id)
-        return target
-
-    def _report_refusal(self, claimed: dict[str, Any], claim_token: str, refusal: Refused) -> None:
-        job_id = _claimed_job_id(claimed)
-        log.warning("job refused job_id=%s reason=%s detail=%s", job_id, refusal.reason, refusal.detail)
-        self._complete_unrun(job_id, claim_token, jobs.EXIT_INVALID, f"refused: {refusal.reason}")
-
-    def _report_unjournaled(self, claimed: dict[str, Any], claim_token: str, exc: OSError) -> None:
-        job_id = _claimed_job_id(claimed)
-        log.error("job not started: the journal cannot be written job_id=%s error=%s", job_id, exc)
-        self._complete_unrun(job_id, claim_token, jobs.EXIT_TRANSIENT,
+    def _report_unjournaled(self, claim: Claim, exc: OSError) -> None:
+        log.error("job not started: the journal cannot be written job_id=%s error=%s", claim.job_id, exc)
+        self._complete_unrun(claim.job_id, claim.claim_token, jobs.EXIT_TRANSIENT,
                              "agent_error: cannot write the job journal")
 
     def _complete_unrun(self, job_id: str | None, claim_token: str, exit_code: int, summary: str) -> None:
         if job_id is None:
             # Nothing to address the report to; the claim lapses and the control plane retires the job.
             return
-        try:
-            self.client.complete(job_id, claim_token, exit_code=exit_code, summary=summary, outputs=[],
-                                 vm=None)
-        except (StaleClaim, Unauthorized):
-            raise
-        except ApiError as exc:
-            log.warning("refusal not recorded job_id=%s error=%s", job_id, exc)
+        unless_refused(lambda: self.client.complete(job_id, claim_token, exit_code=exit_code, summary=summary,
+                                                    outputs=[], vm=None),
+                       log, "refusal not recorded", job_id)
 
     # -- heartbeat answers ------------------------------------------------------------------------
 
@@ -532,20 +457,6 @@ def _install_signal_handlers(runner: Runner) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-
-
-def _result_target(uploads: object) -> dict[str, Any] | None:
-    """The `result` entry of a claim's (or a renewal's) uploads, if it has a URL."""
-    target = uploads.get("result") if isinstance(uploads, dict) else None
-    return target if isinstance(target, dict) and isinstance(target.get("url"), str) else None
-
-
-def _claimed_job_id(claimed: dict[str, Any]) -> str | None:
-    """The id to address a report about an unrun claim to: the claim's own, else the envelope's."""
-    job_id = claimed.get("job_id")
-    if isinstance(job_id, str) and 0 < len(job_id) <= 200:
-        return job_id
-    return unverified_job_id(claimed.get("envelope"))
 
 
 class _Slot:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from collections.abc import Iterator
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fleetvisor_agent.claim import Claim
 from fleetvisor_agent.client import (
     ApiError,
     Backoff,
@@ -21,6 +23,7 @@ from fleetvisor_agent.client import (
     UploadRefused,
     approval_backoff,
     mint_agent_jwt,
+    unless_refused,
 )
 from fleetvisor_agent.state import b64url_encode
 
@@ -192,7 +195,7 @@ def test_an_unreachable_control_plane_is_unreachable(agent_key: Ed25519PrivateKe
 def test_poll_asks_for_the_wait_and_returns_claimed_jobs(fake: FakeControlPlane, client: ControlPlane) -> None:
     claimed = fake.queue_job("vm.start", "6695eb01-f6a4-8304-79aa-97f2502e193f", job_id="job_1")
 
-    assert client.poll(7, max_jobs=3) == [claimed]
+    assert client.poll(7, max_jobs=3) == [Claim.from_answer(claimed)]
     [call] = fake.calls_to("/poll")
     assert call.query == {"wait": ["7"]} and call.json() == {"max_jobs": 3}
 
@@ -274,3 +277,25 @@ def test_server_clock_applies_the_observed_offset() -> None:
     clock.observe(2199)
 
     assert clock.now() == 2199.5  # whole-second server time, centred
+
+
+def test_unless_refused_gives_the_answer_or_logs_a_refusal_as_none(fake: FakeControlPlane, client: ControlPlane,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    log = logging.getLogger("fleetvisor_agent.test")
+    assert unless_refused(lambda: client.lease("job_a", "ct", running=True), log, "not renewed", "job_a") is not None
+
+    fake.fail_next = [400]
+    with caplog.at_level(logging.WARNING, logger="fleetvisor_agent.test"):
+        answer = unless_refused(lambda: client.lease("job_a", "ct", running=True), log, "not renewed", "job_a")
+
+    assert answer is None
+    assert caplog.messages == ["not renewed job_id=job_a error=400 unavailable: try later"]
+
+
+@pytest.mark.parametrize(("switch", "error"), [("stale", StaleClaim), ("revoked", Unauthorized)])
+def test_unless_refused_lets_a_lost_claim_or_identity_through(fake: FakeControlPlane, client: ControlPlane,
+                                                              switch: str, error: type[Exception]) -> None:
+    setattr(fake, switch, True)
+
+    with pytest.raises(error):
+        unless_refused(lambda: client.lease("job_a", "ct", running=True), logging.getLogger(__name__), "x", "job_a")

@@ -189,6 +189,56 @@ def test_a_lost_claim_is_not_run(fake: FakeControlPlane, node_uri: str, tmp_path
     assert not fake.calls_to("/job_a/complete")
 
 
+# -- claims the control plane got wrong ------------------------------------------------------------
+
+def queue_raw(fake: FakeControlPlane, claimed: dict[str, Any]) -> None:
+    """Queue a claim exactly as given, however malformed."""
+    with fake.lock:
+        fake.queued.append(claimed)
+
+
+def test_a_claim_without_a_claim_token_is_ignored_and_its_slot_freed(fake: FakeControlPlane, node_uri: str,
+                                                                     tmp_path: Path) -> None:
+    bad = fake.queue_job("vm.suspend", WEB1, job_id="job_x")
+    with fake.lock:
+        fake.queued.remove(bad)
+    queue_raw(fake, {**bad, "claim_token": None})
+    fake.queue_job("vm.suspend", WEB1, job_id="job_a")
+    agent = start(dataclasses.replace(config_for(fake, tmp_path / "state", node_uri), max_jobs=1))
+
+    done = wait_until(lambda: completions(fake).get("job_a"))
+    agent.stop()
+
+    assert done["exit_code"] == 0
+    assert not [call for call in fake.calls if "/job_x/" in call.path]
+    assert Journal(tmp_path / "state" / "journal.jsonl").entries() == [("job_a", 1)]
+
+
+def test_a_claim_with_a_malformed_envelope_is_refused_and_reported_to_its_job_id(
+        fake: FakeControlPlane, node_uri: str, tmp_path: Path) -> None:
+    queue_raw(fake, {"job_id": "job_m", "envelope": {"v": 1}, "claim_token": "ct-job_m-1"})
+    agent = start(config_for(fake, tmp_path / "state", node_uri))
+
+    done = wait_until(lambda: completions(fake).get("job_m"))
+    agent.stop()
+
+    assert done == {"claim_token": "ct-job_m-1", "exit_code": 1, "summary": "refused: malformed", "outputs": [],
+                    "vm": None}
+    assert not fake.calls_to("/job_m/lease")
+
+
+def test_a_claim_naming_no_job_is_refused_silently_and_the_next_one_runs(fake: FakeControlPlane, node_uri: str,
+                                                                        tmp_path: Path) -> None:
+    queue_raw(fake, {"envelope": "nope", "claim_token": "ct-nowhere-1"})
+    fake.queue_job("vm.suspend", WEB1, job_id="job_a")
+    agent = start(dataclasses.replace(config_for(fake, tmp_path / "state", node_uri), max_jobs=1))
+
+    done = wait_until(lambda: completions(fake).get("job_a"))
+    agent.stop()
+
+    assert done["exit_code"] == 0 and list(completions(fake)) == ["job_a"]
+
+
 def test_with_libvirt_down_jobs_fail_as_transient(fake: FakeControlPlane, tmp_path: Path) -> None:
     fake.queue_job("vm.start", DB1, job_id="job_a")
     agent = start(config_for(fake, tmp_path / "state", f"test://{tmp_path}/missing.xml"))
