@@ -6,9 +6,10 @@ moto, the API, and a real agent on a libvirt test-driver host with 4 VMs):
 - an idle host: the agent alone, for --minutes (default 10). Its heartbeats
   are sampled: the bench's agent beats every BEAT_SAMPLE_SECONDS so even a
   quick window holds real ones, and the month is priced per measured beat at
-  the design's own interval (7 minutes now, 30 s before). Its credential
-  renewals (`POST /agent/v1/doorbell`, once an hour) are priced per call
-  measured since the stack started, at that cadence;
+  the design's own interval (7 minutes now, 30 s before). Its doorbell calls
+  (credential renewals, about hourly; without a doorbell, a look for one every
+  10 minutes) are priced per call measured since the stack started, at that
+  cadence;
 - 100 jobs: suspend/resume sent one after another as the hosts page sends
   them (bench/cost_clients.py); priced as what they add to an idle host (the
   window's cost minus the idle rate over the same time); the dispatch p50/p99
@@ -51,7 +52,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ sys.path[:0] = [str(REPO), str(REPO / "agent"), str(REPO / "functions")]
 from chalicelib.settings import Settings  # noqa: E402
 from fleetvisor_agent.config import DEFAULT_HEARTBEAT_SECONDS  # noqa: E402
 from fleetvisor_agent.sigv4 import REFRESH_MARGIN  # noqa: E402
+from fleetvisor_agent.waiting import NO_DOORBELL_SECONDS  # noqa: E402
 
 from bench.cost_clients import ConsoleAgent, HostsPage, JobsOperator  # noqa: E402
 from bench.hosts import many_vms_node  # noqa: E402
@@ -88,6 +90,7 @@ DOORBELL = "POST /agent/v1/doorbell"
 class Design:
     name: str
     heartbeat_seconds: float  # how often this design's agents beat
+    doorbell_seconds: float  # how often they call `POST /agent/v1/doorbell`
     agent_env: Mapping[str, str] = field(default_factory=dict)
     api_env: Mapping[str, str] = field(default_factory=dict)
     hosts_page: Callable[[str, str], HostsPage] = HostsPage
@@ -96,9 +99,9 @@ class Design:
 
 
 # Before: every agent waits in the API's long poll (what agents fall back to; no doorbell role).
-API_POLL = Design("API long poll", 30.0, api_env={"FLEETVISOR_DOORBELL_ROLE_ARN": ""})
+API_POLL = Design("API long poll", 30.0, NO_DOORBELL_SECONDS, api_env={"FLEETVISOR_DOORBELL_ROLE_ARN": ""})
 # Now: agents wait on their own SQS queue (the local stack's default), calling the API to claim and heartbeat.
-OWN_QUEUE = Design("own queue", DEFAULT_HEARTBEAT_SECONDS)
+OWN_QUEUE = Design("own queue", DEFAULT_HEARTBEAT_SECONDS, CREDENTIAL_SECONDS - REFRESH_MARGIN)
 DESIGNS = (API_POLL, OWN_QUEUE)
 
 
@@ -332,8 +335,8 @@ def _scenarios(run: Run, plan: Plan) -> Column:
              f"{sum(console.direct_s3.values())} presigned S3 requests",
              f"jobs: {len(claims)} in {jobs.seconds:.0f} s",
              f"idle host: heartbeats sampled every {BEAT_SAMPLE_SECONDS:.0f} s (the per-minute rates above), priced "
-             f"at one per {run.design.heartbeat_seconds:.0f} s; credentials renewed every "
-             f"{(CREDENTIAL_SECONDS - REFRESH_MARGIN) / 60:.0f} min"]
+             f"at one per {run.design.heartbeat_seconds:.0f} s; a doorbell call every "
+             f"{run.design.doorbell_seconds / 60:.0f} min"]
     return Column(usages, rates, claims, notes)
 
 
@@ -342,18 +345,24 @@ def _scenarios(run: Run, plan: Plan) -> Column:
 
 def idle_month(idle: Window, whole: Window, design: Design) -> Usage:
     """An idle host's month: its waiting as measured, its beats per measured beat at the design's interval,
-    and its credential renewals per measured call, once per credential lifetime (less the agent's margin)."""
+    and its `doorbell` calls per measured call at their cadence (credential renewals on its own queue; a
+    look for a doorbell every NO_DOORBELL_SECONDS in the API's long poll)."""
     beats = idle.requests.get(HEARTBEAT, {}).get("requests", 0)
     if not beats:
         raise SystemExit(f"cost: no heartbeat in the {idle.seconds:.0f} s idle window")
-    waiting = idle.usage(lambda kind: api_routes(kind) and kind not in (HEARTBEAT, DOORBELL))
-    month = waiting.scaled(MONTH / idle.seconds)
-    month += idle.usage(lambda kind: kind == HEARTBEAT).scaled(MONTH / design.heartbeat_seconds / beats)
-    renewals = whole.requests.get(DOORBELL, {}).get("requests", 0)
-    if renewals:
-        month += whole.usage(lambda kind: kind == DOORBELL).scaled(
-            MONTH / (CREDENTIAL_SECONDS - REFRESH_MARGIN) / renewals)
+    beat = _api_only(idle.usage(lambda kind: kind == HEARTBEAT))
+    asked = _api_only(idle.usage(lambda kind: kind == DOORBELL))
+    month = (idle.usage(api_routes) - beat - asked).scaled(MONTH / idle.seconds)
+    month += beat.scaled(MONTH / design.heartbeat_seconds / beats)
+    calls = whole.requests.get(DOORBELL, {}).get("requests", 0)
+    if calls:
+        month += _api_only(whole.usage(lambda kind: kind == DOORBELL)).scaled(MONTH / design.doorbell_seconds / calls)
     return month
+
+
+def _api_only(usage: Usage) -> Usage:
+    """A usage without the window's presigned S3 and queue requests (which no one route makes)."""
+    return replace(usage, direct_s3={}, direct_sqs=0.0)
 
 
 def pct(values: list[float], p: float) -> float:

@@ -57,7 +57,8 @@ class Heartbeat:
     def __init__(self, client: ControlPlane, host: Host, *, interval: float, stop: threading.Event,
                  jobs_in_hand: Callable[[], list[str]], on_answer: Callable[[dict[str, Any]], None],
                  on_unauthorized: Callable[[Unauthorized], None],
-                 approval_backoff_base: float = APPROVAL_BACKOFF_BASE) -> None:
+                 approval_backoff_base: float = APPROVAL_BACKOFF_BASE,
+                 waiting_on: Callable[[], str] = lambda: "api") -> None:
         self.interval = interval
         self.soon_seconds = SOON_SECONDS
         self.event_seconds = EVENT_SECONDS
@@ -65,6 +66,7 @@ class Heartbeat:
         self._host = host
         self._stop = stop
         self._jobs_in_hand = jobs_in_hand
+        self._waiting_on = waiting_on
         self._on_answer = on_answer
         self._on_unauthorized = on_unauthorized
         self._wakeup = threading.Condition()
@@ -102,7 +104,9 @@ class Heartbeat:
     def beat(self) -> None:
         capabilities, vms = self._report()
         try:
-            answer = self._client.heartbeat(capabilities, vms, self._jobs_in_hand(), budget=self.interval)
+            # Where the agent waits ("queue" or "api"), so the operator sees a host that costs Lambda time.
+            answer = self._client.heartbeat({**capabilities, "waiting_on": self._waiting_on()}, vms,
+                                            self._jobs_in_hand(), budget=self.interval)
         except Unauthorized as exc:
             self._on_unauthorized(exc)
             return

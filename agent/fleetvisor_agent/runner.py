@@ -105,7 +105,8 @@ class Runner:
         self.results = ResultUploader(self.client, backoff_base=backoff_base)
         self.heartbeat = Heartbeat(self.client, host, interval=config.heartbeat_seconds, stop=self.stop,
                                    jobs_in_hand=self.running_job_ids, on_answer=self._apply_heartbeat_answer,
-                                   on_unauthorized=self._die, approval_backoff_base=approval_backoff_base)
+                                   on_unauthorized=self._die, approval_backoff_base=approval_backoff_base,
+                                   waiting_on=lambda: "queue" if self.waiter.in_use else "api")
         self.waiter = QueueWaiter(self.client, backoff_base=backoff_base, on_ping=self.heartbeat.now,
                                   on_console=self._console_rung, stop=self.stop)
         self.lease_renew_seconds = LEASE_RENEW_SECONDS
@@ -115,6 +116,7 @@ class Runner:
         self._active: dict[str, ActiveJob] = {}
         self._active_lock = threading.Lock()
         self._claimed_once = False
+        self._waiting_on_queue = False
         self._refused_announcement: str | None = None  # the last refusal's detail, so it is logged once
 
     def run(self) -> int:
@@ -195,6 +197,7 @@ class Runner:
         try:
             if self._claimed_once:
                 rung = self.waiter.wait()
+                self._note_where_waiting()
                 if rung is not None and not rung:
                     return []
             else:
@@ -217,6 +220,13 @@ class Runner:
         approval.reset()
         self._claimed_once = True
         return claimed
+
+    def _note_where_waiting(self) -> None:
+        """A host that starts or stops waiting on its own queue says so in a moment (its heartbeat's
+        `waiting_on`), not at its next regular beat: waiting in the API is what the operator pays for."""
+        if self.waiter.in_use != self._waiting_on_queue:
+            self._waiting_on_queue = self.waiter.in_use
+            self.heartbeat.soon()
 
     def _console_rung(self, console_id: str) -> None:
         """An operator typed into a console session (console input reaching the session: issue 15)."""
