@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 
 from infra.local import REPO, LocalStack, StackConfig, free_port
+from tests.agent.conftest import STUBBORN1
 from tests.conftest import ADMIN_PASSWORD, wait_until
 
-from .fault_helpers import HOST, Operator, agent_log
+from .fault_helpers import HOST, Operator, agent_log, stubborn_host
 from .tcp_proxy import TcpProxy
 
 HEARTBEAT_SECONDS = 2
@@ -201,3 +202,22 @@ def test_a_watched_host_answers_a_ping_at_once_and_a_dead_one_shows_stale(queued
     assert watched()["status"] == "online"  # asked just now
     time.sleep(PING_ANSWER_SECONDS + 0.5)
     assert watched()["status"] == "stale"  # nobody answered: the page shows it, minutes before a beat is due
+
+
+def test_a_cancel_reaches_a_running_job_through_the_queue_within_three_seconds(queued: LocalStack, op: Operator,
+                                                                               tmp_path: Path) -> None:
+    # Beats an hour apart: only the ring can bring the cancel (a lease renewal is 40 s away too).
+    with stubborn_host(queued, tmp_path / "stubborn.xml", extra_env={"FLEETVISOR_AGENT_HEARTBEAT_SECONDS": "3600"}) \
+            as stubborn:
+        wait_until(lambda: on_its_queue(agent_log(queued)), timeout=40, what="the agent back on its queue")
+        job_id = stubborn.act("shutdown", vm=STUBBORN1, timeout_seconds=60)  # waits 60 s for a VM that ignores it
+        wait_until(lambda: stubborn.job(job_id)["status"] == "running", timeout=10, what="the shutdown running")
+        asked = time.monotonic()
+        answer = stubborn.session.post(f"{queued.url}/api/jobs/{job_id}/cancel", timeout=10)
+        assert answer.status_code == 200, answer.text
+
+        job = stubborn.wait_final(job_id, timeout=10)
+        took = time.monotonic() - asked
+
+    assert (job["status"], job["summary"]) == ("cancelled", "cancelled by the operator"), job
+    assert took < 3, took  # the cancel's ring on the queue, not the lease's next renewal
