@@ -116,6 +116,11 @@ def test_a_disabled_owner_disables_the_key(client: Client, make_operator: Any) -
         {"name": "bad\nname", "scopes": ["read"]},
         {"scopes": ["read"]},
         {"name": "x", "scopes": ["read"], "expires_in_days": -1},
+        # "Never expires" is said by leaving it out (or null), never by a falsy value that reads like one.
+        {"name": "x", "scopes": ["read"], "expires_in_days": 0},
+        {"name": "x", "scopes": ["read"], "expires_in_days": False},
+        {"name": "x", "scopes": ["read"], "expires_in_days": ""},
+        {"name": "x", "scopes": ["read"], "expires_in_days": []},
     ],
 )
 def test_bad_key_requests_create_nothing(client: Client, make_operator: Any, body: dict) -> None:
@@ -132,3 +137,21 @@ def test_another_operators_key_cannot_be_revoked(client: Client, make_operator: 
     answer = client.http.delete(f"/api/api-keys/{key['key_id']}", headers=other.headers)
     assert (answer.status_code, answer.json_body["error"]["code"]) == (404, "api_key_not_found")
     assert ApiKey.get(key["key_id"]).revoked is False
+
+
+def test_reading_another_owners_objects_needs_an_admin_key_not_a_read_key(client: Client, make_operator: Any,
+                                                                          enrol: Any) -> None:
+    owner: Operator = make_operator()
+    enrol(owner)
+    admin: Operator = make_operator("admin")
+    read_key = _create(client, admin, ["read"])["secret"]
+    admin_key = _create(client, admin, ["admin"])["secret"]
+
+    others = (f"/api/agents?owner={owner.user_id}", f"/api/audit?owner={owner.user_id}", "/api/audit?owner=anonymous")
+    for path in others:
+        refused = client.http.get(path, headers=_as_key(read_key))
+        assert (refused.status_code, refused.json_body["error"]["code"]) == (403, "insufficient_scope"), path
+        assert client.http.get(path, headers=_as_key(admin_key)).status_code == 200, path
+    hosts = client.http.get(f"/api/agents?owner={owner.user_id}", headers=_as_key(admin_key)).json_body["agents"]
+    assert len(hosts) == 1
+    assert client.http.get("/api/agents", headers=_as_key(read_key)).status_code == 200  # its own: a read

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from chalice.local import LambdaEventConverter
@@ -76,3 +77,65 @@ def test_counters_are_per_window() -> None:
     ids = [c for c, _ in throttle._counters("A@Example.com", "10.0.0.1")]
     window = int(time.time()) // 900
     assert ids == [f"acct#a@example.com#{window}", f"src#10.0.0.1#{window}"]
+
+
+def _clear(prefix: str) -> None:
+    for counter in Throttle.scan(Throttle.counter_id.startswith(prefix)):
+        counter.delete()
+
+
+def test_a_burst_of_concurrent_guesses_hashes_no_more_than_the_limit(make_operator: Any,
+                                                                     monkeypatch: Any) -> None:
+    """Thirty wrong passwords at once on one account (each from its own address): each races for a slot
+    before hashing, on dynalite's atomic conditional writes, and only the limit's worth are hashed."""
+    from chalicelib.auth import logic, passwords
+
+    op: Operator = make_operator()
+    hashed: list[int] = []
+    verify = passwords.verify_password
+
+    def counted(password: str, stored: str) -> bool:
+        hashed.append(1)
+        return verify(password, stored)
+
+    monkeypatch.setattr(passwords, "verify_password", counted)
+
+    def guess(i: int) -> int:
+        try:
+            logic.login(op.email, f"wrong password {i:04d}", "burst", f"198.51.100.{i}")
+        except Exception as exc:  # noqa: BLE001 - the answer's status is what is compared
+            return int(getattr(exc, "status", 500))
+        return 200
+
+    with ThreadPoolExecutor(max_workers=30) as pool:
+        statuses = list(pool.map(guess, range(30)))
+
+    limit = settings().throttle_per_account
+    assert len(hashed) == limit, statuses
+    assert sorted(statuses) == [401] * limit + [429] * (30 - limit)
+    _clear(f"acct#{op.email}#")
+
+
+def test_a_right_password_gives_its_slot_back(client: Client, make_operator: Any) -> None:
+    op: Operator = make_operator()
+    for _ in range(settings().throttle_per_account - 1):
+        assert _login(client, op.email, "wrong password here").status_code == 401
+    for _ in range(5):  # successes do not fill the window
+        assert _login(client, op.email, PASSWORD).status_code == 200
+    assert _login(client, op.email, "wrong password here").status_code == 401
+    assert _login(client, op.email, PASSWORD).status_code == 429
+    _clear(f"acct#{op.email}#")
+
+
+def test_wrong_current_passwords_count_with_the_accounts_login_failures(client: Client, make_operator: Any) -> None:
+    op: Operator = make_operator()
+    headers = {**JSON, **op.headers}
+
+    def change(current: str) -> Any:
+        return client.http.post("/api/me/password", headers=headers, body=json.dumps(
+            {"current_password": current, "new_password": "a brand new password 42"}))
+
+    answers = [change("not my password at all").status_code for _ in range(settings().throttle_per_account + 2)]
+    assert answers == [400] * settings().throttle_per_account + [429, 429]
+    assert _login(client, op.email, PASSWORD).status_code == 429  # a stolen token bought no extra guesses
+    _clear(f"acct#{op.email}#")

@@ -37,7 +37,10 @@ def create(owner_id: str, body: dict[str, Any]) -> tuple[ApiKey, str]:
     scopes = validate.array(body, "scopes", max_items=len(SCOPES))
     if not scopes or any(s not in SCOPES for s in scopes):
         raise Invalid(f"'scopes' must list one or more of {', '.join(SCOPES)}.")
-    days = validate.integer(body, "expires_in_days", low=1, high=3650) if body.get("expires_in_days") else None
+    # Absent or null: never expires. Anything else must be a whole number of days (0, false, "" or [] is a
+    # mistake, not "never").
+    days = validate.integer(body, "expires_in_days", low=1, high=3650) if body.get("expires_in_days") is not None \
+        else None
     if sum(1 for _ in ApiKey.by_owner.query(owner_id)) >= MAX_KEYS:
         raise Invalid(f"An account may hold at most {MAX_KEYS} API keys.", "too_many_keys")
     key_id = secrets.token_hex(8)

@@ -68,6 +68,10 @@ def target_owner(call: Call) -> str:
         return who.user_id
     if who.role != "admin":
         raise Forbidden("Only administrators may look at another owner's objects.", "admin_required")
+    if who.scopes is not None and not api_keys.allows(set(who.scopes), "admin"):
+        # Reading another owner's hosts is an admin power, not a read: a key needs the admin scope for it.
+        raise Forbidden("This API key lacks the 'admin' scope, which reading another owner's objects needs.",
+                        "insufficient_scope")
     owner = owner[:64]
     audit.record(who.user_id, actor=who.user_id, action="admin.read_other", target=owner,
                  source_ip=call.source_ip, user_agent=call.user_agent, detail={"path": call.request.path})

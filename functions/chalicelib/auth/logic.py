@@ -83,15 +83,15 @@ def login(email: str, password: str, user_agent: str, source_ip: str) -> Login:
     """A new session, or the same Unauthorized for every failure (after similar work)."""
     if len(password) > passwords.MAX_LENGTH:
         raise Invalid(f"The password may be at most {passwords.MAX_LENGTH} characters.", "weak_password")
-    throttle.check(email, source_ip)
+    slots = throttle.take(email, source_ip)
     try:
         user = find_by_email(email)
     except Invalid:
         user = None
     ok = passwords.verify_password(password, user.password_hash if user is not None else passwords.DUMMY_HASH)
     if user is None or not ok or user.disabled:
-        throttle.record_failure(email, source_ip)
         raise Unauthorized("The email or password is not correct.", "invalid_credentials")
+    throttle.give_back(slots)
     if passwords.needs_rehash(user.password_hash):
         user.update(actions=[User.password_hash.set(passwords.hash_password(password))])
     return start_session(user, user_agent, source_ip)
@@ -121,8 +121,12 @@ def end_all_sessions(user: User) -> None:
 
 def change_password(who: Principal, current: str, new: str, user_agent: str, source_ip: str) -> Login:
     user = get_user(who.user_id)
-    if user is None or not passwords.verify_password(current, user.password_hash):
+    if user is None:
+        raise Unauthorized("The account no longer exists.")
+    slots = throttle.take(user.email, source_ip)
+    if not passwords.verify_password(current, user.password_hash):
         raise Invalid("The current password is not correct.", "invalid_credentials")
+    throttle.give_back(slots)
     passwords.check_rules(new, user.email)
     user.update(actions=[User.password_hash.set(passwords.hash_password(new))])
     end_all_sessions(user)
