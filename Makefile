@@ -26,6 +26,7 @@ test: setup lint frontend-test
 bench: setup
 	@$(PY) bench/dispatch.py
 	@$(PY) bench/auth.py
+	@$(PY) bench/concurrency.py
 	@$(PY) bench/lambda_package.py
 	@$(PY) bench/cost.py --quick
 	@$(PY) bench/requests_per_job.py

@@ -26,7 +26,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from chalice.cli.factory import CLIFactory
-from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer, LocalGatewayException
+from chalice.local import (
+    ChaliceRequestHandler,
+    CustomLocalChalice,
+    LocalChalice,
+    LocalDevServer,
+    LocalGatewayException,
+    ThreadedHTTPServer,
+)
 
 from infra.meter import METER_FILE_ENV, Meter
 
@@ -106,6 +113,13 @@ class FleetvisorHandler(ChaliceRequestHandler):
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _route
 
 
+class BurstServer(ThreadedHTTPServer):
+    """Chalice's threaded server with a listen backlog for bursts: Python's default of 5 reset 13 of 50
+    concurrent logins and timed out 5 of 200 concurrent reads (bench/concurrency.py measures it)."""
+
+    request_queue_size = 1024
+
+
 def make_server(host: str, port: int, spa_dir: Path | None, stage: str = "local",
                 meter: Meter | None = None) -> LocalDevServer:
     factory = CLIFactory(project_dir=str(FUNCTIONS))
@@ -116,7 +130,7 @@ def make_server(host: str, port: int, spa_dir: Path | None, stage: str = "local"
     if meter is not None:
         meter.know_routes(list(app.routes))
     handler = type("Handler", (FleetvisorHandler,), {"spa_dir": spa_dir, "meter": meter})
-    return LocalDevServer(app, config, host, port, handler_cls=handler)
+    return LocalDevServer(app, config, host, port, handler_cls=handler, server_cls=BurstServer)
 
 
 def start_sweeper(seconds: float) -> threading.Thread:
