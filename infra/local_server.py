@@ -35,6 +35,7 @@ from chalice.local import (
     ThreadedHTTPServer,
 )
 
+from infra.browser_headers import aws_s3_origin, origin_of, security_headers
 from infra.meter import METER_FILE_ENV, Meter
 
 FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
@@ -51,6 +52,17 @@ class FleetvisorHandler(ChaliceRequestHandler):
     disable_nagle_algorithm = True
     spa_dir: Path | None = None
     meter: Meter | None = None
+    # What CloudFront's response-headers policy adds in AWS (infra/browser_headers.py), on every answer here.
+    browser_headers: dict[str, str] = {}
+
+    def send_header(self, keyword: str, value: str) -> None:
+        if keyword.lower() not in {name.lower() for name in self.browser_headers}:  # ours override, as in AWS
+            super().send_header(keyword, value)
+
+    def end_headers(self) -> None:
+        for name, value in self.browser_headers.items():
+            super().send_header(name, value)
+        super().end_headers()
 
     def _route(self) -> None:
         if self.meter is None:
@@ -100,7 +112,6 @@ class FleetvisorHandler(ChaliceRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(body)))
-        self.send_header("X-Content-Type-Options", "nosniff")
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
@@ -129,7 +140,11 @@ def make_server(host: str, port: int, spa_dir: Path | None, stage: str = "local"
     app.__class__ = CustomLocalChalice
     if meter is not None:
         meter.know_routes(list(app.routes))
-    handler = type("Handler", (FleetvisorHandler,), {"spa_dir": spa_dir, "meter": meter})
+    # Presigned URLs name the public S3 endpoint when one is set, else the one the API itself uses.
+    s3_endpoint = os.environ.get("FLEETVISOR_S3_PUBLIC_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL", "")
+    s3_origin = origin_of(s3_endpoint) if s3_endpoint else aws_s3_origin(os.environ.get("AWS_DEFAULT_REGION", ""))
+    headers = security_headers(s3_origin, https=False)
+    handler = type("Handler", (FleetvisorHandler,), {"spa_dir": spa_dir, "meter": meter, "browser_headers": headers})
     return LocalDevServer(app, config, host, port, handler_cls=handler, server_cls=BurstServer)
 
 
