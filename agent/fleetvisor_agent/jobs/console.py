@@ -15,9 +15,9 @@ How it waits between fetches depends on where the agent waits for work:
   API while nobody types. A ring that never comes is covered twice: an
   `output` answer that says `input_waiting` (a console that prints) counts as
   one, and a quiet console fetches anyway every minute
-  (waiting.SAFETY_FETCH_SECONDS); so
-  input waits at most that long, and the fetch is also how an idle session's
-  close reaches a console nobody types into.
+  (waiting.SAFETY_FETCH_SECONDS), so input waits at most that long; that
+  fetch is also how an idle session's close reaches a console nobody types
+  into.
 - in the API (no doorbell, the queue unusable for a while, or every job slot
   busy so that nothing reads the queue): it long-polls `input` (wait
   INPUT_WAIT), as agents did before the ring. It looks up every
