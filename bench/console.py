@@ -9,6 +9,11 @@ here with a direct libvirt stream), so the figures are a slight upper bound.
 Markers go out 0.2–0.8 s apart, each the first byte after a quiet spell: the
 case an operator typing at a prompt meets.
 
+Latency, keystroke → its echo readable: the other way round, a marker typed
+through `POST .../input` (as the web app sends a keystroke) until the
+shell's echo of it is readable, so the input path (the console's ring on
+the agent's own queue, a fetch, the write into the port) is in it too.
+
 S3 requests per console-minute, idle and busy: each chunk costs one PUT (the
 agent), one HeadObject (the control plane checks it) and one GET per reader;
 nothing else touches S3 (presigning is local). The benchmark counts the
@@ -25,6 +30,7 @@ import tempfile
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import libvirt
@@ -57,7 +63,8 @@ def pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def latency(term: ConsoleTerminal, relay: socket.socket) -> list[float]:
+def latency(term: ConsoleTerminal, send: Callable[[bytes], None], prefix: str) -> list[float]:
+    """Milliseconds from `send(marker)` until a reader has the marker, for SAMPLES markers."""
     sent: dict[bytes, float] = {}
     seen: dict[bytes, float] = {}
     stop = threading.Event()
@@ -73,15 +80,22 @@ def latency(term: ConsoleTerminal, relay: socket.socket) -> list[float]:
     reader.start()
     for index in range(SAMPLES):
         time.sleep(random.uniform(0.2, 0.8))  # noqa: S311 - spacing, not security
-        marker = f"LAT{index:04d}X".encode()
+        marker = f"{prefix}{index:04d}X".encode()
         sent[marker] = time.monotonic()
-        relay.sendall(marker + b"\n")
+        send(marker)
         deadline = time.monotonic() + 10
         while marker not in seen and time.monotonic() < deadline:
             time.sleep(0.001)
     stop.set()
     reader.join(timeout=10)
     return [(seen[marker] - sent[marker]) * 1000 for marker in sent if marker in seen]
+
+
+def _type(typist: requests.Session, url: str, term: ConsoleTerminal, data: str) -> None:
+    """What the web app sends for a keystroke, on a session of its own (the reader polls meanwhile)."""
+    answer = typist.post(f"{url}/api/consoles/{term.console_id}/input", json={"client_id": term.client_id,
+                                                                              "data": data}, timeout=10)
+    answer.raise_for_status()
 
 
 def chunks_in(term: ConsoleTerminal, seconds: float) -> tuple[int, int]:
@@ -118,7 +132,10 @@ def main() -> None:
                 term.wait_for(b"cat /dev/ttyS1")
                 relay = socket.socket(socket.AF_UNIX)
                 relay.connect(relay_path)
-                samples = latency(term, relay)
+                samples = latency(term, lambda marker: relay.sendall(marker + b"\n"), "LAT")
+                typist = requests.Session()
+                typist.headers.update(session.headers)
+                echoes = latency(term, lambda marker: _type(typist, stack.url, term, f": {marker.decode()}\r"), "KEY")
                 time.sleep(2)
                 idle_chunks, _ = chunks_in(term, MINUTE)
                 term.type("timeout 60 yes fleetvisor-busy-console-line-0123456789\r")
@@ -131,6 +148,9 @@ def main() -> None:
     print(f"  latency byte on the serial port → readable through the API ({len(samples)}/{SAMPLES} markers): "
           f"p50 {pct(samples, 50):.0f} ms, p99 {pct(samples, 99):.0f} ms, max {max(samples):.0f} ms "
           f"(goal p50 ≤ 500 ms, p99 ≤ 1500 ms)")
+    print(f"  latency keystroke sent to the API → its echo readable ({len(echoes)}/{SAMPLES}): p50 "
+          f"{pct(echoes, 50):.0f} ms, p99 {pct(echoes, 99):.0f} ms, max {max(echoes):.0f} ms (the agent waits on "
+          f"its own queue and fetches when its console is rung)")
     for label, chunks in (("idle", idle_chunks), ("busy", busy_chunks)):
         print(f"  {label} minute: {chunks} chunks → S3 requests: {chunks} PUT + {chunks} HEAD + {chunks} GET "
               f"(1 reader) = {3 * chunks}")

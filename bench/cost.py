@@ -15,10 +15,12 @@ moto, the API, and a real agent on a libvirt test-driver host with 4 VMs):
   window's cost minus the idle rate over the same time); the dispatch p50/p99
   (the client's clock at the 202 → the server's claim time) come from them;
 - a console: 1 minute of typing (a key every 0.2 s, each echoed as a chunk)
-  and 1 minute idle, by an operator reading it as the web app does, served by
-  a simulated agent (this stack has no VM with a serial port; bench/console.py
-  has the real QEMU figures): the console's own requests, not the host's
-  polls and heartbeats (already in the idle host);
+  and 1 minute idle (--console-idle), by an operator reading it as the web
+  app does, priced as a whole and, for its idle part alone ("quiet"), as
+  the agent's requests and the reader's; served by a simulated agent (this
+  stack has no VM with a serial port; bench/console.py has the real QEMU
+  figures): the console's own requests, not the host's polls and
+  heartbeats (already in the idle host);
 - a hosts page open 5 minutes visible, then 5 hidden: its `/api/` requests.
 
 How it counts: the API runs with infra/meter.py's meter (every request and
@@ -36,9 +38,15 @@ and "own queue", agents waiting on their own SQS queue (the default). The
 agent's requests to its queue do not pass the API: the stack names an
 HTTP-counting proxy as the SQS endpoint agents are handed
 (FLEETVISOR_SQS_PUBLIC_ENDPOINT), and a window counts them as `direct_sqs`.
-A further design (a page that stops while hidden, pushed changes, a console
-agent that waits on its queue) sets `hosts_page`, `console_agent`,
-`agent_background` and WebSocket counts (bench/prices.py's `Usage`).
+In "own queue" the console's agent waits on its queue too (`QueueConsoleAgent`:
+rings, a fetch without waiting, a safety fetch each minute); in "API long
+poll" it long-polls its input, as agents did before (and do while their queue
+cannot be used). The console's queue requests are the host's own long polls,
+which run with or without a console: not counted for the console (a ring ends
+one early, so each adds a receive and a delete, $0.80 per million rings). A
+further design (a page that stops while hidden, pushed changes) sets
+`hosts_page`, `agent_background` and WebSocket counts (bench/prices.py's
+`Usage`).
 
 Usage: python bench/cost.py [--quick] [--minutes 10] [--jobs 100]
 """
@@ -66,7 +74,7 @@ from fleetvisor_agent.config import DEFAULT_HEARTBEAT_SECONDS  # noqa: E402
 from fleetvisor_agent.sigv4 import REFRESH_MARGIN  # noqa: E402
 from fleetvisor_agent.waiting import NO_DOORBELL_SECONDS  # noqa: E402
 
-from bench.cost_clients import ConsoleAgent, HostsPage, JobsOperator  # noqa: E402
+from bench.cost_clients import ConsoleAgent, HostsPage, JobsOperator, QueueConsoleAgent  # noqa: E402
 from bench.hosts import many_vms_node  # noqa: E402
 from bench.prices import PRICES, Usage, lambda_memory_mb, price, unpriced  # noqa: E402
 from infra.local import LocalStack, StackConfig, free_port  # noqa: E402
@@ -100,8 +108,10 @@ class Design:
 
 # Before: every agent waits in the API's long poll (what agents fall back to; no doorbell role).
 API_POLL = Design("API long poll", 30.0, NO_DOORBELL_SECONDS, api_env={"FLEETVISOR_DOORBELL_ROLE_ARN": ""})
-# Now: agents wait on their own SQS queue (the local stack's default), calling the API to claim and heartbeat.
-OWN_QUEUE = Design("own queue", DEFAULT_HEARTBEAT_SECONDS, CREDENTIAL_SECONDS - REFRESH_MARGIN)
+# Now: agents wait on their own SQS queue (the local stack's default), calling the API to claim and heartbeat,
+# and a console waits there for its rings too.
+OWN_QUEUE = Design("own queue", DEFAULT_HEARTBEAT_SECONDS, CREDENTIAL_SECONDS - REFRESH_MARGIN,
+                   console_agent=QueueConsoleAgent)
 DESIGNS = (API_POLL, OWN_QUEUE)
 
 
@@ -189,6 +199,10 @@ def page_routes(kind: str) -> bool:
     return kind.split(" ", 1)[-1].startswith("/api/")
 
 
+def agent_routes(kind: str) -> bool:
+    return kind.split(" ", 1)[-1].startswith("/agent/")
+
+
 @dataclass
 class Run:
     design: Design
@@ -220,7 +234,8 @@ class Run:
             claims.append(max(0.0, job["claimed_ms"] - accepted_ms))
         return self.recorder.since(mark), claims
 
-    def console(self, typing_s: float, idle_s: float) -> tuple[Window, int]:
+    def console(self, typing_s: float, idle_s: float) -> tuple[Window, Window, int]:
+        """The whole session's window, its quiet part's (nobody typing), and the chunks echoed."""
         agent = self.design.console_agent(self.stack.url, self.stack.mint_enrollment_token(), 1)
         agent.announce()
         serving = threading.Thread(target=agent.run_one_console, daemon=True)
@@ -238,13 +253,16 @@ class Run:
             typist.post(f"{self.stack.url}/api/consoles/{term.console_id}/input",
                         json={"client_id": term.client_id, "data": "x"}, timeout=10).raise_for_status()
             time.sleep(KEY_INTERVAL)
+        time.sleep(1)  # the last echo
+        quiet_mark = self.recorder.mark()
         time.sleep(idle_s)
+        quiet = self.recorder.since(quiet_mark)
         typist.post(f"{self.stack.url}/api/consoles/{term.console_id}/close", timeout=10).raise_for_status()
         serving.join(timeout=60)
         reading.join(timeout=60)
         window = self.recorder.since(mark)
         agent.leave()
-        return window, agent.chunks_sent
+        return window, quiet, agent.chunks_sent
 
     def page(self, seconds: float) -> tuple[Window, Window]:
         page = self.design.hosts_page(self.stack.url, self.token)
@@ -314,7 +332,7 @@ def _scenarios(run: Run, plan: Plan) -> Column:
     print(f"cost [{run.design.name}]: {plan.jobs} jobs", file=sys.stderr, flush=True)
     jobs, claims = run.jobs(plan.jobs)
     print(f"cost [{run.design.name}]: console", file=sys.stderr, flush=True)
-    console, chunks = run.console(plan.typing_s, plan.console_idle_s)
+    console, quiet, chunks = run.console(plan.typing_s, plan.console_idle_s)
     print(f"cost [{run.design.name}]: hosts page", file=sys.stderr, flush=True)
     shown, hidden = run.page(plan.page_s)
     idle_rate = idle.usage(api_routes).scaled(1 / idle.seconds)  # as sampled: what the jobs' window also holds
@@ -324,11 +342,15 @@ def _scenarios(run: Run, plan: Plan) -> Column:
         "open page-hour, visible": shown.usage(page_routes).scaled(HOUR / shown.seconds),
         "open page-hour, hidden": hidden.usage(page_routes).scaled(HOUR / hidden.seconds),
         "console-hour": console.usage(not_background).scaled(HOUR / console.seconds),
+        "quiet console-hour, agent": quiet.usage(lambda kind: not_background(kind) and agent_routes(kind))
+        .scaled(HOUR / quiet.seconds),
+        "quiet console-hour, reader": quiet.usage(page_routes).scaled(HOUR / quiet.seconds),
         "1,000 jobs": (jobs.usage(api_routes) - idle_rate.scaled(jobs.seconds)).scaled(1000 / len(claims)),
     }
     rates = {"idle host, per minute": idle.rates(api_routes, idle.seconds / 60),
                   "open page (visible), per minute": shown.rates(page_routes, shown.seconds / 60),
                   "console, per minute": console.rates(not_background, console.seconds / 60),
+                  "console nobody types into, per minute": quiet.rates(not_background, quiet.seconds / 60),
                   "jobs, per job, with the host's own polls and heartbeats meanwhile":
                       jobs.rates(api_routes, len(claims))}
     notes = [f"console: {console.seconds:.0f} s open, {chunks} chunks echoed, "
@@ -416,11 +438,15 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short windows (about 3 minutes in all)")
     parser.add_argument("--minutes", type=float, default=None, help="the idle host's window (default 10)")
     parser.add_argument("--jobs", type=int, default=100)
+    parser.add_argument("--console-idle", type=float, default=None,
+                        help="seconds the console stays open with nobody typing (default 60, 20 with --quick)")
     args = parser.parse_args()
     plan = Plan(idle_s=60, jobs=args.jobs, typing_s=20, console_idle_s=20, page_s=30) if args.quick else \
         Plan(idle_s=600, jobs=args.jobs, typing_s=60, console_idle_s=60, page_s=300)
     if args.minutes is not None:
-        plan = Plan(args.minutes * 60, plan.jobs, plan.typing_s, plan.console_idle_s, plan.page_s)
+        plan = replace(plan, idle_s=args.minutes * 60)
+    if args.console_idle is not None:
+        plan = replace(plan, console_idle_s=args.console_idle)
     columns = {}
     for design in DESIGNS:
         with tempfile.TemporaryDirectory() as tmp:

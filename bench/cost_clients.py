@@ -13,9 +13,14 @@
 - `ConsoleAgent`: a simulated agent (bench/fleet.py's `SimulatedAgent`,
   which speaks the real protocol without libvirt) that also runs the one
   `console.attach` job it is given as agent/fleetvisor_agent/jobs/console.py
-  does: lease renewed every 40 s, the input long poll (20 s), and each input
-  echoed back as one chunk (presigned PUT, then an `output` report), as a
-  shell at a prompt echoes what is typed.
+  does while the agent waits in the API: lease renewed every 40 s, the input
+  long poll (20 s), and each input echoed back as one chunk (presigned PUT,
+  then an `output` report), as a shell at a prompt echoes what is typed.
+- `QueueConsoleAgent`: the same console as an agent that waits on its own
+  queue runs it: between inputs it long-polls its queue (SQS, through the
+  credentials `POST /agent/v1/doorbell` hands out) for `console:<id>` rings,
+  fetches with `wait=0` when rung, and once a minute anyway (the safety
+  fetch); the lease is renewed as before.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
+import boto3
 import requests
 
 from bench.fleet import SimulatedAgent
@@ -36,6 +42,7 @@ CHANGES_WAIT = 20
 JOB_POLL = 0.25
 CONSOLE_INPUT_WAIT = 20
 LEASE_RENEW = 40.0
+SAFETY_FETCH = 60.0  # agent/fleetvisor_agent/waiting.py SAFETY_FETCH_SECONDS
 
 
 def local_counters() -> dict[str, Any]:
@@ -170,8 +177,7 @@ class ConsoleAgent(SimulatedAgent):
         attached = self._post(f"{base}/attach", {"claim_token": claim["claim_token"]})
         self.next_seq, self.input_after = attached["next_seq"], attached["input_after"]
         self._note(attached)
-        while self.closing is None:
-            self._take_input(base, claim["claim_token"])
+        self._serve_input(base, claim["claim_token"], console_id)
         self._post(f"{base}/output", {"claim_token": claim["claim_token"], "chunks": [], "detached": self.closing})
         over.set()
         self._post(f"/agent/v1/jobs/{job_id}/complete", {
@@ -191,10 +197,14 @@ class ConsoleAgent(SimulatedAgent):
         while not over.wait(LEASE_RENEW):
             self._post(f"/agent/v1/jobs/{job_id}/lease", {"claim_token": claim_token, "running": True})
 
-    def _take_input(self, base: str, claim_token: str) -> None:
-        answer = self._post(f"{base}/input?wait={CONSOLE_INPUT_WAIT}", {"claim_token": claim_token,
-                                                                        "after": self.input_after},
-                            timeout=CONSOLE_INPUT_WAIT + 15)
+    def _serve_input(self, base: str, claim_token: str, console_id: str) -> None:
+        """Type what the operator sends until the session closes: here, by long-polling the API."""
+        while self.closing is None:
+            self._take_input(base, claim_token, CONSOLE_INPUT_WAIT)
+
+    def _take_input(self, base: str, claim_token: str, wait: int) -> None:
+        answer = self._post(f"{base}/input?wait={wait}", {"claim_token": claim_token, "after": self.input_after},
+                            timeout=wait + 15)
         self._note(answer)
         for entry in answer.get("input", []):
             if entry["seq"] > self.input_after:
@@ -215,3 +225,25 @@ class ConsoleAgent(SimulatedAgent):
             self.uploads[upload["seq"]] = upload["url"]
         if answer.get("status") in ("closing", "closed"):
             self.closing = answer.get("closed_reason") or "requested"
+
+
+class QueueConsoleAgent(ConsoleAgent):
+    def _serve_input(self, base: str, claim_token: str, console_id: str) -> None:
+        """Wait on the host's own queue for the console's ring; fetch when rung, and each SAFETY_FETCH anyway."""
+        access = self._post("/agent/v1/doorbell", {})
+        keys = access["credentials"]
+        sqs = boto3.client("sqs", endpoint_url=access["endpoint"], region_name=access["region"],
+                           aws_access_key_id=keys["access_key_id"], aws_secret_access_key=keys["secret_access_key"],
+                           aws_session_token=keys["session_token"])
+        self._take_input(base, claim_token, 0)
+        due = time.monotonic() + SAFETY_FETCH
+        while self.closing is None:
+            wait = max(0, min(20, round(due - time.monotonic())))
+            messages = sqs.receive_message(QueueUrl=access["queue_url"], WaitTimeSeconds=wait,
+                                           MaxNumberOfMessages=10).get("Messages", [])
+            if messages:
+                sqs.delete_message_batch(QueueUrl=access["queue_url"], Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)])
+            if f"console:{console_id}" in {m["Body"] for m in messages} or time.monotonic() >= due:
+                self._take_input(base, claim_token, 0)
+                due = time.monotonic() + SAFETY_FETCH

@@ -55,7 +55,7 @@ from .lease import LEASE_RENEW_SECONDS, ActiveJob, LeaseKeeper
 from .state import AgentState
 from .uploads import ResultUploader
 from .verify import Policy, Refused, VerifiedJob, verify
-from .waiting import QueueWaiter
+from .waiting import ConsoleRings, QueueWaiter
 
 EXIT_OK = 0
 EXIT_UNAUTHORIZED = 3  # the control plane no longer accepts this agent: an operator must re-enrol it
@@ -109,6 +109,7 @@ class Runner:
                                    waiting_on=lambda: "queue" if self.waiter.in_use else "api")
         self.waiter = QueueWaiter(self.client, backoff_base=backoff_base, on_ping=self.heartbeat.now,
                                   on_console=self._console_rung, stop=self.stop)
+        self.console_rings = ConsoleRings(lambda: self.waiter.listening)
         self.lease_renew_seconds = LEASE_RENEW_SECONDS
         self._exit_code = EXIT_OK
         self._slots = threading.Semaphore(config.max_jobs)
@@ -229,8 +230,8 @@ class Runner:
             self.heartbeat.soon()
 
     def _console_rung(self, console_id: str) -> None:
-        """An operator typed into a console session (console input reaching the session: issue 15)."""
-        log.debug("console ring console_id=%s", console_id)
+        """An operator typed into (or closed) a console session: its session fetches now."""
+        self.console_rings.ring(console_id)
 
     def _pause(self, delay: float, why: str) -> None:
         if not self.stop.is_set():
@@ -356,7 +357,7 @@ class Runner:
     def _run_handler(self, active: ActiveJob, outcome: list[jobs.Result]) -> None:
         job = active.job
         try:
-            result = jobs.run(job, self.host, jobs.Link(self.client, active.claim_token))
+            result = jobs.run(job, self.host, jobs.Link(self.client, active.claim_token, self.console_rings))
             outcome.append(result)
             late = " (after its outcome stopped mattering)" if job.cancelled.is_set() else ""
             log.info("job finished%s job_id=%s attempt=%d exit_code=%d summary=%s", late, job.job_id,

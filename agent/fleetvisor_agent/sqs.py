@@ -31,6 +31,10 @@ CONTENT_TYPE = "application/x-amz-json-1.0"
 MAX_WAIT_SECONDS = 20  # SQS's limit for one long poll
 MAX_BATCH = 10  # SQS's limit for ReceiveMessage and DeleteMessageBatch
 READ_SLACK = 10.0  # after the wait, time for SQS to answer before the read times out
+# How long a ring read is hidden from other receives. What the agent reads it deletes at once, so this matters
+# only for a receive nobody finishes: that of an agent process that stopped mid-wait (SQS still hands it the
+# next ring) puts the ring back after this, not after the queue's 30 s.
+VISIBILITY_SECONDS = 5
 CALL_TIMEOUT = 20.0  # a call that does not wait (DeleteMessageBatch)
 
 
@@ -138,7 +142,8 @@ class OwnQueue:
         wait = self.access.wait_seconds if wait_seconds is None else wait_seconds
         if not 0 <= wait <= MAX_WAIT_SECONDS or not 1 <= max_messages <= MAX_BATCH:
             raise ValueError(f"wait 0..{MAX_WAIT_SECONDS} s and 1..{MAX_BATCH} messages, not {wait}, {max_messages}")
-        answer = self._call("ReceiveMessage", {"MaxNumberOfMessages": max_messages, "WaitTimeSeconds": wait},
+        answer = self._call("ReceiveMessage", {"MaxNumberOfMessages": max_messages, "WaitTimeSeconds": wait,
+                                               "VisibilityTimeout": VISIBILITY_SECONDS},
                             timeout=wait + READ_SLACK)
         messages = answer.get("Messages")
         return [_message(item) for item in messages] if isinstance(messages, list) else []

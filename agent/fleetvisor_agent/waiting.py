@@ -20,8 +20,15 @@ before this one did, and tries the queue again later:
 
 Not every ring is a job. `ping` (someone is looking at the host and wants a
 sign of life) goes to the heartbeat, `console:<id>` (an operator typed into
-that console) to the console session; only job ids and cancels are claimed.
-A ring the agent does not know (a newer control plane's) is dropped.
+that console, or closed it) to the console session (ConsoleRings); only job
+ids and cancels are claimed. A ring the agent does not know (a newer control
+plane's) is dropped.
+
+A console session relies on its rings only while they are read: `listening`
+says the queue is in use and a receive is under way or ended moments ago.
+While every job slot is taken the poll loop receives nothing, so a console
+session then long-polls its input in the API, as it does while the agent
+waits there.
 
 A stopping agent does not sit out its 20 s receive: the receive runs in a
 thread of its own and is abandoned when the agent stops. A ring it then
@@ -35,7 +42,8 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from .client import BACKOFF_BASE, ApiError, Backoff, ControlPlane, PendingApproval, Unauthorized
 from .sqs import (
@@ -56,6 +64,8 @@ STOP_CHECK_SECONDS = 0.2  # how soon a stopping agent leaves a receive
 NO_DOORBELL_SECONDS = 600.0
 DENIED_SECONDS = 300.0
 REFRESHES_BEFORE_FALLBACK = 3
+LISTEN_GAP_SECONDS = 5.0  # no receive for longer than this: rings are not being read now
+SAFETY_FETCH_SECONDS = 60.0  # a console on the queue fetches at least this often, rung or not (a ring may be lost)
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +86,18 @@ class QueueWaiter:
         self._api_until = 0.0  # until then (clock), wait in the API
         self._outage = Backoff(base=backoff_base)
         self._refreshes = 0
+        self._receiving = False
+        self._received_at = float("-inf")  # (clock) when the last receive ended
 
     @property
     def in_use(self) -> bool:
         return self._queue is not None and self._clock() >= self._api_until
+
+    @property
+    def listening(self) -> bool:
+        """Whether a ring rung now would be read soon: the queue is in use, and a receive is under way or
+        ended less than LISTEN_GAP_SECONDS ago. Read from other threads (console sessions)."""
+        return self.in_use and (self._receiving or self._clock() - self._received_at < LISTEN_GAP_SECONDS)
 
     def wait(self) -> list[str] | None:
         """The jobs and cancels rung during one long poll of the queue ([] if none), already removed from it
@@ -111,8 +129,17 @@ class QueueWaiter:
 
     def _receive(self, queue: OwnQueue) -> list[Message]:
         """One long poll of the queue; nothing if the agent stopped meanwhile (the receive is left to end alone)."""
-        if self._stop is None:
-            return queue.receive()
+        self._receiving = True
+        try:
+            if self._stop is None:
+                return queue.receive()
+            return self._receive_unless_stopped(queue, self._stop)
+        finally:
+            self._receiving = False
+            self._received_at = self._clock()
+
+    @staticmethod
+    def _receive_unless_stopped(queue: OwnQueue, stop: threading.Event) -> list[Message]:
         outcome: list[list[Message] | BaseException] = []
         done = threading.Event()
 
@@ -126,7 +153,7 @@ class QueueWaiter:
 
         threading.Thread(target=receive, name="queue-receive", daemon=True).start()
         while not done.wait(STOP_CHECK_SECONDS):
-            if self._stop.is_set():
+            if stop.is_set():
                 return []
         if isinstance(outcome[0], BaseException):
             raise outcome[0]
@@ -177,3 +204,40 @@ class QueueWaiter:
         self._queue = None
         self._api_until = self._clock() + seconds
         log.warning("waiting in the API for %.0f s instead of on this host's queue: %s", seconds, why)
+
+
+class ConsoleRings:
+    """`console:<id>` rings, handed to the console session that waits for them (jobs/console.py).
+
+    A session registers an event for its console; a ring sets it. A ring for a console not open here (it
+    ended, or the ring is late) is dropped: the session fetches what it needs when it attaches."""
+
+    def __init__(self, listening: Callable[[], bool], safety_fetch_seconds: float = SAFETY_FETCH_SECONDS) -> None:
+        self._listening = listening
+        self.safety_fetch_seconds = safety_fetch_seconds
+        self._bells: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def listening(self) -> bool:
+        """Whether this agent reads its rings now (QueueWaiter.listening)."""
+        return self._listening()
+
+    @contextmanager
+    def bell(self, console_id: str, event: threading.Event) -> Iterator[threading.Event]:
+        """While in the block, rings for `console_id` set `event`."""
+        with self._lock:
+            self._bells[console_id] = event
+        try:
+            yield event
+        finally:
+            with self._lock:
+                if self._bells.get(console_id) is event:
+                    del self._bells[console_id]
+
+    def ring(self, console_id: str) -> None:
+        with self._lock:
+            event = self._bells.get(console_id)
+        if event is None:
+            log.debug("a console ring for no open session here was dropped console_id=%.40s", console_id)
+            return
+        event.set()

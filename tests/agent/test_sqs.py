@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fleetvisor_agent.client import ControlPlane, RawAnswer
 from fleetvisor_agent.sigv4 import Credentials
 from fleetvisor_agent.sqs import (
+    VISIBILITY_SECONDS,
     AccessDenied,
     CredentialsRejected,
     OwnQueue,
@@ -91,6 +92,18 @@ def test_receives_what_was_rung_and_deletes_it(http: ControlPlane, moto_url: str
     assert all(m.message_id for m in messages)
     assert refused == []
     assert queue.receive(wait_seconds=1) == []
+
+
+def test_a_ring_read_but_never_deleted_comes_back_within_seconds(http: ControlPlane, moto_url: str, sqs: Any,
+                                                                  queue_url: str) -> None:
+    """What a receive nobody finishes (an agent process that stopped mid-wait) took is back after
+    VISIBILITY_SECONDS, not after the queue's 30 s."""
+    sqs.send_message(QueueUrl=queue_url, MessageBody="job-1")
+    queue = own_queue(http, moto_url, queue_url)
+    assert [m.body for m in queue.receive(wait_seconds=1)] == ["job-1"]  # read, never deleted
+    assert queue.receive(wait_seconds=0) == []
+    time.sleep(VISIBILITY_SECONDS + 0.5)
+    assert [m.body for m in queue.receive(wait_seconds=0)] == ["job-1"]
 
 
 def test_deletes_more_than_one_batch(http: ControlPlane, moto_url: str, sqs: Any, queue_url: str) -> None:

@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 from fleetvisor_agent.client import ApiError, RawAnswer, Unauthorized, Unreachable
-from fleetvisor_agent.waiting import DENIED_SECONDS, NO_DOORBELL_SECONDS, REFRESHES_BEFORE_FALLBACK, QueueWaiter
+from fleetvisor_agent.waiting import (
+    DENIED_SECONDS,
+    LISTEN_GAP_SECONDS,
+    NO_DOORBELL_SECONDS,
+    REFRESHES_BEFORE_FALLBACK,
+    ConsoleRings,
+    QueueWaiter,
+)
 
 NOW = 1_800_000_000.0
 ACCESS = {"queue_url": "http://sqs.local/123456789012/fleetvisor-dev-agent-ag_1", "region": "us-east-1",
@@ -168,3 +175,33 @@ def test_a_stopping_agent_leaves_its_receive_at_once_and_what_it_reads_later_is_
     answered.set()  # the abandoned receive ends and reads a ring: it stays in the queue for the next process
     time.sleep(0.2)
     assert plane.targets == ["ReceiveMessage"]
+
+
+def test_console_sessions_count_on_rings_only_while_the_queue_is_read() -> None:
+    class Receiving(ScriptedControlPlane):
+        def post_raw(self, url: str, body: bytes, headers: Mapping[str, str], *, timeout: float) -> RawAnswer:
+            during.append(waiter.listening)
+            return super().post_raw(url, body, headers, timeout=timeout)
+
+    during: list[bool] = []
+    plane, clock = Receiving([QUIET, QUIET, _refused(403, "AccessDenied")]), Clock()
+    waiter = _waiter(plane, clock)
+    assert not waiter.listening  # nothing read yet
+    assert waiter.wait() == [] and during == [True]
+    clock.now += LISTEN_GAP_SECONDS - 1
+    assert waiter.listening  # between two receives of the poll loop
+    clock.now += 2
+    assert not waiter.listening  # the loop stopped reading (every job slot busy): rings would wait
+    assert waiter.wait() == [] and waiter.listening
+    assert waiter.wait() is None and not waiter.listening  # waiting in the API: rings are not read
+
+
+def test_a_console_ring_reaches_the_session_that_waits_for_it_and_no_other() -> None:
+    rings = ConsoleRings(lambda: True)
+    mine, other = threading.Event(), threading.Event()
+    with rings.bell("c0ffee", mine), rings.bell("beef", other):
+        rings.ring("c0ffee")
+        assert mine.is_set() and not other.is_set()
+    mine.clear()
+    rings.ring("c0ffee")  # the session ended: nobody listens, nothing breaks
+    assert not mine.is_set() and rings.listening()

@@ -2,7 +2,7 @@
 each outcome checked independently with virsh (state and its reason, snapshot
 list, pool volumes) or on the guest's serial log (a reboot boots it again). Also: a change made outside
 Fleetvisor (virsh destroy) reaches the API within 2 s through libvirt's
-lifecycle events."""
+lifecycle events. The API runs with infra/meter.py's meter, so a test can count what the agent asked."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from infra.local import LocalStack, StackConfig, free_port
+from infra.meter import METER_FILE_ENV, read_after_signal
 from tests.conftest import ADMIN_PASSWORD, read_logs, wait_until
 from tests.e2e.console_terminal import ConsoleTerminal
 from tests.hypervisor.guest import URI, QemuGuest, define_guest, pool_volumes, prepare, virsh
@@ -39,8 +40,10 @@ def deaf_guest(guest: QemuGuest) -> Iterator[QemuGuest]:
 
 @pytest.fixture(scope="module")
 def qemu_stack(tmp_path_factory: pytest.TempPathFactory, guest: QemuGuest) -> Iterator[LocalStack]:
-    config = StackConfig(root=tmp_path_factory.mktemp("qemu"), api_port=free_port(), spa_dir=None,
-                         admin_password=ADMIN_PASSWORD, agent_name="qemu-host", libvirt_uri=URI)
+    root = tmp_path_factory.mktemp("qemu")
+    config = StackConfig(root=root, api_port=free_port(), spa_dir=None, admin_password=ADMIN_PASSWORD,
+                         agent_name="qemu-host", libvirt_uri=URI,
+                         extra_api_env={METER_FILE_ENV: str(root / "meter.json")})
     with LocalStack(config) as stack:
         stack.wait_for_agents(1)
         yield stack
@@ -155,6 +158,16 @@ def test_a_real_serial_console_round_trips_and_closes_when_the_vm_stops(qemu_sta
     echo_seconds = term.wait_for(b"fleet-42")
     assert echo_seconds < 5, f"the echo took {echo_seconds:.1f}s"
 
+    # Nobody types for longer than an input long poll lasts: the agent, waiting on its own queue, asks the API
+    # nothing about the console (its job's lease renewals aside), and typing still echoes at once.
+    time.sleep(1)  # the prompt's last bytes
+    before = _console_calls(qemu_stack)
+    time.sleep(25)
+    assert _console_calls(qemu_stack) == before, "the agent called about a console nobody typed into"
+    term.type("echo quiet-$((6*6))\r")
+    echo_seconds = term.wait_for(b"quiet-36")
+    assert echo_seconds < 5, f"the echo after a quiet spell took {echo_seconds:.1f}s"
+
     # A second terminal joins the same session read-only and can replay it from the start.
     replay = ConsoleTerminal.open(op.session, qemu_stack.url, vm_path)
     assert replay.console_id == term.console_id and replay.status == "open"
@@ -166,9 +179,17 @@ def test_a_real_serial_console_round_trips_and_closes_when_the_vm_stops(qemu_sta
     term.type("poweroff -f\r")
     term.wait_closed()
     assert term.reason == "vm_stopped"
-    assert virsh("domstate", guest.name) == "shut off"
+    # The serial stream ends as QEMU goes; libvirt may say "in shutdown" for a moment after.
+    wait_until(lambda: virsh("domstate", guest.name) == "shut off", timeout=10, what="the VM shut off")
     job = op.get(f"/api/jobs/{term.job_id}")
     assert (job["status"], job["summary"]) == ("succeeded", "console closed: vm_stopped")
+
+
+def _console_calls(stack: LocalStack) -> tuple[int, float]:
+    """The agent's console requests served so far, and the seconds they held the API (from the meter)."""
+    snapshot = read_after_signal(stack.root / "meter.json", stack.children["api"].proc.pid)
+    counts = [c for kind, c in snapshot["requests"].items() if kind.startswith("POST /agent/v1/consoles/")]
+    return sum(int(c["requests"]) for c in counts), round(sum(c["held_s"] for c in counts), 1)
 
 
 def test_delete_with_storage_removes_domain_and_volume(qemu_stack: LocalStack, guest: QemuGuest) -> None:

@@ -8,9 +8,13 @@ import threading
 import time
 from typing import Any
 
+import pytest
 import requests
 from chalice.test import Client
+from chalicelib import aws
+from chalicelib.agents.models import Agent
 from chalicelib.audit.models import AuditRecord
+from chalicelib.consoles import logic
 from chalicelib.consoles.models import Console
 from chalicelib.jobs.models import Job
 
@@ -68,6 +72,17 @@ class Session:
 
     def take_input(self, after: int, wait: int = 0) -> Any:
         return self.agent("input", {"claim_token": self.claim_token, "after": after}, query=f"?wait={wait}")
+
+
+def _rings(host: FakeHost) -> list[str]:
+    """Every message waiting in the host's doorbell queue, removed."""
+    url = Agent.get(host.agent_id).queue_url
+    bodies: list[str] = []
+    while messages := aws.sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        bodies += [m["Body"] for m in messages]
+        for m in messages:
+            aws.sqs().delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    return bodies
 
 
 def _transcript(answer: dict[str, Any]) -> bytes:
@@ -255,7 +270,8 @@ def test_a_session_whose_job_ended_without_the_agent_saying_so_is_closed(client:
     session = Session(client, op, enrol(op))
     session.claim_and_attach()
     session.agent("complete", {"claim_token": session.claim_token, "exit_code": 1, "summary": "boom"}, job=True)
-    Console(session.console_id).update(actions=[Console.agent_seen.set(int(time.time()) - 60)])  # it went quiet
+    quiet_since = int(time.time()) - logic.AGENT_SILENCE - 1
+    Console(session.console_id).update(actions=[Console.agent_seen.set(quiet_since)])  # it went quiet
     answer = session.output().json_body
     assert (answer["status"], answer["closed_reason"]) == ("closed", "error")
 
@@ -326,3 +342,85 @@ def test_bad_input_is_a_clear_400(client: Client, make_operator: Any, enrol: Any
         answer = client.http.get(f"/api/consoles/{session.console_id}/output?{query}", headers=op.headers)
         assert (answer.status_code, answer.json_body["error"]["code"]) == (400, "invalid_request"), query
     assert Console.get(session.console_id).input_count == 0
+
+
+@pytest.fixture
+def attached(client: Client, make_operator: Any, enrol: Any) -> tuple[Operator, FakeHost, Session]:
+    """A console whose job the host has claimed and attached, with the host's queue drained of the job's ring."""
+    op: Operator = make_operator()
+    host = enrol(op)
+    session = Session(client, op, host)
+    session.claim_and_attach()
+    _rings(host)
+    return op, host, session
+
+
+def test_typing_rings_the_host_once_until_the_agent_fetches(attached: Any) -> None:
+    _, host, session = attached
+    ring = f"console:{session.console_id}"
+
+    session.type("l")
+    session.type("s")
+    assert _rings(host) == [ring]  # one ring for what waits, however much is typed before the agent fetches
+    assert session.take_input(after=0).json_body["input"] == [{"seq": 1, "data": "l"}, {"seq": 2, "data": "s"}]
+    assert _rings(host) == []
+    session.type("\r")
+    assert _rings(host) == [ring]  # the agent fetched: the next input wakes it again
+    assert session.take_input(after=2).json_body["input"] == [{"seq": 3, "data": "\r"}]
+    assert Console.get(session.console_id).input == ["\r"]  # kept until a fetch past it says it was taken
+
+
+def test_a_fetch_after_a_lost_ring_still_brings_the_input_and_output_answers_say_it_waits(attached: Any) -> None:
+    _, host, session = attached
+    assert session.emit(1, b"$ ").json_body["input_waiting"] is False
+    session.type("date\r")
+    _rings(host)  # the ring is lost: read by nobody
+    assert session.emit(2, b"\r\n").json_body["input_waiting"] is True  # a printing console says so anyway
+    assert session.take_input(after=0).json_body["input"] == [{"seq": 1, "data": "date\r"}]
+    assert session.emit(3, b"$ ").json_body["input_waiting"] is False
+
+
+def test_input_typed_while_the_agent_fetches_is_neither_lost_nor_unrung(attached: Any) -> None:
+    # The fetch's write trims what the agent took and resets the ring count; a keystroke that lands between
+    # the fetch's read and its write must stay in the list, and (arriving before the reset) be in its answer.
+    _, host, session = attached
+    session.type("a")
+    session.take_input(after=0)
+    _rings(host)
+    original = Console.update
+    landed: list[int] = []
+
+    def typed_meanwhile(console: Console, *args: Any, **kwargs: Any) -> Any:
+        fetch = str(Console.unfetched.set(0)) in [str(action) for action in kwargs.get("actions") or []]
+        if fetch and not landed:
+            landed.append(0)  # before typing: the input's own write passes through here too
+            landed[0] = session.type("b").status_code
+        return original(console, *args, **kwargs)
+
+    Console.update = typed_meanwhile  # type: ignore[method-assign]
+    try:
+        answer = session.take_input(after=1).json_body
+    finally:
+        Console.update = original  # type: ignore[method-assign]
+    assert landed == [202]
+    assert answer["input"] == [{"seq": 2, "data": "b"}]
+    record = Console.get(session.console_id)
+    assert (record.input, int(record.input_base), int(record.unfetched)) == (["b"], 1, 0)
+
+
+def test_closing_rings_the_agent_so_it_lets_go_at_once(attached: Any) -> None:
+    op, host, session = attached
+    closing = session.client.http.post(f"/api/consoles/{session.console_id}/close", headers=op.headers, body="{}")
+    assert closing.json_body["status"] == "closing"
+    assert _rings(host) == [f"console:{session.console_id}"]
+    heard = session.take_input(after=0).json_body  # what the rung agent fetches, without waiting
+    assert (heard["status"], heard["closed_reason"]) == ("closing", "requested")
+
+
+def test_a_quiet_agent_whose_job_still_holds_its_lease_keeps_the_session_open(attached: Any) -> None:
+    # An agent on its queue may not call about the session for minutes: its job's lease speaks for it.
+    _, _, session = attached
+    quiet_since = int(time.time()) - logic.AGENT_SILENCE - 1
+    Console(session.console_id).update(actions=[Console.agent_seen.set(quiet_since)])
+    answer = session.output().json_body
+    assert (answer["status"], answer["closed_reason"]) == ("open", None)

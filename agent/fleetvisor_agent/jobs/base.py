@@ -14,6 +14,7 @@ from ..hypervisor.errors import VM_NOT_FOUND, HypervisorError
 from ..hypervisor.guest import Guest
 from ..hypervisor.host import Host
 from ..verify import VerifiedJob
+from ..waiting import ConsoleRings
 
 EXIT_OK = 0
 EXIT_INVALID = 1  # invalid input, invalid state, not found: retrying will not help
@@ -101,10 +102,12 @@ VM_ONLY = ArgsSchema({"vm_uuid": VM_UUID})
 
 @dataclass(frozen=True)
 class Link:
-    """The control plane as a session job (a console) needs it: the client, and its attempt's claim token."""
+    """The control plane as a session job (a console) needs it: the client, its attempt's claim token, and
+    the rings of its own queue that concern it (None: it hears of nothing, and long-polls the API)."""
 
     client: ControlPlane
     claim_token: str
+    rings: ConsoleRings | None = None
 
 
 # -- results ---------------------------------------------------------------------------------------

@@ -5,11 +5,25 @@ first byte, so one keystroke's echo goes out at once) and sent as one chunk:
 a plain PUT to the chunk's presigned URL, then an `output` report. While bytes
 keep flowing, chunks go out at most every MIN_CHUNK_INTERVAL (and at most
 max_chunk_bytes each), so a busy console costs a few requests a second, not
-one per line; a quiet one costs nothing but the input long poll.
+one per line; a quiet one sends nothing.
 
-Input: a thread long-polls `input` and types each entry into the port in
-order. Its answers, like the output reports', carry the session's status:
-`closing` ends the pump.
+Input: a thread fetches `input` and types each entry into the port in order.
+How it waits between fetches depends on where the agent waits for work:
+- on its own queue (ConsoleRings.listening): for the console's ring
+  (`console:<id>`, rung when an operator types into an empty backlog or
+  closes the session), then fetches with `wait=0`. Nothing is held in the
+  API while nobody types. A ring that never comes is covered twice: an
+  `output` answer that says `input_waiting` (a console that prints) counts as
+  one, and a quiet console fetches anyway every minute
+  (waiting.SAFETY_FETCH_SECONDS), so input waits at most that long; that
+  fetch is also how an idle session's close reaches a console nobody types
+  into.
+- in the API (no doorbell, the queue unusable for a while, or every job slot
+  busy so that nothing reads the queue): it long-polls `input` (wait
+  INPUT_WAIT), as agents did before the ring. It looks up every
+  LOOK_UP_SECONDS while it waits for a ring, so it switches within that.
+Its answers, like the output reports', carry the session's status: `closing`
+ends the pump.
 
 The session ends when the control plane says so (closed by an operator, or
 idle), when the stream ends (the VM stopped), or when the job is cancelled.
@@ -24,6 +38,7 @@ import re
 import threading
 import time
 from collections.abc import Mapping
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from ..client import ApiError, StaleClaim, Unauthorized, UploadRefused
@@ -31,6 +46,7 @@ from ..hypervisor.console import SerialConsole
 from ..hypervisor.errors import CONSOLE_BUSY, INVALID_STATE, HypervisorError
 from ..hypervisor.host import Host
 from ..verify import VerifiedJob
+from ..waiting import ConsoleRings
 from .base import EXIT_INVALID, EXIT_OK, VM_UUID, ArgsSchema, Link, Pattern, Result, build_result, ms_since
 
 log = logging.getLogger(__name__)
@@ -42,6 +58,7 @@ GATHER_SECONDS = 0.02
 MIN_CHUNK_INTERVAL = 0.1
 READ_TIMEOUT = 0.25  # how often the pump looks up from the port to see whether it should stop
 INPUT_WAIT = 20
+LOOK_UP_SECONDS = 0.5  # waiting for a ring, look this often whether it still may (a local check)
 RETRY_SECONDS = 1.0
 DEFAULT_MAX_CHUNK = 16 * 1024
 
@@ -71,10 +88,16 @@ def handle(job: VerifiedJob, host: Host, link: Link) -> Result:
         return build_result(job, summary=f"console closed: {reason}: {exc.message}", vm=None,
                             error=exc.as_dict(), exit_code=EXIT_INVALID, duration_ms=ms_since(started))
     try:
-        reason = _Pump(job, port, session).run()
+        with _rung(link, console_id, session.input_waiting):
+            reason = _Pump(job, port, session, link.rings).run()
     finally:
         port.close()
     return _ended(job, reason, started)
+
+
+def _rung(link: Link, console_id: str, event: threading.Event) -> AbstractContextManager[object]:
+    """While the pump runs, the console's rings set `event` (nothing to do without rings)."""
+    return link.rings.bell(console_id, event) if link.rings is not None else nullcontext()
 
 
 def _ended(job: VerifiedJob, reason: str, started: float) -> Result:
@@ -93,6 +116,7 @@ class _Session:
         self.max_chunk = DEFAULT_MAX_CHUNK
         self.closing: str | None = None
         self.over = threading.Event()
+        self.input_waiting = threading.Event()  # rung, or an output answer said input waits
         self._urls: dict[int, tuple[str, float]] = {}
 
     def attach(self) -> dict[str, Any]:
@@ -119,9 +143,10 @@ class _Session:
         except (SessionOver, ApiError) as exc:
             log.warning("console detach not recorded console_id=%s error=%s", self.console_id, exc)
 
-    def take_input(self) -> list[dict[str, Any]]:
+    def take_input(self, wait: int) -> list[dict[str, Any]]:
+        """Input past what was typed; `wait` 0 fetches, more long-polls."""
         answer = self._call(lambda: self.link.client.console_input(self.console_id, self.link.claim_token,
-                                                                   self.input_after, INPUT_WAIT))
+                                                                   self.input_after, wait))
         self._note(answer)
         entries = answer.get("input")
         return [entry for entry in entries if isinstance(entry, dict)] if isinstance(entries, list) else []
@@ -165,6 +190,8 @@ class _Session:
                 self._urls[upload["seq"]] = (upload["url"], float(upload.get("expires_at") or 0))
         for seq in [seq for seq in self._urls if seq < self.next_seq]:
             del self._urls[seq]
+        if answer.get("input_waiting") is True:
+            self.input_waiting.set()
         if answer.get("status") in ("closing", "closed") and self.closing is None:
             self.closing = str(answer.get("closed_reason") or "requested")
             self.over.set()
@@ -181,10 +208,12 @@ class _Session:
 class _Pump:
     """Moves bytes both ways until the session, the stream or the job ends; returns the reason."""
 
-    def __init__(self, job: VerifiedJob, port: SerialConsole, session: _Session) -> None:
+    def __init__(self, job: VerifiedJob, port: SerialConsole, session: _Session,
+                 rings: ConsoleRings | None = None) -> None:
         self.job = job
         self.port = port
         self.session = session
+        self.rings = rings
         self.lost = False
 
     def run(self) -> str:
@@ -231,8 +260,11 @@ class _Pump:
 
     def _type_input(self) -> None:
         while not self._stopping() and not self.port.ended:
+            on_queue = self.rings is not None and self.rings.listening()
+            if on_queue:
+                self.session.input_waiting.clear()  # before the fetch: a ring during it fetches again
             try:
-                entries = self.session.take_input()
+                entries = self.session.take_input(0 if on_queue else INPUT_WAIT)
             except SessionOver:
                 self.lost = True
                 return
@@ -240,16 +272,33 @@ class _Pump:
                 log.warning("console input poll failed console_id=%s error=%s", self.session.console_id, exc)
                 self.session.over.wait(RETRY_SECONDS)
                 continue
-            for entry in entries:
-                seq, data = entry.get("seq"), entry.get("data")
-                if not isinstance(seq, int) or not isinstance(data, str) or seq <= self.session.input_after:
-                    continue
-                try:
-                    self.port.write(data.encode())
-                except HypervisorError as exc:
-                    log.info("console input not typed console_id=%s error=%s", self.session.console_id, exc)
-                    return
-                self.session.input_after = seq
+            if not self._type(entries):
+                return
+            if on_queue:
+                self._wait_for_ring()
+
+    def _wait_for_ring(self) -> None:
+        """Until the console is rung (or an output answer says input waits), its safety fetch is due, the
+        session ends, or rings stop reaching this agent (it waits in the API now)."""
+        assert self.rings is not None
+        due = time.monotonic() + self.rings.safety_fetch_seconds
+        while not self.session.input_waiting.wait(LOOK_UP_SECONDS):
+            if self._stopping() or self.port.ended or time.monotonic() >= due or not self.rings.listening():
+                return
+
+    def _type(self, entries: list[dict[str, Any]]) -> bool:
+        """Type the entries not typed yet into the port, in order; False once the port refuses."""
+        for entry in entries:
+            seq, data = entry.get("seq"), entry.get("data")
+            if not isinstance(seq, int) or not isinstance(data, str) or seq <= self.session.input_after:
+                continue
+            try:
+                self.port.write(data.encode())
+            except HypervisorError as exc:
+                log.info("console input not typed console_id=%s error=%s", self.session.console_id, exc)
+                return False
+            self.session.input_after = seq
+        return True
 
 
 def _int(value: Any, default: int) -> int:

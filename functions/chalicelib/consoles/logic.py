@@ -4,7 +4,29 @@ The session record is the meeting point; neither side talks to the other
 directly. The agent's `console.attach` job uploads output chunks to S3 and
 reports their numbers here; operators' long polls read the record and get
 presigned GETs for the chunks past their cursor. Keystrokes are appended to
-the record's input list and the agent's own long poll takes them.
+the record's input list, and the agent fetches them.
+
+How the agent hears of input, without a Lambda held for it (issue 15): an
+agent that waits on its own SQS queue fetches with `wait=0` when its doorbell
+rings `console:<console_id>`; an agent that waits in the API (no doorbell, its
+queue unusable for a while, or an agent older than the ring) long-polls the
+input as before (`wait` up to 20 s). The agent chooses by the `wait` it asks
+for; the server does the same either way, so there is no mode to keep in step.
+Rings are coalesced: `unfetched` counts the inputs appended since the agent's
+last fetch, and only the append that moves it from 0 rings. The fetch sets it
+back to 0 in the same conditional write that returns the input list, so every
+input is either in what a fetch returns or appended after that fetch, and
+then it rings: one ring per burst of typing the agent has not fetched yet,
+however fast the operator types. A ring that is lost (SendMessage failed, or
+an API long poll read and dropped it while the agent was between modes)
+costs at most the agent's safety fetch (every minute), less when the console
+prints: `output` answers say `input_waiting` while `unfetched` is not 0.
+
+The agent's sign of life is its job's lease (renewed every 40 s, lapsing
+after 120 s, when the sweeper retries or ends the job), not its input calls:
+an agent on its queue may not call about the session for a minute. `settle`
+reads the job once the session has not heard from the agent for
+AGENT_SILENCE, and closes the session when the job has ended.
 
 Long polls re-read the record every POLL_INTERVAL seconds (one strongly
 consistent GetItem each) rather than waiting on a queue: the record is tiny,
@@ -37,7 +59,7 @@ from pynamodb.expressions.condition import size
 from .. import aws, store
 from ..agents.models import Agent
 from ..errors import Conflict, Invalid, NotFound, TooManyRequests
-from ..jobs import lifecycle
+from ..jobs import doorbell, lifecycle
 from ..jobs import logic as jobs
 from ..jobs.models import FINAL_STATES, LIVE_STATES, Job
 from ..settings import settings
@@ -48,7 +70,9 @@ OP = "console.attach"
 POLL_INTERVAL = 0.15
 WRITER_SILENCE = 30  # seconds without a poll before the writer's role is free
 SEEN_EVERY = 10  # refresh writer_seen / viewed_at at most this often (seconds)
-AGENT_SILENCE = 45  # the agent's input poll returns every <= 20 s; longer silence: look at its job
+# An agent on its queue fetches at least every minute (its safety fetch), one in the API every <= 20 s;
+# after longer silence `settle` looks at the job, whose lease is the real sign of life.
+AGENT_SILENCE = 150
 JOB_CHECK_EVERY = 5.0
 MAX_CHUNKS_PER_ANSWER = 100
 UPLOAD_WINDOW = 8  # presigned chunk PUTs handed out ahead
@@ -135,11 +159,13 @@ def send_input(console: Console, client_id: str, data: str) -> int:
         raise Invalid(f"'data' must be 1 to {MAX_INPUT_CHARS} characters.")
     with store.race() as sending:
         console.update(actions=[Console.input.set(Console.input.append([data])), Console.input_count.add(1),
-                                Console.input_bytes.add(len(data.encode()))],
+                                Console.input_bytes.add(len(data.encode())), Console.unfetched.add(1)],
                        condition=Console.status.is_in("opening", "open") & (Console.writer_id == client_id)
                        & (size(Console.input) < MAX_PENDING_INPUT))
     if sending.lost:
         _refuse_input(console, client_id)
+    if int(console.unfetched) == 1:  # the first input since the agent's last fetch: wake it
+        _ring(console)
     return int(console.input_base) + len(console.input)
 
 
@@ -172,6 +198,8 @@ def close(console: Console) -> Console:
             return _finish(console, "requested")
     _update_or_reread(console, [Console.status.set("closing"), Console.closed_reason.set("requested")],
                       Console.status.is_in("opening", "open"))
+    if console.status == "closing":
+        _ring(console)  # an agent on its queue hears "closing" from its next fetch: make that now
     return console
 
 
@@ -237,11 +265,15 @@ def report_output(agent: Agent, console_id: str, claim_token: str, chunks: list[
     if report.lost:
         raise Conflict("This claim no longer holds the console, or another report won.", "stale_claim") \
             from report.error
-    return {"uploads": _upload_window(console), "status": console.status, "closed_reason": console.closed_reason}
+    return {"uploads": _upload_window(console), "status": console.status, "closed_reason": console.closed_reason,
+            "input_waiting": int(console.unfetched) > 0}
 
 
 def take_input(agent: Agent, console_id: str, claim_token: str, *, after: int, wait: int) -> dict[str, Any]:
-    """Operator input past `after`, waiting up to `wait` seconds for some or for the session to close."""
+    """Operator input past `after`, waiting up to `wait` seconds for some or for the session to close.
+
+    `wait=0` is the fetch of an agent that waits on its queue (rung `console:<id>`); a longer wait is the
+    long poll of one that waits in the API. Either resets `unfetched`, so the next input rings."""
     console = _held_console(agent, console_id, claim_token)
     _forget_taken(console, after)
     deadline = time.monotonic() + wait
@@ -390,17 +422,31 @@ def _presign(method: str, key: str) -> str:
 
 
 def _forget_taken(console: Console, after: int) -> None:
-    """Drop the input the agent has confirmed taking, and note that the agent is alive; idle sessions close."""
+    """Drop the input the agent has confirmed taking, note that the agent is alive and has fetched (the next
+    input rings), and close an idle session. One write, whose answer (ALL_NEW) is the record the fetch
+    serves: an input appended before it is in that list, one appended after it finds `unfetched` 0 and
+    rings. The taken entries are removed by index, so an input appended meanwhile stays."""
     now = int(time.time())
-    actions: list[Any] = [Console.agent_seen.set(now)]
+    actions: list[Any] = [Console.agent_seen.set(now), Console.unfetched.set(0)]
     condition = Console.claim_token == console.claim_token
     taken = min(after - int(console.input_base), len(console.input))
     if taken > 0:
-        actions += [Console.input.set(console.input[taken:]), Console.input_base.add(taken)]
-        condition &= Console.input_count == console.input_count  # no keystroke arrived meanwhile
+        # Highest index first: DynamoDB removes by the indices the list had before the write, dynalite one
+        # after the other; in this order both remove the same entries.
+        actions += [Console.input[index].remove() for index in reversed(range(taken))]
+        actions.append(Console.input_base.add(taken))
+        condition &= Console.input_base == console.input_base  # no other fetch trimmed meanwhile
     if console.status in ("opening", "open") and now - console.viewed_at > settings().console_idle_seconds:
         actions += [Console.status.set("closing"), Console.closed_reason.set("idle")]
     _update_or_reread(console, actions, condition)
+
+
+def _ring(console: Console) -> None:
+    """Ring the console's host: `console:<id>` wakes an agent waiting on its queue (one waiting in the API
+    drops it, and long-polls the input instead). Never fails: the input is stored already."""
+    agent = store.get_or_none(Agent, console.agent_id)
+    if agent is not None and agent.queue_url:
+        doorbell.ring(agent.queue_url, doorbell.CONSOLE_PREFIX + console.console_id)
 
 
 def _input_after(console: Console, after: int) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 Output bytes live in S3 (`consoles/<console_id>/<seq>`); the record holds how
 far they go (`last_seq`), who may type (`writer_id`), and the operator input
 the agent has not taken yet. Input is a list whose first entry has sequence
-number `input_base + 1`; the agent's input poll trims what it has taken, so
+number `input_base + 1`; the agent's input fetch trims what it has taken, so
 the list stays short and the item small however long the session runs.
 """
 
@@ -63,6 +63,9 @@ class Console(Model):
     input_base = NumberAttribute(default=0)
     input_count = NumberAttribute(default=0)
     input_bytes = NumberAttribute(default=0)
+    # Inputs appended since the agent last fetched (0: it has seen everything). The append that moves it
+    # from 0 rings the host's doorbell; the agent's fetch sets it back to 0 (consoles/logic.py).
+    unfetched = NumberAttribute(default=0)
     ttl = NumberAttribute(null=True)  # the record goes when its transcript does (the bucket keeps consoles/ 90 days)
     by_owner = ConsolesByOwner()
     by_vm = ConsolesByVm()
