@@ -21,7 +21,7 @@ from urllib.parse import unquote
 from chalice import Blueprint, Response
 from chalice.app import Request
 
-from . import store
+from . import ids, store
 from .errors import FleetvisorError, Invalid, PayloadTooLarge
 from .settings import settings
 
@@ -169,6 +169,9 @@ def route(bp: Blueprint, path: str, methods: Iterable[str] = ("GET",), *,
         def view(**params: str) -> Response:
             call = Call(bp.current_request, {k: unquote(v) for k, v in params.items()}, max_body)
             try:
+                # Ids not of their documented form name nothing: refused before any store call, the
+                # credential read included (ids.py).
+                ids.check_path(call.params)
                 # A read or an unconditional write the store throttled past botocore's retries is a 503
                 # with Retry-After, like a throttled conditional write (store.race), not a 500.
                 with store.busy_if_throttled():
@@ -182,6 +185,7 @@ def route(bp: Blueprint, path: str, methods: Iterable[str] = ("GET",), *,
             return json_response(status, result)
 
         view.__name__ = fn.__name__
+        ids.known(path)
         bp.route(path, methods=list(methods), content_types=["application/json"])(view)
         return fn
 
