@@ -129,6 +129,16 @@ def test_every_documented_operation_and_path_parameter_is_in_the_table(edge: Edg
     assert {(method, path) for method, path, *_ in openapi.OPERATIONS} <= table
     named = {name for _, path in edge.routes for name in PARAM.findall(path)}
     assert named <= set(ids.FORMS) | {"filename"}  # the distribution route's file name is matched exactly
+    # The document states each form, so a client (and schemathesis) knows it as the server checks it.
+    documented = [p for ops in openapi.document()["paths"].values() for op in ops.values()
+                  for p in op.get("parameters", [])]
+    assert documented
+    for parameter in documented:
+        assert _bare(parameter["schema"]["pattern"]) == _bare(ids.FORMS[parameter["name"]].pattern.pattern)
+
+
+def _bare(pattern: str) -> str:
+    return pattern.removeprefix("^").removesuffix("$").removesuffix("\\Z")
 
 
 # -- path parameters -------------------------------------------------------------------------------
