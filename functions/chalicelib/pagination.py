@@ -39,24 +39,32 @@ def encode(last_key: dict[str, Any] | None) -> str | None:
     return base64.urlsafe_b64encode(json.dumps(last_key, sort_keys=True).encode()).rstrip(b"=").decode()
 
 
-def decode(cursor: str | None, fields: Mapping[str, Field],
-           bound: Mapping[str, str] | None = None) -> dict[str, Any] | None:
-    """The start key a cursor names, or None for the first page. `bound` names the fields whose value
-    is fixed by the request (the owner whose page this is): any other value is refused."""
+def decode(cursor: str | None, fields: Mapping[str, Field]) -> dict[str, Any] | None:
+    """The start key a cursor names, or None for the first page."""
     if not cursor:
         return None
-    bad = Invalid("The cursor is not one this API handed out.", "invalid_cursor")
     if len(cursor) > MAX_CURSOR:
-        raise bad
+        raise _forged()
     try:
         value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError, RecursionError) as exc:
-        raise bad from exc
+        raise _forged() from exc
     if not isinstance(value, dict) or set(value) != set(fields) \
-            or not all(_is_key_value(value[name], fields[name]) for name in fields) \
-            or any(value[name] != {"S": wanted} for name, wanted in (bound or {}).items()):
-        raise bad
+            or not all(_is_key_value(value[name], fields[name]) for name in fields):
+        raise _forged()
     return value
+
+
+def continues(start: dict[str, Any] | None, **page: str) -> None:
+    """Refuse a decoded cursor whose fields that say whose page it is (the owner, the VM) are not this
+    request's. Separate from `decode`, so a route refuses a malformed cursor before it resolves (and
+    audits) whose page is asked for."""
+    if start is not None and any(start[name] != {"S": value} for name, value in page.items()):
+        raise _forged()
+
+
+def _forged() -> Invalid:
+    return Invalid("The cursor is not one this API handed out.", "invalid_cursor")
 
 
 def _is_key_value(value: Any, field: Field) -> bool:

@@ -46,11 +46,11 @@ def list_consoles(call: Call) -> dict[str, Any]:
     vm_uuid = (call.query("vm_uuid") or "")[:64] or None
     if vm_uuid and not agent_id:
         raise Invalid("'vm_uuid' needs 'agent_id'.")
+    by_vm = bool(agent_id and vm_uuid)
+    start = pagination.decode(call.query("cursor"), VM_CURSOR_FIELDS if by_vm else CURSOR_FIELDS)
     owner = guard.target_owner(call)
-    # A cursor continues the page it came from: this owner's, or this VM's.
-    fields, bound = (VM_CURSOR_FIELDS, {"vm_key": f"{agent_id}/{vm_uuid}"}) if agent_id and vm_uuid \
-        else (CURSOR_FIELDS, {"owner_id": owner})
-    start = pagination.decode(call.query("cursor"), fields, bound)
+    # A cursor continues the page it came from: this VM's, or this owner's.
+    pagination.continues(start, **({"vm_key": f"{agent_id}/{vm_uuid}"} if by_vm else {"owner_id": owner}))
     consoles, last = logic.page(owner, agent_id=agent_id, vm_uuid=vm_uuid, limit=limit, start=start)
     return {"consoles": [logic.view(console) for console in consoles], "next_cursor": pagination.encode(last)}
 
