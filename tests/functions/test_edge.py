@@ -216,6 +216,31 @@ def test_any_cursor_is_a_page_or_a_400_that_writes_nothing(edge: Edge) -> None:
     run()
 
 
+# -- other query parameters -------------------------------------------------------------------------
+
+# Every query parameter a route reads but `wait` (always 0: a long poll would only slow the test down; it
+# is clamped like `after`) and `owner` (an admin's cross-owner read is audited before the route looks further:
+# auth/guard.target_owner, outside this property).
+QUERY_NAMES = ["limit", "after", "since_ms", "until_ms", "action", "agent_id", "vm_uuid", "status", "client_id",
+               "cursor"]
+QUERY_VALUES = st.one_of(st.text(max_size=30), st.text(min_size=3000, max_size=3100), st.integers().map(str),
+                         st.sampled_from(["", "-1", "1e400", "NaN", "9" * 5000, "0x10", " 1", "١٢"]))
+
+
+def test_any_query_parameter_is_an_answer_or_a_4xx_that_writes_nothing(edge: Edge) -> None:
+    reads = sorted(PARAM.sub(lambda m: WELL_FORMED[m.group(1)], path) for method, path in edge.routes
+                   if method == "GET" and path.startswith("/api/"))
+
+    @FAST
+    @given(path=st.sampled_from(reads), query=st.dictionaries(st.sampled_from(QUERY_NAMES), QUERY_VALUES,
+                                                              min_size=1, max_size=4))
+    def run(path: str, query: dict[str, str]) -> None:
+        joined = path + "?wait=0&" + "&".join(f"{name}={quote(value, safe='')}" for name, value in query.items())
+        edge.ask("GET", joined, edge.admin.headers)
+
+    run()
+
+
 # -- Authorization headers -------------------------------------------------------------------------
 
 def _authorizations() -> st.SearchStrategy[str]:
