@@ -22,6 +22,7 @@ import os
 import sys
 import threading
 import time
+from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -41,6 +42,12 @@ from infra.meter import METER_FILE_ENV, Meter
 FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
 MAX_BODY = 2 * 1024 * 1024
 API_PREFIXES = ("/api/", "/agent/")
+
+
+# Codes for what http.server itself refuses (send_error), by status.
+_HTTP_SERVER_CODES: dict[int, str] = {HTTPStatus.METHOD_NOT_ALLOWED: "method_not_allowed",
+                                      HTTPStatus.REQUEST_URI_TOO_LONG: "uri_too_long",
+                                      HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE: "headers_too_large"}
 
 
 def _error(code: str, message: str) -> bytes:
@@ -91,6 +98,21 @@ class FleetvisorHandler(ChaliceRequestHandler):
                              "application/json")
             return
         self._generic_handle()
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """http.server's own refusals (a method with no do_ handler, a malformed request line, an
+        over-long line or too many headers) in our JSON error shape, not its HTML page. A method we do
+        not serve at all (TRACE, PROPFIND, anything made up) is 405 `method_not_allowed`, as the app
+        answers a method a route does not take."""
+        self.close_connection = True  # the body (if any) was not read
+        # A request line it could not read leaves HTTP/0.9, which would get neither status line nor headers.
+        if self.request_version == "HTTP/0.9":  # type: ignore[has-type]
+            self.request_version = self.protocol_version
+        if code == HTTPStatus.NOT_IMPLEMENTED:
+            code, message = HTTPStatus.METHOD_NOT_ALLOWED, f"The method {str(self.command)[:20]} is not allowed."
+        error = _HTTP_SERVER_CODES.get(code, "invalid_request")
+        self._send_bytes(code, _error(error, (message or HTTPStatus(code).phrase)[:200]), "application/json",
+                         {"Connection": "close"})
 
     def _send_error_response(self, error: LocalGatewayException) -> None:
         # Chalice mimics API Gateway's 403 "Missing Authentication Token" for unknown routes.

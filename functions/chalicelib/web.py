@@ -12,6 +12,7 @@ import hmac
 import ipaddress
 import json
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.cookies import CookieError, SimpleCookie
@@ -21,7 +22,7 @@ from urllib.parse import unquote
 from chalice import Blueprint, Response
 from chalice.app import Request
 
-from . import store
+from . import ids, store
 from .errors import FleetvisorError, Invalid, PayloadTooLarge
 from .settings import settings
 
@@ -124,11 +125,15 @@ def viewer_ip(value: str) -> str | None:
 
 
 def parse_json(raw: bytes, max_body: int) -> dict[str, Any]:
+    """The body as a JSON object, or 400 `invalid_json`: also for what Python's parser lets through but
+    JSON and the store cannot hold (NaN, Infinity, a number that overflows to infinity such as 1e400,
+    a lone surrogate such as "\\ud800", which has no UTF-8 form)."""
     if len(raw) > max_body:
         raise PayloadTooLarge(f"The request body is larger than {max_body} bytes.")
     try:
-        value = json.loads(raw.decode("utf-8") or "{}", parse_constant=_no_constants)
-    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        value = json.loads(raw.decode("utf-8") or "{}", parse_constant=_no_constants, parse_float=_finite)
+        json.dumps(value, ensure_ascii=False, allow_nan=False).encode("utf-8")  # lone surrogates
+    except (UnicodeError, ValueError, RecursionError) as exc:
         raise Invalid("The request body is not valid UTF-8 JSON.", "invalid_json") from exc
     if not isinstance(value, dict):
         raise Invalid("The request body must be a JSON object.", "invalid_json")
@@ -137,6 +142,13 @@ def parse_json(raw: bytes, max_body: int) -> dict[str, Any]:
 
 def _no_constants(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:
@@ -157,7 +169,28 @@ class Reply:
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(body=json.dumps(body), status_code=status, headers={**JSON_HEADERS, **(headers or {})})
+    return Response(body=to_json(body), status_code=status, headers={**JSON_HEADERS, **(headers or {})})
+
+
+def to_json(body: Any) -> str:
+    """Strict JSON, never NaN or Infinity (which JSON.parse refuses, so one stored bad number would
+    make a whole list unloadable). parse_json keeps them out now; one stored before that check is
+    dropped on the way out: it answers null, and the log says where."""
+    try:
+        return json.dumps(body, allow_nan=False)
+    except ValueError:
+        log.warning("a non-finite number in an answer was sent as null")
+        return json.dumps(_without_non_finite(body), allow_nan=False)
+
+
+def _without_non_finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _without_non_finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_non_finite(item) for item in value]
+    return value
 
 
 def route(bp: Blueprint, path: str, methods: Iterable[str] = ("GET",), *,
@@ -169,6 +202,9 @@ def route(bp: Blueprint, path: str, methods: Iterable[str] = ("GET",), *,
         def view(**params: str) -> Response:
             call = Call(bp.current_request, {k: unquote(v) for k, v in params.items()}, max_body)
             try:
+                # Ids not of their documented form name nothing: refused before any store call, the
+                # credential read included (ids.py).
+                ids.check_path(call.params)
                 # A read or an unconditional write the store throttled past botocore's retries is a 503
                 # with Retry-After, like a throttled conditional write (store.race), not a 500.
                 with store.busy_if_throttled():
@@ -182,6 +218,7 @@ def route(bp: Blueprint, path: str, methods: Iterable[str] = ("GET",), *,
             return json_response(status, result)
 
         view.__name__ = fn.__name__
+        ids.known(path)
         bp.route(path, methods=list(methods), content_types=["application/json"])(view)
         return fn
 

@@ -93,6 +93,13 @@ def test_refusals_over_http_keep_the_error_shape_and_queue_nothing(stack: LocalS
         (op.session.get(f"{stack.url}/api/no/such/route", timeout=10), 404, "route_not_found"),
         (op.session.post(f"{stack.url}/api/auth/login", data=b"x" * (300 * 1024), timeout=10),
          413, "payload_too_large"),
+        # http.server's own refusals keep the shape too (issue 18), as does a key of no form.
+        (requests.request("TRACE", f"{stack.url}/api/agents", timeout=10), 405, "method_not_allowed"),
+        (requests.request("PROPFIND", f"{stack.url}/agent/v1/heartbeat", timeout=10), 405, "method_not_allowed"),
+        (requests.get(f"{stack.url}/api/agents", headers={"Authorization": "Bearer fv_"}, timeout=10),
+         401, "unauthorized"),
+        (op.session.get(f"{stack.url}/api/users/email%23{stack.config.admin_email}", timeout=10), 404,
+         "user_not_found"),
     ]
     for answer, status, code in cases:
         assert (answer.status_code, answer.json()["error"]["code"]) == (status, code), answer.text

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import secrets
 import time
@@ -25,13 +24,13 @@ from ..jobs import doorbell
 from ..keys import b64url_decode
 from ..settings import settings
 from ..vms.models import Vm
+from .capabilities import parse as parse_capabilities
 from .models import Agent, EnrollmentToken
 
 TOKEN_PREFIX = "fvet_"
 AGENT_NAMESPACE = uuid.UUID("1f0c5b8e-7d52-4c1e-9a0b-6e2f3d4c5b6a")
 ENVIRONMENT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}\Z")
 HOSTNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}\Z")
-MAX_CAPABILITIES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -81,9 +80,7 @@ def agent_id_for(owner_id: str, name: str) -> str:
 
 
 def parse_registration(body: dict[str, Any]) -> Registration:
-    capabilities = validate.mapping(body, "capabilities", required=False)
-    if len(json.dumps(capabilities)) > MAX_CAPABILITIES:
-        raise Invalid(f"'capabilities' may be at most {MAX_CAPABILITIES} bytes of JSON.")
+    capabilities = parse_capabilities(body)
     public_key = validate.text(body, "public_key", max_len=64)
     try:
         if len(b64url_decode(public_key)) != 32:

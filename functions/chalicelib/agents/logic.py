@@ -19,7 +19,6 @@ answers for it (`answer_ping`).
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from typing import Any
@@ -32,7 +31,7 @@ from ..errors import Invalid, NotFound
 from ..jobs import doorbell
 from ..settings import settings
 from ..vms import logic as vms
-from .enrollment import MAX_CAPABILITIES
+from .capabilities import parse as parse_capabilities
 from .models import Agent
 
 
@@ -136,9 +135,7 @@ def view(agent: Agent, vm_count: int | None = None) -> dict[str, Any]:
 
 
 def heartbeat(agent: Agent, body: dict[str, Any]) -> None:
-    capabilities = validate.mapping(body, "capabilities", required=False)
-    if len(json.dumps(capabilities)) > MAX_CAPABILITIES:
-        raise Invalid(f"'capabilities' may be at most {MAX_CAPABILITIES} bytes of JSON.")
+    capabilities = parse_capabilities(body)
     reports = [vms.parse_report(item) for item in validate.array(body, "vms", max_items=vms.MAX_VMS)]
     if len({r["uuid"] for r in reports}) != len(reports):
         raise Invalid("'vms' lists a UUID twice.")

@@ -29,12 +29,14 @@ authentication path.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pynamodb.exceptions import DoesNotExist
 
+from .. import ids
 from ..errors import Forbidden, Unauthorized
 from ..keys import b64url_decode
 from ..settings import settings
@@ -45,6 +47,8 @@ TOKEN_TYPE = "fv-agent+jwt"
 MAX_LIFETIME = 300
 MAX_TOKEN_LENGTH = 2048
 MAX_INSTANCE_LENGTH = 64
+# Stored on the host record: printable ASCII only (a lone surrogate has no UTF-8 form for the store).
+INSTANCE_RE = re.compile(rf"[!-~]{{1,{MAX_INSTANCE_LENGTH}}}")
 
 
 def verify(token: str) -> tuple[Agent, str | None]:
@@ -55,10 +59,12 @@ def verify(token: str) -> tuple[Agent, str | None]:
         header = jwt.get_unverified_header(token)
         if header.get("typ") != TOKEN_TYPE or header.get("alg") != "EdDSA":
             raise jwt.InvalidTokenError("wrong token type")
+        # The one claim read before the signature is checked, since it names the key to check it with:
+        # only an agent id of its documented form gets as far as the store.
         subject = jwt.decode(token, options={"verify_signature": False}).get("sub")
-        agent = Agent.get(str(subject), consistent_read=True) if isinstance(subject, str) else None
-        if agent is None:
+        if not ids.matches("agent_id", subject):
             raise jwt.InvalidTokenError("no subject")
+        agent = Agent.get(subject, consistent_read=True)
         claims = jwt.decode(token, _public_key(agent.public_key), algorithms=["EdDSA"],
                             audience=AUDIENCE, leeway=settings().agent_token_leeway,
                             options={"require": ["exp", "iat", "sub", "aud"]})
@@ -67,7 +73,7 @@ def verify(token: str) -> tuple[Agent, str | None]:
     _check_lifetime(claims)
     check_standing(agent)
     instance = claims.get("inst")
-    if instance is not None and not (isinstance(instance, str) and 0 < len(instance) <= MAX_INSTANCE_LENGTH):
+    if instance is not None and not (isinstance(instance, str) and INSTANCE_RE.fullmatch(instance)):
         raise Unauthorized("The agent token names a malformed agent process.")
     return agent, instance
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import time
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist
-
-from .. import store, validate
+from .. import ids, store, validate
 from ..errors import Invalid, NotFound, StoreBusy, Unauthorized
 from .models import ApiKey
 
@@ -26,6 +25,8 @@ SCOPE_RANK = {scope: rank for rank, scope in enumerate(SCOPES, start=1)}
 PREFIX = "fv_"
 TOUCH_EVERY_MS = 60_000
 MAX_KEYS = 100
+# What `create` hands out: the prefix, the key id, and token_urlsafe(32) (43 characters; some room kept).
+SECRET_RE = re.compile(rf"{PREFIX}({ids.FORMS['key_id'].pattern.pattern})_[A-Za-z0-9_-]{{20,100}}")
 
 
 def _hash(secret: str) -> str:
@@ -56,11 +57,12 @@ def create(owner_id: str, body: dict[str, Any]) -> tuple[ApiKey, str]:
 def authenticate(secret: str) -> tuple[ApiKey, bool]:
     """The live key a secret belongs to, and whether this use was recorded (at most once a minute)."""
     invalid = Unauthorized("The API key is not valid.")
-    key_id = secret[len(PREFIX):].split("_", 1)[0]
-    try:
-        key = ApiKey.get(key_id)
-    except (DoesNotExist, ValueError) as exc:
-        raise invalid from exc
+    form = SECRET_RE.fullmatch(secret)
+    if form is None:
+        raise invalid  # not one we made: no store call for it
+    key = store.get_or_none(ApiKey, form.group(1))
+    if key is None:
+        raise invalid
     now_ms = int(time.time() * 1000)
     if not hmac.compare_digest(_hash(secret), key.secret_hash) or key.revoked \
             or (key.expires_ms is not None and key.expires_ms <= now_ms):

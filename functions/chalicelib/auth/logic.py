@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .. import store, validate
+from .. import ids, store, validate
 from ..audit import logic as audit
 from ..errors import Conflict, Invalid, Unauthorized
 from . import api_keys, passwords, sessions, throttle, tokens
@@ -141,10 +141,11 @@ def principal_from_token(token: str, ahead: Sequence[store.ItemKey] = ()) -> tup
     if token.startswith(api_keys.PREFIX):
         return _principal_from_key(token, ahead)
     claims = tokens.verify(token)
-    session_id = str(claims["sid"])
-    if not sessions.well_formed(session_id):
+    session_id, user_id = claims["sid"], claims["sub"]
+    # Signed by us, so made by us; checked all the same before they become store keys.
+    if not sessions.well_formed(session_id) or not ids.matches("user_id", user_id):
         raise Unauthorized("The session has ended; log in again.")
-    user, session, *items = store.read_together((User, str(claims["sub"])), (Session, session_id), *ahead)
+    user, session, *items = store.read_together((User, user_id), (Session, session_id), *ahead)
     if user is None or user.disabled or claims.get("ver") != user.token_version:
         raise Unauthorized("The session has ended; log in again.")
     sessions.check_live(session, user.user_id)

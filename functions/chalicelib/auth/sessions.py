@@ -15,7 +15,7 @@ import secrets
 import time
 from typing import Any
 
-from .. import store
+from .. import ids, store
 from ..errors import Unauthorized
 from ..settings import settings
 from .models import Session
@@ -108,8 +108,8 @@ def owned(user_id: str, session_id: str) -> Session | None:
     return session if session is not None and session.user_id == user_id else None
 
 
-def well_formed(session_id: str) -> bool:
-    return session_id.startswith("ses_") and len(session_id) <= 64
+def well_formed(session_id: object) -> bool:
+    return ids.matches("session_id", session_id)
 
 
 def _get(session_id: str) -> Session | None:

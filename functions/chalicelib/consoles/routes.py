@@ -19,8 +19,10 @@ from .models import Console
 
 bp = Blueprint(__name__)
 MAX_WAIT = 20
-CURSOR_FIELDS = ("console_id", "owner_id", "created_ms")
-VM_CURSOR_FIELDS = ("console_id", "vm_key", "created_ms")
+CURSOR_FIELDS = {"console_id": pagination.string("console_id"), "owner_id": pagination.ANY_KEY,
+                 "created_ms": pagination.NUMBER}
+VM_CURSOR_FIELDS = {"console_id": pagination.string("console_id"), "vm_key": pagination.ANY_KEY,
+                    "created_ms": pagination.NUMBER}
 
 
 @route(bp, "/api/agents/{agent_id}/vms/{vm}/console", ["POST"], authenticate=guard.operator, max_body=1024)
@@ -44,10 +46,12 @@ def list_consoles(call: Call) -> dict[str, Any]:
     vm_uuid = (call.query("vm_uuid") or "")[:64] or None
     if vm_uuid and not agent_id:
         raise Invalid("'vm_uuid' needs 'agent_id'.")
-    fields = VM_CURSOR_FIELDS if agent_id and vm_uuid else CURSOR_FIELDS
-    start = pagination.decode(call.query("cursor"), fields)
-    consoles, last = logic.page(guard.target_owner(call), agent_id=agent_id, vm_uuid=vm_uuid, limit=limit,
-                                start=start)
+    by_vm = bool(agent_id and vm_uuid)
+    start = pagination.decode(call.query("cursor"), VM_CURSOR_FIELDS if by_vm else CURSOR_FIELDS)
+    owner = guard.target_owner(call)
+    # A cursor continues the page it came from: this VM's, or this owner's.
+    pagination.continues(start, **({"vm_key": f"{agent_id}/{vm_uuid}"} if by_vm else {"owner_id": owner}))
+    consoles, last = logic.page(owner, agent_id=agent_id, vm_uuid=vm_uuid, limit=limit, start=start)
     return {"consoles": [logic.view(console) for console in consoles], "next_cursor": pagination.encode(last)}
 
 

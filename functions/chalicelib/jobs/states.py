@@ -12,7 +12,7 @@ import random
 import time
 from typing import Any
 
-from .. import store
+from .. import ids, store
 from ..agents.models import Agent
 from ..errors import Conflict, NotFound
 from ..settings import settings
@@ -120,7 +120,7 @@ def renew_actions(running: bool) -> list[Any]:
 
 def cancellations(agent: Agent, job_ids: list[Any]) -> list[str]:
     """Of these job ids, those of this agent's live jobs an operator asked to cancel."""
-    wanted = [j for j in job_ids[:100] if isinstance(j, str) and j.startswith("job_") and len(j) <= 64]
+    wanted = list(dict.fromkeys(j for j in job_ids[:100] if ids.matches("job_id", j)))  # BatchGetItem: no repeats
     if not wanted:
         return []
     return [job.job_id for job in Job.batch_get(wanted)

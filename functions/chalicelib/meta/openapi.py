@@ -7,19 +7,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import validate
+from .. import ids, validate
 from ..vms.logic import STATES
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 OBJECT = {"type": "object"}
 
 STRING = {"type": "string"}
-# Path parameters with a rule of their own (vms/logic.py explains the VM name rule).
+
+
+def _form(pattern: str) -> dict[str, Any]:
+    # JSON Schema patterns are ECMA-262 and search: anchored here, "$" ending the string as "\\Z" does in Python.
+    return {"type": "string", "pattern": "^" + pattern.removeprefix("^").removesuffix("\\Z") + "$"}
+
+
+# Every path parameter has its documented form (ids.py); any other value is answered as an unknown id
+# (404), a VM name as 400 invalid_vm_name (vms/logic.py explains the VM name rule).
 PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    **{name: {"schema": _form(form.pattern.pattern)} for name, form in ids.FORMS.items()},
     "vm": {"description": "The VM's UUID, or its name when that is 1 to 64 letters, digits, '.', '_' or '-' "
                           "starting with a letter or digit (other names: use the UUID; else 400 invalid_vm_name)",
-           # JSON Schema patterns are ECMA-262: "$" there ends the string, as "\\Z" does in Python.
-           "schema": {"type": "string", "pattern": validate.LIBVIRT_NAME_RE.pattern.replace("\\Z", "$")}},
+           "schema": _form(validate.LIBVIRT_NAME_RE.pattern)},
 }
 PASSWORD = {"type": "string", "minLength": 12, "maxLength": 1024}
 
@@ -153,8 +161,7 @@ def _operation(spec: tuple[str, str, str, bool, dict[str, Any] | None, int]) -> 
                           "security": [{"bearer": []}] if auth else []}
     params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
     if params:
-        op["parameters"] = [{"name": p, "in": "path", "required": True, **PATH_PARAMETERS.get(p, {"schema": STRING})}
-                            for p in params]
+        op["parameters"] = [{"name": p, "in": "path", "required": True, **PATH_PARAMETERS[p]} for p in params]
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return op

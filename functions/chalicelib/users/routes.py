@@ -26,7 +26,7 @@ def _audit(call: Call, action: str, target: str, detail: dict[str, Any] | None =
 @route(bp, "/api/users", authenticate=guard.administrator)
 def list_users(call: Call) -> dict[str, Any]:
     limit = validate.clamp(call.query("limit"), default=50, low=1, high=100, name="limit")
-    users, next_key = logic.page(limit, pagination.decode(call.query("cursor"), ("user_id",)))
+    users, next_key = logic.page(limit, pagination.decode(call.query("cursor"), {"user_id": pagination.ANY_KEY}))
     return {"users": [auth.user_view(u) for u in users], "next": pagination.encode(next_key)}
 
 
