@@ -18,7 +18,7 @@ from chalicelib.consoles import logic
 from chalicelib.consoles.models import Console
 from chalicelib.jobs.models import Job
 
-from .conftest import VM, FakeHost, Operator
+from .conftest import PASSWORD, VM, FakeHost, Operator
 
 
 class Session:
@@ -424,3 +424,30 @@ def test_a_quiet_agent_whose_job_still_holds_its_lease_keeps_the_session_open(at
     Console(session.console_id).update(actions=[Console.agent_seen.set(quiet_since)])
     answer = session.output().json_body
     assert (answer["status"], answer["closed_reason"]) == ("open", None)
+
+
+def test_reading_never_changes_who_writes_and_a_client_id_is_its_holders_alone(client: Client, make_operator: Any,
+                                                                              enrol: Any) -> None:
+    op: Operator = make_operator()
+    session = Session(client, op, enrol(op))
+    session.claim_and_attach()
+    made = client.http.post("/api/api-keys", headers=op.headers, body=json.dumps({"name": "wall", "scopes": ["read"]}))
+    wall = Operator(op.user_id, op.email, made.json_body["secret"])
+    Console.get(session.console_id).update(actions=[Console.writer_seen.set(int(time.time()) - 60)])  # tab quiet
+
+    for client_id in (session.client_id, "anything-at-all"):  # the writer's own id, and a made-up one
+        answer = session.output(client_id=client_id, op=wall)
+        assert (answer.status_code, answer.json_body["writer"]) == (200, False)
+    assert Console.get(session.console_id).writer_id == session.client_id
+    assert session.type("still mine\r").status_code == 202
+
+    # The same operator logged in elsewhere is another holder: the first tab's id means nothing there.
+    login = client.http.post("/api/auth/login", headers={"Content-Type": "application/json"},
+                             body=json.dumps({"email": op.email, "password": PASSWORD}))
+    elsewhere = Operator(op.user_id, op.email, login.json_body["access_token"])
+    for path, body in (("writer", {"client_id": session.client_id}),
+                       ("input", {"client_id": session.client_id, "data": "x"})):
+        refused = client.http.post(f"/api/consoles/{session.console_id}/{path}", headers=elsewhere.headers,
+                                   body=json.dumps(body))
+        assert (refused.status_code, refused.json_body["error"]["code"]) == (403, "console_client_unknown"), path
+    assert Console.get(session.console_id).writer_id == session.client_id

@@ -39,7 +39,10 @@ Decisions worth knowing:
   two operators sharing one transcript is what a team expects.
 - One writer: the client that opened the session types; others read. A
   writer that has not polled for WRITER_SILENCE seconds (a closed tab) gives
-  way to the next client that polls or opens; `take_writer` takes it at once.
+  way to the next client that opens; `take_writer` takes it at once. Reading
+  never changes who writes, and a client id counts only for the session or
+  API key it was issued to (`clients`): a read-only key that names another
+  tab's id, or any id, reads and nothing more.
 - A session ends when the agent says why (`detach`), or, if the agent never
   says (it died and its job ran out of attempts), when a reader notices that
   the job has ended (`settle`): the record is never the only one that knows.
@@ -58,7 +61,7 @@ from pynamodb.expressions.condition import size
 
 from .. import aws, store
 from ..agents.models import Agent
-from ..errors import Conflict, Invalid, NotFound, TooManyRequests
+from ..errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
 from ..jobs import doorbell, lifecycle
 from ..jobs import logic as jobs
 from ..jobs.models import FINAL_STATES, LIVE_STATES, Job
@@ -88,11 +91,13 @@ REASON_BY_JOB = {"cancelled": "requested", "expired": "agent_lost", "timed_out":
 
 # -- operators -------------------------------------------------------------------------------------
 
-def open_session(agent: Agent, vm: Vm) -> tuple[Console, str, bool, bool]:
-    """(session, client_id, is_writer, created): the VM's open session joined, else a new one."""
+def open_session(agent: Agent, vm: Vm, holder: str) -> tuple[Console, str, bool, bool]:
+    """(session, client_id, is_writer, created): the VM's open session joined, else a new one. `holder` names
+    the caller's session or API key (`holder_of`): the client id is theirs alone."""
     client_id = secrets.token_urlsafe(16)
     existing = _open_session_of(agent.agent_id, vm.vm_uuid)
     if existing is not None:
+        existing.update(actions=[Console.clients.set(Console.clients.append([f"{client_id} {holder}"]))])
         return existing, client_id, _try_take_writer(existing, client_id, force=False), False
     if vm.state not in RUNNING_STATES:
         raise Conflict(f"VM {vm.name!r} is {vm.state}: a serial console needs it running.", "vm_not_running")
@@ -102,9 +107,26 @@ def open_session(agent: Agent, vm: Vm) -> tuple[Console, str, bool, bool]:
     console = Console(console_id, owner_id=agent.owner_id, agent_id=agent.agent_id, vm_uuid=vm.vm_uuid,
                       vm_name=vm.name, vm_key=_vm_key(agent.agent_id, vm.vm_uuid), job_id=job.job_id,
                       status="opening", created_ms=now_ms, writer_id=client_id, writer_seen=now_ms // 1000,
+                      clients=[f"{client_id} {holder}"],
                       viewed_at=now_ms // 1000, ttl=now_ms // 1000 + RETENTION_SECONDS)
     console.save(condition=Console.console_id.does_not_exist())
     return console, client_id, True, True
+
+
+def holder_of(session_id: str | None, key_id: str | None) -> str:
+    return f"session:{session_id}" if session_id else f"key:{key_id}"
+
+
+def issued(console: Console, client_id: str | None, holder: str) -> str | None:
+    """`client_id` if it was handed to `holder` for this session, else None (it then counts for nothing)."""
+    return client_id if client_id is not None and f"{client_id} {holder}" in (console.clients or []) else None
+
+
+def _issued_or_refuse(console: Console, client_id: str, holder: str) -> str:
+    if issued(console, client_id, holder) is None:
+        raise Forbidden("This client id was not issued to you for this console; open the console again.",
+                        "console_client_unknown")
+    return client_id
 
 
 def owned(owner_id: str, console_id: str) -> Console:
@@ -128,13 +150,14 @@ def page(owner_id: str, *, agent_id: str | None, vm_uuid: str | None, limit: int
     return consoles, result.last_evaluated_key
 
 
-def output(console: Console, *, after: int, wait: int, client_id: str | None) -> dict[str, Any]:
+def output(console: Console, *, after: int, wait: int, client_id: str | None, holder: str) -> dict[str, Any]:
     """The chunks past `after`, waiting up to `wait` seconds for one (or for the status to change).
 
     A closed session answers at once: nothing more can come, and a reader that saw "closing" polls
     again with a long wait, which would otherwise sit out that wait after the agent detached.
     """
     console = settle(console)
+    client_id = issued(console, client_id, holder)
     writer = _note_viewer(console, client_id)
     deadline = time.monotonic() + wait
     next_job_check = time.monotonic() + JOB_CHECK_EVERY
@@ -153,10 +176,11 @@ def output(console: Console, *, after: int, wait: int, client_id: str | None) ->
             "writer": writer or (client_id is not None and console.writer_id == client_id)}
 
 
-def send_input(console: Console, client_id: str, data: str) -> int:
+def send_input(console: Console, client_id: str, data: str, holder: str) -> int:
     """Queue keystrokes for the agent; the sequence number they got."""
     if not 1 <= len(data) <= MAX_INPUT_CHARS:
         raise Invalid(f"'data' must be 1 to {MAX_INPUT_CHARS} characters.")
+    _issued_or_refuse(console, client_id, holder)
     with store.race() as sending:
         console.update(actions=[Console.input.set(Console.input.append([data])), Console.input_count.add(1),
                                 Console.input_bytes.add(len(data.encode())), Console.unfetched.add(1)],
@@ -180,9 +204,10 @@ def _refuse_input(console: Console, client_id: str) -> NoReturn:
                           code="console_input_backlog")
 
 
-def take_writer(console: Console, client_id: str) -> bool:
+def take_writer(console: Console, client_id: str, holder: str) -> bool:
     if console.status not in LIVE:
         raise Conflict("This console session is closed.", "console_closed")
+    _issued_or_refuse(console, client_id, holder)
     return _try_take_writer(console, client_id, force=True)
 
 
@@ -321,12 +346,11 @@ def _try_take_writer(console: Console, client_id: str, *, force: bool) -> bool:
 
 
 def _note_viewer(console: Console, client_id: str | None) -> bool:
-    """Keep the idle clock (and the writer's role) alive for a polling client; True if it is the writer."""
+    """Keep the idle clock (and the writer's role) alive for a polling client; True if it is the writer.
+    Never takes the role: a reader that polls stays a reader."""
     now = int(time.time())
     if console.status not in LIVE or client_id is None:
         return False
-    if console.writer_id != client_id and (console.writer_id is None or now - console.writer_seen > WRITER_SILENCE):
-        return _try_take_writer(console, client_id, force=False)
     is_writer = console.writer_id == client_id
     stale_view = now - console.viewed_at >= SEEN_EVERY
     if not stale_view and not (is_writer and now - console.writer_seen >= SEEN_EVERY):

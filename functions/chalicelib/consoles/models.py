@@ -56,6 +56,8 @@ class Console(Model):
     last_seq = NumberAttribute(default=0)
     bytes = NumberAttribute(default=0)
     writer_id = UnicodeAttribute(null=True)
+    # Each client id handed out, as "<client_id> <holder>": whose session or API key it was issued to.
+    clients = ListAttribute(of=UnicodeAttribute, default=list)
     writer_seen = NumberAttribute(default=0)  # Unix seconds the writer last polled
     viewed_at = NumberAttribute(default=0)  # Unix seconds any client last polled (idle timeout)
     agent_seen = NumberAttribute(default=0)  # Unix seconds the agent last called about it
