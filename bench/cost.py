@@ -181,13 +181,13 @@ class Recorder:
         started, before, proxied, queued = mark
         now, after, _, _ = self.mark()
         methods = Counter(line.split(" ", 1)[0] for line in self.s3_proxy.requests[proxied:])
-        return Window(now - started, _minus(after["requests"], before["requests"]),
-                      _minus(after["aws"], before["aws"]), methods, len(self.sqs_proxy.requests) - queued)
+        return Window(now - started, minus(after["requests"], before["requests"]),
+                      minus(after["aws"], before["aws"]), methods, len(self.sqs_proxy.requests) - queued)
 
 
-def _minus(after: Any, before: Any) -> Any:
+def minus(after: Any, before: Any) -> Any:
     if isinstance(after, dict):
-        return {key: _minus(value, (before or {}).get(key)) for key, value in after.items()}
+        return {key: minus(value, (before or {}).get(key)) for key, value in after.items()}
     return after - (before or 0)
 
 

@@ -10,7 +10,7 @@
   Not simulated: the silent token refresh (one POST per 14 minutes).
 - `JobsOperator`: VM actions as the hosts page sends them: the POST, its job
   followed every 250 ms until final (jobWatch.ts), then the host's VMs again.
-- `ConsoleAgent`: a simulated agent (bench/fleet.py's `SimulatedAgent`,
+- `ConsoleAgent`: a simulated agent (bench/simulated_agent.py,
   which speaks the real protocol without libvirt) that also runs the one
   `console.attach` job it is given as agent/fleetvisor_agent/jobs/console.py
   does while the agent waits in the API: lease renewed every 40 s, the input
@@ -29,13 +29,12 @@ import base64
 import json
 import threading
 import time
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import requests
 
-from bench.fleet import SimulatedAgent
+from bench.simulated_agent import SimulatedAgent, Tally
 
 PAGE_REFRESH = 5.0
 CHANGES_WAIT = 20
@@ -43,11 +42,6 @@ JOB_POLL = 0.25
 CONSOLE_INPUT_WAIT = 20
 LEASE_RENEW = 40.0
 SAFETY_FETCH = 60.0  # agent/fleetvisor_agent/waiting.py SAFETY_FETCH_SECONDS
-
-
-def local_counters() -> dict[str, Any]:
-    """What SimulatedAgent counts into, for agents in this process."""
-    return {"requests": SimpleNamespace(value=0), "errors": SimpleNamespace(value=0), "lock": threading.Lock()}
 
 
 def _shown(visible: threading.Event, stop: threading.Event) -> bool:
@@ -151,7 +145,7 @@ class JobsOperator:
 
 class ConsoleAgent(SimulatedAgent):
     def __init__(self, url: str, token: str, index: int) -> None:
-        super().__init__(url, token, index, threading.Event(), local_counters())
+        super().__init__(url, token, index, threading.Event(), Tally())
         self.uploads: dict[int, str] = {}
         self.next_seq, self.input_after = 1, 0
         self.closing: str | None = None

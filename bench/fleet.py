@@ -1,130 +1,106 @@
-"""A fleet against the local stack: N simulated agents, each heartbeating every
-30 s (± 10 %) and holding a long poll, for M minutes, while an operator sends
-jobs to random agents.
+"""A fleet against the local stack: N simulated agents for M minutes while an operator sends jobs to random ones.
 
-Prints the error count, dispatch latency (API 202 → claim, and → succeeded)
-to a random agent during the run, requests per idle agent per minute, and the
-API process's CPU time per agent per minute. The simulated agents speak the
-real protocol (enrolment, EdDSA agent tokens, poll, lease, complete) but run
-no libvirt: they report one VM and complete every job at once.
+The agents (bench/simulated_agent.py) speak the real protocol without
+libvirt and wait where the real agent does: by default on their own SQS queue
+(`--wait-in queue`: `POST /agent/v1/doorbell` for the queue and STS
+credentials, renewed near expiry; ReceiveMessage long polls on moto through the
+agent's own `fleetvisor_agent.sqs`; what was rung deleted and claimed with
+`poll?wait=0`), or, for comparison, in the API's long poll (`--wait-in api`:
+`poll?wait=20` back to back, as agents did before and fall back to). Each
+heartbeats at the agent's default interval
+(`fleetvisor_agent.config.DEFAULT_HEARTBEAT_SECONDS`). Heartbeats, waits and
+credential renewals start spread over one interval, as in a fleet that has
+been up a while, and the window opens once every agent is waiting.
 
-Usage: python bench/fleet.py [--agents 1000] [--minutes 5] [--processes 4]
+Prints: errors; API 202 → claim and → succeeded (p50/p99) for jobs sent one
+after another to random agents; requests per idle agent per minute by kind
+(an idle agent: one not handed a job in the window); API, moto and dynalite
+CPU seconds per agent per minute and their peak thread counts; and the idle
+host-month priced by bench/prices.py from what the API served for those
+requests (infra/meter.py: held seconds, DynamoDB units and AWS calls per
+request of each route, times the idle agent's rate) plus its SQS requests.
+
+How it runs: threads, two per agent (one blocked in its 20 s receive or long
+poll, one heartbeating), in `--processes` processes (default 4; a 2-core
+machine runs 1,000 agents, 2,000 threads, this way: they are idle almost all
+the time). moto's server and the API's local server each hold a thread per
+open connection, so each also holds about a thousand threads.
+
+Usage: python bench/fleet.py [--agents 1000] [--minutes 5] [--processes 4] [--wait-in queue|api]
 """
 
 from __future__ import annotations
 
 import argparse
-import base64
 import multiprocessing
 import os
 import random
-import secrets
 import statistics
 import sys
 import tempfile
 import threading
 import time
-import uuid
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import jwt
 import requests
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(REPO), str(REPO / "agent")]  # this tree's agent, not an installed one
 
+from fleetvisor_agent.config import DEFAULT_HEARTBEAT_SECONDS  # noqa: E402
+
+from bench.cost import MONTH, Window, minus, pct  # noqa: E402
+from bench.prices import Usage, lambda_memory_mb, price  # noqa: E402
+from bench.simulated_agent import (  # noqa: E402
+    API_WAIT,
+    DELETE,
+    DOORBELL,
+    HEARTBEAT,
+    KINDS,
+    POLL,
+    RECEIVE,
+    SimulatedAgent,
+    Tally,
+)
 from infra.local import LocalStack, StackConfig, free_port  # noqa: E402
+from infra.meter import METER_FILE_ENV, read_after_signal  # noqa: E402
 
-HEARTBEAT = 30.0
-WAIT = 20
-
-
-class SimulatedAgent:
-    def __init__(self, url: str, token: str, index: int, stop: Any, counters: Any) -> None:
-        self.url, self.stop, self.counters = url, stop, counters
-        self.key = Ed25519PrivateKey.generate()
-        self.session = requests.Session()
-        self.vm = {"uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"fleet-{index}")), "name": f"vm-{index}",
-                   "state": "running", "vcpus": 1, "memory_kib": 524288}
-        raw = self.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        answer = self._post("/agent/v1/register", {
-            "token": token, "name": f"sim-{index:05d}", "hostname": f"sim-{index}",
-            "public_key": base64.urlsafe_b64encode(raw).rstrip(b"=").decode(), "capabilities": {"simulated": True}},
-            auth=False)
-        self.agent_id = answer["agent_id"]
-
-    def _headers(self) -> dict[str, str]:
-        now = int(time.time())
-        token = jwt.encode({"sub": getattr(self, "agent_id", ""), "aud": "fleetvisor-agent-api", "iat": now,
-                            "exp": now + 240, "jti": secrets.token_hex(8)}, self.key, algorithm="EdDSA",
-                           headers={"typ": "fv-agent+jwt"})
-        return {"Authorization": f"Bearer {token}"}
-
-    def _post(self, path: str, body: Any, auth: bool = True, timeout: float = 15) -> Any:
-        with self.counters["lock"]:
-            self.counters["requests"].value += 1
-        answer = self.session.post(self.url + path, json=body, headers=self._headers() if auth else {},
-                                   timeout=timeout)
-        if answer.status_code >= 400:
-            raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:200]}")
-        return answer.json()
-
-    def heartbeats(self) -> None:
-        while not self.stop.is_set():
-            self._guard(lambda: self._post("/agent/v1/heartbeat", {"vms": [self.vm], "running_jobs": []}))
-            self.stop.wait(HEARTBEAT * random.uniform(0.9, 1.1))
-
-    def polls(self) -> None:
-        while not self.stop.is_set():
-            claimed = self._guard(lambda: self._post(f"/agent/v1/poll?wait={WAIT}", {}, timeout=WAIT + 15))
-            for job in (claimed or {}).get("jobs", []):
-                self._guard(lambda job=job: self._finish(job))
-
-    def _finish(self, job: dict[str, Any]) -> None:
-        self._post(f"/agent/v1/jobs/{job['job_id']}/lease", {"claim_token": job["claim_token"], "running": True})
-        self._post(f"/agent/v1/jobs/{job['job_id']}/complete", {
-            "claim_token": job["claim_token"], "exit_code": 0, "summary": "simulated", "vm": self.vm})
-
-    def _guard(self, call: Any) -> Any:
-        try:
-            return call()
-        except Exception as exc:  # noqa: BLE001 - every failure is counted, the agent carries on
-            if self.stop.is_set():
-                return None  # the run is over and the stack is going away
-            with self.counters["lock"]:
-                self.counters["errors"].value += 1
-            print(f"fleet: agent error: {exc}", file=sys.stderr, flush=True)
-            self.stop.wait(1)
-            return None
+SERVERS = ("api", "moto", "dynalite")
+# The API route each kind of agent request is served by, for the meter's figures per request.
+ROUTES = {HEARTBEAT: "POST /agent/v1/heartbeat", DOORBELL: "POST /agent/v1/doorbell", POLL: "POST /agent/v1/poll"}
 
 
-def run_agents(url: str, token: str, indexes: list[int], shared: tuple[Any, Any, Any]) -> None:
-    stop, counters, ready = shared
-    agents = []
-    for index in indexes:
-        agents.append(SimulatedAgent(url, token, index, stop, counters))
+def run_agents(url: str, token: str, indexes: list[int], wait_in: str, shared: tuple[Any, ...]) -> None:
+    """One process's agents: enrol, heartbeat once, ask where to wait; then wait and heartbeat until `stop`."""
+    stop, window, ready, results = shared
+    tally = Tally(window)
+    agents = [SimulatedAgent(url, token, index, stop, tally) for index in indexes]
     for agent in agents:
-        # Heartbeats start spread over one interval, as a fleet's would be after a while.
-        threading.Timer(random.uniform(0, HEARTBEAT), agent.heartbeats).start()
-        threading.Thread(target=agent.polls, daemon=True).start()
-        agent._guard(lambda agent=agent: agent._post(
-            "/agent/v1/heartbeat", {"vms": [agent.vm], "running_jobs": []}))
+        agent.guard(agent.heartbeat)
+        if wait_in == "queue":
+            agent.guard(agent.queue_in_hand)
+    for agent in agents:
+        waiting = agent.waits_on_queue if wait_in == "queue" else agent.waits_in_api
+        threading.Thread(target=agent.heartbeats, args=(DEFAULT_HEARTBEAT_SECONDS,), daemon=True).start()
+        threading.Thread(target=_spread, args=(stop, waiting), daemon=True).start()
     ready.release()
     stop.wait()
-    time.sleep(1)
+    results.put(tally.summary(indexes))
 
 
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def _spread(stop: Any, waiting: Callable[[], None]) -> None:
+    """Start waiting at a random moment of one wait, so that the fleet's receives do not end together."""
+    stop.wait(random.uniform(0, API_WAIT))
+    waiting()
 
 
-def operator_load(stack: LocalStack, minutes: float, agent_count: int) -> tuple[list[float], list[float]]:
+def operator_load(stack: LocalStack, minutes: float) -> tuple[list[float], list[float]]:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {stack.login()}"
-    agents = [a for a in session.get(f"{stack.url}/api/agents", timeout=30).json()["agents"]]
+    agents = session.get(f"{stack.url}/api/agents", timeout=30).json()["agents"]
     claim, done = [], []
     deadline = time.monotonic() + minutes * 60
     while time.monotonic() < deadline:
@@ -145,52 +121,152 @@ def operator_load(stack: LocalStack, minutes: float, agent_count: int) -> tuple[
     return claim, done
 
 
+# -- the servers' side ---------------------------------------------------------------
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def threads(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Threads:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Servers:
+    """The stack's server processes: CPU time between two marks, the most threads each held meanwhile, and
+    the API's meter."""
+
+    def __init__(self, stack: LocalStack, meter_file: Path) -> None:
+        self.pids = {name: stack.children[name].proc.pid for name in SERVERS}
+        self.meter_file = meter_file
+        self.peak_threads: Counter[str] = Counter()
+        self._sampling = threading.Event()
+
+    def mark(self) -> tuple[float, dict[str, float], dict[str, Any]]:
+        return (time.monotonic(), {name: cpu_seconds(pid) for name, pid in self.pids.items()},
+                read_after_signal(self.meter_file, self.pids["api"]))
+
+    def sample_threads(self) -> None:
+        self._sampling.set()
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def stop_sampling(self) -> None:
+        self._sampling.clear()
+
+    def _sample(self) -> None:
+        while self._sampling.is_set():
+            for name, pid in self.pids.items():
+                self.peak_threads[name] = max(self.peak_threads[name], threads(pid))
+            time.sleep(1)
+
+
+# -- the run -------------------------------------------------------------------------
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, default=1000)
     parser.add_argument("--minutes", type=float, default=5)
     parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--wait-in", choices=("queue", "api"), default="queue",
+                        help="where agents wait for work: their own SQS queue (today's agent) or the API's long poll")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(os.environ.get("FLEETVISOR_BENCH_ROOT") or tmp)
-        config = StackConfig(root=root, api_port=free_port(), spa_dir=None, start_agent=False,
-                             admin_password="fleet bench password")
+        meter_file = root / "meter.json"
+        config = StackConfig(root=root / "stack", api_port=free_port(), spa_dir=None, start_agent=False,
+                             admin_password="fleet bench password", extra_api_env={METER_FILE_ENV: str(meter_file)})
         with LocalStack(config) as stack:
-            report(stack, args)
+            run(stack, Servers(stack, meter_file), args)
 
 
-def report(stack: LocalStack, args: argparse.Namespace) -> None:
+def run(stack: LocalStack, servers: Servers, args: argparse.Namespace) -> None:
     token = stack.mint_enrollment_token(uses=args.agents)
-    stop, ready = multiprocessing.Event(), multiprocessing.Semaphore(0)
-    counters: dict[str, Any] = {"requests": multiprocessing.Value("q", 0), "errors": multiprocessing.Value("q", 0),
-                                "lock": multiprocessing.Lock()}
+    stop, window, ready = multiprocessing.Event(), multiprocessing.Event(), multiprocessing.Semaphore(0)
+    results: multiprocessing.Queue[dict[str, Any]] = multiprocessing.Queue()
     shards = [list(range(i, args.agents, args.processes)) for i in range(args.processes)]
-    procs = [multiprocessing.Process(target=run_agents, args=(stack.url, token, shard, (stop, counters, ready)))
+    procs = [multiprocessing.Process(target=run_agents, args=(stack.url, token, shard, args.wait_in,
+                                                              (stop, window, ready, results)))
              for shard in shards]
     for proc in procs:
         proc.start()
     for _ in procs:
         ready.acquire()
-    api_pid = stack.children["api"].proc.pid
-    cpu_before, requests_before, started = cpu_seconds(api_pid), counters["requests"].value, time.monotonic()
-    claim, done = operator_load(stack, args.minutes, args.agents)
-    elapsed_min = (time.monotonic() - started) / 60
-    cpu = cpu_seconds(api_pid) - cpu_before
-    agent_requests = counters["requests"].value - requests_before
+    time.sleep(API_WAIT + 1)  # every agent is waiting, and its start-up calls are behind it
+    servers.sample_threads()
+    before = servers.mark()
+    window.set()
+    claim, done = operator_load(stack, args.minutes)
+    window.clear()
+    after = servers.mark()
+    servers.stop_sampling()
     stop.set()
+    summaries = [results.get(timeout=120) for _ in procs]
     for proc in procs:
         proc.join(timeout=60)
-    print(f"fleet: {args.agents} simulated agents, {elapsed_min:.1f} min, "
-          f"heartbeat {HEARTBEAT:.0f} s, poll wait {WAIT} s")
-    print(f"  errors                                 {counters['errors'].value}")
-    print(f"  jobs dispatched to random agents       {len(claim)}")
-    if claim:
-        print(f"  API 202 -> claim                       p50 {statistics.median(claim):7.1f} ms   "
-              f"p99 {sorted(claim)[int(0.99 * (len(claim) - 1))]:7.1f} ms")
-        print(f"  API 202 -> succeeded                   p50 {statistics.median(done):7.1f} ms   "
-              f"p99 {sorted(done)[int(0.99 * (len(done) - 1))]:7.1f} ms")
-    print(f"  agent requests per agent per minute    {agent_requests / args.agents / elapsed_min:.2f}")
-    print(f"  API CPU time per agent per minute      {cpu * 1000 / args.agents / elapsed_min:.2f} ms")
+    report(args, Measured(before, after, summaries, claim, done), servers)
+
+
+class Measured:
+    """What one window measured: the servers' marks at its edges, each process's tally, the dispatch times."""
+
+    def __init__(self, before: tuple[float, dict[str, float], dict[str, Any]],
+                 after: tuple[float, dict[str, float], dict[str, Any]], summaries: list[dict[str, Any]],
+                 claim: list[float], done: list[float]) -> None:
+        self.minutes = (after[0] - before[0]) / 60
+        self.cpu = {name: after[1][name] - before[1][name] for name in after[1]}
+        self.served = Window(after[0] - before[0], minus(after[2]["requests"], before[2]["requests"]),
+                             minus(after[2]["aws"], before[2]["aws"]), Counter())
+        self.agents = sum(s["agents"] for s in summaries)
+        self.idle_agents = sum(s["idle_agents"] for s in summaries)
+        self.errors = sum(s["errors"] for s in summaries)
+        self.idle: Counter[str] = sum((Counter(s["idle"]) for s in summaries), Counter())
+        self.all: Counter[str] = sum((Counter(s["all"]) for s in summaries), Counter())
+        self.claim, self.done = claim, done
+
+    def idle_rate(self, kind: str) -> float:
+        """Requests of `kind` per idle agent per minute."""
+        return self.idle[kind] / max(1, self.idle_agents) / self.minutes
+
+    def idle_host_month(self) -> Usage:
+        """An idle agent's month: for each API route, what the API served per request of it (held seconds,
+        DynamoDB units, AWS calls) times the idle agent's rate; plus its own SQS requests."""
+        per_month = MONTH / 60
+        usage = Usage(direct_sqs=(self.idle_rate(RECEIVE) + self.idle_rate(DELETE)) * per_month)
+        for kind, route in ROUTES.items():
+            served = self.served.requests.get(route, {}).get("requests", 0)
+            if served and self.idle_rate(kind):
+                route_usage = self.served.usage(route.__eq__)
+                usage += route_usage.scaled(self.idle_rate(kind) * per_month / served)
+        return usage
+
+
+def report(args: argparse.Namespace, m: Measured, servers: Servers) -> None:
+    where = "own SQS queue" if args.wait_in == "queue" else f"API long poll (wait={API_WAIT})"
+    print(f"fleet: {m.agents} simulated agents waiting in their {where}, {m.minutes:.1f} min window, "
+          f"heartbeat every {DEFAULT_HEARTBEAT_SECONDS:.0f} s (fleetvisor_agent.config), {args.processes} processes")
+    print(f"  errors                                 {m.errors}")
+    print(f"  jobs dispatched to random agents       {len(m.claim)}")
+    if m.claim:
+        for label, values in (("claim", m.claim), ("succeeded", m.done)):
+            print(f"  API 202 -> {label:28s}p50 {statistics.median(values):7.1f} ms   p99 {pct(values, 99):7.1f} ms")
+    print(f"  requests per agent per minute          idle ({m.idle_agents} agents)   all ({m.agents})")
+    for kind in KINDS:
+        if m.all[kind]:
+            print(f"    {kind:36s}{m.idle_rate(kind):10.3f}{m.all[kind] / m.agents / m.minutes:17.3f}")
+    for name in SERVERS:
+        print(f"  {name + ' CPU per agent per minute':39s}{m.cpu[name] / m.agents / m.minutes:.5f} s   "
+              f"(peak {servers.peak_threads[name]} threads)")
+    memory_mb = lambda_memory_mb()
+    bill = price(m.idle_host_month(), memory_mb)
+    items = ", ".join(f"{item} ${dollars:.4f}" for item, dollars in sorted(bill.items(), key=lambda i: -i[1])
+                      if dollars >= 0.00005)
+    print(f"  $ per idle host-month                  ${sum(bill.values()):.4f}   (bench/prices.py, API at "
+          f"{memory_mb} MB: {items or 'nothing'})")
 
 
 if __name__ == "__main__":
