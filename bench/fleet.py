@@ -69,15 +69,24 @@ from infra.local import LocalStack, StackConfig, free_port  # noqa: E402
 from infra.meter import METER_FILE_ENV, read_after_signal  # noqa: E402
 
 SERVERS = ("api", "moto", "dynalite")
+STEP = 0.1  # how often each agent process looks at the run's stop and window events
 # The API route each kind of agent request is served by, for the meter's figures per request.
+# The kinds a wait always shows, even at zero (a one-minute window may see no credential renewal).
+SHOWN_KINDS = {"queue": (HEARTBEAT, DOORBELL, POLL, RECEIVE, DELETE), "api": (HEARTBEAT, POLL)}
 ROUTES = {HEARTBEAT: "POST /agent/v1/heartbeat", DOORBELL: "POST /agent/v1/doorbell", POLL: "POST /agent/v1/poll"}
 
 
 def run_agents(url: str, token: str, indexes: list[int], wait_in: str, shared: tuple[Any, ...]) -> None:
-    """One process's agents: enrol, heartbeat once, ask where to wait; then wait and heartbeat until `stop`."""
+    """One process's agents: enrol, heartbeat once, ask where to wait; then wait and heartbeat until `stop`.
+
+    The agents' threads wait on this process's own events, which its main thread keeps in step with the
+    run's (polled): a multiprocessing.Event is a lock shared by every process, and a process that exits
+    while one of its hundreds of daemon threads holds it (in a timed wait, say) leaves the others blocked
+    for good, as an earlier version of this benchmark did at its end."""
     stop, window, ready, results = shared
-    tally = Tally(window)
-    agents = [SimulatedAgent(url, token, index, stop, tally) for index in indexes]
+    here_stop, here_window = threading.Event(), threading.Event()
+    tally = Tally(here_window)
+    agents = [SimulatedAgent(url, token, index, here_stop, tally) for index in indexes]
     for agent in agents:
         agent.guard(agent.heartbeat)
         if wait_in == "queue":
@@ -85,9 +94,16 @@ def run_agents(url: str, token: str, indexes: list[int], wait_in: str, shared: t
     for agent in agents:
         waiting = agent.waits_on_queue if wait_in == "queue" else agent.waits_in_api
         threading.Thread(target=agent.heartbeats, args=(DEFAULT_HEARTBEAT_SECONDS,), daemon=True).start()
-        threading.Thread(target=_spread, args=(stop, waiting), daemon=True).start()
+        threading.Thread(target=_spread, args=(here_stop, waiting), daemon=True).start()
     ready.release()
-    stop.wait()
+    while not stop.is_set():
+        if window.is_set():
+            here_window.set()
+        else:
+            here_window.clear()
+        time.sleep(STEP)
+    here_window.clear()
+    here_stop.set()
     results.put(tally.summary(indexes))
 
 
@@ -192,16 +208,20 @@ def run(stack: LocalStack, servers: Servers, args: argparse.Namespace) -> None:
     procs = [multiprocessing.Process(target=run_agents, args=(stack.url, token, shard, args.wait_in,
                                                               (stop, window, ready, results)))
              for shard in shards]
+    started = time.monotonic()
     for proc in procs:
         proc.start()
     for _ in procs:
         ready.acquire()
+    startup = time.monotonic() - started
     time.sleep(API_WAIT + 1)  # every agent is waiting, and its start-up calls are behind it
     servers.sample_threads()
     before = servers.mark()
     window.set()
+    time.sleep(2 * STEP)  # every agent process has seen the window open
     claim, done = operator_load(stack, args.minutes)
     window.clear()
+    time.sleep(2 * STEP)  # every agent process has seen the window close
     after = servers.mark()
     servers.stop_sampling()
     stop.set()
@@ -209,6 +229,8 @@ def run(stack: LocalStack, servers: Servers, args: argparse.Namespace) -> None:
     for proc in procs:
         proc.join(timeout=60)
     report(args, Measured(before, after, summaries, claim, done), servers)
+    print(f"  start-up: enrolled, heartbeated once{' and handed credentials' if args.wait_in == 'queue' else ''} "
+          f"in {startup:.0f} s")
 
 
 class Measured:
@@ -256,7 +278,7 @@ def report(args: argparse.Namespace, m: Measured, servers: Servers) -> None:
             print(f"  API 202 -> {label:28s}p50 {statistics.median(values):7.1f} ms   p99 {pct(values, 99):7.1f} ms")
     print(f"  requests per agent per minute          idle ({m.idle_agents} agents)   all ({m.agents})")
     for kind in KINDS:
-        if m.all[kind]:
+        if m.all[kind] or kind in SHOWN_KINDS[args.wait_in]:
             print(f"    {kind:36s}{m.idle_rate(kind):10.3f}{m.all[kind] / m.agents / m.minutes:17.3f}")
     for name in SERVERS:
         print(f"  {name + ' CPU per agent per minute':39s}{m.cpu[name] / m.agents / m.minutes:.5f} s   "

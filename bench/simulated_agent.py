@@ -122,8 +122,11 @@ class SimulatedAgent:
 
     def _post(self, path: str, body: Any, auth: bool = True, timeout: float = 15) -> Any:
         self.tally.request(self.index, kind_of(path))
-        answer = self.session.post(self.url + path, json=body, headers=self._headers() if auth else {},
-                                   timeout=timeout)
+        try:
+            answer = self.session.post(self.url + path, json=body, headers=self._headers() if auth else {},
+                                       timeout=timeout)
+        except requests.RequestException as exc:
+            raise RuntimeError(f"{path}: {exc}") from exc
         if answer.status_code >= 400:
             raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:200]}")
         return answer.json()
@@ -203,7 +206,7 @@ class SimulatedAgent:
             if self.stop.is_set():
                 return None  # the run is over and the stack is going away
             self.tally.error()
-            print(f"fleet: agent {self.index} error: {exc}", file=sys.stderr, flush=True)
+            print(f"fleet: {time.strftime('%H:%M:%S')} agent {self.index} error: {exc}", file=sys.stderr, flush=True)
             self.stop.wait(1)
             return None
 
