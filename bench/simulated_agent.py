@@ -38,6 +38,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent.parent / "agent")]  # this t
 from fleetvisor_agent.client import RawAnswer, Unreachable  # noqa: E402
 from fleetvisor_agent.sigv4 import REFRESH_MARGIN  # noqa: E402
 from fleetvisor_agent.sqs import OwnQueue, QueueAccess, QueueError  # noqa: E402
+from fleetvisor_agent.waiting import CLAIMABLE_RE, PING  # noqa: E402
 
 HEARTBEAT, DOORBELL, POLL, JOB_CALLS, OTHER = "API heartbeat", "API doorbell", "API poll/claim", \
     "API lease/complete", "API other"
@@ -156,10 +157,13 @@ class SimulatedAgent:
     def waits_on_queue(self) -> None:
         """Long-poll the host's own queue; claim what was rung (agent/fleetvisor_agent/waiting.py)."""
         while not self.stop.is_set():
-            rung = self.guard(self._wait_once)
-            if rung:
+            rung = self.guard(self._wait_once) or []
+            if PING in rung:  # someone looks at the host: a sign of life at once, as the agent gives
+                self.guard(self.heartbeat)
+            claims = [body for body in rung if CLAIMABLE_RE.fullmatch(body)]
+            if claims:
                 self.tally.handed_work(self.index)
-                self.guard(partial(self._claim, "/agent/v1/poll?wait=0", {"max_jobs": 1, "rung": rung}))
+                self.guard(partial(self._claim, "/agent/v1/poll?wait=0", {"max_jobs": 1, "rung": claims}))
 
     def waits_in_api(self) -> None:
         """Hold the API's long poll back to back, as agents did before their own queue (and fall back to)."""
