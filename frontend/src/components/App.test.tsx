@@ -19,7 +19,7 @@ describe('App: hosts', () => {
     expect(within(host).getByTestId('vm-state').textContent).toBe('shutoff');
   });
 
-  it('starts a VM, follows the job and shows the new state without waiting for the 5 s refresh', async () => {
+  it('starts a VM, follows the job and shows the new state without waiting for the feed or the tick', async () => {
     const { server } = await loggedInApp();
     await screen.findByTestId('vm-row');
     const started = Date.now();

@@ -35,8 +35,8 @@ Why the copy can lag but never mislead for long:
   lands within one poll of a newer bump's PUT, the page sees N, N+1, N as
   "N, N" and misses N+1 until the next bump or the slow tick.
 
-The long poll (`after=V&wait=S`) stays for older clients (the CLI, tabs
-opened before an upgrade): it re-reads the counter every POLL_INTERVAL while
+The long poll (`after=V&wait=S`) stays for older clients (tabs opened
+before an upgrade, scripts): it re-reads the counter every POLL_INTERVAL while
 it holds a Lambda, as it always did; the web app no longer uses it.
 """
 
