@@ -22,7 +22,7 @@ moto, the API, and a real agent on a libvirt test-driver host with 4 VMs):
   figures): the console's own requests, not the host's polls and
   heartbeats (already in the idle host);
 - a hosts page open 5 minutes visible, then 5 hidden (--quick: 90 s each, two
-  of its 45 s ticks): its `/api/` requests and its reads of the change feed
+  of its 40 s ticks): its `/api/` requests and its reads of the change feed
   straight from the bucket (through the S3-counting proxy, as `direct_s3`).
 
 How it counts: the API runs with infra/meter.py's meter (every request and
@@ -454,7 +454,7 @@ def main() -> None:
     parser.add_argument("--console-idle", type=float, default=None,
                         help="seconds the console stays open with nobody typing (default 60, 20 with --quick)")
     args = parser.parse_args()
-    # page_s: long enough for the page's 45 s tick to be measured, not missed.
+    # page_s: long enough for the page's 40 s tick to be measured, not missed.
     plan = Plan(idle_s=60, jobs=args.jobs, typing_s=20, console_idle_s=20, page_s=90) if args.quick else \
         Plan(idle_s=600, jobs=args.jobs, typing_s=60, console_idle_s=60, page_s=300)
     if args.minutes is not None:

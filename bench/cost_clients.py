@@ -6,7 +6,7 @@
   and each reachable host's `GET .../vms`; the feed object read straight from
   the bucket every `poll_ms` through its presigned URL (no token: it passes the
   S3-counting proxy, not the API), a round of lists when its version differs;
-  and every 45 s `POST /api/agents/ping` (a server without it answers 404)
+  and every 40 s `POST /api/agents/ping` (a server without it answers 404)
   then `GET /api/agents`. While hidden it asks nothing; shown again, it starts
   over from `GET /api/changes`. Not simulated: the silent token refresh (one
   POST per 14 minutes).
@@ -43,7 +43,7 @@ from bench.fleet import SimulatedAgent
 
 PAGE_REFRESH = 5.0  # the page before the feed: lists every 5 s ...
 CHANGES_WAIT = 20  # ... and a long poll held open
-TICK = 45.0  # the page now: ping and the host list every 45 s ...
+TICK = 40.0  # the page now: ping and the host list every 40 s ...
 FEED_RENEW_EARLY = 60.0  # ... the feed URL renewed a minute before it expires ...
 FEED_RETRY = 5.0  # ... or after this when there is none
 JOB_POLL = 0.25

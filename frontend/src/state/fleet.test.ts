@@ -242,11 +242,11 @@ describe('fleet store: the slow tick', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it('every 45 s pings the hosts, then refetches the host list (not every VM list)', async () => {
+  it('every 40 s pings the hosts, then refetches the host list (not every VM list)', async () => {
     const { api, server } = fakeApi();
     const store = createFleetStore(api);
     store.start();
-    await vi.advanceTimersByTimeAsync(44_000);
+    await vi.advanceTimersByTimeAsync(39_000);
     expect(api.pingAgents).not.toHaveBeenCalled();
 
     server.agents = [anAgent({ status: 'stale' })]; // aged on the server: no write, no version change
@@ -256,7 +256,7 @@ describe('fleet store: the slow tick', () => {
     expect(store.getState().agents[0].status).toBe('stale');
     expect([api.listAgents, api.listVms, api.listJobs].map((fn) => fn.mock.calls.length)).toEqual([2, 1, 1]);
 
-    await vi.advanceTimersByTimeAsync(45_000);
+    await vi.advanceTimersByTimeAsync(40_000);
     expect(api.pingAgents).toHaveBeenCalledTimes(2);
     store.stop();
   });
@@ -266,7 +266,7 @@ describe('fleet store: the slow tick', () => {
     api.pingAgents.mockRejectedValue(new ApiError(404, 'route_not_found', 'No such route.'));
     const store = createFleetStore(api);
     store.start();
-    await vi.advanceTimersByTimeAsync(45_000);
+    await vi.advanceTimersByTimeAsync(40_000);
     expect(api.listAgents).toHaveBeenCalledTimes(2);
     expect(store.getState().hostsError).toBe('');
     store.stop();
@@ -278,7 +278,7 @@ describe('fleet store: the slow tick', () => {
     store.start();
     await vi.advanceTimersByTimeAsync(0);
     server.agents = [anAgent(), anAgent({ agent_id: 'agt-2', name: 'hv2' })];
-    await vi.advanceTimersByTimeAsync(45_000);
+    await vi.advanceTimersByTimeAsync(40_000);
     expect(api.listVms.mock.calls.map(([id]) => id)).toEqual(['agt-1', 'agt-2']);
     store.stop();
   });

@@ -6,7 +6,7 @@ with virsh, a guest that powered itself off, a VM defined or undefined), a
 job's completion that changed a VM, a host enrolling, coming back from stale
 or lost, or deregistering itself. Changes an operator makes through the API
 (approve, relabel) answer with the new state already, and a host ageing from
-online to stale writes nothing; the page's slow tick (every 45 s: it asks
+online to stale writes nothing; the page's slow tick (every 40 s: it asks
 silent hosts for a sign of life, then refetches the host list) covers those.
 
 The counter is the truth; the page reads a copy of it. Each bump (an atomic
