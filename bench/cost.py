@@ -21,7 +21,9 @@ moto, the API, and a real agent on a libvirt test-driver host with 4 VMs):
   stack has no VM with a serial port; bench/console.py has the real QEMU
   figures): the console's own requests, not the host's polls and
   heartbeats (already in the idle host);
-- a hosts page open 5 minutes visible, then 5 hidden: its `/api/` requests.
+- a hosts page open 5 minutes visible, then 5 hidden (--quick: 90 s each, two
+  of its 40 s ticks): its `/api/` requests and its reads of the change feed
+  straight from the bucket (through the S3-counting proxy, as `direct_s3`).
 
 How it counts: the API runs with infra/meter.py's meter (every request and
 the seconds it held, every botocore call with DynamoDB's consumed capacity,
@@ -43,8 +45,10 @@ rings, a fetch without waiting, a safety fetch each minute); in "API long
 poll" it long-polls its input, as agents did before (and do while their queue
 cannot be used). The console's queue requests are the host's own long polls,
 which run with or without a console: not counted for the console (a ring ends
-one early, so each adds a receive and a delete, $0.80 per million rings). A
-further design (a page that stops while hidden, pushed changes) sets
+one early, so each adds a receive and a delete, $0.80 per million rings). The
+"API long poll" column also runs the hosts page as it was before its change
+feed (`LongPollHostsPage`: lists every 5 s and a held long poll), so the
+page-hour row reads before → after. A further design (pushed changes) sets
 `hosts_page`, `agent_background` and WebSocket counts (bench/prices.py's
 `Usage`).
 
@@ -74,7 +78,13 @@ from fleetvisor_agent.config import DEFAULT_HEARTBEAT_SECONDS  # noqa: E402
 from fleetvisor_agent.sigv4 import REFRESH_MARGIN  # noqa: E402
 from fleetvisor_agent.waiting import NO_DOORBELL_SECONDS  # noqa: E402
 
-from bench.cost_clients import ConsoleAgent, HostsPage, JobsOperator, QueueConsoleAgent  # noqa: E402
+from bench.cost_clients import (  # noqa: E402
+    ConsoleAgent,
+    HostsPage,
+    JobsOperator,
+    LongPollHostsPage,
+    QueueConsoleAgent,
+)
 from bench.hosts import many_vms_node  # noqa: E402
 from bench.prices import PRICES, Usage, lambda_memory_mb, price, unpriced  # noqa: E402
 from infra.local import LocalStack, StackConfig, free_port  # noqa: E402
@@ -101,15 +111,18 @@ class Design:
     doorbell_seconds: float  # how often they call `POST /agent/v1/doorbell`
     agent_env: Mapping[str, str] = field(default_factory=dict)
     api_env: Mapping[str, str] = field(default_factory=dict)
-    hosts_page: Callable[[str, str], HostsPage] = HostsPage
+    hosts_page: Callable[[str, str], HostsPage | LongPollHostsPage] = HostsPage
     console_agent: Callable[[str, str, int], ConsoleAgent] = ConsoleAgent
     agent_background: frozenset[str] = frozenset({"POST /agent/v1/poll", "POST /agent/v1/heartbeat"})
 
 
-# Before: every agent waits in the API's long poll (what agents fall back to; no doorbell role).
-API_POLL = Design("API long poll", 30.0, NO_DOORBELL_SECONDS, api_env={"FLEETVISOR_DOORBELL_ROLE_ARN": ""})
+# Before: every agent waits in the API's long poll (what agents fall back to; no doorbell role), and the
+# hosts page refreshes its lists every 5 s beside a held GET /api/changes.
+API_POLL = Design("API long poll", 30.0, NO_DOORBELL_SECONDS, api_env={"FLEETVISOR_DOORBELL_ROLE_ARN": ""},
+                  hosts_page=LongPollHostsPage)
 # Now: agents wait on their own SQS queue (the local stack's default), calling the API to claim and heartbeat,
-# and a console waits there for its rings too.
+# and a console waits there for its rings too; the hosts page reads its change feed from the bucket and ticks
+# every 40 s.
 OWN_QUEUE = Design("own queue", DEFAULT_HEARTBEAT_SECONDS, CREDENTIAL_SECONDS - REFRESH_MARGIN,
                    console_agent=QueueConsoleAgent)
 DESIGNS = (API_POLL, OWN_QUEUE)
@@ -435,13 +448,14 @@ def _dollars(value: float) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="short windows (about 3 minutes in all)")
+    parser.add_argument("--quick", action="store_true", help="short windows (about 5 minutes a design)")
     parser.add_argument("--minutes", type=float, default=None, help="the idle host's window (default 10)")
     parser.add_argument("--jobs", type=int, default=100)
     parser.add_argument("--console-idle", type=float, default=None,
                         help="seconds the console stays open with nobody typing (default 60, 20 with --quick)")
     args = parser.parse_args()
-    plan = Plan(idle_s=60, jobs=args.jobs, typing_s=20, console_idle_s=20, page_s=30) if args.quick else \
+    # page_s: long enough for the page's 40 s tick to be measured, not missed.
+    plan = Plan(idle_s=60, jobs=args.jobs, typing_s=20, console_idle_s=20, page_s=90) if args.quick else \
         Plan(idle_s=600, jobs=args.jobs, typing_s=60, console_idle_s=60, page_s=300)
     if args.minutes is not None:
         plan = replace(plan, idle_s=args.minutes * 60)

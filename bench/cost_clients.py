@@ -1,13 +1,17 @@
-"""The clients bench/cost.py drives, each making the requests its real counterpart makes today.
+"""The clients bench/cost.py drives, each making the requests its real counterpart makes.
 
-- `HostsPage`: the web app's hosts page (frontend/src/state/fleet.ts):
-  `GET /api/agents` and `GET /api/jobs?limit=20`, then each reachable host's
-  `GET .../vms`, again 5 s after each round; and `GET /api/changes` held open
-  (`wait=0` first, then `after=V&wait=20`), a round at once when the version
-  moves. The page has no Page Visibility handling today, so a hidden tab asks
-  exactly what a visible one does (a browser's timer throttling of background
-  tabs aside); `visible` is there for a design whose page tells them apart.
-  Not simulated: the silent token refresh (one POST per 14 minutes).
+- `HostsPage`: the web app's hosts page (frontend/src/state/fleet.ts): while
+  visible, `GET /api/changes` (the version and the feed URL, renewed before it
+  expires and on a 403/404), then `GET /api/agents`, `GET /api/jobs?limit=20`
+  and each reachable host's `GET .../vms`; the feed object read straight from
+  the bucket every `poll_ms` through its presigned URL (no token: it passes the
+  S3-counting proxy, not the API), a round of lists when its version differs;
+  and every 40 s `POST /api/agents/ping` (a server without it answers 404)
+  then `GET /api/agents`. While hidden it asks nothing; shown again, it starts
+  over from `GET /api/changes`. Not simulated: the silent token refresh (one
+  POST per 14 minutes).
+- `LongPollHostsPage`: the page before the feed, for the "before" column: the
+  lists every 5 s, and `GET /api/changes?after=V&wait=20` held open.
 - `JobsOperator`: VM actions as the hosts page sends them: the POST, its job
   followed every 250 ms until final (jobWatch.ts), then the host's VMs again.
 - `ConsoleAgent`: a simulated agent (bench/simulated_agent.py,
@@ -36,8 +40,11 @@ import requests
 
 from bench.simulated_agent import SimulatedAgent, Tally
 
-PAGE_REFRESH = 5.0
-CHANGES_WAIT = 20
+PAGE_REFRESH = 5.0  # the page before the feed: lists every 5 s ...
+CHANGES_WAIT = 20  # ... and a long poll held open
+TICK = 40.0  # the page now: ping and the host list every 40 s ...
+FEED_RENEW_EARLY = 60.0  # ... the feed URL renewed a minute before it expires ...
+FEED_RETRY = 5.0  # ... or after this when there is none
 JOB_POLL = 0.25
 CONSOLE_INPUT_WAIT = 20
 LEASE_RENEW = 40.0
@@ -52,30 +59,98 @@ def _shown(visible: threading.Event, stop: threading.Event) -> bool:
     return not stop.is_set()
 
 
-class HostsPage:
+class _Page:
+    """What both hosts pages share: a session with the operator's token, and the lists."""
+
     def __init__(self, url: str, token: str) -> None:
         self.url = url
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"Bearer {token}"
         self.requests = 0
 
+    def _call(self, method: str, path: str, timeout: float = 10, missing_ok: bool = False) -> Any:
+        self.requests += 1
+        answer = self.session.request(method, self.url + path, timeout=timeout)
+        if missing_ok and answer.status_code in (404, 405):  # a server without the route
+            return None
+        answer.raise_for_status()
+        return answer.json()
+
+    def _get(self, path: str, timeout: float = 10) -> Any:
+        return self._call("GET", path, timeout)
+
+
+class HostsPage(_Page):
+    def __init__(self, url: str, token: str) -> None:
+        super().__init__(url, token)
+        self.bucket = requests.Session()  # the browser's GET of the feed: no token, no header of ours
+        self.seen: int | None = None
+        self.feed: dict[str, Any] | None = None
+        self.renew_at = 0.0
+        self.loaded: set[str] = set()
+        self.lock = threading.Lock()
+
     def run(self, stop: threading.Event, visible: threading.Event) -> list[threading.Thread]:
-        """Start the page's two loops; they end at `stop`. While `visible` is clear (a hidden tab) they
-        start no request, as frontend/src/state/fleet.ts does (a long poll in flight still runs out on
-        the server: API Gateway does not stop a function when its caller goes)."""
-        moved = threading.Event()
-        threads = [threading.Thread(target=self._refresh_loop, args=(stop, moved, visible), daemon=True),
-                   threading.Thread(target=self._follow_changes, args=(stop, moved, visible), daemon=True)]
+        """Start the page's two loops (the feed, the tick); they end at `stop`, and ask nothing while
+        `visible` is clear (a hidden tab), as frontend/src/state/fleet.ts does."""
+        threads = [threading.Thread(target=self._follow_feed, args=(stop, visible), daemon=True),
+                   threading.Thread(target=self._tick, args=(stop, visible), daemon=True)]
         for thread in threads:
             thread.start()
         return threads
 
-    def _get(self, path: str, timeout: float = 10) -> Any:
-        self.requests += 1
-        answer = self.session.get(self.url + path, timeout=timeout)
-        answer.raise_for_status()
-        return answer.json()
+    def _lists(self, all_vms: bool = True) -> None:
+        with self.lock:
+            agents = self._get("/api/agents")["agents"]
+            if all_vms:
+                self._get("/api/jobs?limit=20")
+            for agent in agents:
+                if agent.get("approval") != "pending" and (all_vms or agent["agent_id"] not in self.loaded):
+                    self._get(f"/api/agents/{agent['agent_id']}/vms")
+                    self.loaded.add(agent["agent_id"])
 
+    def _open_feed(self) -> None:
+        answer = self._get("/api/changes")
+        self._note(answer["version"])
+        self.feed = answer["feed"]
+        self.renew_at = time.monotonic() + max(60.0, answer["feed"]["expires_at"] - time.time() - FEED_RENEW_EARLY)
+
+    def _note(self, version: int) -> None:
+        moved = self.seen is not None and version != self.seen
+        self.seen = version
+        if moved:
+            self._lists()
+
+    def _read_feed(self) -> None:
+        if self.feed is None or time.monotonic() >= self.renew_at:
+            self._open_feed()
+        assert self.feed is not None
+        answer = self.bucket.get(self.feed["url"], timeout=10)
+        if answer.status_code in (403, 404):
+            self.feed = None  # renewed at the next read
+            return
+        answer.raise_for_status()
+        self._note(answer.json()["version"])
+
+    def _follow_feed(self, stop: threading.Event, visible: threading.Event) -> None:
+        while _shown(visible, stop):
+            self.seen, self.feed = None, None  # shown (again): the version first, then the lists
+            _unless_stopped(self._open_feed, stop)
+            _unless_stopped(self._lists, stop)
+            while visible.is_set() and not stop.wait(self.feed["poll_ms"] / 1000 if self.feed else FEED_RETRY):
+                if not visible.is_set():
+                    break
+                _unless_stopped(self._read_feed, stop)
+
+    def _tick(self, stop: threading.Event, visible: threading.Event) -> None:
+        while _shown(visible, stop):
+            if stop.wait(TICK) or not visible.is_set():
+                continue
+            _unless_stopped(lambda: self._call("POST", "/api/agents/ping", missing_ok=True), stop)
+            _unless_stopped(lambda: self._lists(all_vms=False), stop)
+
+
+class LongPollHostsPage(_Page):
     def _refresh(self) -> None:
         agents = self._get("/api/agents")["agents"]
         self._get("/api/jobs?limit=20")
@@ -83,19 +158,26 @@ class HostsPage:
             if agent.get("approval") != "pending":
                 self._get(f"/api/agents/{agent['agent_id']}/vms")
 
+    def run(self, stop: threading.Event, visible: threading.Event) -> list[threading.Thread]:
+        """Start the page's two loops; they end at `stop`. While `visible` is clear (a hidden tab) they
+        start no request (a long poll in flight still runs out on the server: API Gateway does not stop
+        a function when its caller goes)."""
+        moved = threading.Event()
+        threads = [threading.Thread(target=self._refresh_loop, args=(stop, moved, visible), daemon=True),
+                   threading.Thread(target=self._follow_changes, args=(stop, moved, visible), daemon=True)]
+        for thread in threads:
+            thread.start()
+        return threads
+
     def _refresh_loop(self, stop: threading.Event, moved: threading.Event, visible: threading.Event) -> None:
-        while not stop.is_set():
-            if not _shown(visible, stop):
-                return
+        while _shown(visible, stop):
             _unless_stopped(self._refresh, stop)
             moved.wait(PAGE_REFRESH)
             moved.clear()
 
     def _follow_changes(self, stop: threading.Event, moved: threading.Event, visible: threading.Event) -> None:
         version = None
-        while not stop.is_set():
-            if not _shown(visible, stop):
-                return
+        while _shown(visible, stop):
             query = "wait=0" if version is None else f"after={version}&wait={CHANGES_WAIT}"
             answer = _unless_stopped(lambda q=query: self._get(f"/api/changes?{q}", timeout=CHANGES_WAIT + 10), stop)
             if answer is None:

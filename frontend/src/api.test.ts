@@ -363,6 +363,49 @@ describe('api: consoles', () => {
   });
 });
 
+describe('api: the change feed', () => {
+  const url = 'https://bucket.example.test/changes/u1?X-Amz-Signature=secret';
+  const feed = { url, expires_at: 1_700_000_900, poll_ms: 1500 };
+
+  it('asks GET /api/changes without a wait, and answers the version with its feed', async () => {
+    const { fetch, calls } = fakeFetch(jsonResponse(200, { version: 4, feed }));
+    const api = createApi({ fetch, session: loggedIn() });
+    expect(await api.fleetFeed()).toEqual({ version: 4, feed });
+    expect(calls.map((c) => [c.init.method, c.url])).toEqual([['GET', '/api/changes']]);
+  });
+
+  it('refuses an answer with no feed (a server from before it), so the page keeps its tick only', async () => {
+    const { fetch } = fakeFetch(jsonResponse(200, { version: 4 }));
+    const api = createApi({ fetch, session: loggedIn() });
+    expect(await caught(api.fleetFeed())).toMatchObject({ code: 'feed_unavailable' });
+  });
+
+  it('reads the feed with a plain GET: no header (no CORS preflight), no cookies, no cache', async () => {
+    const { fetch, calls } = fakeFetch(new Response('{"version": 12}'));
+    const api = createApi({ fetch, session: loggedIn() });
+    expect(await api.readFeed(url)).toBe(12);
+    expect(calls[0].url).toBe(url);
+    expect(calls[0].init.headers).toBeUndefined();
+    expect(calls[0].init).toMatchObject({ method: 'GET', credentials: 'omit', mode: 'cors', cache: 'no-store' });
+  });
+
+  it('says 403 for an expired URL and never shows it; a body without a version is refused', async () => {
+    const { fetch } = fakeFetch(new Response('<Error>AccessDenied</Error>', { status: 403 }), new Response('{}'));
+    const api = createApi({ fetch, session: loggedIn() });
+    const expired = await caught(api.readFeed(url));
+    expect(expired).toMatchObject({ status: 403, code: 'feed_unavailable' });
+    expect(expired.message).not.toContain('secret');
+    expect(await caught(api.readFeed(url))).toMatchObject({ code: 'feed_unreadable' });
+  });
+
+  it('pings the hosts with a POST', async () => {
+    const { fetch, calls } = fakeFetch(jsonResponse(200, { pinged: 2 }));
+    const api = createApi({ fetch, session: loggedIn() });
+    expect(await api.pingAgents()).toEqual({ pinged: 2 });
+    expect(calls.map((c) => [c.init.method, c.url])).toEqual([['POST', '/api/agents/ping']]);
+  });
+});
+
 describe('queryString', () => {
   it('leaves out unset values and encodes the rest', () => {
     expect(queryString({ limit: 50, cursor: null, action: '', since_ms: undefined })).toBe('?limit=50');

@@ -17,6 +17,7 @@ import type {
   ConsoleOutput,
   ConsoleSession,
   EnrollmentToken,
+  FleetFeed,
   Job,
   JobStatus,
   LoginResponse,
@@ -370,11 +371,15 @@ export function createApi(deps: ApiDeps) {
     },
 
     listAgents: () => request<{ agents: Agent[] }>('GET', '/api/agents').then((r) => r.agents),
-    /** Long poll: the fleet's change version once it differs from `after` (at once without one). */
-    fleetChanges: (after: number | null, wait: number, signal?: AbortSignal) =>
-      request<{ version: number }>('GET', `/api/changes${queryString({ after, wait })}`, { signal }).then(
-        (r) => r.version,
-      ),
+    /** The fleet's change version now, and the feed to read it from (docs/protocol.md, GET /api/changes). */
+    fleetFeed: (signal?: AbortSignal) => request<FleetFeed>('GET', '/api/changes', { signal }).then(checkedFeed),
+    /** The version the feed holds: a plain GET of its presigned URL, straight from the bucket. */
+    readFeed: async (url: string, signal?: AbortSignal): Promise<number> => {
+      const bytes = await fromBucket(deps.fetch, url, FEED_WORDS, signal);
+      return versionIn(new TextDecoder().decode(bytes));
+    },
+    /** Asks the hosts not heard from lately for a sign of life now (they heartbeat through their doorbell). */
+    pingAgents: () => request<{ pinged: number }>('POST', '/api/agents/ping'),
     listVms: (agentId: string) =>
       request<{ vms: VM[] }>('GET', `/api/agents/${enc(agentId)}/vms`).then((r) => r.vms),
     /** A VM action: its name alone, or the whole body with its extra fields. */
@@ -422,20 +427,32 @@ export function createApi(deps: ApiDeps) {
         body: { client_id: clientId },
       }),
     closeConsole: (consoleId: string) => request<ConsoleSession>('POST', `/api/consoles/${enc(consoleId)}/close`),
-    consoleChunk: (url: string, signal?: AbortSignal) => download(deps.fetch, url, signal),
+    consoleChunk: (url: string, signal?: AbortSignal) => fromBucket(deps.fetch, url, CHUNK_WORDS, signal),
   };
 }
 
+/** What a download from the bucket is, for its errors. */
+interface BucketObject {
+  what: string;
+  code: string;
+  /** The browser's HTTP cache: the feed changes in place under one URL, so it must never be kept. */
+  cache?: RequestCache;
+}
+
+const CHUNK_WORDS: BucketObject = { what: 'the console output', code: 'chunk_unavailable' };
+const FEED_WORDS: BucketObject = { what: "the fleet's changes", code: 'feed_unavailable', cache: 'no-store' };
+
 /**
- * The raw bytes of one console output chunk from its presigned URL (another
- * origin: the bucket). No token and no cookies go there, and nothing that
- * would make the browser ask CORS permission first. A failure never shows
- * the URL: it carries a signature.
+ * The raw bytes of an object from its presigned URL (another origin: the
+ * bucket). No token and no cookies go there, and nothing that would make the
+ * browser ask CORS permission first (no header of ours; the cache mode is
+ * not a header). A failure never shows the URL: it carries a signature.
  */
-async function download(fetchFn: FetchFn, url: string, signal?: AbortSignal): Promise<Uint8Array> {
+async function fromBucket(fetchFn: FetchFn, url: string, object: BucketObject, signal?: AbortSignal): Promise<Uint8Array> {
   const init: RequestInit = { method: 'GET', credentials: 'omit', mode: 'cors', referrerPolicy: 'no-referrer' };
+  if (object.cache) init.cache = object.cache;
   if (signal) init.signal = signal;
-  const unreachable = () => new ApiError(0, 'network_error', 'Could not fetch the console output.');
+  const unreachable = () => new ApiError(0, 'network_error', `Could not fetch ${object.what}.`);
   let response: Response;
   try {
     response = await fetchFn(url, init);
@@ -443,13 +460,38 @@ async function download(fetchFn: FetchFn, url: string, signal?: AbortSignal): Pr
     throw unreachable();
   }
   if (!response.ok) {
-    throw new ApiError(response.status, 'chunk_unavailable', `The console output could not be fetched (${response.status}).`);
+    throw new ApiError(response.status, object.code, `${capitalised(object.what)} could not be fetched (${response.status}).`);
   }
   try {
     return new Uint8Array(await response.arrayBuffer());
   } catch {
     throw unreachable();
   }
+}
+
+function capitalised(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+/** The change feed's body, `{"version": N}`. */
+function versionIn(text: string): number {
+  let body: unknown = null;
+  try {
+    body = JSON.parse(text) as unknown;
+  } catch {
+    // refused below
+  }
+  if (isRecord(body) && Number.isInteger(body.version)) return body.version as number;
+  throw new ApiError(0, 'feed_unreadable', "The fleet's change feed could not be read.");
+}
+
+/** A server too old to hand out a feed answers the version alone: that is no feed. */
+function checkedFeed(answer: FleetFeed): FleetFeed {
+  const feed = isRecord(answer.feed) ? answer.feed : null;
+  if (feed && typeof feed.url === 'string' && typeof feed.expires_at === 'number' && typeof feed.poll_ms === 'number') {
+    return answer;
+  }
+  throw new ApiError(0, 'feed_unavailable', "The server has no change feed.");
 }
 
 export type Api = ReturnType<typeof createApi>;

@@ -166,6 +166,18 @@ export interface Agent {
   pending_since_ms: number | null;
 }
 
+/** GET /api/changes: the fleet's change version now, and where the page reads it from next. */
+export interface FleetFeed {
+  version: number;
+  feed: {
+    /** A presigned GET of `{"version": N}` in the bucket; read with no header of ours. */
+    url: string;
+    /** Unix seconds (the server's clock). */
+    expires_at: number;
+    poll_ms: number;
+  };
+}
+
 export interface VM {
   agent_id: string;
   uuid: string;

@@ -207,6 +207,22 @@ def test_a_job_runs_end_to_end_and_the_sweeper_lapses_an_unacknowledged_claim(
     print(f"\nLambda-style scenario: {time.monotonic() - started:.1f} s")
 
 
+def test_the_change_feed_is_written_and_signed_with_the_stack_s_role(
+        api: LambdaProcess, moto: offline.MotoServer, role: dict[str, str], upgraded: dict[str, Any],
+        operator: dict[str, str]) -> None:
+    """A heartbeat's bump PUTs changes/<owner>, and GET /api/changes makes sure it exists and signs its GET."""
+    _enrol(api, operator, "feed-host")  # enrolling bumps the owner's version
+    status, answer = api.http("GET", "/api/changes", headers=operator)
+    assert status == 200, (answer, api.log()[-3000:])
+    key = answer["feed"]["url"].split("?", 1)[0].split(f"/{upgraded['bucket']}/", 1)[1]
+    assert key.startswith("changes/usr_")
+    # moto's IAM enforcement cannot check a presigned URL (infra/offline.py): the GET it stands for is made
+    # with the keys that signed it, which is what AWS checks a presigned GET against.
+    stored = moto.client("s3", role).get_object(Bucket=upgraded["bucket"], Key=key)
+    assert json.loads(stored["Body"].read()) == {"version": answer["version"]}
+    assert not any(word in api.log() for word in DENIED), api.log()[-3000:]
+
+
 def _doorbell(api: LambdaProcess, host: FakeHost) -> dict[str, Any]:
     status, granted = api.http("POST", "/agent/v1/doorbell", headers=host.headers, body={})
     assert status == 200, (granted, api.log()[-3000:])

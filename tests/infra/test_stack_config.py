@@ -134,7 +134,9 @@ def test_the_role_reaches_objects_queues_and_secrets_of_this_stage_only(packaged
     bucket = packaged["Resources"]["ObjectsBucket"]["Properties"]["BucketName"]["Fn::Sub"]
     objects = [r["Fn::Sub"] for r in by_sid["Objects"]["Resource"]]
     assert objects == [f"arn:${{AWS::Partition}}:s3:::{bucket}/results/*",
-                       f"arn:${{AWS::Partition}}:s3:::{bucket}/consoles/*"]
+                       f"arn:${{AWS::Partition}}:s3:::{bucket}/consoles/*",
+                       f"arn:${{AWS::Partition}}:s3:::{bucket}/changes/*"]
+    assert by_sid["Objects"]["Action"] == ["s3:GetObject", "s3:PutObject"]
     assert by_sid["AgentDoorbells"]["Resource"]["Fn::Sub"].endswith(":fleetvisor-${Stage}-agent-*")
     assert by_sid["Keyrings"]["Resource"] == [{"Ref": "JobSigningKeySecret"}, {"Ref": "AccessTokenKeySecret"}]
     assert by_sid["Keyrings"]["Action"] == "secretsmanager:GetSecretValue"
@@ -238,7 +240,8 @@ def test_the_spa_fallback_function_serves_index_for_deep_links_only(uri: str, se
 
 @pytest.mark.parametrize("region", ["us-east-1", "eu-west-1"])
 def test_presigned_urls_name_the_s3_origin_the_csp_allows(packaged: dict[str, Any], region: str) -> None:
-    """On AWS (no endpoint override) the browser fetches console chunks from S3 directly."""
+    """On AWS (no endpoint override) the browser fetches console chunks and the change feed from S3 directly;
+    both are signed by the one presigner (chalicelib/aws.py), so one key stands for both."""
     csp = packaged["Resources"]["SecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"][
         "SecurityHeadersConfig"]["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
     allowed = re.search(r"connect-src ([^;]+)", csp)[1].replace("${AWS::Region}", region).split()  # type: ignore[index]

@@ -19,7 +19,7 @@ describe('App: hosts', () => {
     expect(within(host).getByTestId('vm-state').textContent).toBe('shutoff');
   });
 
-  it('starts a VM, follows the job and shows the new state without waiting for the 5 s refresh', async () => {
+  it('starts a VM, follows the job and shows the new state without waiting for the feed or the tick', async () => {
     const { server } = await loggedInApp();
     await screen.findByTestId('vm-row');
     const started = Date.now();
@@ -38,7 +38,7 @@ describe('App: hosts', () => {
 
 describe('App: sessions', () => {
   it('returns to the login page with a message when the session ends, and stops polling', async () => {
-    const { server, session } = await loggedInApp({ fleetOptions: { refreshMs: 30 } });
+    const { server, session } = await loggedInApp({ fleetOptions: { tickMs: 30 } });
 
     server.endSessions();
     const error = await screen.findByTestId('login-error');
@@ -51,7 +51,7 @@ describe('App: sessions', () => {
   });
 
   it('renews an expired access token with one refresh and carries on', async () => {
-    const { server, session } = await loggedInApp({ fleetOptions: { refreshMs: 30 } });
+    const { server, session } = await loggedInApp({ fleetOptions: { tickMs: 30 } });
     await screen.findByTestId('vm-row');
     const before = session.token();
     const refreshes = server.state.refreshCount; // the one on page load
@@ -109,7 +109,7 @@ describe('App: sessions', () => {
   });
 
   it('logs out: tells the server, drops the token and stops polling', async () => {
-    const { server, session } = await loggedInApp({ fleetOptions: { refreshMs: 30 } });
+    const { server, session } = await loggedInApp({ fleetOptions: { tickMs: 30 } });
     goTo('audit');
     goTo('hosts');
 

@@ -26,7 +26,7 @@ async function openAt(server: FakeServer, path = '/') {
   const opened = await loggedInApp({
     server,
     path,
-    fleetOptions: { refreshMs: 60_000 },
+    fleetOptions: { tickMs: 60_000 },
     consoleOptions: { terminal: terminals.factory, timings: FAST },
   });
   return { ...opened, terminals };

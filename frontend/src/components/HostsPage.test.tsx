@@ -26,8 +26,8 @@ const newHost = () =>
     vm_count: 0,
   });
 
-async function hostsPage(server: FakeServer, refreshMs = 30) {
-  const opened = await loggedInApp({ server, fleetOptions: { refreshMs } });
+async function hostsPage(server: FakeServer, tickMs = 30) {
+  const opened = await loggedInApp({ server, fleetOptions: { tickMs } });
   await screen.findAllByTestId('vm-row');
   return opened;
 }
@@ -108,8 +108,10 @@ describe('Hosts page: a new host waiting for approval', () => {
   it('shows it as pending, with no VM table, and never asks for its VMs', async () => {
     const server = serverWith(newHost());
     server.state.vms.push(aVm({ agent_id: 'agt-2', uuid: 'vm-2', name: 'db1' }));
+    server.state.feed.pollMs = 20;
     await hostsPage(server);
-    await sleep(120); // several refreshes
+    server.state.feed.bump(); // a change behind the page's back: everything is fetched again
+    await sleep(120); // several feed reads and ticks
 
     const card = hostCard('agt-2');
     expect(within(card).getByTestId('host-status').textContent).toBe('pending');
@@ -249,5 +251,33 @@ describe('Hosts page: deregister', () => {
 
     expect(card.querySelector('input[name=confirm_host_name]')).toBeNull();
     expect(server.count('DELETE /api/agents/agt-1')).toBe(0);
+  });
+});
+
+describe('Hosts page: kept fresh by the change feed', () => {
+  it('shows a change made behind its back, read from the feed with no header of ours and no cache', async () => {
+    const server = fakeServer();
+    server.state.feed.pollMs = 20;
+    await hostsPage(server, 60_000);
+    expect(screen.getByTestId('vm-state').textContent).toBe('shutoff');
+
+    server.state.vms[0] = { ...server.state.vms[0], state: 'running' }; // `virsh start` on the host
+    server.state.feed.bump();
+    await waitFor(() => expect(screen.getByTestId('vm-state').textContent).toBe('running'));
+
+    expect(server.state.feedRequests.length).toBeGreaterThan(0);
+    for (const read of server.state.feedRequests) expect(read).toEqual({ headers: 0, credentials: 'omit', cache: 'no-store' });
+  });
+
+  it('says how long ago the host was last heard from, counting up on a local timer with no request', async () => {
+    const server = fakeServer();
+    server.state.agents[0].last_seen_ms = Date.now() - 12_000;
+    await hostsPage(server, 60_000);
+    const seen = screen.getByTestId('host-last-seen');
+    expect(seen.textContent).toBe('last seen 12s ago');
+    const asked = server.state.requests.length;
+
+    await waitFor(() => expect(seen.textContent).toBe('last seen 13s ago'), { timeout: 1500 });
+    expect(server.state.requests.length).toBe(asked);
   });
 });

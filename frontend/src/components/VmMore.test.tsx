@@ -18,7 +18,7 @@ function serverWith(vm: Partial<VM> = {}): FakeServer {
 
 /** Opens the Hosts page and web1's "More" panel; answers the row. */
 async function openMore(server: FakeServer): Promise<HTMLElement> {
-  await loggedInApp({ server, fleetOptions: { refreshMs: 60_000 } });
+  await loggedInApp({ server, fleetOptions: { tickMs: 60_000 } });
   const row = await screen.findByTestId('vm-row');
   fireEvent.click(within(row).getByRole('button', { name: 'More actions for web1' }));
   within(row).getByTestId('vm-more');
@@ -39,7 +39,7 @@ async function jobsDone(server: FakeServer): Promise<void> {
 describe('VM row: more actions', () => {
   it('keeps the lifecycle buttons and opens the panel only on request', async () => {
     const server = serverWith({ state: 'running' });
-    await loggedInApp({ server, fleetOptions: { refreshMs: 60_000 } });
+    await loggedInApp({ server, fleetOptions: { tickMs: 60_000 } });
     const row = await screen.findByTestId('vm-row');
 
     for (const action of ['start', 'shutdown', 'force-stop', 'reboot', 'suspend', 'resume']) button(row, action);

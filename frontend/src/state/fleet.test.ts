@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../api';
-import { fakeChanges } from '../test/fakeChanges';
+import { fakeFeed } from '../test/fakeFeed';
 import { aJob, anAgent, aVm } from '../test/fixtures';
 import type { Agent, Job, VM } from '../types';
-import { createFleetStore, mergeJobs, vmKey, type FleetApi } from './fleet';
+import { createFleetStore, mergeJobs, renewAt, vmKey, type FleetApi } from './fleet';
 
 /** An API whose answers the test changes as the "server" moves on. */
 function fakeApi() {
@@ -11,7 +11,7 @@ function fakeApi() {
     agents: [anAgent()] as Agent[],
     vms: [aVm({ state: 'shutoff' })] as VM[],
     job: aJob() as Job,
-    changes: fakeChanges(),
+    feed: fakeFeed(),
   };
   /** Approves on the "server" too, so the next list agrees. */
   function approved(agentId: string): Agent {
@@ -22,9 +22,13 @@ function fakeApi() {
   }
   const api = {
     listAgents: vi.fn(async () => server.agents),
-    fleetChanges: vi.fn((after: number | null, wait: number, signal?: AbortSignal) =>
-      server.changes.wait(after, wait, signal),
-    ),
+    fleetFeed: vi.fn(async (_signal?: AbortSignal) => server.feed.answer()),
+    readFeed: vi.fn(async (url: string, _signal?: AbortSignal) => {
+      const read = server.feed.read(url);
+      if (read.status !== 200) throw new ApiError(read.status, 'feed_unavailable', 'No.');
+      return read.version;
+    }),
+    pingAgents: vi.fn(async () => ({ pinged: 0 })),
     listVms: vi.fn(async (_agentId: string) => server.vms),
     listJobs: vi.fn(async () => [] as Job[]),
     getJob: vi.fn(async () => server.job),
@@ -56,7 +60,7 @@ describe('fleet store', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it('loads hosts, their VMs and jobs on start, then every 5 s', async () => {
+  it('loads the version, then hosts, their VMs and jobs on start, and nothing more while nothing changes', async () => {
     const { api } = fakeApi();
     const store = createFleetStore(api);
     store.start();
@@ -65,10 +69,13 @@ describe('fleet store', () => {
     expect(store.getState().agents.map((a) => a.name)).toEqual(['hv1']);
     expect(store.getState().vms['agt-1'].map((v) => v.name)).toEqual(['web1']);
     expect(api.listJobs).toHaveBeenCalledWith(20);
+    expect(api.fleetFeed.mock.invocationCallOrder[0]).toBeLessThan(api.listAgents.mock.invocationCallOrder[0]);
 
-    await vi.advanceTimersByTimeAsync(5000);
-    expect(api.listAgents).toHaveBeenCalledTimes(2);
-    expect(api.listVms).toHaveBeenCalledTimes(2);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect([api.listAgents, api.listVms, api.listJobs, api.fleetFeed].map((fn) => fn.mock.calls.length)).toEqual([
+      1, 1, 1, 1,
+    ]);
+    expect(api.readFeed).toHaveBeenCalledTimes(20); // every 1.5 s, from the bucket
     store.stop();
   });
 
@@ -121,11 +128,12 @@ describe('fleet store', () => {
     await vi.advanceTimersByTimeAsync(0);
 
     store.stop();
-    const counts = [api.listAgents, api.getJob, api.listJobs].map((fn) => fn.mock.calls.length);
-    await vi.advanceTimersByTimeAsync(30_000);
-    expect([api.listAgents, api.getJob, api.listJobs].map((fn) => fn.mock.calls.length)).toEqual(counts);
+    const asked = [api.listAgents, api.getJob, api.listJobs, api.readFeed, api.pingAgents, api.fleetFeed];
+    const counts = asked.map((fn) => fn.mock.calls.length);
+    await vi.advanceTimersByTimeAsync(120_000);
+    expect(asked.map((fn) => fn.mock.calls.length)).toEqual(counts);
     expect(store.watching()).toBe(0);
-    expect(server.changes.held()).toBe(0);
+    expect(api.readFeed).toHaveBeenCalledTimes(0);
   });
 });
 
@@ -133,47 +141,162 @@ describe('fleet store: changes behind the page', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it('refetches hosts, VMs and jobs as soon as the fleet changes, not at the next tick', async () => {
+  const calls = (api: ReturnType<typeof fakeApi>['api']) =>
+    [api.listAgents, api.listVms, api.listJobs].map((fn) => fn.mock.calls.length);
+
+  it('refetches hosts, VMs and jobs at the next feed read after the version moved', async () => {
     const { api, server } = fakeApi();
     const store = createFleetStore(api);
     store.start();
     await vi.advanceTimersByTimeAsync(1000);
-    expect(api.fleetChanges).toHaveBeenLastCalledWith(0, 20, expect.any(AbortSignal));
     expect(store.getState().vms['agt-1'][0].state).toBe('shutoff');
 
     server.vms = [aVm({ state: 'running', state_reason: 'booted' })]; // `virsh start` on the host
-    server.changes.bump();
-    await vi.advanceTimersByTimeAsync(0);
+    server.feed.bump();
+    await vi.advanceTimersByTimeAsync(500); // the read 1.5 s after the first
 
     expect(store.getState().vms['agt-1'][0].state).toBe('running');
-    expect(api.listAgents).toHaveBeenCalledTimes(2);
-    expect(api.listJobs).toHaveBeenCalledTimes(2);
-    expect(api.fleetChanges).toHaveBeenLastCalledWith(1, 20, expect.any(AbortSignal));
+    expect(calls(api)).toEqual([2, 2, 2]);
+    expect(api.readFeed).toHaveBeenLastCalledWith(server.feed.answer().feed.url, expect.any(AbortSignal));
     store.stop();
   });
 
-  it('asks again when a wait ends with no change, and refetches nothing for it', async () => {
-    const { api, server } = fakeApi();
-    const store = createFleetStore(api, { refreshMs: 60_000 });
+  it('refetches nothing while the version stays put', async () => {
+    const { api } = fakeApi();
+    const store = createFleetStore(api, { tickMs: 600_000 });
     store.start();
-    await vi.advanceTimersByTimeAsync(20_000);
-    expect(api.fleetChanges).toHaveBeenCalledTimes(3); // the version, then one wait ended and the next began
-    expect(api.listAgents).toHaveBeenCalledTimes(1);
-    expect(server.changes.held()).toBe(1);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(api.readFeed).toHaveBeenCalledTimes(40);
+    expect(calls(api)).toEqual([1, 1, 1]);
     store.stop();
   });
 
-  it('waits before asking again when the long poll fails', async () => {
+  it('refetches when the version goes back too (a store restored from a backup)', async () => {
     const { api, server } = fakeApi();
-    api.fleetChanges.mockRejectedValueOnce(new ApiError(503, 'unavailable', 'Try later.'));
-    const store = createFleetStore(api, { refreshMs: 60_000 });
+    server.feed.set(7);
+    const store = createFleetStore(api);
     store.start();
-    await vi.advanceTimersByTimeAsync(4_000);
-    expect(api.fleetChanges).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(1500);
+    server.feed.set(3);
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(calls(api)).toEqual([2, 2, 2]);
+    store.stop();
+  });
+
+  it('asks for a new URL at once when the bucket answers 403, and reads on with it', async () => {
+    const { api, server } = fakeApi();
+    const store = createFleetStore(api);
+    store.start();
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(api.fleetFeed).toHaveBeenCalledTimes(1);
+
+    server.feed.expire();
+    server.feed.bump();
+    await vi.advanceTimersByTimeAsync(1600); // this read is refused; a new URL and a read follow at once
+    expect(api.fleetFeed).toHaveBeenCalledTimes(2);
+    expect(api.readFeed.mock.calls.at(-1)![0]).toBe(server.feed.answer().feed.url);
+    expect(calls(api)).toEqual([2, 2, 2]); // the change the refused read hid is seen
+    store.stop();
+  });
+
+  it('backs off while the feed keeps failing, and recovers', async () => {
+    const { api, server } = fakeApi();
+    api.readFeed.mockRejectedValue(new ApiError(0, 'network_error', 'Could not fetch.'));
+    const store = createFleetStore(api, { tickMs: 600_000 });
+    store.start();
+    await vi.advanceTimersByTimeAsync(1500 + 5000 + 10_000 + 20_000 + 40_000 + 60_000);
+    expect(api.readFeed).toHaveBeenCalledTimes(6); // 1.5 s, then 5, 10, 20, 40, 60 s apart
+    api.readFeed.mockImplementation(async () => server.feed.version);
+    await vi.advanceTimersByTimeAsync(60_000 + 1500);
+    expect(api.readFeed).toHaveBeenCalledTimes(8);
+    store.stop();
+  });
+
+  it('renews the URL a minute before it expires, with no 403 on the way', async () => {
+    const { api, server } = fakeApi();
+    api.fleetFeed.mockImplementation(async () => server.feed.answer(Date.now(), 300));
+    const store = createFleetStore(api, { tickMs: 600_000 });
+    store.start();
+    await vi.advanceTimersByTimeAsync(239_000);
+    expect(api.fleetFeed).toHaveBeenCalledTimes(1);
+    await vi.advanceTimersByTimeAsync(2_000);
+    expect(api.fleetFeed).toHaveBeenCalledTimes(2);
+    store.stop();
+  });
+
+  it('still loads the lists when the server hands out no feed, and asks for it again later', async () => {
+    const { api } = fakeApi();
+    api.fleetFeed.mockRejectedValueOnce(new ApiError(0, 'feed_unavailable', 'The server has no change feed.'));
+    const store = createFleetStore(api);
+    store.start();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(store.getState().agents).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(5000);
+    expect(api.fleetFeed).toHaveBeenCalledTimes(2);
+    expect(api.readFeed).toHaveBeenCalledTimes(1);
+    store.stop();
+  });
+});
+
+describe('fleet store: the slow tick', () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it('every 40 s pings the hosts, then refetches the host list (not every VM list)', async () => {
+    const { api, server } = fakeApi();
+    const store = createFleetStore(api);
+    store.start();
+    await vi.advanceTimersByTimeAsync(39_000);
+    expect(api.pingAgents).not.toHaveBeenCalled();
+
+    server.agents = [anAgent({ status: 'stale' })]; // aged on the server: no write, no version change
     await vi.advanceTimersByTimeAsync(1_000);
-    expect(api.fleetChanges).toHaveBeenCalledTimes(3);
-    expect(server.changes.held()).toBe(1);
+    expect(api.pingAgents).toHaveBeenCalledTimes(1);
+    expect(api.pingAgents.mock.invocationCallOrder[0]).toBeLessThan(api.listAgents.mock.invocationCallOrder[1]);
+    expect(store.getState().agents[0].status).toBe('stale');
+    expect([api.listAgents, api.listVms, api.listJobs].map((fn) => fn.mock.calls.length)).toEqual([2, 1, 1]);
+
+    await vi.advanceTimersByTimeAsync(40_000);
+    expect(api.pingAgents).toHaveBeenCalledTimes(2);
     store.stop();
+  });
+
+  it('refetches the host list even where the ping is not there yet (404)', async () => {
+    const { api } = fakeApi();
+    api.pingAgents.mockRejectedValue(new ApiError(404, 'route_not_found', 'No such route.'));
+    const store = createFleetStore(api);
+    store.start();
+    await vi.advanceTimersByTimeAsync(40_000);
+    expect(api.listAgents).toHaveBeenCalledTimes(2);
+    expect(store.getState().hostsError).toBe('');
+    store.stop();
+  });
+
+  it("fetches the VMs of a host the tick finds for the first time", async () => {
+    const { api, server } = fakeApi();
+    const store = createFleetStore(api);
+    store.start();
+    await vi.advanceTimersByTimeAsync(0);
+    server.agents = [anAgent(), anAgent({ agent_id: 'agt-2', name: 'hv2' })];
+    await vi.advanceTimersByTimeAsync(40_000);
+    expect(api.listVms.mock.calls.map(([id]) => id)).toEqual(['agt-1', 'agt-2']);
+    store.stop();
+  });
+});
+
+describe('renewAt', () => {
+  const now = 1_700_000_000_000;
+
+  it('is a minute before the expiry', () => {
+    expect(renewAt(now / 1000 + 900, now)).toBe(now + 840_000);
+  });
+
+  it('waits at least a minute when the clocks disagree (the browser ahead of the server)', () => {
+    expect(renewAt(now / 1000 - 3600, now)).toBe(now + 60_000);
+  });
+
+  it('waits at most 15 minutes when the browser is behind', () => {
+    expect(renewAt(now / 1000 + 7200, now)).toBe(now + 900_000);
   });
 });
 
@@ -188,7 +311,9 @@ describe('fleet store: hosts', () => {
     server.agents = [anAgent(), pending()];
     const store = createFleetStore(api);
     store.start();
-    await vi.advanceTimersByTimeAsync(5000);
+    await vi.advanceTimersByTimeAsync(0);
+    server.feed.bump(); // everything is fetched again
+    await vi.advanceTimersByTimeAsync(1500);
 
     expect(store.getState().agents).toHaveLength(2);
     expect(api.listVms.mock.calls.map(([id]) => id)).toEqual(['agt-1', 'agt-1']);
@@ -210,14 +335,15 @@ describe('fleet store: hosts', () => {
   });
 
   it('drops a host list that was in flight when a host changed, and fetches it again', async () => {
-    const { api } = fakeApi();
+    const { api, server } = fakeApi();
     const answers: Array<(agents: Agent[]) => void> = [];
     const held = () => new Promise<Agent[]>((resolve) => answers.push(resolve));
     const store = createFleetStore(api);
     store.start();
     await vi.advanceTimersByTimeAsync(0);
     api.listAgents.mockImplementationOnce(held).mockImplementationOnce(held);
-    await vi.advanceTimersByTimeAsync(5000); // the next poll is now waiting
+    server.feed.bump();
+    await vi.advanceTimersByTimeAsync(1500); // the refetch the change asked for is now waiting
 
     await store.saveLabels('agt-1', { rack: 'r1' });
     answers[0]([anAgent({ labels: {} })]); // sent before the change
@@ -306,29 +432,31 @@ describe('fleet store: a hidden tab', () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  it('asks nothing while hidden, lets the long poll go, and catches up at once when shown', async () => {
+  it('asks nothing at all while hidden (no feed read, no tick), and catches up at once when shown', async () => {
     const { api, server } = fakeApi();
     const tab = fakeVisibility();
     const store = createFleetStore(api, { visibility: tab });
     store.start();
-    await vi.advanceTimersByTimeAsync(1000);
-    expect(server.changes.held()).toBe(1);
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(api.readFeed).toHaveBeenCalledTimes(1);
 
     tab.set(true);
     await vi.advanceTimersByTimeAsync(0);
-    const asked = { agents: api.listAgents.mock.calls.length, changes: api.fleetChanges.mock.calls.length };
-    expect(server.changes.held()).toBe(0); // the held request is let go
-    await vi.advanceTimersByTimeAsync(60_000);
-    expect(api.listAgents).toHaveBeenCalledTimes(asked.agents);
-    expect(api.fleetChanges).toHaveBeenCalledTimes(asked.changes);
+    const asked = Object.values(api);
+    const counts = asked.map((fn) => fn.mock.calls.length);
+    server.feed.bump();
+    await vi.advanceTimersByTimeAsync(10 * 60_000);
+    expect(asked.map((fn) => fn.mock.calls.length)).toEqual(counts);
 
     server.vms = [aVm({ state: 'running' })]; // changed while nobody looked
     tab.set(false);
     await vi.advanceTimersByTimeAsync(0);
-    expect(api.listAgents).toHaveBeenCalledTimes(asked.agents + 1);
+    expect(api.fleetFeed).toHaveBeenCalledTimes(2); // the version first, then the lists
+    expect(api.listAgents).toHaveBeenCalledTimes(2);
     expect(store.getState().vms['agt-1'][0].state).toBe('running');
-    await vi.advanceTimersByTimeAsync(1000);
-    expect(server.changes.held()).toBe(1);
+    await vi.advanceTimersByTimeAsync(1500);
+    expect(api.readFeed).toHaveBeenCalledTimes(2);
+    expect(api.listAgents).toHaveBeenCalledTimes(2); // the version it had is the one it read
     store.stop();
     expect(tab.listening()).toBe(0);
   });
@@ -338,9 +466,8 @@ describe('fleet store: a hidden tab', () => {
     const tab = fakeVisibility(true);
     const store = createFleetStore(api, { visibility: tab });
     store.start();
-    await vi.advanceTimersByTimeAsync(30_000);
-    expect(api.listAgents).not.toHaveBeenCalled();
-    expect(api.fleetChanges).not.toHaveBeenCalled();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(Object.values(api).every((fn) => fn.mock.calls.length === 0)).toBe(true);
     tab.set(false);
     await vi.advanceTimersByTimeAsync(0);
     expect(api.listAgents).toHaveBeenCalledTimes(1);

@@ -1,11 +1,22 @@
 // What the hosts page shows, and how it is kept fresh.
 //
-// - Hosts, their VMs and the recent jobs are refetched every 5 s, and at once
-//   when the long poll of GET /api/changes says the fleet changed behind the
-//   page's back (a VM stopped with virsh, a guest powered off, a host enrolled
-//   or came back): such a change shows within a second, not at the next tick.
-//   A failed long poll is asked again after CHANGES_RETRY_MS; the periodic
-//   refresh stays for what moves without a write (a host ageing into stale).
+// - While the page is on screen it reads the fleet's change feed: a tiny
+//   object, `{"version": N}`, that the server rewrites whenever something
+//   changed behind the page's back (a VM stopped with virsh, a guest powered
+//   off, a host enrolled or came back). The page GETs it straight from the
+//   bucket every `poll_ms` (1.5 s) through a presigned URL that GET
+//   /api/changes hands out, with no header of ours (no CORS preflight) and
+//   the browser's cache off. When the version differs from the last one seen
+//   (any difference, not only a larger one), hosts, VMs and jobs are
+//   refetched: such a change shows within two seconds, and costs no Lambda
+//   while nothing changes. The URL is renewed a minute before it expires and
+//   at once on a 403 or 404; failures back off (FEED_RETRY_MS, doubling, up to
+//   a minute).
+// - Every TICK_MS (40 s) the page asks the hosts it has not heard from for
+//   30 s for a sign of life (POST /api/agents/ping; a server without it
+//   answers 404/405, which is fine), then refetches the host list: a status that ages
+//   into stale changes nothing on the server, so only this shows it. The VMs
+//   of a host are fetched on a feed change, not on this tick.
 // - A job the operator starts here is polled every 250 ms until it is final;
 //   then its host's VM list is refetched at once, so the VM's new state shows
 //   well within a second of the job finishing.
@@ -15,14 +26,14 @@
 //   dropped (it may predate the change) and fetched again.
 // - Each kind of request runs one at a time (see `coalesce`), and nothing
 //   polls after `stop()` (the page unmounts on logout or an expired session).
-// - A hidden tab asks nothing: the 5 s refresh stops and the long poll is let
-//   go (each held request holds a Lambda on AWS, billed by the second); when
-//   the tab shows again, everything is fetched at once and both resume.
+// - A hidden tab asks nothing at all: no feed read, no tick. When the tab
+//   shows again the page asks for the feed (the version first, so a change
+//   made while the lists load is not missed), fetches everything, and resumes.
 
-import { errorMessage, type Api } from '../api';
+import { ApiError, errorMessage, type Api } from '../api';
 import { isFinal, type Agent, type Job, type VM, type VmAction, type VmRequest } from '../types';
 import { watchJob } from './jobWatch';
-import { coalesce, startPoller } from './poller';
+import { coalesce } from './poller';
 
 export interface FleetState {
   /** The first host list has arrived (or failed). */
@@ -44,7 +55,9 @@ export interface FleetState {
 export type FleetApi = Pick<
   Api,
   | 'listAgents'
-  | 'fleetChanges'
+  | 'fleetFeed'
+  | 'readFeed'
+  | 'pingAgents'
   | 'listVms'
   | 'listJobs'
   | 'getJob'
@@ -57,7 +70,8 @@ export type FleetApi = Pick<
 >;
 
 export interface FleetOptions {
-  refreshMs?: number;
+  /** How often the hosts are pinged and the host list refetched. */
+  tickMs?: number;
   jobPollMs?: number;
   jobLimit?: number;
   visibility?: PageVisibility;
@@ -78,10 +92,12 @@ export const documentVisibility: PageVisibility = {
   },
 };
 
-export const REFRESH_MS = 5000;
-/** Seconds the server may hold a GET /api/changes open. */
-export const CHANGES_WAIT_S = 20;
-export const CHANGES_RETRY_MS = 5000;
+/** With the server's 30 s quiet and 15 s answer windows: a host that dies shows stale within 2 minutes. */
+export const TICK_MS = 40_000;
+export const FEED_RETRY_MS = 5000;
+export const FEED_MAX_BACKOFF_MS = 60_000;
+/** The feed URL is renewed this long before it expires (see `renewAt`). */
+export const FEED_RENEW_EARLY_MS = 60_000;
 export const JOB_LIMIT = 20;
 
 export function vmKey(agentId: string, vmUuid: string): string {
@@ -137,17 +153,53 @@ export function without<T>(record: Record<string, T>, key: string): Record<strin
   return rest;
 }
 
+/** The change feed as the page holds it. */
+interface OpenFeed {
+  url: string;
+  pollMs: number;
+  /** When to ask for a fresh URL (the browser's clock). */
+  renewAtMs: number;
+}
+
+/** When to renew a feed URL that expires at `expiresAt` (the server's Unix seconds), whatever the clocks say. */
+export function renewAt(expiresAt: number, nowMs: number): number {
+  const lifetime = expiresAt * 1000 - nowMs - FEED_RENEW_EARLY_MS;
+  return nowMs + Math.min(15 * 60_000, Math.max(60_000, lifetime));
+}
+
+/** A 403 (the URL expired) or a 404 (the object went): a new URL from the API mends both. */
+function feedGone(error: unknown): boolean {
+  return error instanceof ApiError && (error.status === 403 || error.status === 404);
+}
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const woken = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', woken);
+      resolve(true);
+    }, ms);
+    signal.addEventListener('abort', woken, { once: true });
+  });
+}
+
 export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
-  const refreshMs = options.refreshMs ?? REFRESH_MS;
+  const tickMs = options.tickMs ?? TICK_MS;
   const jobLimit = options.jobLimit ?? JOB_LIMIT;
   const visibility = options.visibility ?? documentVisibility;
   let state = EMPTY;
   let started = false;
   let stopped = false;
-  let stopPoller: (() => void) | null = null;
   let stopWatchingVisibility: (() => void) | null = null;
-  /** The running long poll's; a new one for each time the page shows. */
-  let changesAbort = new AbortController();
+  /** Ends the feed reads and the tick; a new one for each time the page shows. */
+  let showing: AbortController | null = null;
+  /** The last fleet version seen (from the API or the feed); null until the page has one. */
+  let seen: number | null = null;
   const listeners = new Set<() => void>();
   const watchers = new Map<string, () => void>();
   /** Who waits for a job started here to end, by job id. */
@@ -186,7 +238,8 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
     return Object.fromEntries(kept.map((a) => [a.agent_id, vms[a.agent_id]]));
   }
 
-  const refreshHosts = coalesce(async () => {
+  /** Fetches the host list, then the VMs of every reachable host (`onlyNew`: of those not loaded yet). */
+  async function loadHosts(onlyNew: boolean): Promise<void> {
     const edits = hostEdits;
     let agents: Agent[];
     try {
@@ -197,9 +250,13 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
     }
     if (edits !== hostEdits) return; // a change made meanwhile asked for another run
     update((s) => ({ loaded: true, hostsError: '', agents, vms: keepVmsOf(agents, s.vms) }));
-    const reachable = agents.filter((agent) => !isPendingHost(agent));
+    const reachable = agents.filter((agent) => !isPendingHost(agent) && !(onlyNew && agent.agent_id in state.vms));
     await Promise.all(reachable.map((agent) => refreshVms(agent.agent_id)));
-  });
+  }
+
+  const refreshHosts = coalesce(() => loadHosts(false));
+  /** What the tick refetches: statuses and last signs of life age without a change to the fleet's VMs. */
+  const refreshHostList = coalesce(() => loadHosts(true));
 
   /** Shows a host as the server answered it, then fetches the list again. */
   function hostChanged(agent: Agent): void {
@@ -326,36 +383,88 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
     }
   }
 
-  /** Holds GET /api/changes open, and refetches the lists whenever the version it answers moves. */
-  async function followChanges(abort: AbortController): Promise<void> {
-    let version: number | null = null;
-    while (!stopped && !abort.signal.aborted) {
+  function refreshAll(): Promise<unknown> {
+    return Promise.all([refreshHosts(), refreshJobs()]);
+  }
+
+  /** A version from the API or the feed: anything but the last one seen means the lists are out of date. */
+  function noteVersion(version: number): void {
+    const moved = seen !== null && version !== seen;
+    seen = version;
+    if (moved && !stopped) void refreshAll();
+  }
+
+  async function openFeed(signal: AbortSignal): Promise<OpenFeed> {
+    const answer = await api.fleetFeed(signal);
+    if (!signal.aborted) noteVersion(answer.version); // a late answer to a tab since hidden is no news
+    const now = Date.now();
+    return { url: answer.feed.url, pollMs: answer.feed.poll_ms, renewAtMs: renewAt(answer.feed.expires_at, now) };
+  }
+
+  /** The version first (so a change made while the lists load is not missed), then the lists. */
+  async function catchUp(signal: AbortSignal): Promise<OpenFeed | null> {
+    seen = null;
+    let feed: OpenFeed | null = null;
+    try {
+      feed = await openFeed(signal);
+    } catch {
+      // The lists still load; the feed is asked for again after FEED_RETRY_MS.
+    }
+    if (!signal.aborted) void refreshAll();
+    return feed;
+  }
+
+  /** Reads the feed every poll_ms while the page shows; renews it before it expires and when it is gone. */
+  async function followFeed(signal: AbortSignal): Promise<void> {
+    let feed = await catchUp(signal);
+    let failures = feed === null ? 1 : 0;
+    let retryNow = false;
+    const pause = () => {
+      if (retryNow) return 0;
+      if (failures === 0 && feed !== null) return feed.pollMs;
+      return Math.min(FEED_MAX_BACKOFF_MS, FEED_RETRY_MS * 2 ** Math.max(0, failures - 1));
+    };
+    while (await sleep(pause(), signal)) {
       try {
-        const seen = await api.fleetChanges(version, version === null ? 0 : CHANGES_WAIT_S, abort.signal);
-        if (version !== null && seen !== version) void Promise.all([refreshHosts(), refreshJobs()]);
-        version = seen;
-      } catch {
-        if (stopped || abort.signal.aborted) return;
-        await new Promise((resume) => setTimeout(resume, CHANGES_RETRY_MS));
+        if (feed === null || Date.now() >= feed.renewAtMs) feed = await openFeed(signal);
+        const version = await api.readFeed(feed.url, signal);
+        if (signal.aborted) return;
+        noteVersion(version);
+        failures = 0;
+        retryNow = false;
+      } catch (error) {
+        if (signal.aborted) return;
+        if (feedGone(error)) feed = null;
+        failures += 1;
+        retryNow = feedGone(error) && failures === 1; // an expired URL: renew at once, once
       }
+    }
+  }
+
+  /** Every tickMs: ask silent hosts for a sign of life, then refetch the host list (statuses age unseen). */
+  async function tick(signal: AbortSignal): Promise<void> {
+    while (await sleep(tickMs, signal)) {
+      try {
+        await api.pingAgents();
+      } catch {
+        // A server without the ping (404), or a refusal: the list below still shows statuses as they age.
+      }
+      if (!signal.aborted) await refreshHostList();
     }
   }
 
   /** The page is on screen: fetch everything now, then keep it fresh. */
   function resume(): void {
-    if (stopped || stopPoller) return;
-    stopPoller = startPoller(async () => {
-      await Promise.all([refreshHosts(), refreshJobs()]);
-    }, refreshMs);
-    changesAbort = new AbortController();
-    void followChanges(changesAbort);
+    if (stopped || showing) return;
+    showing = new AbortController();
+    void followFeed(showing.signal);
+    void tick(showing.signal);
   }
 
   /** The page is hidden (or gone): ask nothing until it shows again. */
   function pause(): void {
-    stopPoller?.();
-    stopPoller = null;
-    changesAbort.abort();
+    showing?.abort();
+    showing = null;
   }
 
   return {

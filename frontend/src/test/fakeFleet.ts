@@ -9,6 +9,7 @@
 import { isFinal, type Job, type ResultDocument, type VM, type VmActionName } from '../types';
 import type { FakeServerState } from './fakeServer';
 import { fail, ok, type FakeRequest, type Route } from './fakeHttp';
+import { FEED_ORIGIN } from './fakeFeed';
 import { aJob } from './fixtures';
 
 const NEXT_STATE: Partial<Record<VmActionName, VM['state']>> = {
@@ -48,6 +49,14 @@ export function fleetRoutes(state: FakeServerState): Route[] {
   const findAgent = (id: string) => state.agents.find((a) => a.agent_id === id);
   /** Hosts reachable for VM calls: known and approved. */
   const approved = (id: string) => findAgent(id)?.approval === 'approved';
+
+  /** The bucket's answer to the page's GET of its feed URL (another origin: no token expected). */
+  function readFeed({ path, query, headers, init }: FakeRequest): Response {
+    state.feedRequests.push({ headers: [...headers.keys()].length, credentials: init.credentials ?? null, cache: init.cache ?? null });
+    const read = state.feed.read(`${FEED_ORIGIN}${path}?${query.toString()}`);
+    if (read.status !== 200) return new Response('<Error><Code>AccessDenied</Code></Error>', { status: read.status });
+    return ok({ version: read.version });
+  }
 
   function listVms({ params }: FakeRequest): Response {
     if (!approved(params[0])) return noHost();
@@ -238,15 +247,12 @@ export function fleetRoutes(state: FakeServerState): Route[] {
 
   return [
     { method: 'GET', pattern: /^\/api\/agents$/, handle: () => ok({ agents: state.agents }) },
+    { method: 'GET', pattern: /^\/api\/changes$/, handle: () => ok(state.feed.answer()) },
+    { method: 'GET', pattern: /^\/changes\/([^/]+)$/, open: true, handle: readFeed },
     {
-      method: 'GET',
-      pattern: /^\/api\/changes$/,
-      handle: async ({ query, init }) => {
-        const after = query.get('after');
-        const wait = Number(query.get('wait') ?? 20);
-        const version = await state.changes.wait(after === null ? null : Number(after), wait, init.signal ?? undefined);
-        return ok({ version });
-      },
+      method: 'POST',
+      pattern: /^\/api\/agents\/ping$/,
+      handle: () => (state.pingRoute ? ok({ pinged: 0 }) : fail(404, 'route_not_found', 'No such route.')),
     },
     { method: 'GET', pattern: /^\/api\/agents\/([^/]+)\/vms$/, handle: listVms },
     { method: 'POST', pattern: /^\/api\/agents\/([^/]+)\/vms\/([^/]+)\/actions$/, handle: act },

@@ -26,8 +26,8 @@ import type {
 } from '../types';
 import { anAgent, aVm } from './fixtures';
 import { fail, parseBody, type FakeRequest, type FakeUser } from './fakeHttp';
-import { fakeChanges } from './fakeChanges';
 import { fakeConsoles, type FakeConsole } from './fakeConsoles';
+import { fakeFeed } from './fakeFeed';
 import { fleetRoutes } from './fakeFleet';
 import { identityRoutes } from './fakeIdentity';
 import { recordRoutes } from './fakeRecords';
@@ -72,8 +72,12 @@ function initialState() {
     enrollmentTokens: [] as Array<EnrollmentToken & { owner: string }>,
     audit: [] as AuditRecord[],
     agents: [anAgent()] as Agent[],
-    /** GET /api/changes: `changes.bump()` is a change made behind the page's back. */
-    changes: fakeChanges(),
+    /** GET /api/changes and the feed it points at: `feed.bump()` is a change made behind the page's back. */
+    feed: fakeFeed(),
+    /** What each feed read carried: the page must add no header (no CORS preflight) and keep no cache. */
+    feedRequests: [] as Array<{ headers: number; credentials: RequestCredentials | null; cache: RequestCache | null }>,
+    /** Whether POST /api/agents/ping exists yet (a server without it answers 404). */
+    pingRoute: false,
     vms: [aVm({ state: 'shutoff' })],
     /** Newest first, as GET /api/jobs lists them. */
     jobs: [] as Job[],

@@ -1,4 +1,4 @@
-"""Routes: the long poll an open hosts page holds to hear that its fleet changed (logic.py)."""
+"""Routes: where an open hosts page reads that its fleet changed (logic.py), and the old long poll."""
 
 from __future__ import annotations
 
@@ -17,7 +17,11 @@ MAX_WAIT = 20  # seconds: API Gateway ends a request at 29
 
 @route(bp, "/api/changes", authenticate=guard.reader)
 def fleet_changes(call: Call) -> dict[str, Any]:
+    """Without `wait`: the version and the feed the page polls. With `wait`: the long poll older clients hold."""
     after = call.query("after")
     since = None if after is None else validate.clamp(after, default=0, low=0, high=2**53, name="after")
-    wait = validate.clamp(call.query("wait"), default=MAX_WAIT, low=0, high=MAX_WAIT, name="wait")
-    return {"version": logic.wait_for_change(guard.target_owner(call), after=since, wait=wait)}
+    wait = validate.clamp(call.query("wait"), default=0, low=0, high=MAX_WAIT, name="wait")
+    owner = guard.target_owner(call)
+    if wait == 0:
+        return logic.feed(owner)
+    return {"version": logic.wait_for_change(owner, after=since, wait=wait)}

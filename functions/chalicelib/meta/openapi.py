@@ -70,7 +70,7 @@ OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
          "type": "string", "enum": ["read", "operate", "admin"]}}, expires_in_days={"type": "integer"}), 201),
     ("delete", "/api/api-keys/{key_id}", "Revoke an API key", True, None, 200),
     ("get", "/api/agents", "Hosts the caller owns", True, None, 200),
-    ("get", "/api/changes", "Long poll: the fleet's change version, once it differs from `after` (or after `wait` s)",
+    ("get", "/api/changes", "The fleet's change version and its feed (a URL the page polls); `wait`: the old long poll",
      True, None, 200),
     ("get", "/api/agents/{agent_id}", "One host", True, None, 200),
     ("patch", "/api/agents/{agent_id}", "Set a host's labels", True,
