@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   consoleStatusWords,
+  costlyWait,
   endOfDayMs,
   exitCodeWords,
   formatAgo,
@@ -12,6 +13,7 @@ import {
   plainText,
   startOfDayMs,
 } from './format';
+import type { Agent } from './types';
 
 describe('formatMemory', () => {
   it.each([
@@ -70,6 +72,30 @@ describe('hypervisorFacts', () => {
   it('is empty without capabilities', () => {
     expect(hypervisorFacts(null)).toEqual([]);
     expect(hypervisorFacts({})).toEqual([]);
+  });
+
+  it('does not list where the agent waits as a fact', () => {
+    expect(hypervisorFacts({ cpus: 2, waiting_on: 'queue' })).toEqual([{ label: 'CPUs', value: '2' }]);
+  });
+});
+
+describe('costlyWait', () => {
+  const host = (status: Agent['status'], capabilities: Agent['capabilities']): Agent => ({
+    agent_id: 'ag_1', name: 'h', hostname: '', environment: '', status, last_seen_ms: 1, enrolled_ms: 1,
+    capabilities, vm_count: 0, labels: {}, approval: 'approved', pending_reregistration: false,
+    pending_since_ms: null,
+  });
+
+  it('says nothing of a host that waits on its own queue, or is not online', () => {
+    expect(costlyWait(host('online', { waiting_on: 'queue' }))).toBeNull();
+    expect(costlyWait(host('stale', { waiting_on: 'api' }))).toBeNull();
+    expect(costlyWait(host('pending', null))).toBeNull();
+  });
+
+  it('names why an online host waits in the API, and what it costs', () => {
+    expect(costlyWait(host('online', { waiting_on: 'api' }))).toContain('cannot reach its own queue');
+    expect(costlyWait(host('online', { cpus: 2 }))).toContain('too old to wait on its own queue; upgrade it');
+    expect(costlyWait(host('online', null))).toContain('$22 a month');
   });
 });
 

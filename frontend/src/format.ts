@@ -1,6 +1,6 @@
 // Turning API values into words and numbers for people.
 
-import type { Capabilities, ConsoleClosedReason, ConsoleStatus } from './types';
+import type { Agent, Capabilities, ConsoleClosedReason, ConsoleStatus } from './types';
 
 const MEMORY_UNITS = ['KiB', 'MiB', 'GiB', 'TiB'];
 
@@ -63,6 +63,8 @@ const KNOWN_CAPABILITIES: ReadonlyArray<[string, string]> = [
 ];
 
 const MAX_FACTS = 8;
+/** Reported for the control plane's own use, not facts about the hypervisor. */
+const NOT_FACTS = new Set(['waiting_on']);
 
 function plainValue(key: string, value: unknown): string | null {
   if (key === 'memory_kib' && typeof value === 'number') return formatMemory(value);
@@ -77,7 +79,7 @@ export function hypervisorFacts(capabilities: Capabilities | null | undefined): 
   const known = new Map(KNOWN_CAPABILITIES);
   const keys = [
     ...KNOWN_CAPABILITIES.map(([key]) => key).filter((key) => key in capabilities),
-    ...Object.keys(capabilities).filter((key) => !known.has(key)),
+    ...Object.keys(capabilities).filter((key) => !known.has(key) && !NOT_FACTS.has(key)),
   ];
   const facts: Fact[] = [];
   for (const key of keys) {
@@ -181,4 +183,21 @@ export function exitCodeWords(code: number | null | undefined): string {
   if (code === null || code === undefined) return '—';
   const meaning = EXIT_MEANINGS[code];
   return meaning ? `${code} · ${meaning}` : String(code);
+}
+
+/**
+ * Why an online host costs Lambda time: its agent waits for jobs in the API's long poll rather than on its
+ * own queue (an agent too old for the queue, which reports nothing, or one whose queue is out of reach).
+ * Null when it waits on its queue, or is not online.
+ */
+export function costlyWait(agent: Agent): string | null {
+  if (agent.status !== 'online' || isQueueWaiter(agent.capabilities)) return null;
+  const why = agent.capabilities?.waiting_on === 'api'
+    ? 'its agent cannot reach its own queue right now'
+    : 'its agent is too old to wait on its own queue; upgrade it';
+  return `Waits for jobs in the API (${why}): an idle host costs about $22 a month this way, cents on its queue.`;
+}
+
+function isQueueWaiter(capabilities: Capabilities | null): boolean {
+  return capabilities?.waiting_on === 'queue';
 }

@@ -2,7 +2,7 @@
 // runs on, what waits for approval, what can be done to it, and its VMs (none
 // for a host still waiting for approval).
 
-import { formatAgo, hypervisorFacts } from '../format';
+import { costlyWait, formatAgo, hypervisorFacts } from '../format';
 import type { ConsoleOps } from '../state/consoleJoin';
 import { isPendingHost, type HostOps, type VmOps } from '../state/fleet';
 import type { Agent, VM } from '../types';
@@ -38,6 +38,16 @@ function HypervisorInfo({ agent }: { agent: Agent }) {
         </div>
       ))}
     </dl>
+  );
+}
+
+function CostlyWait({ agent }: { agent: Agent }) {
+  const notice = costlyWait(agent);
+  if (!notice) return null;
+  return (
+    <p class="notice warning" data-testid="host-waits-in-api">
+      {notice}
+    </p>
   );
 }
 
@@ -91,6 +101,7 @@ export function HostCard(props: Props) {
       )}
       <HostLabels labels={agent.labels} />
       <HypervisorInfo agent={agent} />
+      <CostlyWait agent={agent} />
       <HostPendingNotice agent={agent} now={now} />
       <HostActions agent={agent} ops={props.ops} consoles={props.consoles} />
       <VmListError message={props.vmError} />
