@@ -379,7 +379,9 @@ export function createApi(deps: ApiDeps) {
       return versionIn(new TextDecoder().decode(bytes));
     },
     /** Asks the hosts not heard from lately for a sign of life now (they heartbeat through their doorbell). */
-    pingAgents: () => request<{ pinged: number }>('POST', '/api/agents/ping'),
+    /** Ask quiet hosts for a heartbeat now: those named (the ones on screen), else all of them. */
+    pingAgents: (agentIds?: string[]) =>
+      request<{ pinged: number }>('POST', '/api/agents/ping', agentIds ? { body: { agent_ids: agentIds } } : {}),
     listVms: (agentId: string) =>
       request<{ vms: VM[] }>('GET', `/api/agents/${enc(agentId)}/vms`).then((r) => r.vms),
     /** A VM action: its name alone, or the whole body with its extra fields. */

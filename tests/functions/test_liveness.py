@@ -144,3 +144,20 @@ def test_pings_are_the_callers_own_hosts_and_need_a_login(client: Client, make_o
     assert (refused.status_code, refused.json_body["error"]["code"]) == (403, "admin_required")
     assert client.http.post("/api/agents/ping").status_code == 401
     assert _drain(host) == []
+
+
+def test_a_page_asks_only_the_hosts_it_names_and_names_only_host_ids(client: Client, make_operator: Any,
+                                                                      enrol: Any) -> None:
+    op: Operator = make_operator()
+    shown, scrolled_away = enrol(op), enrol(op)
+    for host in (shown, scrolled_away):
+        _drain(host)
+        _heard(host, settings().ping_after_seconds + 5)
+
+    answer = client.http.post("/api/agents/ping", headers=op.headers,
+                              body=json.dumps({"agent_ids": [shown.agent_id, "ag_" + "0" * 32]}))
+    assert answer.json_body == {"pinged": 1}  # an id of no host of the caller's asks nobody
+    assert (_drain(shown), _drain(scrolled_away)) == ([doorbell.PING], [])
+    for bad in (["not-a-host"], "ag_x", [1], ["ag_" + "0" * 32] * 201):
+        refused = client.http.post("/api/agents/ping", headers=op.headers, body=json.dumps({"agent_ids": bad}))
+        assert (refused.status_code, refused.json_body["error"]["code"]) == (400, "invalid_request"), bad

@@ -2,9 +2,11 @@
 // runs on, what waits for approval, what can be done to it, and its VMs (none
 // for a host still waiting for approval).
 
+import { useEffect, useRef } from 'preact/hooks';
 import { costlyWait, formatAgo, hypervisorFacts } from '../format';
 import type { ConsoleOps } from '../state/consoleJoin';
 import { isPendingHost, type HostOps, type VmOps } from '../state/fleet';
+import { hostsOnScreen } from '../state/onScreen';
 import type { Agent, VM } from '../types';
 import { HostActions } from './HostActions';
 import { HostLabels } from './HostLabels';
@@ -81,8 +83,16 @@ function HostVms(props: Omit<Props, 'now' | 'ops'>) {
 export function HostCard(props: Props) {
   const { agent, now } = props;
   const headingId = `host-${agent.agent_id}`;
+  const card = useRef<HTMLElement>(null);
+  useEffect(() => (card.current ? hostsOnScreen.watch(card.current, agent.agent_id) : undefined), [agent.agent_id]);
   return (
-    <article class="card host" data-testid="host" data-agent-id={agent.agent_id} aria-labelledby={headingId}>
+    <article
+      ref={card}
+      class="card host"
+      data-testid="host"
+      data-agent-id={agent.agent_id}
+      aria-labelledby={headingId}
+    >
       <header class="host-header">
         <h2 id={headingId} data-testid="host-name">
           {agent.name}

@@ -261,6 +261,25 @@ describe('fleet store: the slow tick', () => {
     store.stop();
   });
 
+  it('pings only the hosts on screen, and nobody when none is', async () => {
+    const { api } = fakeApi();
+    let shown: string[] | undefined = ['ag_1'];
+    const store = createFleetStore(api, { onScreen: { ids: () => shown, watch: () => () => {} } });
+    store.start();
+    await vi.advanceTimersByTimeAsync(40_000);
+    expect(api.pingAgents).toHaveBeenLastCalledWith(['ag_1']);
+
+    shown = [];
+    await vi.advanceTimersByTimeAsync(40_000);
+    expect(api.pingAgents).toHaveBeenCalledTimes(1);
+    expect(api.listAgents).toHaveBeenCalledTimes(3); // the list is still refetched
+
+    shown = undefined; // the browser cannot say: every host is asked
+    await vi.advanceTimersByTimeAsync(40_000);
+    expect(api.pingAgents).toHaveBeenLastCalledWith(undefined);
+    store.stop();
+  });
+
   it('refetches the host list even where the ping is not there yet (404)', async () => {
     const { api } = fakeApi();
     api.pingAgents.mockRejectedValue(new ApiError(404, 'route_not_found', 'No such route.'));

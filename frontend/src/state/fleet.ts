@@ -33,6 +33,7 @@
 import { ApiError, errorMessage, type Api } from '../api';
 import { isFinal, type Agent, type Job, type VM, type VmAction, type VmRequest } from '../types';
 import { watchJob } from './jobWatch';
+import { hostsOnScreen, type OnScreen } from './onScreen';
 import { coalesce } from './poller';
 
 export interface FleetState {
@@ -75,6 +76,8 @@ export interface FleetOptions {
   jobPollMs?: number;
   jobLimit?: number;
   visibility?: PageVisibility;
+  /** Which hosts are on screen: only they are pinged (onScreen.ts). */
+  onScreen?: OnScreen;
 }
 
 /** Whether the page is on screen, and word when that changes (the Page Visibility API; a seam for tests). */
@@ -192,6 +195,7 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
   const tickMs = options.tickMs ?? TICK_MS;
   const jobLimit = options.jobLimit ?? JOB_LIMIT;
   const visibility = options.visibility ?? documentVisibility;
+  const onScreen = options.onScreen ?? hostsOnScreen;
   let state = EMPTY;
   let started = false;
   let stopped = false;
@@ -445,7 +449,8 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
   async function tick(signal: AbortSignal): Promise<void> {
     while (await sleep(tickMs, signal)) {
       try {
-        await api.pingAgents();
+        const shown = onScreen.ids();
+        if (shown === undefined || shown.length > 0) await api.pingAgents(shown);
       } catch {
         // A server without the ping (404), or a refusal: the list below still shows statuses as they age.
       }

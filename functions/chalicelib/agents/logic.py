@@ -91,13 +91,20 @@ def _ping_unanswered(agent: Agent, now_ms: int) -> bool:
     return pinged_ms > int(agent.last_seen_ms or 0) and now_ms - pinged_ms > settings().ping_answer_seconds * 1000
 
 
-def ping(owner_id: str) -> int:
-    """Ask each of the owner's hosts not heard from for `ping_after_seconds` for a heartbeat now (its
-    doorbell); how many were asked. A host already asked within that time is not asked again."""
+MAX_PINGED = 200  # hosts one page may name: more than fit on any screen
+
+
+def ping(owner_id: str, only: set[str] | None = None) -> int:
+    """Ask each of the owner's hosts (or those of them in `only`: the ones on the page's screen) not heard
+    from for `ping_after_seconds` for a heartbeat now (its doorbell); how many were asked. A host already
+    asked within that time is not asked again. Each answer is a heartbeat (about $5 per million), so a
+    page asks only for what it shows: a wall screen of 200 hosts pays for the few in view."""
     now_ms = int(time.time() * 1000)
     quiet_since = now_ms - settings().ping_after_seconds * 1000
     asked = 0
     for agent in list_owned(owner_id):
+        if only is not None and agent.agent_id not in only:
+            continue
         if agent.approval != "approved" or not agent.queue_url or int(agent.last_seen_ms or 0) > quiet_since:
             continue
         with store.race() as claim:

@@ -7,11 +7,12 @@ from typing import Any
 
 from chalice import Blueprint
 
-from .. import keys, validate
+from .. import ids, keys, validate
 from ..audit import logic as audit
 from ..auth import guard as operator_guard
 from ..auth.logic import Principal
 from ..changes import logic as changes
+from ..errors import Invalid
 from ..jobs import dispatch, signing, states
 from ..settings import settings
 from ..vms.models import Vm
@@ -28,11 +29,18 @@ def list_agents(call: Call) -> dict[str, Any]:
     return {"agents": [logic.view(a, Vm.count(a.agent_id)) for a in logic.list_owned(owner)]}
 
 
-@route(bp, "/api/agents/ping", ["POST"], authenticate=operator_guard.reader, max_body=1024)
+@route(bp, "/api/agents/ping", ["POST"], authenticate=operator_guard.reader, max_body=16 * 1024)
 def ping_agents(call: Call) -> dict[str, Any]:
-    """An open hosts page asks its quiet hosts for a sign of life (logic.ping). Not audited: pages call it
-    every 40 s, it changes nothing an operator owns, and readers may call it."""
-    return {"pinged": logic.ping(operator_guard.target_owner(call))}
+    """An open hosts page asks its quiet hosts for a sign of life (logic.ping): those on screen when it names
+    them (`agent_ids`), else all. Not audited: pages call it every 40 s, it changes nothing an operator owns,
+    and readers may call it."""
+    body = call.json()
+    only = None
+    if "agent_ids" in body:
+        only = validate.array(body, "agent_ids", max_items=logic.MAX_PINGED)
+        if not all(ids.matches("agent_id", agent_id) for agent_id in only):
+            raise Invalid("'agent_ids' must list host ids (ag_ and 32 hex digits).")
+    return {"pinged": logic.ping(operator_guard.target_owner(call), only=set(only) if only is not None else None)}
 
 
 @route(bp, "/api/agents/{agent_id}", authenticate=operator_guard.reader)

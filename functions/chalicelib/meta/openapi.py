@@ -76,8 +76,10 @@ OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
     ("patch", "/api/agents/{agent_id}", "Set a host's labels", True,
      _body(["labels"], labels={"type": "object", "additionalProperties": {"type": "string"}}), 200),
     ("delete", "/api/agents/{agent_id}", "Deregister a host (its agent stops at its next call)", True, None, 200),
-    ("post", "/api/agents/ping", "Ask the caller's quiet hosts for a heartbeat now (an open hosts page, every "
-     "40 s); answers how many were asked", True, None, 200),
+    ("post", "/api/agents/ping", "Ask the caller's quiet hosts (those in agent_ids: the ones on screen, else all) "
+     "for a heartbeat now (an open hosts page, every 40 s); answers how many were asked", True,
+     _body([], agent_ids={"type": "array", "maxItems": 200,
+                          "items": {"type": "string", "pattern": "^ag_[0-9a-f]{32}$"}}), 200),
     ("post", "/api/agents/{agent_id}/approve", "Approve a pending host or re-registration", True, None, 200),
     ("post", "/api/agents/{agent_id}/reject", "Reject a pending host or re-registration", True, None, 200),
     ("get", "/api/enrollment-tokens", "The caller's enrolment tokens", True, None, 200),
