@@ -114,6 +114,7 @@ class LocalStack:
         self.dynalite_port = free_port()
         self.moto_port = free_port()
         self.admin_password = ""
+        self.admin_password_set = True  # False: the admin kept a password chosen since (the banner says so)
         self._lock: IO[str] | None = None
 
     # -- life cycle -------------------------------------------------------
@@ -285,13 +286,19 @@ class LocalStack:
         control-plane process, so this one never imports the app's settings."""
         env = {**self.service_env(), "FLEETVISOR_BOOTSTRAP_PASSWORD": self.admin_password}
         argv = [sys.executable, "-m", "infra.bootstrap", "--email", self.config.admin_email]
+        if not self.config.admin_password:
+            # A generated password is set once; one the operator changed later survives restarts. Only an
+            # explicit FLEETVISOR_ADMIN_PASSWORD resets it.
+            argv.append("--keep-password")
         if mint_token:
             argv.append("--enrollment-token")
         out = subprocess.run(argv, env=env, cwd=REPO, capture_output=True, text=True, timeout=120,
                              check=False)
         if out.returncode != 0:
             raise RuntimeError(f"bootstrap failed: {out.stderr.strip()[-2000:]}")
-        return json.loads(out.stdout).get("enrollment_token")
+        answer = json.loads(out.stdout)
+        self.admin_password_set = bool(answer.get("password_works", True))
+        return answer.get("enrollment_token")
 
     def mint_enrollment_token(self, uses: int = 1) -> str:
         token = self.login()
@@ -394,7 +401,8 @@ def _banner(stack: LocalStack) -> str:
         "Fleetvisor is running.",
         f"  Web app:   {stack.url}/",
         f"  Email:     {stack.config.admin_email}",
-        f"  Password:  {stack.admin_password}",
+        f"  Password:  {stack.admin_password}" if stack.admin_password_set else
+        "  Password:  the one you set (FLEETVISOR_ADMIN_PASSWORD=... make up resets it)",
         f"  Host:      one local agent on {stack.config.libvirt_uri}",
         f"  Logs:      {stack.root}/logs/",
         "Press Ctrl-C to stop everything.",
