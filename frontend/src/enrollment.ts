@@ -9,9 +9,11 @@ export function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The one-line install: fetch the install script from this control plane and enrol. */
-export function installCommand(origin: string, token: string): string {
-  return `curl -fsSL ${shellQuote(`${origin}/agent/install.sh`)} | sudo bash -s -- --token ${shellQuote(token)}`;
+/** The one-line install: fetch the install script from this control plane and enrol (through sudo, or as
+ * root for a root shell that has no sudo, as minimal server images often do). */
+export function installCommand(origin: string, token: string, { asRoot = false } = {}): string {
+  const shell = asRoot ? 'bash' : 'sudo bash';
+  return `curl -fsSL ${shellQuote(`${origin}/agent/install.sh`)} | ${shell} -s -- --token ${shellQuote(token)}`;
 }
 
 /** Enrolment on a host where the agent is already installed. */

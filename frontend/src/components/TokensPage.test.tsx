@@ -26,11 +26,15 @@ describe('Enrolment tokens page', () => {
     expect(screen.getByTestId('install-command').textContent).toBe(
       `curl -fsSL ${ORIGIN}/agent/install.sh | sudo bash -s -- --token fvet_1AbC-dEf`,
     );
+    expect(screen.getByTestId('install-command-root').textContent).toBe(
+      `curl -fsSL ${ORIGIN}/agent/install.sh | bash -s -- --token fvet_1AbC-dEf`,
+    );
+    expect(screen.getByTestId('token-created').textContent).toContain('It can enrol 3 hosts until');
     expect(screen.getByTestId('enroll-command').textContent).toBe(
       `fleetvisor-agent enroll --url ${ORIGIN} --token fvet_1AbC-dEf`,
     );
     expect(screen.getByText(/you will not see this token again/)).toBeTruthy();
-    expect(server.state.enrollmentTokens[0]).toMatchObject({ uses: 3, note: 'rack 3', expires_ms: 1_700_086_400_000 });
+    expect(server.state.enrollmentTokens[0]).toMatchObject({ uses: 0, uses_left: 3, note: 'rack 3', expires_ms: 1_700_086_400_000 });
 
     const row = await screen.findByTestId('token-row');
     expect(row.dataset.tokenId).toBe('et-1');
@@ -44,7 +48,7 @@ describe('Enrolment tokens page', () => {
 
     createToken({});
     await screen.findByTestId('enrollment-token');
-    expect(server.state.enrollmentTokens[0]).toMatchObject({ uses: 1, expires_ms: 1_700_003_600_000, note: '' });
+    expect(server.state.enrollmentTokens[0]).toMatchObject({ uses_left: 1, expires_ms: 1_700_003_600_000, note: '' });
   });
 
   it('forgets the token when the operator leaves the page', async () => {

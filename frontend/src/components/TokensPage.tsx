@@ -22,7 +22,7 @@ function withoutToken({ token: _token, ...rest }: NewEnrollmentToken): Enrollmen
 }
 
 function NewToken({ created, origin, onDone }: { created: NewEnrollmentToken; origin: string; onDone: () => void }) {
-  const hosts = created.uses === 1 ? '1 host' : `${created.uses} hosts`;
+  const hosts = created.uses_left === 1 ? '1 host' : `${created.uses_left} hosts`;
   return (
     <section class="card once" role="status" aria-labelledby="new-token-title" data-testid="token-created">
       <h2 id="new-token-title">New enrolment token</h2>
@@ -35,6 +35,11 @@ function NewToken({ created, origin, onDone }: { created: NewEnrollmentToken; or
         label="Install and enrol (run on the host)"
         value={installCommand(origin, created.token)}
         testId="install-command"
+      />
+      <CopyField
+        label="The same in a root shell without sudo"
+        value={installCommand(origin, created.token, { asRoot: true })}
+        testId="install-command-root"
       />
       <CopyField
         label="Or, where the agent is already installed"

@@ -59,7 +59,7 @@ export function recordRoutes(state: FakeServerState, audit: (action: string, tar
       note: String(note),
       created_ms: 1_700_000_000_000,
       expires_ms: 1_700_000_000_000 + Number(ttl) * 1000,
-      uses,
+      uses: 0, // as the server says: used so far
       uses_left: uses,
       revoked: false,
       owner: request.caller!.user.user_id,
