@@ -61,9 +61,10 @@ class FleetvisorHandler(ChaliceRequestHandler):
     meter: Meter | None = None
     # What CloudFront's response-headers policy adds in AWS (infra/browser_headers.py), on every answer here.
     browser_headers: dict[str, str] = {}
+    overridden: frozenset[str] = frozenset()  # their names, lowercased
 
     def send_header(self, keyword: str, value: str) -> None:
-        if keyword.lower() not in {name.lower() for name in self.browser_headers}:  # ours override, as in AWS
+        if keyword.lower() not in self.overridden:  # ours override the app's, as CloudFront's do in AWS
             super().send_header(keyword, value)
 
     def end_headers(self) -> None:
@@ -166,7 +167,8 @@ def make_server(host: str, port: int, spa_dir: Path | None, stage: str = "local"
     s3_endpoint = os.environ.get("FLEETVISOR_S3_PUBLIC_ENDPOINT") or os.environ.get("AWS_ENDPOINT_URL", "")
     s3_origin = origin_of(s3_endpoint) if s3_endpoint else aws_s3_origin(os.environ.get("AWS_DEFAULT_REGION", ""))
     headers = security_headers(s3_origin, https=False)
-    handler = type("Handler", (FleetvisorHandler,), {"spa_dir": spa_dir, "meter": meter, "browser_headers": headers})
+    handler = type("Handler", (FleetvisorHandler,), {"spa_dir": spa_dir, "meter": meter, "browser_headers": headers,
+                                                     "overridden": frozenset(name.lower() for name in headers)})
     return LocalDevServer(app, config, host, port, handler_cls=handler, server_cls=BurstServer)
 
 

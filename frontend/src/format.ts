@@ -191,13 +191,9 @@ export function exitCodeWords(code: number | null | undefined): string {
  * Null when it waits on its queue, or is not online.
  */
 export function costlyWait(agent: Agent): string | null {
-  if (agent.status !== 'online' || isQueueWaiter(agent.capabilities)) return null;
+  if (agent.status !== 'online' || agent.capabilities?.waiting_on === 'queue') return null;
   const why = agent.capabilities?.waiting_on === 'api'
     ? 'its agent cannot reach its own queue right now'
     : 'its agent is too old to wait on its own queue; upgrade it';
   return `Waits for jobs in the API (${why}): an idle host costs about $22 a month this way, cents on its queue.`;
-}
-
-function isQueueWaiter(capabilities: Capabilities | null): boolean {
-  return capabilities?.waiting_on === 'queue';
 }

@@ -61,6 +61,7 @@ from pynamodb.expressions.condition import size
 
 from .. import aws, store
 from ..agents.models import Agent
+from ..auth.logic import Principal
 from ..errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
 from ..jobs import doorbell, lifecycle
 from ..jobs import logic as jobs
@@ -113,8 +114,9 @@ def open_session(agent: Agent, vm: Vm, holder: str) -> tuple[Console, str, bool,
     return console, client_id, True, True
 
 
-def holder_of(session_id: str | None, key_id: str | None) -> str:
-    return f"session:{session_id}" if session_id else f"key:{key_id}"
+def holder_of(who: Principal) -> str:
+    """Whom a console client id is issued to: the caller's session, or the API key it calls with."""
+    return f"session:{who.session_id}" if who.session_id else f"key:{who.key_id}"
 
 
 def issued(console: Console, client_id: str | None, holder: str) -> str | None:

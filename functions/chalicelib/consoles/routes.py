@@ -31,7 +31,7 @@ def open_console(call: Call) -> Reply:
     call.json()
     agent = agents.owned(who.user_id, call.params["agent_id"])
     vm = vms.find(agent.agent_id, call.params["vm"])
-    console, client_id, writer, created = logic.open_session(agent, vm, logic.holder_of(who.session_id, who.key_id))
+    console, client_id, writer, created = logic.open_session(agent, vm, logic.holder_of(who))
     audit.record(who.user_id, actor=who.user_id, action="console.open" if created else "console.join",
                  target=f"{agent.agent_id}/{vm.vm_uuid}", source_ip=call.source_ip, user_agent=call.user_agent,
                  detail={"console_id": console.console_id, "job_id": console.job_id, "writer": writer})
@@ -66,9 +66,7 @@ def read_output(call: Call) -> dict[str, Any]:
     after = validate.clamp(call.query("after"), default=0, low=0, high=2**53, name="after")
     wait = validate.clamp(call.query("wait"), default=0, low=0, high=MAX_WAIT, name="wait")
     client_id = (call.query("client_id") or "")[:64] or None
-    who = call.principal
-    return logic.output(console, after=after, wait=wait, client_id=client_id,
-                        holder=logic.holder_of(who.session_id, who.key_id))
+    return logic.output(console, after=after, wait=wait, client_id=client_id, holder=logic.holder_of(call.principal))
 
 
 @route(bp, "/api/consoles/{console_id}/input", ["POST"], authenticate=guard.operator, status=202,
@@ -80,8 +78,7 @@ def send_input(call: Call) -> dict[str, Any]:
     if not isinstance(data, str):
         raise Invalid("'data' must be a string.")
     console = logic.owned(call.principal.user_id, call.params["console_id"])
-    who = call.principal
-    return {"seq": logic.send_input(console, client_id, data, logic.holder_of(who.session_id, who.key_id))}
+    return {"seq": logic.send_input(console, client_id, data, logic.holder_of(call.principal))}
 
 
 @route(bp, "/api/consoles/{console_id}/writer", ["POST"], authenticate=guard.operator, max_body=1024)
@@ -89,7 +86,7 @@ def take_writer(call: Call) -> dict[str, Any]:
     who = call.principal
     client_id = validate.text(call.json(), "client_id", max_len=64)
     console = logic.owned(who.user_id, call.params["console_id"])
-    writer = logic.take_writer(console, client_id, logic.holder_of(who.session_id, who.key_id))
+    writer = logic.take_writer(console, client_id, logic.holder_of(who))
     audit.record(who.user_id, actor=who.user_id, action="console.take_writer", target=console.console_id,
                  outcome="ok" if writer else "refused", source_ip=call.source_ip, user_agent=call.user_agent,
                  detail={"console_id": console.console_id})
