@@ -70,6 +70,9 @@ describe('Users page', () => {
     const { server } = await usersPage();
 
     fireEvent.click(rowOf('ops@example.test').querySelector('button[data-action=disable]')!);
+    expect(within(rowOf('ops@example.test')).getByRole('alertdialog').textContent).toContain('sessions end now');
+    expect(server.state.users[0].disabled).toBe(false); // one click only asks
+    fireEvent.click(within(rowOf('ops@example.test')).getByRole('button', { name: 'Yes, disable ops@example.test' }));
     await waitFor(() => expect(within(rowOf('ops@example.test')).getByTestId('user-disabled').textContent).toBe('yes'));
     expect(server.state.users[0].disabled).toBe(true);
 

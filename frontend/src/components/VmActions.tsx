@@ -1,7 +1,9 @@
-// The lifecycle buttons of one VM, each enabled only where it applies.
+// The lifecycle buttons of one VM, each enabled only where it applies; the
+// ones that lose the guest's unsaved state ask first.
 
 import { VM_ACTIONS } from '../vmActions';
 import type { VM, VmAction } from '../types';
+import { ConfirmButton } from './ConfirmButton';
 
 interface Props {
   vm: VM;
@@ -13,18 +15,32 @@ interface Props {
 export function VmActions({ vm, busy, onAction }: Props) {
   return (
     <div class="actions" role="group" aria-label={`Actions for ${vm.name}`}>
-      {VM_ACTIONS.map(({ action, label, appliesTo }) => (
-        <button
-          key={action}
-          type="button"
-          data-action={action}
-          aria-label={`${label} ${vm.name}`}
-          disabled={busy || !appliesTo.includes(vm.state)}
-          onClick={() => onAction(action)}
-        >
-          {label}
-        </button>
-      ))}
+      {VM_ACTIONS.map(({ action, label, appliesTo, loses }) => {
+        const disabled = busy || !appliesTo.includes(vm.state);
+        return loses ? (
+          <ConfirmButton
+            key={action}
+            action={action}
+            label={label}
+            ariaLabel={`${label} ${vm.name}`}
+            disabled={disabled}
+            question={`${label} ${vm.name}? ${loses}`}
+            confirmLabel={`Yes, ${label.toLowerCase()} ${vm.name}`}
+            onConfirm={() => onAction(action)}
+          />
+        ) : (
+          <button
+            key={action}
+            type="button"
+            data-action={action}
+            aria-label={`${label} ${vm.name}`}
+            disabled={disabled}
+            onClick={() => onAction(action)}
+          >
+            {label}
+          </button>
+        );
+      })}
     </div>
   );
 }
