@@ -156,6 +156,8 @@ export interface Agent {
   last_seen_ms: number | null;
   enrolled_ms: number;
   capabilities: Capabilities | null;
+  /** Why this host opens no serial console (its hypervisor has none); null when it does. */
+  console_unavailable: string | null;
   vm_count: number;
   /** Lowercase keys, short text values (PATCH /api/agents/{id} replaces them all). */
   labels: Record<string, string>;

@@ -76,6 +76,7 @@ function HostVms(props: Omit<Props, 'now' | 'ops'>) {
       onAction={onAction}
       ops={vmOps}
       consoles={consoles}
+      consoleUnavailable={agent.console_unavailable ?? null}
     />
   );
 }

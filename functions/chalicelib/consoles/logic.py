@@ -60,6 +60,7 @@ from botocore.exceptions import ClientError
 from pynamodb.expressions.condition import size
 
 from .. import aws, store
+from ..agents.capabilities import console_unavailable
 from ..agents.models import Agent
 from ..auth.logic import Principal
 from ..errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
@@ -100,6 +101,9 @@ def open_session(agent: Agent, vm: Vm, holder: str) -> tuple[Console, str, bool,
     if existing is not None:
         existing.update(actions=[Console.clients.set(Console.clients.append([f"{client_id} {holder}"]))])
         return existing, client_id, _try_take_writer(existing, client_id, force=False), False
+    unavailable = console_unavailable(agent.capabilities or {})
+    if unavailable is not None:
+        raise Conflict(unavailable, "console_unavailable")
     if vm.state not in RUNNING_STATES:
         raise Conflict(f"VM {vm.name!r} is {vm.state}: a serial console needs it running.", "vm_not_running")
     now_ms = int(time.time() * 1000)
