@@ -155,3 +155,14 @@ def test_a_result_overwritten_by_a_replayed_url_is_not_served(client: Client, ma
     assert requests.put(url, data=b'{"ok": true, "data": "forged"}', timeout=10).status_code == 200
     replayed = client.http.get(f"/api/jobs/{job_id}/result", headers=owner.headers)
     assert (replayed.status_code, replayed.json_body["error"]["code"]) == (409, "result_changed")
+
+
+def test_a_refused_name_says_what_is_allowed(client: Client, make_operator: Any, enrol: Any) -> None:
+    owner: Operator = make_operator()
+    host: FakeHost = enrol(owner)
+    answer = _act(client, owner, host, {"action": "snapshot-create", "name": "before patch"})
+    assert (answer.status_code, answer.json_body["error"]["message"]) == (
+        400, "'name' must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (no spaces).")
+    described = _act(client, owner, host, {"action": "snapshot-create", "name": "ok", "description": "a\tb"})
+    assert "printable text on one line" in described.json_body["error"]["message"]
+    assert list(Job.by_owner.query(owner.user_id)) == []

@@ -3,6 +3,7 @@
 import type { AuditFilter } from '../api';
 import { endOfDayMs, startOfDayMs } from '../format';
 import { fieldValue } from '../forms';
+import { MAX_AUDIT_ACTION } from '../limits';
 
 interface Props {
   onApply: (filter: AuditFilter) => void;
@@ -31,7 +32,7 @@ export function AuditFilters({ onApply }: Props) {
     >
       <label>
         Action
-        <input name="action" type="text" placeholder="e.g. auth.login" autocomplete="off" />
+        <input name="action" type="text" placeholder="e.g. auth.login" autocomplete="off" maxLength={MAX_AUDIT_ACTION} />
       </label>
       <label>
         Since

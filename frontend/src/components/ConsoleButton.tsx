@@ -2,6 +2,7 @@
 // already open) and shows it. A refusal shows under the button. On a host
 // whose hypervisor has no consoles it stays off and says why.
 
+import { useEffect } from 'preact/hooks';
 import type { ConsoleOps } from '../state/consoleJoin';
 import { useAction } from '../state/useAction';
 import type { VM } from '../types';
@@ -18,6 +19,9 @@ interface Props {
 
 export function ConsoleButton({ agentId, vm, consoles, unavailable }: Props) {
   const action = useAction();
+  const { setError } = action;
+  // A refusal ("VM 'web1' is shutoff") is about the state it was refused in; once that changed it is old.
+  useEffect(() => setError(''), [vm.state, setError]);
   return (
     <>
       <button

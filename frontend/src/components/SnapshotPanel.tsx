@@ -9,6 +9,7 @@ import { useMounted } from '../state/useMounted';
 import type { Snapshot, VM, VmRequest } from '../types';
 import { snapshotsOf } from '../vmActions';
 import { ConfirmButton } from './ConfirmButton';
+import { MAX_SNAPSHOT_DESCRIPTION, MAX_SNAPSHOT_NAME } from '../limits';
 
 interface Props {
   agentId: string;
@@ -102,6 +103,7 @@ export function SnapshotPanel({ agentId, vm, ops }: Props) {
           Snapshot name
           <input
             name="snapshot_name"
+            maxLength={MAX_SNAPSHOT_NAME}
             type="text"
             autocomplete="off"
             value={name}
@@ -112,6 +114,7 @@ export function SnapshotPanel({ agentId, vm, ops }: Props) {
           Description
           <input
             name="snapshot_description"
+            maxLength={MAX_SNAPSHOT_DESCRIPTION}
             type="text"
             autocomplete="off"
             value={description}

@@ -111,6 +111,7 @@ function UserRow({ api, user, onChanged }: { api: Props['api']; user: Account; o
               user={user}
               onDone={() => {
                 setResetting(false);
+                action.setError(''); // an earlier failure is old news once something here succeeded
                 setNotice('Password reset; their sessions have ended.');
               }}
               onCancel={() => setResetting(false)}

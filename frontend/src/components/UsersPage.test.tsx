@@ -106,6 +106,20 @@ describe('Users page', () => {
     expect(rowOf('ops@example.test').textContent).toContain('Password reset');
   });
 
+  it("clears a row's old refusal once something on the row succeeds", async () => {
+    const server = await usersPage().then((opened) => opened.server);
+    server.failNext('PATCH /api/users/u1', 409, 'cannot_change_self', 'Not now.');
+    fireEvent.change(within(rowOf('ops@example.test')).getByRole('combobox'), { target: { value: 'admin' } });
+    expect((await within(rowOf('ops@example.test')).findByTestId('action-error')).textContent).toBe('Not now.');
+
+    fireEvent.click(rowOf('ops@example.test').querySelector('button[data-action=reset-password]')!);
+    const form = await screen.findByTestId('reset-password-form');
+    fill(form, { new_password: 'another long password' });
+    fireEvent.submit(form);
+    await waitFor(() => expect(rowOf('ops@example.test').textContent).toContain('Password reset'));
+    expect(within(rowOf('ops@example.test')).queryByTestId('action-error')).toBeNull();
+  });
+
   it('pages through many users with Load more', async () => {
     const server = fakeServer();
     server.state.pageSize = 2;

@@ -27,7 +27,7 @@ MAX_CAPABILITIES = 16 * 1024  # bytes of JSON
 MAX_FIELDS = 64
 MAX_NUMBER = 2**53  # what a JavaScript number holds exactly
 FIELD_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
-CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
+CODE_RE = validate.form(r"^[a-z][a-z0-9_]{0,63}\Z", "a lowercase code (letters, digits and '_', a letter first)")
 Check = Callable[[dict[str, Any], str], Any]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,10 +37,23 @@ class Login:
     session_id: str
 
 
+MAX_EMAIL = 254
+EMAIL_FORM = ("an address like name@example.com: one '@' with text on each side, no spaces, "
+              f"at most {MAX_EMAIL} characters")
+
+
 def normalise_email(email: str) -> str:
-    email = email.strip().lower()
-    if "@" not in email or len(email) > 254 or any(c.isspace() or ord(c) < 32 for c in email):
-        raise Invalid("'email' is not a valid email address.")
+    """The one email rule, for creating an account and for logging in to it alike.
+
+    Internationalised addresses (`zoë@exämple.com`, RFC 6531) are allowed, in Unicode NFC so that
+    "ë" typed as one character or as "e" plus a diaeresis is the same account; the web app's forms use
+    text inputs, since a browser's type=email takes ASCII only and would refuse at login an account
+    that exists."""
+    email = unicodedata.normalize("NFC", email.strip()).lower()
+    local, _, domain = email.partition("@")
+    if not local or not domain or "@" in domain or len(email) > MAX_EMAIL \
+            or any(c.isspace() or not c.isprintable() for c in email):
+        raise Invalid(f"'email' must be {EMAIL_FORM}.")
     return email
 
 
