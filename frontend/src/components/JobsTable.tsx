@@ -24,7 +24,7 @@ const HEADINGS = [
 ];
 
 interface Props {
-  api: Pick<Api, 'getJob'>;
+  api: Pick<Api, 'getJob' | 'getJobResult'>;
   state: JobsState;
   onCancel: (jobId: string) => void;
 }
