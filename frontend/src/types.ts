@@ -133,6 +133,9 @@ export interface AuditRecord {
   record_id: string;
   ts_ms: number;
   actor: unknown;
+  /** What the server calls the actor and target (an account's email, a host's name, "VM on host"); null when nothing names them. */
+  actor_name?: string | null;
+  target_name?: string | null;
   action: string;
   target: unknown;
   outcome: string;

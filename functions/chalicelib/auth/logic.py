@@ -29,6 +29,15 @@ class Principal:
     key_id: str | None = None
 
 
+class LoginRefused(Unauthorized):
+    """The one answer to every failed login. `account_id` names the account the email belongs to (None
+    when none does), for the audit trail only: the caller gets the same 401 either way."""
+
+    def __init__(self, account_id: str | None) -> None:
+        super().__init__("The email or password is not correct.", "invalid_credentials")
+        self.account_id = account_id
+
+
 @dataclass(frozen=True)
 class Login:
     user: User
@@ -104,7 +113,7 @@ def login(email: str, password: str, user_agent: str, source_ip: str) -> Login:
         user = None
     ok = passwords.verify_password(password, user.password_hash if user is not None else passwords.DUMMY_HASH)
     if user is None or not ok or user.disabled:
-        raise Unauthorized("The email or password is not correct.", "invalid_credentials")
+        raise LoginRefused(None if user is None else user.user_id)
     throttle.give_back(slots)
     if passwords.needs_rehash(user.password_hash):
         user.update(actions=[User.password_hash.set(passwords.hash_password(password))])
