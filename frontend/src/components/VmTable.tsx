@@ -79,7 +79,7 @@ function VmRow({ agentId, vm, error, busy, onAction, ops, consoles, consoleUnava
       <td class="num">{vm.vcpus}</td>
       <td class="num">{formatMemory(vm.memory_kib)}</td>
       <td data-testid="vm-autostart-state">{autostartWord(vm.autostart)}</td>
-      <td>
+      <td class="vm-actions">
         <VmActions vm={vm} busy={busy} onAction={(action) => onAction(agentId, vm.uuid, action)} />
         {consoles && <ConsoleButton agentId={agentId} vm={vm} consoles={consoles} unavailable={consoleUnavailable} />}
         {ops && (
