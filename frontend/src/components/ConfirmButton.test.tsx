@@ -49,4 +49,12 @@ describe('ConfirmButton', () => {
     expect(screen.queryByRole('alertdialog')).toBeNull();
     expect(onConfirm).not.toHaveBeenCalled();
   });
+
+  it('closes on Escape pressed on its own button too', () => {
+    const { onConfirm, opener } = renderButton();
+    fireEvent.click(opener);
+    fireEvent.keyDown(opener, { key: 'Escape' });
+    expect(screen.queryByRole('alertdialog')).toBeNull();
+    expect(onConfirm).not.toHaveBeenCalled();
+  });
 });

@@ -1,13 +1,13 @@
 // A button whose action cannot be undone: the first press asks, in words,
 // what will be lost; only "Yes, …" runs it. The question opens in place (an
 // inline alertdialog, not window.confirm, so it is styled, testable and read
-// by screen readers): focus moves to its safe choice, Cancel or Escape
-// closes it and gives focus back to the button that opened it.
+// by screen readers): focus moves to its safe choice, Cancel or Escape (on
+// the question or its button) closes it and gives focus back to the button.
 // Deleting a VM or deregistering a host asks for more (the typed name), in
 // their own forms.
 
 import type { ComponentChildren } from 'preact';
-import { useEffect, useId, useRef, useState } from 'preact/hooks';
+import { useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
 
 interface Props {
   /** The button's text ("Force stop"). */
@@ -31,7 +31,7 @@ export function ConfirmButton(props: Props) {
   const cancel = useRef<HTMLButtonElement>(null);
   const id = useId();
 
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (asking) cancel.current?.focus();
   }, [asking]);
 
@@ -41,7 +41,15 @@ export function ConfirmButton(props: Props) {
   }
 
   return (
-    <span class="confirm">
+    <span
+      class="confirm"
+      onKeyDown={(event) => {
+        if (asking && event.key === 'Escape') {
+          event.stopPropagation();
+          close();
+        }
+      }}
+    >
       <button
         ref={opener}
         type="button"
@@ -61,12 +69,6 @@ export function ConfirmButton(props: Props) {
           role="alertdialog"
           aria-labelledby={`${id}-q`}
           data-testid="confirm"
-          onKeyDown={(event) => {
-            if (event.key === 'Escape') {
-              event.stopPropagation();
-              close();
-            }
-          }}
         >
           <span id={`${id}-q`} class="confirm-question">
             {question}

@@ -1,18 +1,21 @@
 // The lifecycle buttons of one VM, each enabled only where it applies; the
 // ones that lose the guest's unsaved state ask first.
 
+import type { ComponentChildren } from 'preact';
 import { VM_ACTIONS } from '../vmActions';
 import type { VM, VmAction } from '../types';
 import { ConfirmButton } from './ConfirmButton';
 
 interface Props {
   vm: VM;
+  /** More buttons for the same line (the row's Console and More). */
+  children?: ComponentChildren;
   /** An action for this VM is being sent. */
   busy: boolean;
   onAction: (action: VmAction) => void;
 }
 
-export function VmActions({ vm, busy, onAction }: Props) {
+export function VmActions({ vm, busy, onAction, children }: Props) {
   return (
     <div class="actions" role="group" aria-label={`Actions for ${vm.name}`}>
       {VM_ACTIONS.map(({ action, label, appliesTo, loses }) => {
@@ -41,6 +44,7 @@ export function VmActions({ vm, busy, onAction }: Props) {
           </button>
         );
       })}
+      {children}
     </div>
   );
 }

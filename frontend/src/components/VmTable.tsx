@@ -80,20 +80,20 @@ function VmRow({ agentId, vm, error, busy, onAction, ops, consoles, consoleUnava
       <td class="num">{formatMemory(vm.memory_kib)}</td>
       <td data-testid="vm-autostart-state">{autostartWord(vm.autostart)}</td>
       <td class="vm-actions">
-        <VmActions vm={vm} busy={busy} onAction={(action) => onAction(agentId, vm.uuid, action)} />
-        {consoles && <ConsoleButton agentId={agentId} vm={vm} consoles={consoles} unavailable={consoleUnavailable} />}
-        {ops && (
-          <button
-            type="button"
-            class="link-button"
-            data-action="more"
-            aria-expanded={open}
-            aria-label={`More actions for ${vm.name}`}
-            onClick={() => setOpen(!open)}
-          >
-            {open ? 'Less' : 'More…'}
-          </button>
-        )}
+        <VmActions vm={vm} busy={busy} onAction={(action) => onAction(agentId, vm.uuid, action)}>
+          {consoles && <ConsoleButton agentId={agentId} vm={vm} consoles={consoles} unavailable={consoleUnavailable} />}
+          {ops && (
+            <button
+              type="button"
+              data-action="more"
+              aria-expanded={open}
+              aria-label={`More actions for ${vm.name}`}
+              onClick={() => setOpen(!open)}
+            >
+              {open ? 'Less' : 'More…'}
+            </button>
+          )}
+        </VmActions>
         {ops && open && <VmMore agentId={agentId} vm={vm} busy={busy} ops={ops} consoles={consoles} />}
         {error && (
           <p class="error" role="alert" data-testid="vm-error">
