@@ -34,6 +34,10 @@ the wait is bounded, and the latency an operator feels while typing is this
 interval plus two HTTP hops.
 
 Decisions worth knowing:
+- A host whose hypervisor has no serial consoles (its capabilities say
+  `serial_console: false`, or an older agent on libvirt's test driver) is
+  refused before any job is made (`409 console_unavailable`, the reason from
+  agents/capabilities.console_unavailable, which the host list shows too).
 - One session per VM at a time: opening a VM's console while one is open
   joins it. libvirt refuses a second stream on one serial port anyway, and
   two operators sharing one transcript is what a team expects.
