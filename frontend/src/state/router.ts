@@ -4,7 +4,7 @@
 
 import { createListeners, type Listeners } from './store';
 
-export type Page = 'hosts' | 'jobs' | 'tokens' | 'account' | 'audit' | 'users';
+export type Page = 'hosts' | 'jobs' | 'tokens' | 'account' | 'audit' | 'users' | 'api';
 
 export const PAGE_PATHS: Record<Page, string> = {
   hosts: '/',
@@ -13,6 +13,7 @@ export const PAGE_PATHS: Record<Page, string> = {
   account: '/account',
   audit: '/audit',
   users: '/users',
+  api: '/api-reference',
 };
 
 const PAGES_BY_PATH = new Map<string, Page>([
