@@ -46,7 +46,7 @@ sys.path.insert(0, str(FUNCTIONS))
 from chalicelib import keys  # noqa: E402 - the control plane owns the keyring format
 
 SETTLE_SECONDS = 600
-KEYRINGS = {"job": "job-signing-key", "token": "access-token-key"}
+KEYRINGS = {"job": "job-signing-key", "token": "access-token-key", "seal": "sealing-key"}
 EXIT_REFUSED = 2
 
 

@@ -217,10 +217,11 @@ def _why(error: ValidationError, spec: Mapping[str, Any]) -> str:
         return f"must be from {error.schema['minimum']} to {error.schema['maximum']}."
     if error.validator == "enum":
         return "must be one of: " + ", ".join(str(v) for v in bound) + "."
+    if error.validator == "pattern" and "pattern_help" in spec:
+        return f"must be {spec['pattern_help']}"
     if error.validator == "pattern":
         return {"email": "must be an email address.", "size": "must be a size such as 512MiB or 40GiB.",
                 "hostname": "must be a host name: letters, digits and '-' in dot-separated labels of at "
                             "most 63 characters.",
-                "password": "must not hold control characters."}.get(
-            kind, f"must be {spec['pattern_help']}" if "pattern_help" in spec else f"must match the pattern {bound}.")
+                "password": "must not hold control characters."}.get(kind, f"must match the pattern {bound}.")
     return error.message[:200]
