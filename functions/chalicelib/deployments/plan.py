@@ -35,8 +35,10 @@ class Plan:
     args: dict[str, Any]
     vault: Vault
     generated_password: str | None = None
-    # What the audit trail and the idempotency fingerprint may hold: no input values.
+    # What the audit trail may hold: no input values.
     summary: dict[str, Any] = field(default_factory=dict)
+    # What identifies the request for an Idempotency-Key: everything but passwords (its hash is stored).
+    fingerprint: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -133,12 +135,19 @@ def _render(checked: _Checked) -> Plan:
     plan = Plan(checked.name, {}, vault, summary={
         "profile": profile["id"], "name": checked.name, "installers": [i["id"] for i, _ in checked.installers],
         "sizing": checked.sizing})
+    plan.fingerprint = {**plan.summary, "inputs": _without_passwords(profile, checked.values),
+                        "installer_inputs": [_without_passwords(i, v) for i, v in checked.installers]}
     if profile["first_boot"]["kind"] == "cloud-init":
         cdrom = _cloud_init_seed(profile, checked, vault)
     else:
         cdrom, plan.generated_password = _unattend_media(checked, vault)
     plan.args = _args(profile, checked, _media(profile, checked.values) + [cdrom])
     return plan
+
+
+def _without_passwords(manifest: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    passwords = {spec["name"] for spec in manifest.get("inputs", []) if spec["type"] == "password"}
+    return {name: value for name, value in values.items() if name not in passwords}
 
 
 def _cloud_init_seed(profile: Mapping[str, Any], checked: _Checked, vault: Vault) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import secrets
 import time
 from typing import Any
 
-from .. import aws, keys, store
+from .. import aws, keys, sealing, store
 from ..agents import instances
 from ..agents import logic as agents
 from ..agents.models import Agent
@@ -142,7 +142,9 @@ def _deliver(job: Job) -> dict[str, Any]:
     kid, key = keys.load(config.job_key_secret).signer()
     attempt = int(job.attempt)
     expires_at = min(int(job.lease_expires_at), int(job.deliver_by))
-    body = signing.payload(job_id=job.job_id, agent_id=job.agent_id, op=job.op, args=job.args,
+    # Sealed secrets are opened here and only here: into the signed payload the agent receives.
+    args = sealing.reveal(job.args, job.sealed, job.job_id)
+    body = signing.payload(job_id=job.job_id, agent_id=job.agent_id, op=job.op, args=args,
                            issued_at=int(time.time()), expires_at=expires_at, attempt=attempt, kid=kid)
     return {"job_id": job.job_id, "envelope": signing.envelope(body, kid, key), "claim_token": job.claim_token,
             "lease_expires_at": int(job.lease_expires_at), "uploads": upload_urls(job)}

@@ -114,15 +114,40 @@ OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
     ("post", "/api/consoles/{console_id}/writer", "Take over typing in a console", True,
      _body(["client_id"], client_id=STRING), 200),
     ("post", "/api/consoles/{console_id}/close", "Close a console session", True, None, 200),
+    ("get", "/api/profiles", "VM profiles the caller can deploy (built-in and own), each with the JSON Schema "
+     "of its inputs (inputs_schema, with x- keywords for forms) and of its sizing (sizing_schema)", True, None, 200),
+    ("get", "/api/installers", "Installers the caller can add to a deployment, each with its inputs' JSON Schema",
+     True, None, 200),
+    ("get", "/api/manifests", "The caller's own manifests (profiles and installers)", True, None, 200),
+    ("post", "/api/manifests", "Add a manifest (YAML or JSON text), checked against the manifest schema", True,
+     _body(["manifest"], manifest={"type": "string", "maxLength": 65536}), 201),
+    ("get", "/api/manifests/{manifest_id}", "One of the caller's manifests, with its text", True, None, 200),
+    ("delete", "/api/manifests/{manifest_id}", "Delete one of the caller's manifests", True, None, 200),
+    ("post", "/api/agents/{agent_id}/deployments", "Deploy a VM from a profile (a vm.deploy job; 202). A 400 "
+     "invalid_inputs names each failing field in error.fields; 409 name_taken when the host has a VM of that name; "
+     "a generated Windows password is answered once as generated_password", True,
+     _body(["profile"], profile=STRING, name=STRING, inputs=OBJECT, sizing=OBJECT,
+           installers={"type": "array", "maxItems": 10, "items": {}}), 202),
+    ("get", "/api/ssh-keys", "SSH public keys in the caller's account, with SHA256 fingerprints", True, None, 200),
+    ("post", "/api/ssh-keys", "Add an SSH public key (OpenSSH: Ed25519, RSA of 2048 bits or more, ECDSA)", True,
+     _body(["name", "public_key"], name=STRING, public_key={"type": "string", "maxLength": 16384}), 201),
+    ("post", "/api/ssh-keys/generate", "Generate an Ed25519 key pair: the public half is kept, the private half "
+     "answered once (private_key) and never stored", True, _body(["name"], name=STRING), 201),
+    ("delete", "/api/ssh-keys/{ssh_key_id}", "Remove an SSH key from the caller's account", True, None, 200),
     ("get", "/api/audit", "The audit trail, newest first", True, None, 200),
     ("get", "/api/openapi.json", "This document", False, None, 200),
 ]
 
 
-def _error_statuses(path: str, auth: bool, has_body: bool) -> list[int]:
+# Operations that answer 409 for a conflict their callers should expect (a name or id already taken).
+CONFLICTS = {("post", "/api/agents/{agent_id}/deployments"), ("post", "/api/manifests"), ("post", "/api/ssh-keys")}
+
+
+def _error_statuses(path: str, auth: bool, has_body: bool, method: str = "") -> list[int]:
     invalid = [400, 413, 415] if has_body else [400] if "{vm}" in path else []
     return invalid + ([401, 403] if auth or path.startswith("/api/auth/") else []) \
-        + ([404] if "{" in path else []) + ([429] if path.endswith("/login") else [])
+        + ([404] if "{" in path else []) + ([409] if (method, path) in CONFLICTS else []) \
+        + ([429] if path.endswith("/login") else [])
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -157,7 +182,7 @@ def _operation(spec: tuple[str, str, str, bool, dict[str, Any] | None, int]) -> 
     schema = _ref(ANSWERS[method, path]) if (method, path) in ANSWERS else OBJECT
     ok = {"description": "OK", "content": {"application/json": {"schema": schema}}}
     responses: dict[str, Any] = {str(status): ok}
-    for code in _error_statuses(path, auth, body is not None):
+    for code in _error_statuses(path, auth, body is not None, method):
         responses[str(code)] = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
     op: dict[str, Any] = {"summary": summary, "operationId": f"{method}_{path}", "responses": responses,
                           "security": [{"bearer": []}] if auth else []}
