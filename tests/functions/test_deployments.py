@@ -324,3 +324,18 @@ def test_a_generated_pair_shows_its_private_half_once_and_never_stores_it(client
     made = deploy(client, op, host, ubuntu(ssh_keys=[answer.json_body["key_id"]]))
     assert made.status_code == 202, made.body
     assert made.json_body["args"]["cdroms"][0]["generated"]["files"]["user-data"].count(item.public_key) == 1
+
+
+def test_a_job_whose_sealing_key_was_retired_fails_at_its_claim_and_others_still_go(
+        client: Client, make_operator: Any, enrol: Any) -> None:
+    op = make_operator()
+    host = enrol(op)
+    windows = deploy(client, op, host, WINDOWS).json_body["job_id"]
+    ubuntu_job = deploy(client, op, host, ubuntu()).json_body["job_id"]
+    record = Job.get(windows)
+    blob = json.loads(record.sealed)
+    record.update(actions=[Job.sealed.set(json.dumps({**blob, "kid": "seal-retired"}))])
+    answer = post(client, "/agent/v1/poll?wait=0", host, {"max_jobs": 5})
+    assert [job["job_id"] for job in answer.json_body["jobs"]] == [ubuntu_job]
+    failed = Job.get(windows)
+    assert (failed.status, int(failed.exit_code)) == ("failed", 3) and "sealing key" in failed.summary
