@@ -236,6 +236,7 @@ def test_yaml_aliases_dates_and_oversize_are_refused() -> None:
     assert "larger than" in refusal("#" * (manifests.MAX_BYTES + 1))[""]
     assert "not valid YAML" in refusal("kind: [unclosed")[""]
     assert "must be a mapping" in refusal("- a list")[""]
+    assert "not valid YAML" in refusal("[" * 20000)[""]  # nesting deeper than the parser recurses
 
 
 # --- SHA-512 crypt -------------------------------------------------------------------------------

@@ -339,3 +339,10 @@ def test_a_job_whose_sealing_key_was_retired_fails_at_its_claim_and_others_still
     assert [job["job_id"] for job in answer.json_body["jobs"]] == [ubuntu_job]
     failed = Job.get(windows)
     assert (failed.status, int(failed.exit_code)) == ("failed", 3) and "sealing key" in failed.summary
+
+
+@pytest.mark.parametrize("name", ["clé de déploiement²", "   ", "<script>"])
+def test_a_generated_key_takes_any_printable_name(client: Client, make_operator: Any, name: str) -> None:
+    answer = post(client, "/api/ssh-keys/generate", make_operator(), {"name": name})
+    assert answer.status_code == 201, answer.body
+    assert answer.json_body["name"] == name

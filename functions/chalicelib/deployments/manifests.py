@@ -67,7 +67,7 @@ def parse(text: str | bytes) -> dict[str, Any]:
         raise refuse({"": f"is larger than {MAX_BYTES} bytes."})
     try:
         doc = yaml.load(raw.decode("utf-8"), Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
-    except (UnicodeError, yaml.YAMLError) as exc:
+    except (UnicodeError, yaml.YAMLError, RecursionError) as exc:
         raise refuse({"": f"is not valid YAML: {str(exc)[:300]}"}) from exc
     return check(doc)
 

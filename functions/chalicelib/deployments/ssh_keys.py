@@ -37,7 +37,8 @@ def generate(owner_id: str, body: dict[str, Any]) -> tuple[SshKey, str]:
     name = validate.text(body, "name", max_len=100, pattern=validate.LABEL_RE)
     private = Ed25519PrivateKey.generate()
     line = private.public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
-    comment = "".join(c for c in name if c.isalnum() or c in "._-@")[:60]
+    # The key's comment: the name's plain ASCII letters, digits and ._-@ (any name may be given).
+    comment = "".join(c for c in name if c.isascii() and (c.isalnum() or c in "._-@"))[:60]
     stored = _store(owner_id, name, sshkeys.parse(f"{line} {comment}".strip()))
     pem = private.private_bytes(Encoding.PEM, PrivateFormat.OpenSSH, NoEncryption()).decode()
     return stored, pem

@@ -92,9 +92,10 @@ OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
     ("post", "/api/agents/{agent_id}/vms/{vm}/actions", "Run an action on a VM (a job; 202)", True,
      _body(["action"], action={"type": "string", "enum": [
          "start", "shutdown", "force-stop", "reboot", "reset", "suspend", "resume", "set-autostart", "delete",
-         "snapshot-create", "snapshot-list", "snapshot-revert", "snapshot-delete", "detail"]},
+         "snapshot-create", "snapshot-list", "snapshot-revert", "snapshot-delete", "detail", "clone", "resize"]},
          timeout_seconds={"type": "integer", "minimum": 1, "maximum": 3600}, autostart={"type": "boolean"},
-         delete_storage={"type": "boolean"}, confirm=STRING, name=STRING, description=STRING), 202),
+         delete_storage={"type": "boolean"}, confirm=STRING, name=STRING, description=STRING, start={"type": "boolean"},
+         vcpus={"type": "integer"}, memory_mib={"type": "integer"}, disk_gib={"type": "integer"}), 202),
     ("post", "/api/agents/{agent_id}/capabilities", "Ask a host for its full capabilities (a job; 202)", True,
      None, 202),
     ("get", "/api/jobs", "Job history, newest first", True, None, 200),
