@@ -196,3 +196,12 @@ def test_a_computer_name_over_15_characters_is_refused_before_rendering() -> Non
     with pytest.raises(InvalidFields) as caught:
         plan.plan({**WINDOWS, "inputs": {**WINDOWS["inputs"], "computer_name": "a" * 16}}, find(), None)
     assert set(caught.value.fields) == {"inputs.computer_name"}
+
+
+def test_a_deployment_too_large_for_a_signed_job_is_refused_naming_the_installers() -> None:
+    big = installer("big", "# " + "x" * 30_000 + "\nexit 0")
+    bigger = {**big, "id": "bigger"}
+    with pytest.raises(InvalidFields) as caught:
+        plan.plan({**ubuntu(), "installers": ["big", "bigger"]},
+                  find({("installer", "big"): big, ("installer", "bigger"): bigger}), None)
+    assert "fit in a signed job" in caught.value.fields["installers"]

@@ -19,10 +19,14 @@ from typing import Any
 
 from .. import validate
 from ..errors import InvalidFields
+from ..jobs.signing import canonical
 from ..sealing import Vault
 from . import cloudinit, inputs, unattend
 
 MAX_INSTALLERS = 10
+# The agent refuses a signed payload over 64 Ki characters of base64url (agent/fleetvisor_agent/verify.py):
+# the arguments, with their sealed values put back, must stay well under 3/4 of that.
+MAX_ARGS_BYTES = 44 * 1024
 FIELDS = ("profile", "installers", "inputs", "sizing", "name")
 FIRST_BOOT_MARKER = "FLEETVISOR-FIRST-BOOT"
 # (kind, id) → the manifest an owner may use (built-in or their own), or None.
@@ -142,6 +146,11 @@ def _render(checked: _Checked) -> Plan:
     else:
         cdrom, plan.generated_password = _unattend_media(checked, vault)
     plan.args = _args(profile, checked, _media(profile, checked.values) + [cdrom])
+    size = len(canonical(plan.args)) + sum(len(value) for value in vault.values.values())
+    if size > MAX_ARGS_BYTES:
+        where = "installers" if checked.installers else "inputs"
+        raise InvalidFields("The deployment is too large for a signed job.", "invalid_inputs", {
+            where: f"make a first-boot configuration of {size} bytes; at most {MAX_ARGS_BYTES} fit in a signed job."})
     return plan
 
 
