@@ -106,3 +106,5 @@ def test_deploying_over_http(stack: LocalStack, operator: requests.Session) -> N
     assert ubuntu.status_code == 202, ubuntu.text
     user_data = host.claim()["payload"]["args"]["cdroms"][0]["generated"]["files"]["user-data"]
     assert key["public_key"] in user_data and "/etc/fleetvisor/installers/01-docker.env" in user_data
+    logs = "".join(path.read_text(errors="replace") for path in (stack.root / "logs").glob("*.log"))
+    assert logs and password not in logs and key["private_key"].splitlines()[1] not in logs
