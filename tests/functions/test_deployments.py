@@ -346,3 +346,10 @@ def test_a_generated_key_takes_any_printable_name(client: Client, make_operator:
     answer = post(client, "/api/ssh-keys/generate", make_operator(), {"name": name})
     assert answer.status_code == 201, answer.body
     assert answer.json_body["name"] == name
+
+
+def test_the_manifest_schema_is_served_and_exit_codes_explained(client: Client, make_operator: Any) -> None:
+    schema = client.http.get("/api/manifest-schema").json_body
+    assert schema["$id"].endswith("manifest-v1.json") and "installer" in schema["$defs"]
+    codes = client.http.get("/api/installers", headers=make_operator().headers).json_body["exit_codes"]
+    assert sorted(codes, key=int) == ["0", "1", "2", "3", "124"] and codes["124"]["meaning"] == "timeout"

@@ -32,6 +32,16 @@ HERE = Path(__file__).parent
 BUILTIN = HERE / "builtin"
 MAX_BYTES = 64 * 1024
 KINDS = ("profile", "installer")
+# The installer exit-code contract, in words, for pages that explain a deployment's result.
+EXIT_CODES = {
+    "0": {"meaning": "ok", "explanation": "Installed and configured."},
+    "1": {"meaning": "validation_error", "explanation": "Its inputs were refused by the script; not retried."},
+    "2": {"meaning": "installation_error", "explanation": "Installing failed (often the network or a package "
+                                                         "mirror); retried with backoff before being reported."},
+    "3": {"meaning": "configuration_error", "explanation": "Installed, but configuring it failed: an operator "
+                                                          "needs to look (the last lines of its output say why)."},
+    "124": {"meaning": "timeout", "explanation": "It ran longer than its timeout_seconds and was stopped."},
+}
 
 
 class _Loader(yaml.SafeLoader):

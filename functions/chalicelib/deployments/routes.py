@@ -13,7 +13,7 @@ from ..errors import Conflict
 from ..vms import routes as vm_routes
 from ..vms.models import Vm
 from ..web import Call, Reply, route
-from . import library, plan, ssh_keys
+from . import library, manifests, plan, ssh_keys
 
 bp = Blueprint(__name__)
 MANIFEST_BODY = 96 * 1024  # a 64 KiB manifest, JSON-escaped
@@ -32,7 +32,13 @@ def list_profiles(call: Call) -> dict[str, Any]:
 
 @route(bp, "/api/installers", authenticate=guard.reader)
 def list_installers(call: Call) -> dict[str, Any]:
-    return {"installers": library.listed(call.principal.user_id, "installer")}
+    return {"installers": library.listed(call.principal.user_id, "installer"), "exit_codes": manifests.EXIT_CODES}
+
+
+@route(bp, "/api/manifest-schema")
+def manifest_schema(call: Call) -> dict[str, Any]:
+    """The JSON Schema manifests are checked against (public: it is documentation)."""
+    return manifests.manifest_schema()
 
 
 @route(bp, "/api/manifests", authenticate=guard.reader)

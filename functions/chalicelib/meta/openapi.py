@@ -117,9 +117,10 @@ OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
     ("post", "/api/consoles/{console_id}/close", "Close a console session", True, None, 200),
     ("get", "/api/profiles", "VM profiles the caller can deploy (built-in and own), each with the JSON Schema "
      "of its inputs (inputs_schema, with x- keywords for forms) and of its sizing (sizing_schema)", True, None, 200),
-    ("get", "/api/installers", "Installers the caller can add to a deployment, each with its inputs' JSON Schema",
-     True, None, 200),
+    ("get", "/api/installers", "Installers the caller can add to a deployment, each with its inputs' JSON Schema; "
+     "exit_codes explains the installer exit codes a deployment's result reports", True, None, 200),
     ("get", "/api/manifests", "The caller's own manifests (profiles and installers)", True, None, 200),
+    ("get", "/api/manifest-schema", "The JSON Schema every manifest is checked against", False, None, 200),
     ("post", "/api/manifests", "Add a manifest (YAML or JSON text), checked against the manifest schema", True,
      _body(["manifest"], manifest={"type": "string", "maxLength": 65536}), 201),
     ("get", "/api/manifests/{manifest_id}", "One of the caller's manifests, with its text", True, None, 200),
