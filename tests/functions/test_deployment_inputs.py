@@ -261,3 +261,13 @@ def test_sha512_crypt_matches_the_specification(password: str, salt: str, rounds
 def test_sha512_crypt_salts_afresh_each_time() -> None:
     first, second = shacrypt.sha512_crypt("pw"), shacrypt.sha512_crypt("pw")
     assert first != second and first.startswith(f"$6$rounds={shacrypt.ROUNDS}$")
+
+
+def test_an_input_shown_only_by_a_hidden_one_is_hidden_too() -> None:
+    options = [{"value": "a", "label": "A"}, {"value": "b", "label": "B"}]
+    specs = [{"name": "first", "type": "select", "default": "a", "options": options},
+             {"name": "second", "type": "select", "default": "b", "options": options,
+              "visible_if": {"input": "first", "equals": "b"}},
+             {"name": "third", "type": "string", "required": True, "visible_if": {"input": "second", "equals": "b"}}]
+    assert inputs.check(specs, {}).values == {"first": "a"}
+    assert inputs.check(specs, {"first": "b"}).errors == {"third": "is required."}

@@ -152,7 +152,12 @@ def check(specs: list[Mapping[str, Any]], given: Any, resolve_key: KeyResolver |
     # An optional input left empty in a form is not given (its default applies, or nothing).
     values.update({name: value for name, value in given.items()
                    if not (value == "" and name in by_name and not by_name[name].get("required"))})
-    values = {name: value for name, value in values.items() if name not in by_name or visible(by_name[name], values)}
+    # In manifest order (visible_if names an earlier input), so an input hidden by a hidden one is hidden too.
+    shown: dict[str, Any] = {}
+    for spec in specs:
+        if spec["name"] in values and visible(spec, shown):
+            shown[spec["name"]] = values[spec["name"]]
+    values = {**{name: value for name, value in values.items() if name not in by_name}, **shown}
     out = Checked()
     validator = Draft202012Validator(schema_for(specs))
     for error in validator.iter_errors(values):
