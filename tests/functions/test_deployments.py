@@ -353,3 +353,19 @@ def test_the_manifest_schema_is_served_and_exit_codes_explained(client: Client, 
     assert schema["$id"].endswith("manifest-v1.json") and "installer" in schema["$defs"]
     codes = client.http.get("/api/installers", headers=make_operator().headers).json_body["exit_codes"]
     assert sorted(codes, key=int) == ["0", "1", "2", "3", "124"] and codes["124"]["meaning"] == "timeout"
+
+
+def test_sealed_secrets_open_only_for_their_job_and_unaltered(app: Any) -> None:
+    job_id = "job_" + "1" * 32
+    blob = sealing.seal({"FV-SEALED-" + "a" * 32: "s3cret"}, job_id)
+    assert "s3cret" not in blob
+    args = {"files": {"x": "pw=FV-SEALED-" + "a" * 32 + ";"}, "n": 1}
+    assert sealing.reveal(args, blob, job_id) == {"files": {"x": "pw=s3cret;"}, "n": 1}
+    assert sealing.reveal(args, None, job_id) == args
+    doc = json.loads(blob)
+    flipped = doc["ct"][:-2] + ("A" if doc["ct"][-2] != "A" else "B") + doc["ct"][-1]
+    for bad in (json.dumps({**doc, "ct": flipped}), json.dumps({**doc, "nonce": doc["ct"][:16]}), "not json", "{}"):
+        with pytest.raises(sealing.SealError):
+            sealing.unseal(bad, job_id)
+    with pytest.raises(sealing.SealError):
+        sealing.unseal(blob, "job_" + "2" * 32)
