@@ -205,3 +205,24 @@ def test_a_deployment_too_large_for_a_signed_job_is_refused_naming_the_installer
         plan.plan({**ubuntu(), "installers": ["big", "bigger"]},
                   find({("installer", "big"): big, ("installer", "bigger"): bigger}), None)
     assert "fit in a signed job" in caught.value.fields["installers"]
+
+
+@pytest.mark.parametrize("installer_id", ["nginx", "docker"])
+def test_builtin_installer_scripts_parse(tmp_path: Path, installer_id: str) -> None:
+    script = tmp_path / "script.sh"
+    script.write_text(manifests.builtins()[("installer", installer_id)]["script"])
+    assert subprocess.run(["/bin/sh", "-n", str(script)], capture_output=True, check=False).returncode == 0
+
+
+@pytest.mark.parametrize(("installer_id", "env"), [
+    ("nginx", {"NGINX_PORT": "eighty"}), ("nginx", {"NGINX_PORT": "70000"}),
+    ("nginx", {"NGINX_SERVER_NAME": "a;rm -rf /"}), ("docker", {"DOCKER_USER": "Robert'); DROP"}),
+])
+def test_builtin_installers_refuse_bad_input_with_exit_1_before_touching_anything(
+        tmp_path: Path, installer_id: str, env: dict[str, str]) -> None:
+    script = tmp_path / "script.sh"
+    script.write_text(manifests.builtins()[("installer", installer_id)]["script"])
+    # No apt-get, systemctl or nginx on PATH: a script that went past its checks would fail otherwise.
+    done = subprocess.run(["/bin/sh", str(script)], env={"PATH": "/nonexistent", **env}, capture_output=True,
+                          text=True, check=False, timeout=10)
+    assert done.returncode == 1, done.stderr
