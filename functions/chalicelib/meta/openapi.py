@@ -172,10 +172,28 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "persistent": _nullable("boolean", description="false: a transient VM, gone once it stops"),
         "updated_ms": {"type": "integer"}}},
     "VmList": {"type": "object", "properties": {"vms": {"type": "array", "items": _ref("Vm")}}},
+    "Manifest": {"type": "object", "description": "A profile or installer as served: the document, and the JSON "
+                 "Schema a form is rendered from (x-kind, x-visible-if, x-options, x-min-mib/x-max-mib, x-multiple, "
+                 "x-order, x-help)", "properties": {
+        "id": STRING, "kind": {"type": "string", "enum": ["profile", "installer"]}, "version": {"type": "integer"},
+        "title": STRING, "description": STRING, "builtin": {"type": "boolean"}, "manifest": OBJECT,
+        "inputs_schema": OBJECT, "sizing_schema": {**OBJECT, "description": "profiles only"}}},
+    "ProfileList": {"type": "object", "properties": {"profiles": {"type": "array", "items": _ref("Manifest")}}},
+    "InstallerList": {"type": "object", "properties": {
+        "installers": {"type": "array", "items": _ref("Manifest")},
+        "exit_codes": {"type": "object", "description": "exit code → {meaning, explanation}",
+                       "additionalProperties": OBJECT}}},
+    "SshKey": {"type": "object", "properties": {
+        "key_id": STRING, "name": STRING, "public_key": STRING, "fingerprint": STRING, "type": STRING,
+        "bits": {"type": "integer"}, "created_ms": {"type": "integer"}}},
+    "SshKeyList": {"type": "object", "properties": {"ssh_keys": {"type": "array", "items": _ref("SshKey")}}},
 }
 ANSWERS: dict[tuple[str, str], str] = {
     ("get", "/api/agents/{agent_id}/vms"): "VmList",
     ("get", "/api/agents/{agent_id}/vms/{vm}"): "Vm",
+    ("get", "/api/profiles"): "ProfileList",
+    ("get", "/api/installers"): "InstallerList",
+    ("get", "/api/ssh-keys"): "SshKeyList",
 }
 
 
@@ -208,6 +226,9 @@ def document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
             "schemas": {**SCHEMAS, "Error": {"type": "object", "required": ["error"], "properties": {"error": {
                 "type": "object", "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}},
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                               "fields": {"type": "object", "additionalProperties": {"type": "string"},
+                                          "description": "invalid_inputs, invalid_manifest, invalid_ssh_key: "
+                                                         "why each named field is refused"}}}}}},
         },
     }
