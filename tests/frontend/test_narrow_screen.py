@@ -18,7 +18,7 @@ from .browser import log_in
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".fleetvisor-test-artifacts"
-PAGES = ["hosts", "jobs", "tokens", "account", "audit", "users"]
+PAGES = ["hosts", "jobs", "tokens", "account", "audit", "users", "api"]
 
 # How wide the page is beyond the window, which host/VM names take more than one line, and where Log out is.
 MEASURE = """() => {

@@ -44,3 +44,18 @@ def test_the_vm_schema_names_every_field_a_vm_answer_has(client: Client, make_op
     assert set(listed) == set(schemas["VmList"]["properties"])
     assert set(listed["vms"][0]) == set(one) == set(schemas["Vm"]["properties"])
     assert one["state"] in schemas["Vm"]["properties"]["state"]["enum"]
+
+
+def test_the_deployment_schemas_name_every_field_their_answers_have(client: Client, make_operator: Any) -> None:
+    op = make_operator()
+    schemas = client.http.get("/api/openapi.json").json_body["components"]["schemas"]
+    profiles = client.http.get("/api/profiles", headers=op.headers).json_body
+    installers = client.http.get("/api/installers", headers=op.headers).json_body
+    client.http.post("/api/ssh-keys/generate", headers=op.headers, body='{"name": "k"}')
+    keys = client.http.get("/api/ssh-keys", headers=op.headers).json_body
+    assert set(profiles) == set(schemas["ProfileList"]["properties"])
+    assert set(profiles["profiles"][0]) == set(schemas["Manifest"]["properties"])
+    assert set(installers) == set(schemas["InstallerList"]["properties"])
+    assert set(installers["installers"][0]) | {"sizing_schema"} == set(schemas["Manifest"]["properties"])
+    assert set(keys["ssh_keys"][0]) == set(schemas["SshKey"]["properties"])
+    assert "fields" in schemas["Error"]["properties"]["error"]["properties"]

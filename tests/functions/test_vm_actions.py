@@ -195,3 +195,37 @@ def test_a_refused_name_says_what_is_allowed(client: Client, make_operator: Any,
     described = _act(client, owner, host, {"action": "snapshot-create", "name": "ok", "description": "a\tb"})
     assert "printable text on one line" in described.json_body["error"]["message"]
     assert list(Job.by_owner.query(owner.user_id)) == []
+
+
+@pytest.mark.parametrize(("body", "op", "args"), [
+    ({"action": "clone", "name": "test-copy"}, "vm.clone", {"vm_uuid": UUID, "name": "test-copy"}),
+    ({"action": "clone", "name": "test-copy", "start": True}, "vm.clone",
+     {"vm_uuid": UUID, "name": "test-copy", "start": True}),
+    ({"action": "resize", "vcpus": 4}, "vm.resize", {"vm_uuid": UUID, "vcpus": 4}),
+    ({"action": "resize", "memory_mib": 8192, "disk_gib": 80, "owner_id": "x"}, "vm.resize",
+     {"vm_uuid": UUID, "memory_mib": 8192, "disk_gib": 80}),
+])
+def test_clone_and_resize_queue_checked_arguments(client: Client, make_operator: Any, enrol: Any,
+                                                  body: dict, op: str, args: dict) -> None:
+    owner: Operator = make_operator()
+    answer = _act(client, owner, enrol(owner), body)
+    assert answer.status_code == 202, answer.json_body
+    job = Job.get(answer.json_body["job_id"])
+    assert (job.op, job.args) == (op, args)
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    ({"action": "clone", "name": "test"}, 409, "name_taken"),
+    ({"action": "clone", "name": "bad name"}, 400, "invalid_request"),
+    ({"action": "clone"}, 400, "invalid_request"),
+    ({"action": "resize"}, 400, "nothing_to_resize"),
+    ({"action": "resize", "vcpus": 0}, 400, "invalid_request"),
+    ({"action": "resize", "memory_mib": "8G"}, 400, "invalid_request"),
+    ({"action": "resize", "disk_gib": True}, 400, "invalid_request"),
+])
+def test_bad_clone_and_resize_queue_nothing(client: Client, make_operator: Any, enrol: Any, body: dict,
+                                            status: int, code: str) -> None:
+    owner: Operator = make_operator()
+    answer = _act(client, owner, enrol(owner), body)
+    assert (answer.status_code, answer.json_body["error"]["code"]) == (status, code)
+    assert list(Job.by_owner.query(owner.user_id)) == []
