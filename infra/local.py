@@ -16,6 +16,12 @@ Decisions worth knowing:
   is minted only while it has not enrolled yet.
 - Children are started in their own session (Ctrl-C reaches only this
   process, which stops them in order) and die with it if it is killed.
+- What an operator can fix before a start (the data directory in use by a
+  running stack, the API port taken) is a LaunchError, checked before any
+  child starts; `make up` prints it as one sentence, without a traceback.
+  The port is checked by binding it: otherwise the new API would fail to
+  listen while the launcher, finding the port open, logged into the other
+  stack with the wrong password (401).
 """
 
 from __future__ import annotations
@@ -48,6 +54,10 @@ DEFAULT_ADMIN = "admin@fleetvisor.local"
 LOOPBACK = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1
 ENDPOINTS_FILE = "endpoints.json"
+
+
+class LaunchError(RuntimeError):
+    """The stack cannot start for a reason the operator can fix; the message says how, in one sentence."""
 
 
 def free_port() -> int:
@@ -122,6 +132,8 @@ class LocalStack:
         for sub in ("dynalite", "logs", "secrets", "agent"):
             (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
         self._take_lock()
+        if self.config.start_api:
+            _check_port_free(self.config.api_port)
         self._spawn("dynalite", [str(DYNALITE), "--host", LOOPBACK, "--port", str(self.dynalite_port),
                                  "--path", str(self.root / "dynalite"), "--createTableMs", "0",
                                  "--deleteTableMs", "0", "--updateTableMs", "0"], self.dynalite_port)
@@ -158,7 +170,8 @@ class LocalStack:
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise RuntimeError(f"another local stack is running on {self.root}; stop it first") from exc
+            raise LaunchError(f"Another Fleetvisor stack is already running on {self.root}: stop it (Ctrl-C "
+                              "where it runs) or give this one its own FLEETVISOR_HOME.") from exc
 
     # -- processes --------------------------------------------------------
     def _spawn(self, name: str, argv: list[str], port: int | None = None,
@@ -326,6 +339,18 @@ class LocalStack:
         raise RuntimeError(f"{count} agent(s) did not come online within {timeout:.0f} s; see {self.root}/logs")
 
 
+def _check_port_free(port: int) -> None:
+    with socket.socket() as sock:
+        # As the API's server binds (SO_REUSEADDR): a port left in TIME_WAIT by a stack just stopped is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError as exc:
+            raise LaunchError(f"Port {port} is already in use (another Fleetvisor stack, or another program): "
+                              f"stop it, or start this one on another port, e.g. FLEETVISOR_PORT={port + 1} "
+                              "make up.") from exc
+
+
 class _Endpoints:
     """A boto3-session look-alike whose clients point at dynalite and moto."""
 
@@ -381,6 +406,7 @@ def main() -> None:
     ensure_libvirtd(config.libvirt_uri)
     stack = LocalStack(config)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    failed = False
     try:
         stack.start()
         stack.wait_for_agents(1)
@@ -389,10 +415,15 @@ def main() -> None:
             time.sleep(0.5)
         dead = [c.name for c in stack.children.values() if c.proc.poll() is not None]
         print(f"fleetvisor: {', '.join(dead)} stopped; see {root}/logs. Shutting down.", flush=True)
+    except LaunchError as exc:
+        print(f"fleetvisor: {exc}", file=sys.stderr, flush=True)
+        failed = True
     except KeyboardInterrupt:
         print("\nfleetvisor: stopping…", flush=True)
     finally:
         stack.stop()
+    if failed:
+        sys.exit(1)
 
 
 def _banner(stack: LocalStack) -> str:

@@ -152,7 +152,10 @@ export function queryString(params: Record<string, string | number | null | unde
 }
 
 export interface AuditFilter {
+  /** Records whose action contains this text, in any case ("auth", "login", "vm."). */
   action?: string;
+  /** Admins: another trail than their own; `anonymous` holds failed logins to no account. */
+  owner?: string;
   sinceMs?: number | null;
   untilMs?: number | null;
 }
@@ -364,6 +367,7 @@ export function createApi(deps: ApiDeps) {
         limit: PAGE_SIZE,
         cursor,
         action: filter.action?.trim(),
+        owner: filter.owner,
         since_ms: filter.sinceMs,
         until_ms: filter.untilMs,
       });

@@ -133,6 +133,9 @@ export interface AuditRecord {
   record_id: string;
   ts_ms: number;
   actor: unknown;
+  /** What the server calls the actor and target (an account's email, a host's name, "VM on host"); null when nothing names them. */
+  actor_name?: string | null;
+  target_name?: string | null;
   action: string;
   target: unknown;
   outcome: string;
@@ -156,6 +159,8 @@ export interface Agent {
   last_seen_ms: number | null;
   enrolled_ms: number;
   capabilities: Capabilities | null;
+  /** Why this host opens no serial console (its hypervisor has none); null when it does. */
+  console_unavailable: string | null;
   vm_count: number;
   /** Lowercase keys, short text values (PATCH /api/agents/{id} replaces them all). */
   labels: Record<string, string>;

@@ -46,6 +46,7 @@ def test_capabilities_describe_the_host(default_host: Host) -> None:
     assert caps["memory_free_kib"] > 0
     assert caps["libvirt_version"].count(".") == 2 and caps["agent_version"] == "0.1.0"
     assert caps["kvm_usable"] is False
+    assert caps["serial_console"] is False  # the test driver cannot open a console (VIR_ERR_NO_SUPPORT)
     assert {"hostname", "cpu_model", "cpu_arch", "hypervisor_version"} <= set(caps)
 
 

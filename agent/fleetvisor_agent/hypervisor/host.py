@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# libvirt drivers (virConnectGetType, upper-cased) that implement virDomainOpenConsole. The test driver
+# does not: it answers VIR_ERR_NO_SUPPORT, so its hosts report `serial_console: false`.
+CONSOLE_DRIVERS = frozenset({"QEMU", "LXC", "XEN", "LIBXL"})
+
 
 def _quiet(_ctx: object, _err: object) -> None:
     """libvirt prints every error to stderr by default; we raise and log them ourselves."""
@@ -167,6 +171,7 @@ class Host:
             "memory_free_kib": conn.getFreeMemory() // 1024,
             "libvirt_version": _version(conn.getLibVersion()),
             "hypervisor": conn.getType(),
+            "serial_console": conn.getType().upper() in CONSOLE_DRIVERS,
             "hypervisor_version": _version(conn.getVersion()),
             "kvm_usable": _kvm_usable(caps),
             "agent_version": __version__,

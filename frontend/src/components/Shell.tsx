@@ -97,7 +97,7 @@ export function Shell({ api, session, user, router, origin, fleetOptions, jobsOp
       case 'account':
         return <AccountPage api={api} session={session} user={user} onSessionEnded={leave} />;
       case 'audit':
-        return <AuditPage api={api} />;
+        return <AuditPage api={api} admin={isAdmin(user)} />;
       case 'users':
         if (isAdmin(user)) return <UsersPage api={api} />;
         return <NotFound title="Users" message="Only admins manage users." onNavigate={router.navigate} />;

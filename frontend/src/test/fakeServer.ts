@@ -71,6 +71,8 @@ function initialState() {
     apiKeys: [] as Array<ApiKey & { owner: string }>,
     enrollmentTokens: [] as Array<EnrollmentToken & { owner: string }>,
     audit: [] as AuditRecord[],
+    /** The `anonymous` trail (failed logins to no account), for admins' ?owner=anonymous. */
+    anonymousAudit: [] as AuditRecord[],
     agents: [anAgent()] as Agent[],
     /** GET /api/changes and the feed it points at: `feed.bump()` is a change made behind the page's back. */
     feed: fakeFeed(),

@@ -12,6 +12,7 @@ export function anAgent(over: Partial<Agent> = {}): Agent {
     last_seen_ms: 1_700_000_000_000,
     enrolled_ms: 1_690_000_000_000,
     capabilities: { hypervisor: 'QEMU', libvirt_version: '9.0.0' },
+    console_unavailable: null,
     vm_count: 1,
     labels: {},
     approval: 'approved',

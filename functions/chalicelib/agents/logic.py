@@ -31,6 +31,7 @@ from ..errors import Invalid, NotFound
 from ..jobs import doorbell
 from ..settings import settings
 from ..vms import logic as vms
+from .capabilities import console_unavailable
 from .capabilities import parse as parse_capabilities
 from .models import Agent
 
@@ -136,7 +137,9 @@ def view(agent: Agent, vm_count: int | None = None) -> dict[str, Any]:
             "last_seen_ms": int(agent.last_seen_ms) or None,
             "pinged_ms": None if agent.pinged_ms is None else int(agent.pinged_ms),
             "enrolled_ms": int(agent.enrolled_ms),
-            "capabilities": agent.capabilities or {}, "vm_count": vm_count, "labels": agent.labels or {},
+            "capabilities": agent.capabilities or {},
+            "console_unavailable": console_unavailable(agent.capabilities or {}),
+            "vm_count": vm_count, "labels": agent.labels or {},
             "approval": agent.approval, "pending_reregistration": bool(agent.pending_public_key),
             "pending_since_ms": None if agent.pending_since_ms is None else int(agent.pending_since_ms)}
 

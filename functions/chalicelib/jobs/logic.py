@@ -79,6 +79,9 @@ def _put_once(job: Job, request_hash: str) -> Job | None:
 
 
 MAX_RESULT_READ = 1024 * 1024
+RESULT_DAYS = 30  # infra/template.yaml's lifecycle rule for results/
+RESULT_GONE = (f"This job's result is no longer stored: results are kept {RESULT_DAYS} days, and a local "
+               "stack's S3 keeps none across a restart.")
 
 
 def read_result(job: Job) -> Any:
@@ -90,7 +93,7 @@ def read_result(job: Job) -> Any:
     try:
         body = aws.s3().get_object(Bucket=settings().bucket, Key=job.result_key)
     except ClientError as exc:
-        raise NotFound("The result is no longer stored.", "result_not_found") from exc
+        raise NotFound(RESULT_GONE, "result_not_found") from exc
     data = body["Body"].read(MAX_RESULT_READ + 1)
     if body["ETag"].strip('"') != job.result_etag or len(data) != job.result_size:
         raise Conflict("The stored result changed after the job finished; it is not served.", "result_changed")
@@ -121,8 +124,13 @@ def view(job: Job, with_links: bool = False) -> dict[str, Any]:
     if job.result_key:
         result = {"size": int(job.result_size or 0), "etag": job.result_etag}
         if with_links:
+            # The agent uploads through a bare presigned PUT (stored as binary/octet-stream): the link
+            # says what it is, so a browser shows or saves it as JSON with a name.
             result["url"] = aws.s3_presigner().generate_presigned_url(
-                "get_object", Params={"Bucket": settings().bucket, "Key": job.result_key}, ExpiresIn=300)
+                "get_object", ExpiresIn=300,
+                Params={"Bucket": settings().bucket, "Key": job.result_key,
+                        "ResponseContentType": "application/json",
+                        "ResponseContentDisposition": f'attachment; filename="{job.job_id}-result.json"'})
     return {"job_id": job.job_id, "agent_id": job.agent_id, "op": job.op, "args": job.args,
             "status": job.status, "attempt": int(job.attempt), "max_attempts": int(job.max_attempts),
             "created_ms": int(job.created_ms), "claimed_ms": _int(job.claimed_ms),

@@ -18,7 +18,6 @@ from __future__ import annotations
 import functools
 import logging
 import operator
-import re
 import time
 from typing import Any
 
@@ -38,7 +37,7 @@ REASONS = frozenset({
     "wakeup", "crashed", "postcopy", "user", "migration", "save", "dump", "ioerror", "watchdog",
     "shutting_down", "snapshot", "starting_up", "postcopy_failed", "shutdown", "destroyed", "saved", "failed",
     "daemon", "panicked", "unknown"})
-REASON_RE = re.compile(r"^[a-z][a-z_]{0,39}\Z")
+REASON_RE = validate.form(r"^[a-z][a-z_]{0,39}\Z", "a lowercase word of letters and '_' (at most 40)")
 MAX_REASON = 40
 # What a heartbeat reports of each VM besides its UUID (stored and compared), and what a job may change.
 REPORTED = ("name", "state", "state_reason", "vcpus", "memory_kib", "autostart", "persistent")
