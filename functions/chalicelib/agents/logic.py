@@ -19,7 +19,6 @@ answers for it (`answer_ping`).
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any
 
@@ -52,23 +51,18 @@ def check_owned(agent: Agent | None, owner_id: str, include_pending: bool = Fals
     return agent
 
 
-LABEL_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}\Z")
-MAX_LABELS = 20
-
-
-def parse_labels(body: dict[str, Any]) -> dict[str, str]:
-    labels = validate.mapping(body, "labels")
-    if len(labels) > MAX_LABELS:
-        raise Invalid(f"A host may carry at most {MAX_LABELS} labels.")
-    for key, value in labels.items():
-        if not LABEL_KEY_RE.match(key) or not isinstance(value, str) or len(value) > 200 \
-                or not validate.LABEL_RE.match(value):
-            raise Invalid(f"Label '{key[:64]}' must be a lowercase name with a short printable text value.")
-    return labels
-
-
 def list_owned(owner_id: str) -> list[Agent]:
     return [a for a in Agent.by_owner.query(owner_id) if not a.revoked]
+
+
+# What the fleet list needs of each host: its name and whether it is heard from (not its capabilities).
+FLEET_FIELDS = ["agent_id", "owner_id", "name", "approval", "revoked", "last_seen_ms", "pinged_ms"]
+
+
+def fleet_hosts(owner_id: str) -> dict[str, Agent]:
+    """The owner's approved hosts by id, read with only FLEET_FIELDS: one small query for 500 hosts."""
+    return {agent.agent_id: agent for agent in Agent.by_owner.query(owner_id, attributes_to_get=FLEET_FIELDS)
+            if not agent.revoked and agent.approval == "approved"}
 
 
 def status(agent: Agent, now_ms: int) -> str:
