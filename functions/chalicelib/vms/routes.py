@@ -61,8 +61,8 @@ def list_fleet(call: Call) -> dict[str, Any]:
     found, last = logic.fleet_page(owner, {agent_id: host.name for agent_id, host in hosts.items()}, narrow,
                                    limit=limit, start=start)
     now_ms = int(time.time() * 1000)
-    return {"vms": [{**logic.view(vm), "host_name": hosts[vm.agent_id].name,
-                     "host_status": agents.status(hosts[vm.agent_id], now_ms)} for vm in found],
+    return {"vms": [{**vm, "host_name": hosts[vm["agent_id"]].name,
+                     "host_status": agents.status(hosts[vm["agent_id"]], now_ms)} for vm in found],
             "next_cursor": pagination.encode(last)}
 
 
