@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -207,6 +208,8 @@ def main() -> None:
             _print("search for one VM", _repeat(args.runs, lambda: search_one(stack, f"vm-{total - 1:05d}")))
             _print("old way: host list + one request per host", _repeat(max(1, args.runs // 2),
                                                                        lambda: per_host(stack, total)))
+            # The figures are wall-clock times on a shared machine: the load says how shared it was.
+            print(f"  load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
 
 
 if __name__ == "__main__":

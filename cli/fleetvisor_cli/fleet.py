@@ -193,7 +193,8 @@ def snapshot_change(api: Api, args: argparse.Namespace) -> Shown:
 
 
 def vms_label(api: Api, args: argparse.Namespace) -> Shown:
-    vm = find_vm(api, args.vm, args.host)
+    found = find_vm(api, args.vm, args.host)
+    vm = {**found, **api.call("GET", _vm_path(found))}  # the host's list is read consistently, the fleet's not
     labels = {} if args.clear else dict(vm["labels"])
     for pair in args.set:
         key, sep, value = pair.partition("=")
