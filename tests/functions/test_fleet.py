@@ -184,3 +184,20 @@ def test_bad_addresses_in_a_report_are_refused(client: Client, make_operator: An
                                   body=json.dumps({"vms": [{**vm, "addresses": bad}]}))
         assert (answer.status_code, answer.json_body["error"]["code"]) == (400, "invalid_request"), bad
     assert Vm.get(host.agent_id, vm["uuid"]).addresses is None
+
+
+def test_a_finished_job_writes_the_addresses_it_saw_with_the_state(client: Client, make_operator: Any,
+                                                                   enrol: Any) -> None:
+    op: Operator = make_operator()
+    vm = _vm("one", "shutoff", addresses=[])
+    host = enrol(op, vms=[vm])
+    job_id = client.http.post(f"/api/agents/{host.agent_id}/vms/one/actions", headers=op.headers,
+                              body=json.dumps({"action": "start"})).json_body["job_id"]
+    [claimed] = client.http.post("/agent/v1/poll?wait=0", headers=host.headers,
+                                 body=json.dumps({"max_jobs": 1})).json_body["jobs"]
+    report = {**vm, "state": "running", "addresses": ["192.168.122.9"]}
+    done = client.http.post(f"/agent/v1/jobs/{job_id}/complete", headers=host.headers,
+                            body=json.dumps({"claim_token": claimed["claim_token"], "exit_code": 0, "vm": report}))
+    assert done.status_code == 200, done.body
+    stored = Vm.get(host.agent_id, vm["uuid"])
+    assert (stored.state, stored.addresses) == ("running", ["192.168.122.9"])

@@ -63,7 +63,9 @@ MAX_REASON = 40
 MAX_ADDRESSES = 32
 # What a heartbeat reports of each VM besides its UUID (stored and compared), and what a job may change.
 REPORTED = ("name", "state", "state_reason", "vcpus", "memory_kib", "autostart", "persistent", "addresses")
-JOB_FIELDS = ("state", "state_reason", "autostart", "persistent")
+# A job that starts a VM also sees the addresses it has then (none yet, on a fresh DHCP lease): written
+# with the state, so the heartbeat after the job finds nothing to write.
+JOB_FIELDS = ("state", "state_reason", "autostart", "persistent", "addresses")
 
 
 def parse_report(item: Any) -> dict[str, Any]:
