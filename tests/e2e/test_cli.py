@@ -141,6 +141,32 @@ def test_destructive_actions_need_yes_without_a_terminal(stack: LocalStack) -> N
     assert _admin(stack, "jobs", "list", "--limit", "100") == before and _vm_state(stack) == "running"
 
 
+def _on_a_terminal(stack: LocalStack, answer: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI with its standard input on a terminal (a pty) that types `answer`."""
+    ours, theirs = os.openpty()
+    os.write(ours, answer.encode() + b"\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETVISOR_")}
+    env.update({"FLEETVISOR_URL": stack.url, "FLEETVISOR_EMAIL": stack.config.admin_email,
+                "FLEETVISOR_PASSWORD": ADMIN_PASSWORD})
+    try:
+        return subprocess.run([FLEETVISOR, *args], stdin=theirs, capture_output=True, text=True, env=env,
+                              timeout=60, check=False)
+    finally:
+        os.close(ours)
+        os.close(theirs)
+
+
+def test_a_destructive_action_asks_on_a_terminal_and_a_no_does_nothing(stack: LocalStack) -> None:
+    before = _admin(stack, "jobs", "list", "--limit", "100")
+    refused = _on_a_terminal(stack, "n", "vms", "reset", "test")
+    assert refused.returncode == 1 and "reset VM 'test' on e2e-host?" in refused.stdout, refused
+    assert "not confirmed; nothing done" in refused.stderr
+    assert _admin(stack, "jobs", "list", "--limit", "100") == before
+    done = _on_a_terminal(stack, "y", "vms", "reset", "test", "--wait")
+    assert done.returncode == 0 and "reset test: vm.reset" in done.stdout, done
+    assert _vm_state(stack) == "running"
+
+
 def test_snapshots_and_labels(stack: LocalStack) -> None:
     _ok(stack, "vms", "snapshot", "create", "test", "cli-snap", "--description", "from the CLI", "--wait")
     snapshots = _admin(stack, "vms", "snapshot", "list", "test")
