@@ -55,13 +55,10 @@ def list_owned(owner_id: str) -> list[Agent]:
     return [a for a in Agent.by_owner.query(owner_id) if not a.revoked]
 
 
-# What the fleet list needs of each host: its name and whether it is heard from (not its capabilities).
-FLEET_FIELDS = ["agent_id", "owner_id", "name", "approval", "revoked", "last_seen_ms", "pinged_ms"]
-
-
-def fleet_hosts(owner_id: str) -> dict[str, Agent]:
-    """The owner's approved hosts by id, read with only FLEET_FIELDS: one small query for 500 hosts."""
-    return {agent.agent_id: agent for agent in Agent.by_owner.query(owner_id, attributes_to_get=FLEET_FIELDS)
+def host_names(owner_id: str) -> dict[str, str]:
+    """The owner's approved hosts' names by id, from an index that holds only names and standing: one
+    small query for 500 hosts (the fleet list's, per page)."""
+    return {agent.agent_id: agent.name for agent in Agent.names_by_owner.query(owner_id)
             if not agent.revoked and agent.approval == "approved"}
 
 

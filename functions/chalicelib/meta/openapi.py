@@ -154,7 +154,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "labels": {"type": "object", "additionalProperties": STRING}}},
     "VmList": {"type": "object", "properties": {"vms": {"type": "array", "items": _ref("Vm")}}},
     "FleetVm": {"allOf": [_ref("Vm"), {"type": "object", "properties": {
-        "host_name": STRING, "host_status": {"type": "string", "enum": ["online", "stale", "lost"]}}}]},
+        "host_name": STRING}}]},
     "FleetVmList": {"type": "object", "properties": {
         "vms": {"type": "array", "items": _ref("FleetVm")}, "next_cursor": _nullable("string")}},
 }

@@ -8,7 +8,6 @@ credentials (`auth.guard.requires(ahead=...)`).
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from chalice import Blueprint
@@ -57,13 +56,9 @@ def list_fleet(call: Call) -> dict[str, Any]:
     start = pagination.decode(call.query("cursor"), FLEET_CURSOR)
     owner = guard.target_owner(call)
     pagination.continues(start, owner_id=owner)
-    hosts = agents.fleet_hosts(owner)
-    found, last = logic.fleet_page(owner, {agent_id: host.name for agent_id, host in hosts.items()}, narrow,
-                                   limit=limit, start=start)
-    now_ms = int(time.time() * 1000)
-    return {"vms": [{**vm, "host_name": hosts[vm["agent_id"]].name,
-                     "host_status": agents.status(hosts[vm["agent_id"]], now_ms)} for vm in found],
-            "next_cursor": pagination.encode(last)}
+    names = agents.host_names(owner)
+    found, last = logic.fleet_page(owner, names, narrow, limit=limit, start=start)
+    return {"vms": [{**vm, "host_name": names[vm["agent_id"]]} for vm in found], "next_cursor": pagination.encode(last)}
 
 
 @route(bp, "/api/agents/{agent_id}/vms", authenticate=reader)
