@@ -347,7 +347,7 @@ def _new_keyring(name: str) -> str:
     sys.path.insert(0, str(FUNCTIONS))
     from chalicelib import keys  # noqa: PLC0415 - the control plane owns the keyring format
 
-    return keys.new_secret_value("job" if "job" in name else "token")
+    return keys.new_secret_value("job" if "job" in name else "seal" if "sealing" in name else "token")
 
 
 def saved_secret_path(root: Path, name: str) -> Path:

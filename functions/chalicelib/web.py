@@ -23,7 +23,7 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 
 from . import ids, store
-from .errors import FleetvisorError, Invalid, PayloadTooLarge
+from .errors import FleetvisorError, Invalid, InvalidFields, PayloadTooLarge
 from .settings import settings
 
 log = logging.getLogger("fleetvisor")
@@ -56,6 +56,9 @@ class Call:
     principal: Any = None
     # Items read together with the caller's credentials, by model (see auth.guard.requires).
     ahead: dict[Any, Any] = field(default_factory=dict)
+    # Done once the view has answered without an error: records of what the call did (an admin's read of
+    # another owner's objects is audited when it reads, not when a later check refuses the call).
+    on_success: list[Callable[[], None]] = field(default_factory=list)
     _body: dict[str, Any] | None = field(default=None, repr=False)
 
     def json(self) -> dict[str, Any]:
@@ -156,7 +159,10 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 
 def error_response(error: FleetvisorError) -> Response:
-    return json_response(error.status, error_body(error.code, error.message), error.headers)
+    body = error_body(error.code, error.message)
+    if isinstance(error, InvalidFields):
+        body["error"]["fields"] = error.fields
+    return json_response(error.status, body, error.headers)
 
 
 @dataclass
@@ -211,6 +217,8 @@ def route(bp: Blueprint, path: str, methods: Iterable[str] = ("GET",), *,
                     if authenticate is not None:
                         call.principal = authenticate(call)
                     result = fn(call)
+                    for done in call.on_success:
+                        done()
             except FleetvisorError as exc:
                 return error_response(exc)
             if isinstance(result, Reply):

@@ -50,7 +50,8 @@ JSON = {"Content-Type": "application/json"}
 # What each kind of path parameter looks like when it names nothing (the right form, a fresh value).
 WELL_FORMED = {"agent_id": "ag_" + "0" * 32, "job_id": "job_" + "0" * 32, "console_id": "0" * 32,
                "user_id": "usr_" + "0" * 32, "key_id": "0" * 16, "token_id": "0" * 16,
-               "session_id": "ses_" + "0" * 32, "vm": "no-such-vm", "filename": "nothing.whl"}
+               "session_id": "ses_" + "0" * 32, "vm": "no-such-vm", "filename": "nothing.whl",
+               "manifest_id": "no-such-manifest", "ssh_key_id": "sshk_" + "0" * 32}
 # Derandomized: the same examples each run, so a failure here is a finding, not flakiness; the
 # counts keep the whole file under ~60 s on the emulators.
 FAST = hypothesis_settings(deadline=None, database=None, derandomize=True, max_examples=300,

@@ -56,3 +56,18 @@ def test_the_fleet_schema_names_every_field_a_fleet_answer_has(client: Client, m
     assert vm_fields == {"$ref": "#/components/schemas/Vm"}
     assert set(fleet) == set(schemas["FleetVmList"]["properties"])
     assert set(fleet["vms"][0]) == set(schemas["Vm"]["properties"]) | set(fleet_fields["properties"])
+
+
+def test_the_deployment_schemas_name_every_field_their_answers_have(client: Client, make_operator: Any) -> None:
+    op = make_operator()
+    schemas = client.http.get("/api/openapi.json").json_body["components"]["schemas"]
+    profiles = client.http.get("/api/profiles", headers=op.headers).json_body
+    installers = client.http.get("/api/installers", headers=op.headers).json_body
+    client.http.post("/api/ssh-keys/generate", headers=op.headers, body='{"name": "k"}')
+    keys = client.http.get("/api/ssh-keys", headers=op.headers).json_body
+    assert set(profiles) == set(schemas["ProfileList"]["properties"])
+    assert set(profiles["profiles"][0]) == set(schemas["Manifest"]["properties"])
+    assert set(installers) == set(schemas["InstallerList"]["properties"])
+    assert set(installers["installers"][0]) | {"sizing_schema"} == set(schemas["Manifest"]["properties"])
+    assert set(keys["ssh_keys"][0]) == set(schemas["SshKey"]["properties"])
+    assert "fields" in schemas["Error"]["properties"]["error"]["properties"]

@@ -155,3 +155,37 @@ def test_a_result_overwritten_by_a_replayed_url_is_not_served(client: Client, ma
     assert requests.put(url, data=b'{"ok": true, "data": "forged"}', timeout=10).status_code == 200
     replayed = client.http.get(f"/api/jobs/{job_id}/result", headers=owner.headers)
     assert (replayed.status_code, replayed.json_body["error"]["code"]) == (409, "result_changed")
+
+
+@pytest.mark.parametrize(("body", "op", "args"), [
+    ({"action": "clone", "name": "test-copy"}, "vm.clone", {"vm_uuid": UUID, "name": "test-copy"}),
+    ({"action": "clone", "name": "test-copy", "start": True}, "vm.clone",
+     {"vm_uuid": UUID, "name": "test-copy", "start": True}),
+    ({"action": "resize", "vcpus": 4}, "vm.resize", {"vm_uuid": UUID, "vcpus": 4}),
+    ({"action": "resize", "memory_mib": 8192, "disk_gib": 80, "owner_id": "x"}, "vm.resize",
+     {"vm_uuid": UUID, "memory_mib": 8192, "disk_gib": 80}),
+])
+def test_clone_and_resize_queue_checked_arguments(client: Client, make_operator: Any, enrol: Any,
+                                                  body: dict, op: str, args: dict) -> None:
+    owner: Operator = make_operator()
+    answer = _act(client, owner, enrol(owner), body)
+    assert answer.status_code == 202, answer.json_body
+    job = Job.get(answer.json_body["job_id"])
+    assert (job.op, job.args) == (op, args)
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    ({"action": "clone", "name": "test"}, 409, "name_taken"),
+    ({"action": "clone", "name": "bad name"}, 400, "invalid_request"),
+    ({"action": "clone"}, 400, "invalid_request"),
+    ({"action": "resize"}, 400, "nothing_to_resize"),
+    ({"action": "resize", "vcpus": 0}, 400, "invalid_request"),
+    ({"action": "resize", "memory_mib": "8G"}, 400, "invalid_request"),
+    ({"action": "resize", "disk_gib": True}, 400, "invalid_request"),
+])
+def test_bad_clone_and_resize_queue_nothing(client: Client, make_operator: Any, enrol: Any, body: dict,
+                                            status: int, code: str) -> None:
+    owner: Operator = make_operator()
+    answer = _act(client, owner, enrol(owner), body)
+    assert (answer.status_code, answer.json_body["error"]["code"]) == (status, code)
+    assert list(Job.by_owner.query(owner.user_id)) == []

@@ -138,7 +138,8 @@ def test_the_role_reaches_objects_queues_and_secrets_of_this_stage_only(packaged
                        f"arn:${{AWS::Partition}}:s3:::{bucket}/changes/*"]
     assert by_sid["Objects"]["Action"] == ["s3:GetObject", "s3:PutObject"]
     assert by_sid["AgentDoorbells"]["Resource"]["Fn::Sub"].endswith(":fleetvisor-${Stage}-agent-*")
-    assert by_sid["Keyrings"]["Resource"] == [{"Ref": "JobSigningKeySecret"}, {"Ref": "AccessTokenKeySecret"}]
+    assert by_sid["Keyrings"]["Resource"] == [{"Ref": "JobSigningKeySecret"}, {"Ref": "AccessTokenKeySecret"},
+                                              {"Ref": "SealingKeySecret"}]
     assert by_sid["Keyrings"]["Action"] == "secretsmanager:GetSecretValue"
 
 

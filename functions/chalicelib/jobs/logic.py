@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pynamodb.models import Model
 
-from .. import aws, store
+from .. import aws, sealing, store
 from ..agents.models import Agent
 from ..errors import Conflict, NotFound
 from ..settings import settings
@@ -28,23 +28,30 @@ RETENTION_SECONDS = 30 * 24 * 3600
 
 
 def create(agent: Agent, op: str, args: dict[str, Any], *, vm_uuid: str | None = None,
-           idempotency_key: str | None = None,
-           records: Callable[[Job], list[Model]] | None = None) -> tuple[Job, bool]:
+           idempotency_key: str | None = None, records: Callable[[Job], list[Model]] | None = None,
+           secrets: dict[str, str] | None = None, fingerprint: Any = None) -> tuple[Job, bool]:
     """The new job and True; or, for a repeated idempotency key with the same request, the original and False.
 
     `records(job)` are items to store with a new job (its audit record). Without an idempotency key
     the job's id is fresh and random, so the job and its records go in one batch write; with one, a
     conditional put decides first whether this request creates the job at all.
+
+    `secrets`: values the arguments name by placeholder, sealed into the record (sealing.py).
+    `fingerprint`: what identifies the request for an idempotency key, when the arguments cannot
+    (they hold fresh random placeholders): it must not hold secrets either, since its hash is stored.
     """
     config = settings()
     now_ms = int(time.time() * 1000)
-    request_hash = hashlib.sha256(json.dumps([agent.agent_id, op, args], sort_keys=True).encode()).hexdigest()
+    identity = args if fingerprint is None else fingerprint
+    request_hash = hashlib.sha256(json.dumps([agent.agent_id, op, identity], sort_keys=True).encode()).hexdigest()
     job_id = "job_" + (hashlib.sha256(f"{agent.owner_id}\n{idempotency_key}".encode()).hexdigest()[:32]
                        if idempotency_key else uuid.uuid4().hex)
     job = Job(job_id, agent_id=agent.agent_id, owner_id=agent.owner_id, op=op, args=args, vm_uuid=vm_uuid,
               status="queued", status_created=f"queued#{now_ms:013d}", created_ms=now_ms,
               deliver_by=now_ms // 1000 + config.delivery_seconds, max_attempts=config.max_attempts,
               ttl=now_ms // 1000 + RETENTION_SECONDS, request_hash=request_hash, queue_shard=QUEUE_SHARD)
+    if secrets:
+        job.sealed = sealing.seal(secrets, job_id)
     extra = records(job) if records is not None else []
     if idempotency_key is None:
         store.write_together(job, *extra)
@@ -121,7 +128,8 @@ def view(job: Job, with_links: bool = False) -> dict[str, Any]:
             "created_ms": int(job.created_ms), "claimed_ms": _int(job.claimed_ms),
             "started_ms": _int(job.started_ms), "finished_ms": _int(job.finished_ms),
             "exit_code": _int(job.exit_code), "summary": job.summary, "vm_uuid": job.vm_uuid, "result": result,
-            "final": job.status in FINAL_STATES, "cancel_requested": bool(job.cancel_requested)}
+            "final": job.status in FINAL_STATES, "cancel_requested": bool(job.cancel_requested),
+            "progress": job.progress}
 
 
 def _int(value: Any) -> int | None:

@@ -97,9 +97,10 @@ OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
     ("post", "/api/agents/{agent_id}/vms/{vm}/actions", "Run an action on a VM (a job; 202)", True,
      _body(["action"], action={"type": "string", "enum": [
          "start", "shutdown", "force-stop", "reboot", "reset", "suspend", "resume", "set-autostart", "delete",
-         "snapshot-create", "snapshot-list", "snapshot-revert", "snapshot-delete", "detail"]},
+         "snapshot-create", "snapshot-list", "snapshot-revert", "snapshot-delete", "detail", "clone", "resize"]},
          timeout_seconds={"type": "integer", "minimum": 1, "maximum": 3600}, autostart={"type": "boolean"},
-         delete_storage={"type": "boolean"}, confirm=STRING, name=STRING, description=STRING), 202),
+         delete_storage={"type": "boolean"}, confirm=STRING, name=STRING, description=STRING, start={"type": "boolean"},
+         vcpus={"type": "integer"}, memory_mib={"type": "integer"}, disk_gib={"type": "integer"}), 202),
     ("post", "/api/agents/{agent_id}/capabilities", "Ask a host for its full capabilities (a job; 202)", True,
      None, 202),
     ("get", "/api/jobs", "Job history, newest first", True, None, 200),
@@ -119,15 +120,41 @@ OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
     ("post", "/api/consoles/{console_id}/writer", "Take over typing in a console", True,
      _body(["client_id"], client_id=STRING), 200),
     ("post", "/api/consoles/{console_id}/close", "Close a console session", True, None, 200),
+    ("get", "/api/profiles", "VM profiles the caller can deploy (built-in and own), each with the JSON Schema "
+     "of its inputs (inputs_schema, with x- keywords for forms) and of its sizing (sizing_schema)", True, None, 200),
+    ("get", "/api/installers", "Installers the caller can add to a deployment, each with its inputs' JSON Schema; "
+     "exit_codes explains the installer exit codes a deployment's result reports", True, None, 200),
+    ("get", "/api/manifests", "The caller's own manifests (profiles and installers)", True, None, 200),
+    ("get", "/api/manifest-schema", "The JSON Schema every manifest is checked against", False, None, 200),
+    ("post", "/api/manifests", "Add a manifest (YAML or JSON text), checked against the manifest schema", True,
+     _body(["manifest"], manifest={"type": "string", "maxLength": 65536}), 201),
+    ("get", "/api/manifests/{manifest_id}", "One of the caller's manifests, with its text", True, None, 200),
+    ("delete", "/api/manifests/{manifest_id}", "Delete one of the caller's manifests", True, None, 200),
+    ("post", "/api/agents/{agent_id}/deployments", "Deploy a VM from a profile (a vm.deploy job; 202). A 400 "
+     "invalid_inputs names each failing field in error.fields; 409 name_taken when the host has a VM of that name; "
+     "a generated Windows password is answered once as generated_password", True,
+     _body(["profile"], profile=STRING, name=STRING, inputs=OBJECT, sizing=OBJECT,
+           installers={"type": "array", "maxItems": 10, "items": {}}), 202),
+    ("get", "/api/ssh-keys", "SSH public keys in the caller's account, with SHA256 fingerprints", True, None, 200),
+    ("post", "/api/ssh-keys", "Add an SSH public key (OpenSSH: Ed25519, RSA of 2048 bits or more, ECDSA)", True,
+     _body(["name", "public_key"], name=STRING, public_key={"type": "string", "maxLength": 16384}), 201),
+    ("post", "/api/ssh-keys/generate", "Generate an Ed25519 key pair: the public half is kept, the private half "
+     "answered once (private_key) and never stored", True, _body(["name"], name=STRING), 201),
+    ("delete", "/api/ssh-keys/{ssh_key_id}", "Remove an SSH key from the caller's account", True, None, 200),
     ("get", "/api/audit", "The audit trail, newest first", True, None, 200),
     ("get", "/api/openapi.json", "This document", False, None, 200),
 ]
 
 
-def _error_statuses(path: str, auth: bool, has_body: bool) -> list[int]:
+# Operations that answer 409 for a conflict their callers should expect (a name or id already taken).
+CONFLICTS = {("post", "/api/agents/{agent_id}/deployments"), ("post", "/api/manifests"), ("post", "/api/ssh-keys")}
+
+
+def _error_statuses(path: str, auth: bool, has_body: bool, method: str = "") -> list[int]:
     invalid = [400, 413, 415] if has_body else [400] if "{vm}" in path or path in QUERIED else []
     return invalid + ([401, 403] if auth or path.startswith("/api/auth/") else []) \
-        + ([404] if "{" in path else []) + ([429] if path.endswith("/login") else [])
+        + ([404] if "{" in path else []) + ([409] if (method, path) in CONFLICTS else []) \
+        + ([429] if path.endswith("/login") else [])
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -157,12 +184,30 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "host_name": STRING}}]},
     "FleetVmList": {"type": "object", "properties": {
         "vms": {"type": "array", "items": _ref("FleetVm")}, "next_cursor": _nullable("string")}},
+    "Manifest": {"type": "object", "description": "A profile or installer as served: the document, and the JSON "
+                 "Schema a form is rendered from (x-kind, x-visible-if, x-options, x-min-mib/x-max-mib, x-multiple, "
+                 "x-order, x-help)", "properties": {
+        "id": STRING, "kind": {"type": "string", "enum": ["profile", "installer"]}, "version": {"type": "integer"},
+        "title": STRING, "description": STRING, "builtin": {"type": "boolean"}, "manifest": OBJECT,
+        "inputs_schema": OBJECT, "sizing_schema": {**OBJECT, "description": "profiles only"}}},
+    "ProfileList": {"type": "object", "properties": {"profiles": {"type": "array", "items": _ref("Manifest")}}},
+    "InstallerList": {"type": "object", "properties": {
+        "installers": {"type": "array", "items": _ref("Manifest")},
+        "exit_codes": {"type": "object", "description": "exit code → {meaning, explanation}",
+                       "additionalProperties": OBJECT}}},
+    "SshKey": {"type": "object", "properties": {
+        "key_id": STRING, "name": STRING, "public_key": STRING, "fingerprint": STRING, "type": STRING,
+        "bits": {"type": "integer"}, "created_ms": {"type": "integer"}}},
+    "SshKeyList": {"type": "object", "properties": {"ssh_keys": {"type": "array", "items": _ref("SshKey")}}},
 }
 ANSWERS: dict[tuple[str, str], str] = {
     ("get", "/api/agents/{agent_id}/vms"): "VmList",
     ("get", "/api/agents/{agent_id}/vms/{vm}"): "Vm",
     ("patch", "/api/agents/{agent_id}/vms/{vm}"): "Vm",
     ("get", "/api/vms"): "FleetVmList",
+    ("get", "/api/profiles"): "ProfileList",
+    ("get", "/api/installers"): "InstallerList",
+    ("get", "/api/ssh-keys"): "SshKeyList",
 }
 
 
@@ -186,7 +231,7 @@ def _operation(spec: tuple[str, str, str, bool, dict[str, Any] | None, int]) -> 
     schema = _ref(ANSWERS[method, path]) if (method, path) in ANSWERS else OBJECT
     ok = {"description": "OK", "content": {"application/json": {"schema": schema}}}
     responses: dict[str, Any] = {str(status): ok}
-    for code in _error_statuses(path, auth, body is not None):
+    for code in _error_statuses(path, auth, body is not None, method):
         responses[str(code)] = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
     op: dict[str, Any] = {"summary": summary, "operationId": f"{method}_{path}", "responses": responses,
                           "security": [{"bearer": []}] if auth else []}
@@ -212,6 +257,9 @@ def document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
             "schemas": {**SCHEMAS, "Error": {"type": "object", "required": ["error"], "properties": {"error": {
                 "type": "object", "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}},
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                               "fields": {"type": "object", "additionalProperties": {"type": "string"},
+                                          "description": "invalid_inputs, invalid_manifest, invalid_ssh_key: "
+                                                         "why each named field is refused"}}}}}},
         },
     }

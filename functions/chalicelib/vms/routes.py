@@ -40,7 +40,7 @@ reader = guard.requires("read", ahead=host_and_vm)
 operator = guard.requires("operate", ahead=host_and_vm)
 
 
-def _host(call: Call, owner_id: str) -> Agent:
+def host_of(call: Call, owner_id: str) -> Agent:
     return agents.check_owned(call.ahead[Agent], owner_id)
 
 
@@ -63,13 +63,13 @@ def list_fleet(call: Call) -> dict[str, Any]:
 
 @route(bp, "/api/agents/{agent_id}/vms", authenticate=reader)
 def list_vms(call: Call) -> dict[str, Any]:
-    agent = _host(call, guard.target_owner(call))
+    agent = host_of(call, guard.target_owner(call))
     return {"vms": [logic.view(vm) for vm in logic.list_vms(agent.agent_id)]}
 
 
 @route(bp, "/api/agents/{agent_id}/vms/{vm}", authenticate=reader)
 def get_vm(call: Call) -> dict[str, Any]:
-    agent = _host(call, guard.target_owner(call))
+    agent = host_of(call, guard.target_owner(call))
     return logic.view(_vm(call, agent))
 
 
@@ -78,7 +78,7 @@ def change_vm(call: Call) -> dict[str, Any]:
     """Set a VM's labels, as PATCH /api/agents/{id} sets a host's; they stay with its UUID."""
     who = call.principal
     labels = validate.labels(call.json(), "VM")
-    agent = _host(call, who.user_id)
+    agent = host_of(call, who.user_id)
     vm = logic.set_labels(_vm(call, agent), labels)
     audit.record(who.user_id, actor=who.user_id, action="vm.update", target=f"{agent.agent_id}/{vm.vm_uuid}",
                  source_ip=call.source_ip, user_agent=call.user_agent, detail={"labels": labels})
@@ -87,32 +87,36 @@ def change_vm(call: Call) -> dict[str, Any]:
 
 @route(bp, "/api/agents/{agent_id}/vms/{vm}/actions", ["POST"], authenticate=operator, status=202, max_body=4096)
 def vm_action(call: Call) -> Reply:
-    agent = _host(call, call.principal.user_id)
+    agent = host_of(call, call.principal.user_id)
     vm = _vm(call, agent)
     action, op, args = actions.job_for(call.json(), vm)
-    return _queue(call, agent, op, args, audit_as=(f"vm.{action}", f"{agent.agent_id}/{vm.vm_uuid}"),
+    return queue(call, agent, op, args, audit_as=(f"vm.{action}", f"{agent.agent_id}/{vm.vm_uuid}"),
                   vm_uuid=vm.vm_uuid)
 
 
 @route(bp, "/api/agents/{agent_id}/capabilities", ["POST"], authenticate=operator, status=202, max_body=1024)
 def refresh_capabilities(call: Call) -> Reply:
     """Ask the host for its full capabilities (pools, networks, versions, KVM); the job's result has them."""
-    agent = _host(call, call.principal.user_id)
-    return _queue(call, agent, "host.capabilities", {}, audit_as=("host.capabilities", agent.agent_id))
+    agent = host_of(call, call.principal.user_id)
+    return queue(call, agent, "host.capabilities", {}, audit_as=("host.capabilities", agent.agent_id))
 
 
-def _queue(call: Call, agent: Agent, op: str, args: dict[str, Any], *, audit_as: tuple[str, str],
-           vm_uuid: str | None = None) -> Reply:
-    """Create the job with its audit record (one store write), ring the host, answer 202 with the job."""
+def queue(call: Call, agent: Agent, op: str, args: dict[str, Any], *, audit_as: tuple[str, str],
+          vm_uuid: str | None = None, audit_detail: dict[str, Any] | None = None,
+          secrets: dict[str, str] | None = None, fingerprint: Any = None) -> Reply:
+    """Create the job with its audit record (one store write), ring the host, answer 202 with the job.
+
+    `secrets` are sealed into the job (sealing.py); `fingerprint` identifies the request for an
+    idempotency key where the arguments cannot (jobs.logic.create)."""
     who = call.principal
     action, target = audit_as
 
     def audited(job: Job) -> list[Any]:
         return [audit.entry(who.user_id, actor=who.user_id, action=action, target=target, source_ip=call.source_ip,
-                            user_agent=call.user_agent, detail={"job_id": job.job_id})]
+                            user_agent=call.user_agent, detail={**(audit_detail or {}), "job_id": job.job_id})]
 
     job, created = jobs.create(agent, op, args, vm_uuid=vm_uuid, idempotency_key=idempotency_key(call),
-                               records=audited)
+                               records=audited, secrets=secrets, fingerprint=fingerprint)
     return Reply(jobs.view(job), headers={} if created else {"Idempotent-Replayed": "true"})
 
 
