@@ -14,6 +14,9 @@ Decisions worth knowing:
   generated once, kept in `<root>/secrets/admin-password` and printed.
 - The local agent keeps its key and id in `<root>/agent/`; an enrolment token
   is minted only while it has not enrolled yet.
+- While the API runs, `<root>/stack.json` says where (`{"url", "pid"}`), so the
+  `fleetvisor` CLI finds a stack on any port; it is removed at stop, and a
+  file left by a killed stack names a dead pid, which the CLI ignores.
 - Children are started in their own session (Ctrl-C reaches only this
   process, which stops them in order) and die with it if it is killed.
 - What an operator can fix before a start (the data directory in use by a
@@ -54,6 +57,7 @@ DEFAULT_ADMIN = "admin@fleetvisor.local"
 LOOPBACK = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1
 ENDPOINTS_FILE = "endpoints.json"
+STACK_FILE = "stack.json"  # the API's URL for the CLI (cli/fleetvisor_cli/api.py reads it)
 
 
 class LaunchError(RuntimeError):
@@ -147,12 +151,15 @@ class LocalStack:
         token = self._bootstrap(mint_token=self.config.start_agent and not self._agent_enrolled())
         if self.config.start_api:
             self.start_api()
+            write_private(self.root / STACK_FILE, json.dumps({"url": self.url, "pid": os.getpid()}))
         if self.config.start_api and self.config.start_agent:
             self.start_agent(self.config.agent_name, self.config.libvirt_uri, token,
                              self.root / "agent")
         return self
 
     def stop(self) -> None:
+        if self._lock is not None:
+            (self.root / STACK_FILE).unlink(missing_ok=True)
         for name in reversed(list(self.children)):
             self.stop_child(name)
         if self._lock is not None:

@@ -92,3 +92,22 @@ def clamp(raw: str | None, *, default: int, low: int, high: int, name: str) -> i
 
 # Free-text labels (key names, notes): printable, no control characters.
 LABEL_RE = form(r"^[^\x00-\x1f\x7f]*\Z", "printable text on one line (no tabs, line breaks or control characters)")
+
+
+# Labels on hosts and VMs: a few lowercase keys, each with a short printable value.
+LABEL_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}\Z")
+MAX_LABELS = 20
+
+
+def labels(body: Mapping[str, Any], what: str) -> dict[str, str]:
+    """`body["labels"]`, the whole new set of labels of a host or VM (`what` names it in the message)."""
+    found = mapping(body, "labels")
+    if len(found) > MAX_LABELS:
+        raise Invalid(f"A {what} may carry at most {MAX_LABELS} labels.")
+    for key, value in found.items():
+        if not LABEL_KEY_RE.match(key) or not isinstance(value, str) or len(value) > 200 \
+                or not LABEL_RE.match(value):
+            raise Invalid(f"Label '{key[:64]}' is not allowed: a key is 1 to 63 characters of a-z, 0-9, '_', '.' "
+                          "and '-' starting with a letter or digit, and its value at most 200 printable characters "
+                          "on one line.")
+    return found

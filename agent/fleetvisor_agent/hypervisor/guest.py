@@ -57,7 +57,14 @@ class Guest:
         return {"uuid": self.uuid, "name": self.name, "state": state_name(state),
                 "state_reason": reason_name(state, reason), "vcpus": vcpus, "memory_kib": max_memory_kib,
                 "autostart": bool(self._call(self._domain.autostart)),
-                "persistent": bool(self._call(self._domain.isPersistent))}
+                "persistent": bool(self._call(self._domain.isPersistent)), "addresses": self._addresses()}
+
+    def _addresses(self) -> list[str]:
+        """What the host knows of the VM's IP addresses (detail.HOST_SOURCES), for the fleet list."""
+        if not self._call(self._domain.isActive):
+            return []
+        found = self._call(lambda: detail.addresses(self._domain, detail.HOST_SOURCES))
+        return sorted({entry["address"] for entry in found})[:32]
 
     def detail(self) -> dict[str, Any]:
         """vm.detail's object: the inventory entry plus disks, NICs, IPs, memory, CPU time and uptime."""

@@ -38,7 +38,7 @@ export function labelsProblem(labels: unknown): string | null {
   if (entries.length > 20) return 'A host may carry at most 20 labels.';
   for (const [key, value] of entries) {
     if (!LABEL_KEY.test(key) || typeof value !== 'string' || value.length > 200 || CONTROL.test(value)) {
-      return `Label '${key.slice(0, 64)}' must be a lowercase name with a short printable text value.`;
+      return `Label '${key.slice(0, 64)}' is not allowed: a key is 1 to 63 characters of a-z, 0-9, '_', '.' and '-' starting with a letter or digit, and its value at most 200 printable characters on one line.`;
     }
   }
   return null;

@@ -54,7 +54,7 @@ def get_agent(call: Call) -> dict[str, Any]:
 def change_agent(call: Call) -> dict[str, Any]:
     who: Principal = call.principal
     agent = logic.owned(who.user_id, call.params["agent_id"], include_pending=True)
-    labels = logic.parse_labels(call.json())
+    labels = validate.labels(call.json(), "host")
     agent.update(actions=[Agent.labels.set(labels)])
     _audit(call, "agent.update", agent.agent_id, {"labels": labels})
     return logic.view(agent, Vm.count(agent.agent_id))

@@ -89,6 +89,11 @@ OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
     ("delete", "/api/enrollment-tokens/{token_id}", "Revoke an enrolment token", True, None, 200),
     ("get", "/api/agents/{agent_id}/vms", "A host's VMs", True, None, 200),
     ("get", "/api/agents/{agent_id}/vms/{vm}", "One VM, by name or UUID", True, None, 200),
+    ("patch", "/api/agents/{agent_id}/vms/{vm}", "Set a VM's labels (kept with its UUID when it is renamed)", True,
+     _body(["labels"], labels={"type": "object", "additionalProperties": {"type": "string"}}), 200),
+    ("get", "/api/vms", "Every VM on all the caller's hosts, by name, a page at a time (limit ≤ 1000, cursor; "
+     "search, state, agent_id and label narrow it, and a narrowed page may be short or empty: follow "
+     "next_cursor until it is null)", True, None, 200),
     ("post", "/api/agents/{agent_id}/vms/{vm}/actions", "Run an action on a VM (a job; 202)", True,
      _body(["action"], action={"type": "string", "enum": [
          "start", "shutdown", "force-stop", "reboot", "reset", "suspend", "resume", "set-autostart", "delete",
@@ -146,7 +151,7 @@ CONFLICTS = {("post", "/api/agents/{agent_id}/deployments"), ("post", "/api/mani
 
 
 def _error_statuses(path: str, auth: bool, has_body: bool, method: str = "") -> list[int]:
-    invalid = [400, 413, 415] if has_body else [400] if "{vm}" in path else []
+    invalid = [400, 413, 415] if has_body else [400] if "{vm}" in path or path in QUERIED else []
     return invalid + ([401, 403] if auth or path.startswith("/api/auth/") else []) \
         + ([404] if "{" in path else []) + ([409] if (method, path) in CONFLICTS else []) \
         + ([429] if path.endswith("/login") else [])
@@ -170,8 +175,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "vcpus": {"type": "integer"}, "memory_kib": {"type": "integer"},
         "autostart": _nullable("boolean"),
         "persistent": _nullable("boolean", description="false: a transient VM, gone once it stops"),
-        "updated_ms": {"type": "integer"}}},
+        "updated_ms": {"type": "integer"},
+        "addresses": _nullable("array", items=STRING, description="IP addresses from the host's DHCP leases; "
+                                                                  "null when the host does not report them"),
+        "labels": {"type": "object", "additionalProperties": STRING}}},
     "VmList": {"type": "object", "properties": {"vms": {"type": "array", "items": _ref("Vm")}}},
+    "FleetVm": {"allOf": [_ref("Vm"), {"type": "object", "properties": {
+        "host_name": STRING}}]},
+    "FleetVmList": {"type": "object", "properties": {
+        "vms": {"type": "array", "items": _ref("FleetVm")}, "next_cursor": _nullable("string")}},
     "Manifest": {"type": "object", "description": "A profile or installer as served: the document, and the JSON "
                  "Schema a form is rendered from (x-kind, x-visible-if, x-options, x-min-mib/x-max-mib, x-multiple, "
                  "x-order, x-help)", "properties": {
@@ -191,10 +203,27 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 ANSWERS: dict[tuple[str, str], str] = {
     ("get", "/api/agents/{agent_id}/vms"): "VmList",
     ("get", "/api/agents/{agent_id}/vms/{vm}"): "Vm",
+    ("patch", "/api/agents/{agent_id}/vms/{vm}"): "Vm",
+    ("get", "/api/vms"): "FleetVmList",
     ("get", "/api/profiles"): "ProfileList",
     ("get", "/api/installers"): "InstallerList",
     ("get", "/api/ssh-keys"): "SshKeyList",
 }
+
+
+# Query parameters documented so far (the fleet list's; other lists still take theirs undocumented).
+QUERY: dict[tuple[str, str], list[dict[str, Any]]] = {
+    ("get", "/api/vms"): [
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+        {"name": "cursor", "in": "query", "schema": STRING},
+        {"name": "search", "in": "query", "schema": {"type": "string", "maxLength": 200},
+         "description": "in the name, UUID, host name, state, an address or a label (key=value), any case"},
+        {"name": "state", "in": "query", "schema": {"type": "string", "enum": list(STATES)}},
+        {"name": "agent_id", "in": "query", "schema": _form(ids.FORMS["agent_id"].pattern.pattern)},
+        {"name": "label", "in": "query", "schema": STRING, "description": "a label key, or key=value"},
+        {"name": "owner", "in": "query", "schema": STRING, "description": "another owner's fleet (admins)"}],
+}
+QUERIED = {path for _, path in QUERY}
 
 
 def _operation(spec: tuple[str, str, str, bool, dict[str, Any] | None, int]) -> dict[str, Any]:
@@ -207,8 +236,10 @@ def _operation(spec: tuple[str, str, str, bool, dict[str, Any] | None, int]) -> 
     op: dict[str, Any] = {"summary": summary, "operationId": f"{method}_{path}", "responses": responses,
                           "security": [{"bearer": []}] if auth else []}
     params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
-    if params:
-        op["parameters"] = [{"name": p, "in": "path", "required": True, **PATH_PARAMETERS[p]} for p in params]
+    parameters = [{"name": p, "in": "path", "required": True, **PATH_PARAMETERS[p]} for p in params] \
+        + QUERY.get((method, path), [])
+    if parameters:
+        op["parameters"] = parameters
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return op

@@ -1,4 +1,4 @@
-"""Routes: a host's VMs and the lifecycle actions on them.
+"""Routes: the fleet's VMs, a host's VMs, their labels and the lifecycle actions on them.
 
 Each route reads the host it addresses (and the VM, when the path names it by
 UUID, as the web app does) in the same store request as the caller's
@@ -7,11 +7,12 @@ credentials (`auth.guard.requires(ahead=...)`).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from chalice import Blueprint
 
-from .. import store, validate
+from .. import pagination, store, validate
 from ..agents import logic as agents
 from ..agents.models import Agent
 from ..audit import logic as audit
@@ -24,6 +25,9 @@ from . import actions, logic
 from .models import Vm
 
 bp = Blueprint(__name__)
+# A fleet page's cursor: the by_owner index's key (owner, VM name) and the table's (host, UUID).
+FLEET_CURSOR = {"owner_id": pagination.ANY_KEY, "name": ("S", re.compile(rf"[\s\S]{{1,{logic.MAX_VM_NAME}}}")),
+                "agent_id": pagination.string("agent_id"), "vm_uuid": ("S", validate.UUID_RE)}
 
 
 def host_and_vm(call: Call) -> list[store.ItemKey]:
@@ -44,6 +48,19 @@ def _vm(call: Call, agent: Agent) -> Vm:
     return logic.find(agent.agent_id, call.params["vm"], call.ahead.get(Vm))
 
 
+@route(bp, "/api/vms", authenticate=guard.reader)
+def list_fleet(call: Call) -> dict[str, Any]:
+    """Every VM of the owner on all their hosts, by name, a page at a time (vms/logic.py: the fleet list)."""
+    limit = validate.clamp(call.query("limit"), default=500, low=1, high=1000, name="limit")
+    narrow = logic.FleetFilter.parse(call.query)
+    start = pagination.decode(call.query("cursor"), FLEET_CURSOR)
+    owner = guard.target_owner(call)
+    pagination.continues(start, owner_id=owner)
+    names = agents.host_names(owner)
+    found, last = logic.fleet_page(owner, names, narrow, limit=limit, start=start)
+    return {"vms": [{**vm, "host_name": names[vm["agent_id"]]} for vm in found], "next_cursor": pagination.encode(last)}
+
+
 @route(bp, "/api/agents/{agent_id}/vms", authenticate=reader)
 def list_vms(call: Call) -> dict[str, Any]:
     agent = host_of(call, guard.target_owner(call))
@@ -54,6 +71,18 @@ def list_vms(call: Call) -> dict[str, Any]:
 def get_vm(call: Call) -> dict[str, Any]:
     agent = host_of(call, guard.target_owner(call))
     return logic.view(_vm(call, agent))
+
+
+@route(bp, "/api/agents/{agent_id}/vms/{vm}", ["PATCH"], authenticate=operator, max_body=8192)
+def change_vm(call: Call) -> dict[str, Any]:
+    """Set a VM's labels, as PATCH /api/agents/{id} sets a host's; they stay with its UUID."""
+    who = call.principal
+    labels = validate.labels(call.json(), "VM")
+    agent = host_of(call, who.user_id)
+    vm = logic.set_labels(_vm(call, agent), labels)
+    audit.record(who.user_id, actor=who.user_id, action="vm.update", target=f"{agent.agent_id}/{vm.vm_uuid}",
+                 source_ip=call.source_ip, user_agent=call.user_agent, detail={"labels": labels})
+    return logic.view(vm)
 
 
 @route(bp, "/api/agents/{agent_id}/vms/{vm}/actions", ["POST"], authenticate=operator, status=202, max_body=4096)
