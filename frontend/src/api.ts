@@ -7,6 +7,7 @@
 // with the new token; if that fails too, the session ends with a notice.
 // Refreshes are single-flight: calls that fail together share one refresh.
 
+import type { OpenApiDocument } from './apiReference';
 import { sessionFrom, sessionStore, type SessionStore } from './state/session';
 import type {
   Account,
@@ -323,6 +324,8 @@ export function createApi(deps: ApiDeps) {
     logout: () => request<unknown>('POST', '/api/auth/logout'),
     logoutAll: () => request<unknown>('POST', '/api/auth/logout-all'),
 
+    /** The operator API's OpenAPI document (public), for the API reference page. */
+    openApi: () => request<OpenApiDocument>('GET', '/api/openapi.json', { auth: false }),
     me: () => request<Account>('GET', '/api/me'),
     updateMe: (change: ProfileChange) => request<Account>('PATCH', '/api/me', { body: change }),
     changePassword: (currentPassword: string, newPassword: string) =>

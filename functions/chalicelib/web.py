@@ -56,6 +56,9 @@ class Call:
     principal: Any = None
     # Items read together with the caller's credentials, by model (see auth.guard.requires).
     ahead: dict[Any, Any] = field(default_factory=dict)
+    # Done once the view has answered without an error: records of what the call did (an admin's read of
+    # another owner's objects is audited when it reads, not when a later check refuses the call).
+    on_success: list[Callable[[], None]] = field(default_factory=list)
     _body: dict[str, Any] | None = field(default=None, repr=False)
 
     def json(self) -> dict[str, Any]:
@@ -211,6 +214,8 @@ def route(bp: Blueprint, path: str, methods: Iterable[str] = ("GET",), *,
                     if authenticate is not None:
                         call.principal = authenticate(call)
                     result = fn(call)
+                    for done in call.on_success:
+                        done()
             except FleetvisorError as exc:
                 return error_response(exc)
             if isinstance(result, Reply):

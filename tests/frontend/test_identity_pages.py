@@ -132,3 +132,20 @@ def test_audit_page_lists_logins(page: Page, stack: LocalStack) -> None:
     log_in(page, stack)
     page.click("[data-testid=nav-audit]")
     expect(page.locator("[data-testid=audit-row][data-action='auth.login']").first).to_be_visible()
+
+
+def test_the_api_reference_lists_the_servers_own_operations_and_searches_them(page: Page, stack: LocalStack) -> None:
+    log_in(page, stack)
+    page.click("[data-testid=nav-api]")
+    expect(page).to_have_url(f"{stack.url}/api-reference")
+    operations = page.locator("[data-testid=api-operation]")
+    served = requests.get(f"{stack.url}/api/openapi.json", timeout=10).json()["paths"]
+    expect(operations).to_have_count(sum(len(methods) for methods in served.values()))
+    page.fill("[data-testid=api-search]", "post users create")
+    create_user = page.locator("[data-op='POST /api/users']")
+    expect(operations).to_have_count(1)
+    create_user.locator("summary").click()
+    expect(create_user).to_contain_text("role (optional)")
+    expect(create_user.locator("textarea")).to_contain_text('-d \'{"email":"<email>","password":"<password>"}\'')
+    page.reload()
+    expect(page.locator("h1")).to_have_text("API reference")

@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from chalice.test import Client
+from chalicelib import pagination
 from chalicelib.audit.models import AuditRecord
 from chalicelib.jobs.models import Job
 
@@ -48,6 +49,24 @@ def test_admins_reach_other_owners_on_purpose_and_it_is_audited(client: Client, 
     assert [a["agent_id"] for a in theirs] == [host.agent_id]
     reads = [r for r in AuditRecord.query(admin.user_id) if r.action == "admin.read_other"]
     assert [r.target for r in reads] == [owner.user_id]
+
+
+def test_an_admins_read_of_another_owner_refused_for_other_reasons_is_not_audited_as_a_read(
+    client: Client, make_operator: Any, enrol: Any
+) -> None:
+    admin: Operator = make_operator("admin")
+    owner: Operator = make_operator()
+    enrol(owner)
+    # A cursor of the admin's own audit page, which continues no page of the other owner's.
+    own_page = pagination.encode({"owner_id": admin.user_id, "ts_id": f"{'1' * 13}#{'a' * 12}"})
+    refused = [
+        client.http.get(f"/api/jobs/job_{'a' * 32}?owner={owner.user_id}", headers=admin.headers),
+        client.http.get(f"/api/audit?owner={owner.user_id}&cursor={own_page}", headers=admin.headers),
+    ]
+    assert [answer.status_code for answer in refused] == [404, 400]
+    assert [r for r in AuditRecord.query(admin.user_id) if r.action == "admin.read_other"] == []
+    assert client.http.get(f"/api/jobs?owner={owner.user_id}", headers=admin.headers).status_code == 200
+    assert len([r for r in AuditRecord.query(admin.user_id) if r.action == "admin.read_other"]) == 1
 
 
 def test_audit_filters_and_pages_newest_first(client: Client, make_operator: Any, enrol: Any) -> None:

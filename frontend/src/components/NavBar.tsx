@@ -16,6 +16,7 @@ const LINKS: ReadonlyArray<{ page: Page; label: string; adminOnly?: boolean }> =
   { page: 'account', label: 'Account' },
   { page: 'audit', label: 'Audit' },
   { page: 'users', label: 'Users', adminOnly: true },
+  { page: 'api', label: 'API' },
 ];
 
 export function NavBar({ current, admin, onNavigate }: Props) {

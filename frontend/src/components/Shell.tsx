@@ -11,6 +11,7 @@ import { useStore } from '../state/useStore';
 import { openXterm } from '../terminal';
 import type { User } from '../types';
 import { AccountPage } from './AccountPage';
+import { ApiReferencePage } from './ApiReferencePage';
 import { AppHeader } from './AppHeader';
 import { AuditPage } from './AuditPage';
 import { ConsolePage, type ConsoleOptions } from './ConsolePage';
@@ -39,6 +40,7 @@ const TITLES: Record<Page, string> = {
   account: 'Account',
   audit: 'Audit',
   users: 'Users',
+  api: 'API reference',
 };
 
 export function Shell({ api, session, user, router, origin, fleetOptions, jobsOptions, consoleOptions = {} }: Props) {
@@ -99,6 +101,8 @@ export function Shell({ api, session, user, router, origin, fleetOptions, jobsOp
       case 'users':
         if (isAdmin(user)) return <UsersPage api={api} />;
         return <NotFound title="Users" message="Only admins manage users." onNavigate={router.navigate} />;
+      case 'api':
+        return <ApiReferencePage api={api} origin={origin} />;
       default:
         return <NotFound onNavigate={router.navigate} />;
     }

@@ -15,6 +15,7 @@
 import { ApiError, errorMessage, type Api } from '../api';
 import type { ConsoleChunk, ConsoleClosedReason, ConsoleOutput, ConsoleSession, ConsoleStatus } from '../types';
 import { createInputQueue, type SendVerdict } from './consoleInput';
+import { createStore } from './store';
 
 export type ConsoleApi = Pick<
   Api,
@@ -112,8 +113,7 @@ export function createConsoleSession(api: ConsoleApi, start: ConsoleStart, timin
   const waitSeconds = timings.waitSeconds ?? WAIT_SECONDS;
   const retryMs = timings.retryMs ?? RETRY_MS;
   const maxRetryMs = timings.maxRetryMs ?? MAX_RETRY_MS;
-  let state = initialState(start);
-  const listeners = new Set<() => void>();
+  const store = createStore(initialState(start));
   const aborter = new AbortController();
   let sink: ConsoleSink | null = null;
   let stopped = false;
@@ -124,9 +124,7 @@ export function createConsoleSession(api: ConsoleApi, start: ConsoleStart, timin
   let writerEpoch = 0;
 
   function update(change: Partial<ConsoleViewState>): void {
-    if (stopped) return;
-    state = { ...state, ...change };
-    listeners.forEach((listener) => listener());
+    if (!stopped) store.update(() => change);
   }
 
   const input = createInputQueue({
@@ -135,7 +133,7 @@ export function createConsoleSession(api: ConsoleApi, start: ConsoleStart, timin
     },
     onError: inputFailed,
     onSent: () => {
-      if (state.inputError) update({ inputError: '' });
+      if (store.get().inputError) update({ inputError: '' });
     },
     delayMs: timings.inputDelayMs,
   });
@@ -152,10 +150,11 @@ export function createConsoleSession(api: ConsoleApi, start: ConsoleStart, timin
   }
 
   function apply(status: ConsoleStatus, closedReason: ConsoleClosedReason | null, writer?: boolean): void {
-    const behind = state.status !== null && STATUS_ORDER[status] < STATUS_ORDER[state.status];
+    const shown = store.get().status;
+    const behind = shown !== null && STATUS_ORDER[status] < STATUS_ORDER[shown];
     const change: Partial<ConsoleViewState> = behind ? {} : { status, closedReason };
-    if (writer !== undefined && !state.replay) {
-      if (!writer && state.writer) input.clear();
+    if (writer !== undefined && !store.get().replay) {
+      if (!writer && store.get().writer) input.clear();
       change.writer = writer;
     }
     update(change);
@@ -185,7 +184,7 @@ export function createConsoleSession(api: ConsoleApi, start: ConsoleStart, timin
 
   /** One poll and its chunks; resolves whether to poll again. */
   async function pollOnce(first: boolean): Promise<boolean> {
-    const closed = state.status === 'closed';
+    const closed = store.get().status === 'closed';
     const wait = first || closed ? 0 : waitSeconds;
     const epoch = writerEpoch;
     const answer: ConsoleOutput = await api.consoleOutput(consoleId, { after, wait, clientId, signal: aborter.signal });
@@ -204,7 +203,7 @@ export function createConsoleSession(api: ConsoleApi, start: ConsoleStart, timin
         const again = await pollOnce(first);
         first = false;
         delay = retryMs;
-        if (state.outputError) update({ outputError: '' });
+        if (store.get().outputError) update({ outputError: '' });
         if (!again) break;
       } catch (error) {
         if (stopped) return;
@@ -243,11 +242,8 @@ export function createConsoleSession(api: ConsoleApi, start: ConsoleStart, timin
   }
 
   return {
-    getState: () => state,
-    subscribe(listener: () => void): () => void {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    getState: store.get,
+    subscribe: store.subscribe,
     /** Starts reading output into `target` (once). */
     start(target: ConsoleSink): void {
       if (started || stopped) return;
@@ -264,8 +260,8 @@ export function createConsoleSession(api: ConsoleApi, start: ConsoleStart, timin
     },
     /** What the operator typed; sent only while this tab is the writer of a live session. */
     type(data: string): void {
-      if (state.replay || state.ended || state.status === 'closing' || state.status === 'closed') return;
-      if (!state.writer) {
+      if (store.get().replay || store.get().ended || store.get().status === 'closing' || store.get().status === 'closed') return;
+      if (!store.get().writer) {
         update({ inputError: 'This tab is read-only: take over typing to type here.' });
         return;
       }

@@ -35,6 +35,7 @@ import { isFinal, type Agent, type Job, type VM, type VmAction, type VmRequest }
 import { watchJob } from './jobWatch';
 import { hostsOnScreen, type OnScreen } from './onScreen';
 import { coalesce } from './poller';
+import { createStore } from './store';
 
 export interface FleetState {
   /** The first host list has arrived (or failed). */
@@ -196,7 +197,7 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
   const jobLimit = options.jobLimit ?? JOB_LIMIT;
   const visibility = options.visibility ?? documentVisibility;
   const onScreen = options.onScreen ?? hostsOnScreen;
-  let state = EMPTY;
+  const store = createStore(EMPTY);
   let started = false;
   let stopped = false;
   let stopWatchingVisibility: (() => void) | null = null;
@@ -204,7 +205,6 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
   let showing: AbortController | null = null;
   /** The last fleet version seen (from the API or the feed); null until the page has one. */
   let seen: number | null = null;
-  const listeners = new Set<() => void>();
   const watchers = new Map<string, () => void>();
   /** Who waits for a job started here to end, by job id. */
   const waiters = new Map<string, Array<(job: Job) => void>>();
@@ -213,9 +213,7 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
   let hostEdits = 0;
 
   function update(change: (s: FleetState) => Partial<FleetState>): void {
-    if (stopped) return;
-    state = { ...state, ...change(state) };
-    listeners.forEach((listener) => listener());
+    if (!stopped) store.update(change);
   }
 
   async function loadVms(agentId: string): Promise<void> {
@@ -254,7 +252,7 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
     }
     if (edits !== hostEdits) return; // a change made meanwhile asked for another run
     update((s) => ({ loaded: true, hostsError: '', agents, vms: keepVmsOf(agents, s.vms) }));
-    const reachable = agents.filter((agent) => !isPendingHost(agent) && !(onlyNew && agent.agent_id in state.vms));
+    const reachable = agents.filter((agent) => !isPendingHost(agent) && !(onlyNew && agent.agent_id in store.get().vms));
     await Promise.all(reachable.map((agent) => refreshVms(agent.agent_id)));
   }
 
@@ -265,7 +263,7 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
   /** Shows a host as the server answered it, then fetches the list again. */
   function hostChanged(agent: Agent): void {
     hostEdits += 1;
-    const before = state.agents.find((a) => a.agent_id === agent.agent_id);
+    const before = store.get().agents.find((a) => a.agent_id === agent.agent_id);
     update((s) => ({ agents: s.agents.map((a) => (a.agent_id === agent.agent_id ? agent : a)) }));
     if (stopped) return;
     if (before && isPendingHost(before) && !isPendingHost(agent)) void refreshVms(agent.agent_id);
@@ -473,11 +471,8 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
   }
 
   return {
-    getState: () => state,
-    subscribe(listener: () => void): () => void {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    getState: store.get,
+    subscribe: store.subscribe,
     start(): void {
       if (started || stopped) return;
       started = true;

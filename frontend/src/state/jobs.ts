@@ -14,6 +14,7 @@ import { ApiError, errorMessage, type Api, type JobFilter } from '../api';
 import { isFinal, type Agent, type Job } from '../types';
 import { isPendingHost, newer, without } from './fleet';
 import { coalesce, startPoller } from './poller';
+import { createStore } from './store';
 
 export interface JobsState {
   /** The first list for the current filter has arrived (or failed). */
@@ -77,16 +78,13 @@ export function createJobsStore(api: JobsApi, options: JobsOptions = {}) {
   const liveMs = options.liveMs ?? LIVE_MS;
   const idleMs = options.idleMs ?? IDLE_MS;
   const limit = options.limit ?? JOBS_PAGE_LIMIT;
-  let state = EMPTY;
+  const store = createStore(EMPTY);
   let stopped = false;
   let stopPoller: (() => void) | null = null;
-  const listeners = new Set<() => void>();
   const vmsAsked = new Set<string>();
 
   function update(change: (s: JobsState) => Partial<JobsState>): void {
-    if (stopped) return;
-    state = { ...state, ...change(state) };
-    listeners.forEach((listener) => listener());
+    if (!stopped) store.update(change);
   }
 
   function rememberVms(agentId: string): void {
@@ -99,8 +97,8 @@ export function createJobsStore(api: JobsApi, options: JobsOptions = {}) {
 
   /** Asks once for the VM names of each approved host the jobs act on. */
   function learnVmNames(): void {
-    const hosts = new Set(state.jobs.filter((job) => job.vm_uuid !== null).map((job) => job.agent_id));
-    for (const agent of state.agents) {
+    const hosts = new Set(store.get().jobs.filter((job) => job.vm_uuid !== null).map((job) => job.agent_id));
+    for (const agent of store.get().agents) {
       if (stopped || !hosts.has(agent.agent_id) || isPendingHost(agent) || vmsAsked.has(agent.agent_id)) continue;
       rememberVms(agent.agent_id);
     }
@@ -117,20 +115,20 @@ export function createJobsStore(api: JobsApi, options: JobsOptions = {}) {
   }
 
   const refreshJobs = coalesce(async () => {
-    const filter = state.filter;
+    const filter = store.get().filter;
     try {
       const jobs = await api.listJobs(limit, filter);
-      if (filter !== state.filter) return; // a run for the new filter follows
+      if (filter !== store.get().filter) return; // a run for the new filter follows
       update((s) => ({ loaded: true, error: '', jobs: freshestJobs(s.jobs, jobs) }));
       learnVmNames();
     } catch (error) {
-      if (filter === state.filter) update(() => ({ loaded: true, error: errorMessage(error) }));
+      if (filter === store.get().filter) update(() => ({ loaded: true, error: errorMessage(error) }));
     }
   });
 
   function poll(): void {
     stopPoller?.();
-    stopPoller = startPoller(refreshJobs, () => (anyLive(state.jobs) ? liveMs : idleMs));
+    stopPoller = startPoller(refreshJobs, () => (anyLive(store.get().jobs) ? liveMs : idleMs));
   }
 
   async function cancel(jobId: string): Promise<void> {
@@ -147,11 +145,8 @@ export function createJobsStore(api: JobsApi, options: JobsOptions = {}) {
   }
 
   return {
-    getState: () => state,
-    subscribe(listener: () => void): () => void {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    getState: store.get,
+    subscribe: store.subscribe,
     start(): void {
       if (stopPoller || stopped) return;
       void loadAgents();

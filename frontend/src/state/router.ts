@@ -2,7 +2,9 @@
 // every path that is not /api/ or /agent/ with index.html, so a reload or a
 // bookmarked /account works too.
 
-export type Page = 'hosts' | 'jobs' | 'tokens' | 'account' | 'audit' | 'users';
+import { createListeners, type Listeners } from './store';
+
+export type Page = 'hosts' | 'jobs' | 'tokens' | 'account' | 'audit' | 'users' | 'api';
 
 export const PAGE_PATHS: Record<Page, string> = {
   hosts: '/',
@@ -11,6 +13,7 @@ export const PAGE_PATHS: Record<Page, string> = {
   account: '/account',
   audit: '/audit',
   users: '/users',
+  api: '/api-reference',
 };
 
 const PAGES_BY_PATH = new Map<string, Page>([
@@ -56,24 +59,19 @@ export interface Router {
 
 /** A router over the window's history; it listens only while it has listeners. */
 export function createRouter(win: Window = window): Router {
-  const listeners = new Set<() => void>();
-  const notify = () => listeners.forEach((listener) => listener());
+  const listeners: Listeners = createListeners({
+    first: () => win.addEventListener('popstate', listeners.notify),
+    last: () => win.removeEventListener('popstate', listeners.notify),
+  });
 
   return {
     path: () => win.location.pathname,
     navigate(path) {
       if (path === win.location.pathname) return;
       win.history.pushState(null, '', path);
-      notify();
+      listeners.notify();
     },
-    subscribe(listener) {
-      if (listeners.size === 0) win.addEventListener('popstate', notify);
-      listeners.add(listener);
-      return () => {
-        listeners.delete(listener);
-        if (listeners.size === 0) win.removeEventListener('popstate', notify);
-      };
-    },
+    subscribe: listeners.subscribe,
   };
 }
 

@@ -6,6 +6,7 @@
 // POST /api/auth/refresh for a new access token (see api.ts).
 
 import type { LoginResponse, User } from '../types';
+import { createStore } from './store';
 
 export interface Session {
   token: string;
@@ -41,26 +42,18 @@ export function isAdmin(user: User): boolean {
 }
 
 export function createSessionStore(): SessionStore {
-  let current: SessionSnapshot = { session: null, notice: '' };
-  const listeners = new Set<() => void>();
-
-  function set(next: SessionSnapshot): void {
-    current = next;
-    listeners.forEach((listener) => listener());
-  }
+  const store = createStore<SessionSnapshot>({ session: null, notice: '' });
+  const set = store.set;
 
   return {
-    snapshot: () => current,
-    token: () => current.session?.token ?? null,
+    snapshot: store.get,
+    token: () => store.get().session?.token ?? null,
     logIn: (session) => set({ session, notice: '' }),
     logOut: () => set({ session: null, notice: '' }),
     expire(token, notice) {
-      if (current.session?.token === token) set({ session: null, notice });
+      if (store.get().session?.token === token) set({ session: null, notice });
     },
-    subscribe(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
+    subscribe: store.subscribe,
   };
 }
 

@@ -1,10 +1,7 @@
 // Re-render a component whenever an external store changes.
 
 import { useEffect, useState } from 'preact/hooks';
-
-interface Subscribable {
-  subscribe(listener: () => void): () => void;
-}
+import type { Subscribable } from './store';
 
 export function useStore<T>(store: Subscribable, read: () => T): T {
   const [, setVersion] = useState(0);

@@ -73,6 +73,7 @@ def target_owner(call: Call) -> str:
         raise Forbidden("This API key lacks the 'admin' scope, which reading another owner's objects needs.",
                         "insufficient_scope")
     owner = owner[:64]
-    audit.record(who.user_id, actor=who.user_id, action="admin.read_other", target=owner,
-                 source_ip=call.source_ip, user_agent=call.user_agent, detail={"path": call.request.path})
+    call.on_success.append(lambda: audit.record(
+        who.user_id, actor=who.user_id, action="admin.read_other", target=owner, source_ip=call.source_ip,
+        user_agent=call.user_agent, detail={"path": call.request.path}))
     return owner
