@@ -3,7 +3,8 @@ import { ApiError } from '../api';
 import { fakeFeed } from '../test/fakeFeed';
 import { aJob, anAgent, aVm } from '../test/fixtures';
 import type { Agent, Job, VM } from '../types';
-import { createFleetStore, mergeJobs, renewAt, vmKey, type FleetApi } from './fleet';
+import { renewAt } from './changeFeed';
+import { createFleetStore, mergeJobs, vmKey, type FleetApi } from './fleet';
 
 /** An API whose answers the test changes as the "server" moves on. */
 function fakeApi() {
