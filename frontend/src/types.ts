@@ -192,6 +192,16 @@ export interface VM {
   autostart: boolean | null;
   /** Defined on the host; false: a transient VM, gone once it stops. Null: not reported. */
   persistent: boolean | null;
+  /** IP addresses the host knows for it (DHCP leases, ARP); null or absent: not reported. */
+  addresses?: string[] | null;
+  /** The operator's labels on this VM (PATCH /api/agents/{id}/vms/{vm} replaces them all). */
+  labels?: Record<string, string>;
+}
+
+/** One VM of the fleet list (GET /api/vms): with its host's name and status. */
+export interface FleetVm extends VM {
+  host_name: string;
+  host_status: AgentStatus;
 }
 
 /** GET /api/jobs/{id}/result: what the agent uploaded ("Result JSON"). */
