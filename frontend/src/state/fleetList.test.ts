@@ -53,7 +53,9 @@ describe('fleet list store', () => {
     const store = createFleetListStore(api, { firstPage: 100 });
     store.start();
     await vi.advanceTimersByTimeAsync(0);
+    // The first page at once, and again after the feed's version (the full load).
     expect(api.listFleet.mock.calls.map(([cursor, limit]) => [cursor, limit])).toEqual([
+      [null, 100],
       [null, 100],
       ['100', 1000],
       ['1100', 1000],

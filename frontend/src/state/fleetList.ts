@@ -3,8 +3,9 @@
 //
 // - Loading: GET /api/vms pages through the whole fleet by name, one query
 //   per page (never one request per host). The first page is small
-//   (FIRST_PAGE) so rows show at once; the rest stream in pages of 1,000 and
-//   join the list as they come. The host list (GET /api/agents) comes beside
+//   (FIRST_PAGE) and asked for at once, beside the feed's version, so rows
+//   show a round trip sooner; the rest stream in pages of 1,000 and join the
+//   list as they come. The host list (GET /api/agents) comes beside
 //   it, for the host filter and so that a host's labels are searchable too.
 // - Fresh: the fleet's change feed (changeFeed.ts), exactly as the hosts
 //   page reads it: a moved version reloads every page into a new list, which
@@ -219,6 +220,22 @@ export function createFleetListStore(api: FleetListApi, options: FleetListOption
 
   const feed = createChangeFeed(api, { visibility: options.visibility, refresh: () => void refresh() });
 
+  /**
+   * The first page at once, beside the feed's version (which the full load waits for): rows show a
+   * round trip sooner. The full load reads that page again after the version, so a change made
+   * between the two reads is not missed.
+   */
+  async function prefetch(): Promise<void> {
+    try {
+      const page = await api.listFleet(null, firstPage);
+      if (stopped || store.get().loaded) return;
+      vms = page.items;
+      rebuild({ loaded: true, complete: page.next === null });
+    } catch {
+      // The full load says what failed.
+    }
+  }
+
   function setFilters(change: Partial<FleetFilters>): void {
     const previous = store.get().filters;
     const filters = { ...previous, ...change };
@@ -228,7 +245,10 @@ export function createFleetListStore(api: FleetListApi, options: FleetListOption
   return {
     getState: store.get,
     subscribe: store.subscribe,
-    start: feed.start,
+    start(): void {
+      if (!stopped && !store.get().loaded) void prefetch();
+      feed.start();
+    },
     stop(): void {
       stopped = true;
       feed.stop();
