@@ -9,7 +9,17 @@ import { JobDetail } from './JobDetail';
 import { StatusBadge } from './StatusBadge';
 
 const SHOWN = 100;
-const ORDER: Record<BulkItem['status'], number> = { failed: 0, running: 1, sending: 2, waiting: 3, succeeded: 4 };
+const ORDER: Record<BulkItem['status'], number> = { failed: 0, running: 1, sending: 2, waiting: 3, succeeded: 4, skipped: 5 };
+
+/** The job status whose tint each outcome borrows. */
+const BADGE: Record<BulkItem['status'], string> = {
+  waiting: 'queued',
+  sending: 'queued',
+  running: 'running',
+  succeeded: 'succeeded',
+  failed: 'failed',
+  skipped: 'cancelled',
+};
 
 interface Props {
   api: Pick<Api, 'getJob'>;
@@ -23,7 +33,7 @@ function ItemRow({ api, item }: { api: Pick<Api, 'getJob'>; item: BulkItem }) {
   return (
     <li data-testid="bulk-item" data-vm-name={item.vm.name} data-status={item.status}>
       <strong class="vm-name">{item.vm.name}</strong> <span class="muted">on {item.vm.host_name}</span>{' '}
-      <StatusBadge kind="job" status={item.status === 'sending' ? 'queued' : item.status} label={item.status} />
+      <StatusBadge kind="job" status={BADGE[item.status]} label={item.status} />
       {job && (
         <>
           {' '}
@@ -40,7 +50,7 @@ function ItemRow({ api, item }: { api: Pick<Api, 'getJob'>; item: BulkItem }) {
         </>
       )}
       {item.error && (
-        <span class="error" data-testid="bulk-error">
+        <span class={item.status === 'skipped' ? 'muted' : 'error'} data-testid="bulk-error">
           {' '}
           {item.error}
         </span>
@@ -61,6 +71,7 @@ export function BulkSummary({ api, run, onDismiss }: Props) {
         <p class="lead" data-testid="bulk-counts" role="status">
           {counts.succeeded} succeeded, {counts.failed} failed, {counts.running} running
           {counts.waiting > 0 ? `, ${counts.waiting} waiting` : ''}
+          {counts.skipped > 0 ? `, ${counts.skipped} skipped` : ''}
         </p>
         {done && (
           <button type="button" class="link-button" data-action="dismiss" onClick={onDismiss}>

@@ -9,6 +9,7 @@ import type { PageVisibility } from '../state/changeFeed';
 import { createFleetListStore } from '../state/fleetList';
 import { useStore } from '../state/useStore';
 import type { Agent, FleetVm, VmState } from '../types';
+import { actionApplies } from '../vmActions';
 import { BulkSummary } from './BulkSummary';
 import {
   actionLabel,
@@ -102,7 +103,9 @@ export function FleetPage({ api, options }: Props) {
 
   function run(action: FleetAction, vms: FleetVm[]): void {
     setPending(null);
-    void runs.run(titleOf(action, vms), vms, stepFor(action));
+    // A power action goes only to VMs it applies to (start to a running VM would fail); the rest show as skipped.
+    const applies = action.kind === 'power' ? (vm: FleetVm) => actionApplies(action.action, vm.state) : undefined;
+    void runs.run(titleOf(action, vms), vms, stepFor(action), applies);
   }
 
   return (

@@ -46,9 +46,14 @@ export function windowOf(count: number, scrollTop: number, height: number): [num
 
 interface Menu {
   vm: FleetVm;
-  top: number;
+  /** Below its button, or above it near the bottom of the window. */
+  top?: number;
+  bottom?: number;
   right: number;
 }
+
+/** Room a row menu needs below its button (eight items). */
+const MENU_HEIGHT = 300;
 
 function Header({ sort, onSort, allSelected, onSelectShown }: Pick<Props, 'sort' | 'onSort' | 'onSelectShown'> & { allSelected: boolean }) {
   return (
@@ -175,7 +180,11 @@ function RowMenu({ menu, onChoose, onClose }: { menu: Menu; onChoose: Props['onC
       role="menu"
       aria-label={`Actions for ${vm.name}`}
       data-testid="fleet-row-menu"
-      style={{ top: `${menu.top}px`, right: `${menu.right}px` }}
+      style={{
+        top: menu.top === undefined ? undefined : `${menu.top}px`,
+        bottom: menu.bottom === undefined ? undefined : `${menu.bottom}px`,
+        right: `${menu.right}px`,
+      }}
     >
       {VM_ACTIONS.map(({ action, label, appliesTo }) => (
         <button
@@ -224,7 +233,9 @@ export function FleetTable({ vms, sort, selected, onSort, onToggle, onSelectShow
 
   function openMenu(vm: FleetVm, button: HTMLElement): void {
     const rect = button.getBoundingClientRect();
-    setMenu({ vm, top: rect.bottom + 4, right: Math.max(8, window.innerWidth - rect.right) });
+    const right = Math.max(8, window.innerWidth - rect.right);
+    const below = rect.bottom + MENU_HEIGHT <= window.innerHeight;
+    setMenu(below ? { vm, top: rect.bottom + 4, right } : { vm, bottom: window.innerHeight - rect.top + 4, right });
   }
 
   return (

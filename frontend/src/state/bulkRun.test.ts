@@ -45,14 +45,14 @@ describe('bulk runs', () => {
     const runs = createBulkRuns({ getJob: server.getJob, perHost: 2, pollMs: 100 });
     const done = runs.run('Start', vmsOn(3, 5), server.start);
     await vi.advanceTimersByTimeAsync(0);
-    expect(countsOf(runs.getState().runs[0])).toEqual({ succeeded: 0, failed: 1, running: 6, waiting: 8 }); // vm-5 is refused at once
+    expect(countsOf(runs.getState().runs[0])).toEqual({ succeeded: 0, failed: 1, running: 6, waiting: 8, skipped: 0 }); // vm-5 is refused at once
     for (let i = 0; i < 10 && !isDone(runs.getState().runs[0]); i++) {
       server.finishAll();
       await vi.advanceTimersByTimeAsync(100);
     }
     await done;
     const [run] = runs.getState().runs;
-    expect(countsOf(run)).toEqual({ succeeded: 13, failed: 2, running: 0, waiting: 0 });
+    expect(countsOf(run)).toEqual({ succeeded: 13, failed: 2, running: 0, waiting: 0, skipped: 0 });
     expect([...server.peak.values()].every((n) => n <= 2)).toBe(true);
     const failed = run.items.filter((item) => item.status === 'failed');
     expect(failed.map((item) => [item.vm.name, item.error])).toEqual([
@@ -61,6 +61,18 @@ describe('bulk runs', () => {
     ]);
     expect(failed[1].job?.job_id).toBe('job-vm-7');
     runs.stop();
+  });
+
+  it('sends nothing to a VM the action does not apply to, and says so', async () => {
+    const step = vi.fn(async (_vm: FleetVm) => null);
+    const runs = createBulkRuns({ getJob: vi.fn() });
+    const vms = vmsOn(1, 4).map((vm, i) => ({ ...vm, state: i % 2 ? ('running' as const) : ('shutoff' as const) }));
+    await runs.run('Start', vms, step, (vm) => vm.state === 'shutoff');
+    const [run] = runs.getState().runs;
+    expect(countsOf(run)).toEqual({ succeeded: 2, failed: 0, running: 0, waiting: 0, skipped: 2 });
+    expect(step.mock.calls.map(([vm]) => vm.name)).toEqual(['vm-0', 'vm-2']);
+    expect(run.items[1].error).toBe('Not sent: the VM is running.');
+    expect(isDone(run)).toBe(true);
   });
 
   it('a step without a job (labels) succeeds at once; after stop nothing more is sent', async () => {

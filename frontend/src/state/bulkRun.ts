@@ -23,7 +23,8 @@ export const PER_HOST = 4;
 export const IN_FLIGHT = 32;
 export const BULK_POLL_MS = 1000;
 
-export type BulkStatus = 'waiting' | 'sending' | 'running' | 'succeeded' | 'failed';
+/** `skipped`: the action does not apply to the VM as it is (start on a running VM); nothing was sent. */
+export type BulkStatus = 'waiting' | 'sending' | 'running' | 'succeeded' | 'failed' | 'skipped';
 
 export interface BulkItem {
   key: string;
@@ -47,10 +48,11 @@ export interface BulkCounts {
   /** Sent, or being sent, and not final yet. */
   running: number;
   waiting: number;
+  skipped: number;
 }
 
 export function countsOf(run: BulkRun): BulkCounts {
-  const counts: BulkCounts = { succeeded: 0, failed: 0, running: 0, waiting: 0 };
+  const counts: BulkCounts = { succeeded: 0, failed: 0, running: 0, waiting: 0, skipped: 0 };
   for (const item of run.items) {
     if (item.status === 'sending') counts.running += 1;
     else counts[item.status] += 1;
@@ -59,7 +61,7 @@ export function countsOf(run: BulkRun): BulkCounts {
 }
 
 export function isDone(run: BulkRun): boolean {
-  return run.items.every((item) => item.status === 'succeeded' || item.status === 'failed');
+  return run.items.every((item) => item.status === 'succeeded' || item.status === 'failed' || item.status === 'skipped');
 }
 
 /** Sends one VM's part of a run: its job, or null when the change took effect without one (labels). */
@@ -159,13 +161,19 @@ export function createBulkRuns(options: BulkOptions) {
   return {
     getState: store.get,
     subscribe: store.subscribe,
-    /** Starts `step` on every VM of `vms`; resolves once every one has ended. */
-    run(title: string, vms: FleetVm[], step: BulkStep): Promise<void> {
+    /** Starts `step` on every VM of `vms` that `applies` allows (the others are skipped); resolves once every one has ended. */
+    run(title: string, vms: FleetVm[], step: BulkStep, applies: (vm: FleetVm) => boolean = () => true): Promise<void> {
       const id = nextId++;
-      const items: BulkItem[] = vms.map((vm) => ({ key: vmKey(vm.agent_id, vm.uuid), vm, status: 'waiting', job: null, error: '' }));
+      const items: BulkItem[] = vms.map((vm) => ({
+        key: vmKey(vm.agent_id, vm.uuid),
+        vm,
+        status: applies(vm) ? 'waiting' : 'skipped',
+        job: null,
+        error: applies(vm) ? '' : `Not sent: the VM is ${vm.state}.`,
+      }));
       store.update((s) => ({ runs: [{ id, title, items }, ...s.runs] }));
       const byHost = new Map<string, BulkItem[]>();
-      for (const item of items) {
+      for (const item of items.filter((it) => it.status === 'waiting')) {
         const queue = byHost.get(item.vm.agent_id);
         if (queue) queue.push(item);
         else byHost.set(item.vm.agent_id, [item]);
