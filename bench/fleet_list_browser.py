@@ -167,7 +167,9 @@ def measure(stack: LocalStack, vms: int) -> dict[str, Any]:
 
 def report(hosts: int, vms: int, seeded_s: float, m: dict[str, Any]) -> None:
     keys = m["keys"]
-    print(f"fleet list in Chromium: {vms:,} VMs on {hosts} hosts (seeded in {seeded_s:.1f} s)")
+    load = ", ".join(f"{n:.1f}" for n in os.getloadavg())
+    print(f"fleet list in Chromium: {vms:,} VMs on {hosts} hosts (seeded in {seeded_s:.1f} s; load average {load} "
+          f"on {os.cpu_count()} cores: frame times follow it)")
     print(f"  first rows after login      {m['first']:7.0f} ms from the submit, {m['answered']:.0f} ms from the "
           f"login's answer (goal <= 1000 ms)")
     print(f"  every VM loaded             {m['loaded']:7.0f} ms   GET /api/vms requests: {m['requests']}")

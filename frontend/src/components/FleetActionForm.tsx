@@ -36,6 +36,24 @@ export function countWords(vms: FleetVm[]): string {
   return hosts > 1 ? `${what} on ${hosts.toLocaleString()} hosts` : what;
 }
 
+/** "web1", or "12 VMs". */
+function shortWords(vms: FleetVm[]): string {
+  return vms.length === 1 ? vms[0].name : `${vms.length.toLocaleString()} VMs`;
+}
+
+function Buttons({ label, danger = false, onCancel }: { label: string; danger?: boolean; onCancel: () => void }) {
+  return (
+    <div class="actions">
+      <button type="submit" class={danger ? 'danger' : 'primary'} data-action="confirm">
+        {label}
+      </button>
+      <button type="button" onClick={onCancel}>
+        Cancel
+      </button>
+    </div>
+  );
+}
+
 /** A snapshot name as the API takes it: 1 to 64 letters, digits, '.', '_' or '-', a letter or digit first. */
 const SNAPSHOT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -62,14 +80,7 @@ export function FleetActionForm({ pending, onRun, onCancel }: Props) {
       <p>
         {label} {countWords(vms)}? What runs in {vms.length === 1 ? 'it' : 'them'} is interrupted.
       </p>
-      <div class="actions">
-        <button type="submit" class="danger" data-action="confirm">
-          {label} {vms.length === 1 ? vms[0].name : `${vms.length.toLocaleString()} VMs`}
-        </button>
-        <button type="button" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <Buttons label={`${label} ${shortWords(vms)}`} danger onCancel={onCancel} />
     </form>
   );
 }
@@ -111,14 +122,7 @@ function SnapshotForm({ vms, onRun, onCancel }: FormProps) {
           onInput={(e) => setDescription(e.currentTarget.value)}
         />
       </label>
-      <div class="actions">
-        <button type="submit" class="primary" data-action="confirm">
-          Snapshot {vms.length === 1 ? vms[0].name : `${vms.length.toLocaleString()} VMs`}
-        </button>
-        <button type="button" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <Buttons label={`Snapshot ${shortWords(vms)}`} onCancel={onCancel} />
       <FormError message={error} />
     </form>
   );
@@ -164,14 +168,7 @@ function LabelForm({ vms, onRun, onCancel }: FormProps) {
           <input name="bulk_labels_remove" value={remove} autocomplete="off" onInput={(e) => setRemove(e.currentTarget.value)} />
         </label>
       )}
-      <div class="actions">
-        <button type="submit" class="primary" data-action="confirm">
-          Save labels
-        </button>
-        <button type="button" onClick={onCancel}>
-          Cancel
-        </button>
-      </div>
+      <Buttons label="Save labels" onCancel={onCancel} />
       <FormError message={error} />
     </form>
   );

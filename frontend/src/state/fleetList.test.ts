@@ -1,6 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ApiError } from '../api';
-import { fakeFeed } from '../test/fakeFeed';
+import { fakeFeed, feedCalls } from '../test/fakeFeed';
 import { anAgent, aFleetVm } from '../test/fixtures';
 import type { FleetVm } from '../types';
 import { createFleetListStore, searchText, type FleetListApi } from './fleetList';
@@ -34,12 +33,7 @@ function fakeApi(vms: FleetVm[]) {
       return { items: server.vms.slice(start, end), next: end < server.vms.length ? String(end) : null };
     }),
     listAgents: vi.fn(async () => server.agents),
-    fleetFeed: vi.fn(async (_signal?: AbortSignal) => server.feed.answer()),
-    readFeed: vi.fn(async (url: string, _signal?: AbortSignal) => {
-      const read = server.feed.read(url);
-      if (read.status !== 200) throw new ApiError(read.status, 'feed_unavailable', 'No.');
-      return read.version;
-    }),
+    ...feedCalls(server.feed),
   } satisfies FleetListApi;
   return { api, server };
 }
