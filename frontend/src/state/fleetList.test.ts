@@ -120,6 +120,31 @@ describe('fleet list store', () => {
     store.stop();
   });
 
+  it('a fleet bigger than the first page reloads at most every reloadGapMs, however often it changes', async () => {
+    const { api, server } = fakeApi(fleetOf(300, 3));
+    const store = createFleetListStore(api, { reloadGapMs: 10_000 });
+    store.start();
+    await vi.advanceTimersByTimeAsync(0);
+    const firstPages = () => api.listFleet.mock.calls.filter(([cursor]) => !cursor).length;
+    expect(firstPages()).toBe(2); // the early first page, then the load after the version
+    for (let i = 0; i < 5; i++) {
+      server.feed.bump();
+      await vi.advanceTimersByTimeAsync(1500);
+    }
+    expect(firstPages()).toBe(2); // 7.5 s: not yet
+    await vi.advanceTimersByTimeAsync(3000);
+    expect(firstPages()).toBe(3); // one reload for all five changes
+    server.vms = server.vms.slice(0, 10);
+    server.feed.bump();
+    await vi.advanceTimersByTimeAsync(11_500);
+    expect(store.getState().total).toBe(10);
+    server.vms = server.vms.slice(0, 5);
+    server.feed.bump();
+    await vi.advanceTimersByTimeAsync(1500); // a fleet of one page reloads at once
+    expect(store.getState().total).toBe(5);
+    store.stop();
+  });
+
   it('a keystroke over 10,000 VMs is a filter of precomputed strings', async () => {
     const { api } = fakeApi(fleetOf(10_000, 500));
     const store = createFleetListStore(api);

@@ -10,7 +10,10 @@
 // - Fresh: the fleet's change feed (changeFeed.ts), exactly as the hosts
 //   page reads it: a moved version reloads every page into a new list, which
 //   replaces the shown one only once it is whole (the list never shrinks
-//   half-way through a reload). A hidden tab asks nothing.
+//   half-way through a reload). A fleet bigger than the first page reloads
+//   at most every RELOAD_GAP_MS (a VM stopped elsewhere may take up to 10 s
+//   to show), so a busy fleet does not keep the page reading it whole. A
+//   hidden tab asks nothing.
 // - Search: each VM has one lowercased string, made once when it arrives
 //   (name, host, state, addresses, labels as key=value, the host's labels,
 //   UUID). A search is whitespace-separated terms that must all occur in it,
@@ -65,9 +68,12 @@ export interface FleetListOptions {
   /** The first page's size: small, so the first rows show before the rest has loaded. */
   firstPage?: number;
   pageSize?: number;
+  reloadGapMs?: number;
 }
 
 export const FIRST_PAGE = 100;
+/** The least time between two loads of a fleet bigger than the first page (10 requests for 10,000 VMs). */
+export const RELOAD_GAP_MS = 10_000;
 
 interface Row {
   vm: FleetVm;
@@ -151,6 +157,7 @@ const INITIAL: FleetListState = {
 export function createFleetListStore(api: FleetListApi, options: FleetListOptions = {}) {
   const firstPage = options.firstPage ?? FIRST_PAGE;
   const pageSize = options.pageSize ?? FLEET_PAGE_SIZE;
+  const reloadGapMs = options.reloadGapMs ?? RELOAD_GAP_MS;
   const store = createStore(INITIAL);
   let stopped = false;
   let vms: FleetVm[] = [];
@@ -214,7 +221,19 @@ export function createFleetListStore(api: FleetListApi, options: FleetListOption
     }
   }
 
+  /** When the last load started (the browser's clock); 0 before the first. */
+  let lastLoadMs = 0;
+
+  /** A fleet of more than one page reloads at most every `reloadGapMs`: a busy fleet would otherwise keep it reloading. */
+  async function spaced(): Promise<void> {
+    const wait = lastLoadMs + reloadGapMs - Date.now();
+    if (vms.length > firstPage && wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+
   const refresh = coalesce(async () => {
+    await spaced();
+    if (stopped) return;
+    lastLoadMs = Date.now();
     await Promise.all([loadVms(), loadHosts()]);
   });
 
