@@ -395,6 +395,8 @@ export function createApi(deps: ApiDeps) {
       request<{ vms: FleetVm[]; next_cursor: string | null }>('GET', `/api/vms${queryString({ limit, cursor })}`).then(
         (r) => ({ items: r.vms, next: r.next_cursor }),
       ),
+    /** One VM, as its host last reported it (by UUID). */
+    getVm: (agentId: string, vmUuid: string) => request<VM>('GET', `/api/agents/${enc(agentId)}/vms/${enc(vmUuid)}`),
     /** Replaces a VM's labels (by UUID); answers the VM. */
     updateVmLabels: (agentId: string, vmUuid: string, labels: Record<string, string>) =>
       request<VM>('PATCH', `/api/agents/${enc(agentId)}/vms/${enc(vmUuid)}`, { body: { labels } }),

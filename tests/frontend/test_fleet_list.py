@@ -107,7 +107,7 @@ def test_labels_from_a_rows_menu_show_as_chips_and_are_searchable(page: Page, fl
     assert _names(page) == ["vm-001"]
 
 
-def test_a_bulk_shutdown_asks_first_and_cancel_sends_nothing(page: Page, fleet_stack: LocalStack) -> None:
+def test_a_shutdown_asks_first_and_cancel_sends_nothing(page: Page, fleet_stack: LocalStack) -> None:
     _open_list(page, fleet_stack)
     sent: list[str] = []
     page.on("request", lambda r: sent.append(r.url) if r.url.endswith("/actions") else None)
@@ -121,8 +121,20 @@ def test_a_bulk_shutdown_asks_first_and_cancel_sends_nothing(page: Page, fleet_s
     expect(confirm).to_have_count(0)
     page.wait_for_timeout(300)
     assert sent == []
-    expect(page.locator("[data-testid=fleet-row][data-vm-name=vm-004] [data-testid=fleet-vm-state]")).to_have_text(
-        "running")
+    state = page.locator("[data-testid=fleet-row][data-vm-name=vm-004] [data-testid=fleet-vm-state]")
+    expect(state).to_have_text("running")
+
+    # From the row's menu: a shutdown asks too; a start does not. Each new state shows once its job ends.
+    menu = page.locator("[data-testid=fleet-row-menu]")
+    page.locator("[data-testid=fleet-row][data-vm-name=vm-004] button[data-action=menu]").click()
+    menu.locator("button[data-action=shutdown]").click()
+    confirm.locator("button[data-action=confirm]").click()
+    expect(state).to_have_text("shutoff", timeout=15_000)
+    page.locator("[data-testid=fleet-row][data-vm-name=vm-004] button[data-action=menu]").click()
+    expect(menu.locator("button[data-action=shutdown]")).to_be_disabled()
+    menu.locator("button[data-action=start]").click()
+    expect(state).to_have_text("running", timeout=15_000)
+    assert len(sent) == 2
 
 
 def test_a_bulk_snapshot_with_one_failing_vm(page: Page, fleet_stack: LocalStack) -> None:

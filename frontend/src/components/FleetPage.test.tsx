@@ -67,6 +67,8 @@ describe('VMs page', () => {
     const counts = await screen.findByTestId('bulk-counts');
     await waitFor(() => expect(counts.textContent).toBe('2 succeeded, 0 failed, 0 running, 2 skipped'), { timeout: 5000 });
     expect(server.state.vms.every((vm) => vm.state === 'shutoff')).toBe(true);
+    // A few VMs acted on are read again as their jobs end: their new state shows without waiting for the feed.
+    await waitFor(() => expect(within(row('db1')).getByTestId('fleet-vm-state').textContent).toBe('shutoff'));
   });
 
   it('a bulk snapshot where one VM fails names it, with its job', async () => {

@@ -4,7 +4,7 @@
 
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Api } from '../api';
-import { createBulkRuns, type BulkStep } from '../state/bulkRun';
+import { createBulkRuns, type BulkRuns, type BulkStep } from '../state/bulkRun';
 import type { PageVisibility } from '../state/changeFeed';
 import { createFleetListStore } from '../state/fleetList';
 import { useStore } from '../state/useStore';
@@ -25,7 +25,17 @@ import { FleetTable } from './FleetTable';
 
 const STATES: readonly VmState[] = ['running', 'paused', 'shutoff', 'crashed', 'pmsuspended', 'blocked', 'shutdown', 'nostate'];
 
-type FleetPageApi = Pick<Api, 'listFleet' | 'listAgents' | 'fleetFeed' | 'readFeed' | 'vmAction' | 'getJob' | 'updateVmLabels'>;
+type FleetPageApi = Pick<
+  Api,
+  'listFleet' | 'listAgents' | 'fleetFeed' | 'readFeed' | 'vmAction' | 'getJob' | 'getVm' | 'updateVmLabels'
+>;
+
+/** Up to this many VMs in the runs on the page, each is read again when its job ends. */
+const FETCH_AFTER_JOB = 20;
+
+function activeVms(runs: BulkRuns): number {
+  return runs.getState().runs.reduce((sum, run) => sum + run.items.length, 0);
+}
 
 interface Props {
   api: FleetPageApi;
@@ -56,7 +66,18 @@ function HostOptions({ hosts }: { hosts: Agent[] }) {
 
 export function FleetPage({ api, options }: Props) {
   const [list] = useState(() => createFleetListStore(api, options));
-  const [runs] = useState(() => createBulkRuns({ getJob: api.getJob }));
+  // A few VMs acted on show their new state at once (one GET each); a bigger run waits for the reload the
+  // change feed brings (at most 10 s on a big fleet), rather than reading every VM again one by one.
+  const [runs] = useState(() =>
+    createBulkRuns({
+      getJob: api.getJob,
+      onJobEnded: (vm, job) => {
+        if (job.op.startsWith('vm.') && activeVms(runs) <= FETCH_AFTER_JOB) {
+          api.getVm(vm.agent_id, vm.uuid).then(list.vmChanged, () => {});
+        }
+      },
+    }),
+  );
   const [pending, setPending] = useState<Pending | null>(null);
   useEffect(() => {
     list.start();

@@ -72,6 +72,8 @@ export interface BulkOptions {
   perHost?: number;
   inFlight?: number;
   pollMs?: number;
+  /** A VM's job has ended (succeeded or not): e.g. to show the VM's new state at once. */
+  onJobEnded?: (vm: FleetVm, job: Job) => void;
 }
 
 /** A counting semaphore: `take` resolves when a slot is free. */
@@ -141,6 +143,7 @@ export function createBulkRuns(options: BulkOptions) {
       if (job === null) return setItem(item, { status: 'succeeded' });
       setItem(item, { status: 'running', job });
       const final = await finalJob(job);
+      if (!stopped) options.onJobEnded?.(vm, final);
       const failure = jobFailure(final);
       setItem(item, { status: failure === null ? 'succeeded' : 'failed', job: final, error: failure ?? '' });
     } catch (error) {

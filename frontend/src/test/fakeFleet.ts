@@ -75,6 +75,12 @@ export function fleetRoutes(state: FakeServerState): Route[] {
     return ok({ vms: items, next_cursor: next });
   }
 
+  /** GET /api/agents/{id}/vms/{vm} (by UUID). */
+  function getVm({ params }: FakeRequest): Response {
+    const vm = approved(params[0]) ? state.vms.find((v) => v.agent_id === params[0] && v.uuid === params[1]) : undefined;
+    return vm ? ok(vm) : fail(404, 'vm_not_found', 'No such VM on this host.');
+  }
+
   /** PATCH /api/agents/{id}/vms/{vm}: a VM's labels, replaced whole. */
   function setVmLabels({ params, body }: FakeRequest): Response {
     const vm = approved(params[0]) ? state.vms.find((v) => v.agent_id === params[0] && v.uuid === params[1]) : undefined;
@@ -279,6 +285,7 @@ export function fleetRoutes(state: FakeServerState): Route[] {
     },
     { method: 'GET', pattern: /^\/api\/vms$/, handle: listFleet },
     { method: 'GET', pattern: /^\/api\/agents\/([^/]+)\/vms$/, handle: listVms },
+    { method: 'GET', pattern: /^\/api\/agents\/([^/]+)\/vms\/([^/]+)$/, handle: getVm },
     { method: 'PATCH', pattern: /^\/api\/agents\/([^/]+)\/vms\/([^/]+)$/, handle: setVmLabels },
     { method: 'POST', pattern: /^\/api\/agents\/([^/]+)\/vms\/([^/]+)\/actions$/, handle: act },
     { method: 'PATCH', pattern: /^\/api\/agents\/([^/]+)$/, handle: setLabels },
