@@ -59,6 +59,9 @@ describe('VMs page', () => {
     const server = fleetServer();
     await fleetPage(server);
     fireEvent.click(screen.getByTestId('fleet-select-all'));
+    search('web');
+    expect(screen.getByTestId('bulk-bar').textContent).toContain('4 selected(2 not shown by the search)');
+    search('');
     fireEvent.click(within(screen.getByTestId('bulk-bar')).getByText('Shutdown'));
     const confirm = screen.getByTestId('fleet-confirm');
     expect(confirm.textContent).toContain('Shutdown 4 VMs on 2 hosts?');

@@ -6,6 +6,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { Api } from '../api';
 import { createBulkRuns, type BulkRuns, type BulkStep } from '../state/bulkRun';
 import type { PageVisibility } from '../state/changeFeed';
+import { vmKey } from '../state/fleet';
 import { createFleetListStore } from '../state/fleetList';
 import { useStore } from '../state/useStore';
 import type { Agent, FleetVm, VmState } from '../types';
@@ -91,6 +92,7 @@ export function FleetPage({ api, options }: Props) {
   // The same vnode while the hosts are the same: a keystroke does not diff 500 options again.
   const hostOptions = useMemo(() => <HostOptions hosts={state.hosts} />, [state.hosts]);
   const { filters, selected } = state;
+  const hidden = selected.size === 0 ? 0 : selected.size - state.shown.filter((vm) => selected.has(vmKey(vm.agent_id, vm.uuid))).length;
 
   function choose(kind: PendingKind, vms: FleetVm[]): void {
     if (vms.length === 0) return;
@@ -177,6 +179,7 @@ export function FleetPage({ api, options }: Props) {
         {selected.size > 0 && (
           <div class="toolbar bulk-bar" data-testid="bulk-bar" role="group" aria-label="Selected VMs">
             <strong>{selected.size.toLocaleString()} selected</strong>
+            {hidden > 0 && <span class="muted">({hidden.toLocaleString()} not shown by the search)</span>}
             {BULK.map(({ kind, label }) => (
               <button key={kind} type="button" data-bulk={kind} onClick={() => choose(kind, list.selectedVms())}>
                 {label}
@@ -206,6 +209,7 @@ export function FleetPage({ api, options }: Props) {
             onToggle={list.toggle}
             onSelectShown={list.selectShown}
             onChoose={(kind, vm) => choose(kind, [vm])}
+            viewKey={JSON.stringify([filters, state.sort])}
           />
         )}
       </section>

@@ -35,6 +35,8 @@ interface Props {
   onSelectShown: (on: boolean) => void;
   /** A row's menu chose something for its VM. */
   onChoose: (kind: PendingKind, vm: FleetVm) => void;
+  /** Changes when the filters or the order do: the list then starts again from its top. */
+  viewKey: string;
 }
 
 /** The rows to put in the page for a scroll position: [first, end). */
@@ -208,7 +210,7 @@ function RowMenu({ menu, onChoose, onClose }: { menu: Menu; onChoose: Props['onC
   );
 }
 
-export function FleetTable({ vms, sort, selected, onSort, onToggle, onSelectShown, onChoose }: Props) {
+export function FleetTable({ vms, sort, selected, onSort, onToggle, onSelectShown, onChoose, viewKey }: Props) {
   const scroller = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
   const [height, setHeight] = useState(800);
@@ -225,6 +227,11 @@ export function FleetTable({ vms, sort, selected, onSort, onToggle, onSelectShow
     observer.observe(element);
     return () => observer.disconnect();
   }, []);
+
+  useEffect(() => {
+    if (scroller.current) scroller.current.scrollTop = 0;
+    setScrollTop(0);
+  }, [viewKey]);
 
   const [first, end] = windowOf(vms.length, scrollTop, height);
   /** More than a window ever holds, so consecutive rows never share a slot. */
