@@ -19,6 +19,7 @@ import type {
   ConsoleSession,
   EnrollmentToken,
   FleetFeed,
+  FleetVm,
   Job,
   JobStatus,
   LoginResponse,
@@ -214,6 +215,8 @@ export interface OutputRequest {
 }
 
 export const PAGE_SIZE = 50;
+/** The fleet list's page: the most GET /api/vms serves at once. */
+export const FLEET_PAGE_SIZE = 1000;
 
 interface Answer {
   response: Response;
@@ -391,6 +394,16 @@ export function createApi(deps: ApiDeps) {
       request<{ pinged: number }>('POST', '/api/agents/ping', agentIds ? { body: { agent_ids: agentIds } } : {}),
     listVms: (agentId: string) =>
       request<{ vms: VM[] }>('GET', `/api/agents/${enc(agentId)}/vms`).then((r) => r.vms),
+    /** One page of every VM on all the caller's hosts, by name (GET /api/vms; at most 1,000 a page). */
+    listFleet: (cursor: string | null = null, limit = FLEET_PAGE_SIZE): Promise<Page<FleetVm>> =>
+      request<{ vms: FleetVm[]; next_cursor: string | null }>('GET', `/api/vms${queryString({ limit, cursor })}`).then(
+        (r) => ({ items: r.vms, next: r.next_cursor }),
+      ),
+    /** One VM, as its host last reported it (by UUID). */
+    getVm: (agentId: string, vmUuid: string) => request<VM>('GET', `/api/agents/${enc(agentId)}/vms/${enc(vmUuid)}`),
+    /** Replaces a VM's labels (by UUID); answers the VM. */
+    updateVmLabels: (agentId: string, vmUuid: string, labels: Record<string, string>) =>
+      request<VM>('PATCH', `/api/agents/${enc(agentId)}/vms/${enc(vmUuid)}`, { body: { labels } }),
     /** A VM action: its name alone, or the whole body with its extra fields. */
     vmAction: (agentId: string, vmUuid: string, action: VmAction | VmRequest) =>
       request<Job>('POST', `/api/agents/${enc(agentId)}/vms/${enc(vmUuid)}/actions`, {

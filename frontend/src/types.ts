@@ -197,6 +197,15 @@ export interface VM {
   autostart: boolean | null;
   /** Defined on the host; false: a transient VM, gone once it stops. Null: not reported. */
   persistent: boolean | null;
+  /** IP addresses the host knows for it (DHCP leases, ARP); null or absent: not reported. */
+  addresses?: string[] | null;
+  /** The operator's labels on this VM (PATCH /api/agents/{id}/vms/{vm} replaces them all). */
+  labels?: Record<string, string>;
+}
+
+/** One VM of the fleet list (GET /api/vms): with its host's name (its status is the host list's). */
+export interface FleetVm extends VM {
+  host_name: string;
 }
 
 /** GET /api/jobs/{id}/result: what the agent uploaded ("Result JSON"). */

@@ -15,6 +15,7 @@ import { ApiReferencePage } from './ApiReferencePage';
 import { AppHeader } from './AppHeader';
 import { AuditPage } from './AuditPage';
 import { ConsolePage, type ConsoleOptions } from './ConsolePage';
+import { FleetPage } from './FleetPage';
 import { HostsPage } from './HostsPage';
 import { JobsPage } from './JobsPage';
 import { NotFound } from './NotFound';
@@ -35,6 +36,7 @@ interface Props {
 
 const TITLES: Record<Page, string> = {
   hosts: 'Hosts',
+  vms: 'VMs',
   jobs: 'Jobs',
   tokens: 'Enrolment tokens',
   account: 'Account',
@@ -90,6 +92,8 @@ export function Shell({ api, session, user, router, origin, fleetOptions, jobsOp
     switch (page) {
       case 'hosts':
         return <HostsPage api={api} options={fleetOptions} consoles={consoles} />;
+      case 'vms':
+        return <FleetPage api={api} options={{ visibility: fleetOptions?.visibility }} />;
       case 'jobs':
         return <JobsPage api={api} options={jobsOptions} />;
       case 'tokens':

@@ -1,6 +1,6 @@
 // Example API objects for tests, with fields overridable per test.
 
-import { isFinal, type Agent, type ConsoleSession, type Job, type VM } from '../types';
+import { isFinal, type Agent, type ConsoleSession, type FleetVm, type Job, type VM } from '../types';
 
 export function anAgent(over: Partial<Agent> = {}): Agent {
   return {
@@ -36,6 +36,11 @@ export function aVm(over: Partial<VM> = {}): VM {
     persistent: true,
     ...over,
   };
+}
+
+/** A VM as the fleet list (GET /api/vms) answers it. */
+export function aFleetVm(over: Partial<FleetVm> = {}): FleetVm {
+  return { ...aVm(), host_name: 'hv1', addresses: null, labels: {}, ...over };
 }
 
 /** A job; `final` follows its status unless given. */
