@@ -36,6 +36,7 @@ import ipaddress
 import json
 import logging
 import operator
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
