@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import libvirt
 
 from .. import __version__
+from ..config import DeploySettings
 from . import storage
 from .errors import HYPERVISOR_UNAVAILABLE, VM_NOT_FOUND, HypervisorError
 from .events import CONNECTION_CLOSED, LifecycleEvent, Listener, Subscription, ensure_event_loop
@@ -45,8 +46,9 @@ libvirt.registerErrorHandler(_quiet, None)
 
 
 class Host:
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, deploy: DeploySettings | None = None) -> None:
         self.uri = uri
+        self.deploy = deploy or DeploySettings()  # where vm.deploy keeps images, what it may fetch
         self._lock = threading.Lock()
         self._conn: libvirt.virConnect | None = None
         self._subscription: Subscription | None = None
