@@ -42,6 +42,7 @@ class Call:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when it arrived (the test process's monotonic clock)
 
     def json(self) -> Any:
         return json.loads(self.body)
