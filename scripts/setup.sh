@@ -10,10 +10,12 @@ SUDO=""
 
 # python3-venv, python3-libvirt, curl and systemd (for systemd-analyze): what the agent's
 # install script uses on a host, so tests/e2e/test_install.py finds them already there;
-# shellcheck checks that script.
+# shellcheck checks that script. vm.deploy's VMs (and tests/hypervisor/test_deploy.py) need UEFI firmware
+# (ovmf), a TPM emulator (swtpm, swtpm-tools) and dnsmasq for libvirt's default NAT network.
 APT_PACKAGES=(libvirt-dev pkg-config libvirt-daemon-system libvirt-clients
               qemu-system-x86 qemu-utils cpio xz-utils chromium faketime nodejs npm
-              python3-venv python3-libvirt curl systemd shellcheck)
+              python3-venv python3-libvirt curl systemd shellcheck
+              ovmf swtpm swtpm-tools dnsmasq-base)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -67,6 +67,7 @@ class DeploySettings:
     pool_dir: Path = DEFAULT_DEPLOY_POOL_DIR
     allowed_sources: tuple[str, ...] = ()
     download_dir: Path = Path("/var/lib/fleetvisor-agent/downloads")
+    virt_type: str = "auto"  # "kvm" when libvirt offers it, else "qemu"; or one of them by choice
 
 
 class ConfigError(ValueError):
@@ -245,8 +246,8 @@ def _op_timeouts(value: str | None) -> Mapping[str, float]:
 
 
 def _deploy(env: Mapping[str, str], state_dir: Path) -> DeploySettings:
-    """FLEETVISOR_AGENT_DEPLOY_POOL, FLEETVISOR_AGENT_DEPLOY_POOL_DIR and FLEETVISOR_AGENT_ALLOWED_SOURCES
-    (space- or comma-separated http(s) URL prefixes)."""
+    """FLEETVISOR_AGENT_DEPLOY_POOL, FLEETVISOR_AGENT_DEPLOY_POOL_DIR, FLEETVISOR_AGENT_ALLOWED_SOURCES
+    (space- or comma-separated http(s) URL prefixes) and FLEETVISOR_AGENT_DEPLOY_VIRT_TYPE."""
     pool = env.get("FLEETVISOR_AGENT_DEPLOY_POOL") or DEFAULT_DEPLOY_POOL
     if not POOL_NAME_RE.match(pool):
         raise ConfigError(f"FLEETVISOR_AGENT_DEPLOY_POOL must be 1-64 letters, digits, '.', '_' or '-', got {pool!r}.")
@@ -258,8 +259,11 @@ def _deploy(env: Mapping[str, str], state_dir: Path) -> DeploySettings:
         if not re.match(r"^https?://[^/?#@\s]+/", source):
             raise ConfigError("FLEETVISOR_AGENT_ALLOWED_SOURCES must be http(s) URL prefixes with a host and a "
                               f"path (ending at least in '/'), e.g. 'http://10.0.0.5/images/', got {source!r}.")
+    virt_type = env.get("FLEETVISOR_AGENT_DEPLOY_VIRT_TYPE") or "auto"
+    if virt_type not in ("auto", "kvm", "qemu"):
+        raise ConfigError(f"FLEETVISOR_AGENT_DEPLOY_VIRT_TYPE must be auto, kvm or qemu, got {virt_type!r}.")
     return DeploySettings(pool=pool, pool_dir=pool_dir, allowed_sources=sources,
-                          download_dir=state_dir / "downloads")
+                          download_dir=state_dir / "downloads", virt_type=virt_type)
 
 
 def _log_level(value: str | None) -> str:

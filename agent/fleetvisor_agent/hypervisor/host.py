@@ -170,7 +170,7 @@ class Host:
             "libvirt_version": _version(conn.getLibVersion()),
             "hypervisor": conn.getType(),
             "hypervisor_version": _version(conn.getVersion()),
-            "kvm_usable": _kvm_usable(caps),
+            "kvm_usable": kvm_offered(caps),
             "agent_version": __version__,
         }
 
@@ -198,7 +198,7 @@ class Host:
         return sorted(entries, key=lambda vm: (vm["name"], vm["uuid"]))
 
 
-def _kvm_usable(caps: ET.Element) -> bool:
+def kvm_offered(caps: ET.Element) -> bool:
     """libvirt's own judgement: it offers `kvm` guests only when it can open /dev/kvm."""
     return caps.find("guest/arch/domain[@type='kvm']") is not None
 

@@ -1,0 +1,332 @@
+"""What vm.deploy asks of libvirt: the agent's storage pool, cached images, new disks, a new domain.
+
+Everything goes through libvirt's API, never through the host's file system:
+the agent runs as a dynamic user that cannot write a pool's directory (and
+its libvirtd may be on another machine). Files reach a pool by
+virStorageVolUpload; disks are made by virStorageVolCreateXML (an empty
+qcow2, or a qcow2 overlay whose backingStore is a cached image, its format
+named) or virStorageVolCreateXMLFrom (a full copy), which run qemu-img inside
+libvirtd. A pool short of room says `pool_full`: before an upload the pool's
+free bytes are compared with the file's size, and libvirt's own "no space"
+errors are translated to it.
+
+A cached image is verified again each time it is used (its bytes read back
+through virStorageVolDownload and hashed): the check costs a read of the
+image, and in return a volume left half-written by an agent that died while
+uploading, or changed since, is never booted from; it is deleted and fetched
+again.
+
+`Made` records what a deployment created, so a failure anywhere removes
+exactly that (the domain with its NVRAM, then its volumes) and nothing else:
+the cached image stays for the next job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import libvirt
+
+from .errors import STORAGE_ERROR, HypervisorError
+from .host import kvm_offered
+from .translate import call, translate_error
+
+log = logging.getLogger(__name__)
+
+POOL_FULL = "pool_full"
+DEFINE_FAILED = "define_failed"
+NAME_TAKEN = "name_taken"
+CHECKSUM_MISMATCH = "checksum_mismatch"
+STREAM_CHUNK = 1024 * 1024
+NO_SPACE_WORDS = ("no space left", "not enough space", "not enough free space", "enospc")
+
+Progress = Callable[[int, int | None], None]  # (bytes done, bytes in all)
+# What callers above this package hold without importing libvirt themselves.
+Volume = libvirt.virStorageVol
+Domain = libvirt.virDomain
+Connection = libvirt.virConnect
+
+
+@dataclass
+class Made:
+    """What this deployment created so far, to remove again if it fails."""
+
+    volumes: list[libvirt.virStorageVol] = field(default_factory=list)
+    domain: libvirt.virDomain | None = None
+
+
+class Storage:
+    """The agent's own storage pool on one libvirt connection."""
+
+    def __init__(self, conn: libvirt.virConnect, pool_name: str, pool_dir: Path) -> None:
+        self.conn = conn
+        self.pool = call(lambda: _ensure_pool(conn, pool_name, pool_dir), fallback=STORAGE_ERROR)
+        self.name = pool_name
+
+    # -- looking -----------------------------------------------------------------------------------
+
+    def volume(self, name: str, pool: str | None = None) -> libvirt.virStorageVol | None:
+        """The volume `name` of this pool (or of the pool named), None if there is none."""
+        try:
+            source = self.pool if pool is None else self.conn.storagePoolLookupByName(pool)
+            return source.storageVolLookupByName(name)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() in (libvirt.VIR_ERR_NO_STORAGE_VOL, libvirt.VIR_ERR_NO_STORAGE_POOL):
+                return None
+            raise translate_error(exc, fallback="storage_error") from exc
+
+    def sha256_of(self, volume: libvirt.virStorageVol, on_progress: Progress | None = None) -> str:
+        """The sha256 of a volume's bytes, read back through libvirt."""
+        size = call(lambda: volume.infoFlags(libvirt.VIR_STORAGE_VOL_GET_PHYSICAL)[2], fallback=STORAGE_ERROR)
+        digest = hashlib.sha256()
+        stream = self.conn.newStream(0)
+        done = 0
+
+        def take(_stream: libvirt.virStream, data: bytes, _opaque: object) -> int:
+            nonlocal done
+            digest.update(data)
+            done += len(data)
+            if on_progress is not None:
+                on_progress(done, size)
+            return 0
+
+        try:
+            volume.download(stream, 0, size, 0)
+            stream.recvAll(take, None)
+            stream.finish()
+        except libvirt.libvirtError as exc:
+            _abort(stream)
+            raise translate_error(exc, fallback="storage_error") from exc
+        return digest.hexdigest()
+
+    # -- making ------------------------------------------------------------------------------------
+
+    def upload(self, name: str, source: BinaryIO, size: int, made: Made,
+               on_progress: Progress | None = None) -> libvirt.virStorageVol:
+        """A new volume `name` holding `size` bytes read from `source`."""
+        self.refresh()
+        available = call(self.pool.info, fallback=STORAGE_ERROR)[3]
+        if size > available:
+            raise HypervisorError(POOL_FULL, f"Pool {self.name!r} has {available} bytes free, fewer than the "
+                                             f"{size} bytes of {name!r}.")
+        volume = self._create(_volume_xml(name, size, "raw"), made)
+        stream = self.conn.newStream(0)
+        sent = 0
+
+        def give(_stream: libvirt.virStream, nbytes: int, _opaque: object) -> bytes:
+            nonlocal sent
+            data = source.read(min(nbytes, STREAM_CHUNK))
+            sent += len(data)
+            if on_progress is not None:
+                on_progress(sent, size)
+            return data
+
+        try:
+            volume.upload(stream, 0, size, 0)
+            stream.sendAll(give, None)
+            stream.finish()
+        except libvirt.libvirtError as exc:
+            _abort(stream)
+            raise _storage_error(exc, name) from exc
+        self.refresh()  # a dir pool probes the file again: a qcow2 uploaded as bytes is seen as qcow2
+        return volume
+
+    def overlay(self, name: str, base: libvirt.virStorageVol, base_format: str, capacity: int,
+                made: Made) -> libvirt.virStorageVol:
+        """A qcow2 volume backed by `base` (whose format is named, so QEMU never guesses it)."""
+        root = _volume_xml(name, capacity, "qcow2")
+        backing = ET.SubElement(root, "backingStore")
+        ET.SubElement(backing, "path").text = call(base.path, fallback=STORAGE_ERROR)
+        ET.SubElement(backing, "format", type=base_format)
+        return self._create(root, made)
+
+    def copy(self, name: str, base: libvirt.virStorageVol, capacity: int, made: Made) -> libvirt.virStorageVol:
+        """A qcow2 volume holding a full copy of `base`, grown to `capacity` bytes."""
+        try:
+            volume = self.pool.createXMLFrom(ET.tostring(_volume_xml(name, capacity, "qcow2"), encoding="unicode"),
+                                             base, 0)
+        except libvirt.libvirtError as exc:
+            raise _storage_error(exc, name) from exc
+        made.volumes.append(volume)
+        if call(volume.info, fallback=STORAGE_ERROR)[1] < capacity:
+            try:
+                volume.resize(capacity, 0)
+            except libvirt.libvirtError as exc:
+                raise _storage_error(exc, name) from exc
+        return volume
+
+    def blank(self, name: str, capacity: int, made: Made) -> libvirt.virStorageVol:
+        return self._create(_volume_xml(name, capacity, "qcow2"), made)
+
+    def capacity(self, volume: libvirt.virStorageVol) -> int:
+        """The bytes a guest sees (a qcow2's virtual size)."""
+        return int(call(volume.info, fallback=STORAGE_ERROR)[1])
+
+    def path(self, volume: libvirt.virStorageVol) -> str:
+        return str(call(volume.path, fallback=STORAGE_ERROR))
+
+    def delete(self, volume: libvirt.virStorageVol) -> None:
+        call(lambda: volume.delete(0), fallback=STORAGE_ERROR)
+
+    def refresh(self) -> None:
+        call(lambda: self.pool.refresh(0), fallback=STORAGE_ERROR)
+
+    def _create(self, root: ET.Element, made: Made) -> libvirt.virStorageVol:
+        name = root.findtext("name") or "?"
+        try:
+            volume = self.pool.createXML(ET.tostring(root, encoding="unicode"), 0)
+        except libvirt.libvirtError as exc:
+            raise _storage_error(exc, name) from exc
+        made.volumes.append(volume)
+        return volume
+
+
+# -- domains -------------------------------------------------------------------------------------------
+
+def domain_exists(conn: libvirt.virConnect, name: str) -> bool:
+    try:
+        conn.lookupByName(name)
+    except libvirt.libvirtError as exc:
+        if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+            return False
+        raise translate_error(exc, repr(name)) from exc
+    return True
+
+
+def kvm_usable(conn: libvirt.virConnect) -> bool:
+    return kvm_offered(ET.fromstring(call(conn.getCapabilities)))
+
+
+def define(conn: libvirt.virConnect, domain_xml: ET.Element, made: Made) -> libvirt.virDomain:
+    try:
+        made.domain = conn.defineXML(ET.tostring(domain_xml, encoding="unicode"))
+    except libvirt.libvirtError as exc:
+        raise HypervisorError(DEFINE_FAILED, f"libvirt refused the VM's definition: {exc.get_error_message()}") \
+            from exc
+    return made.domain
+
+
+def start_paused(domain: libvirt.virDomain) -> None:
+    """Start the domain with its CPUs paused, so a console opened now misses none of its output."""
+    try:
+        domain.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
+    except libvirt.libvirtError as exc:
+        raise HypervisorError(DEFINE_FAILED, f"The VM was defined but did not start: {exc.get_error_message()}") \
+            from exc
+
+
+def resume(domain: libvirt.virDomain) -> None:
+    call(domain.resume)
+
+
+def addresses(domain: libvirt.virDomain) -> list[str]:
+    """The VM's IP addresses: its libvirt network's DHCP leases, or its guest agent when one answers."""
+    found: list[str] = []
+    for source in (libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT):
+        try:
+            interfaces: dict[str, Any] = domain.interfaceAddresses(source, 0) or {}
+        except libvirt.libvirtError:
+            continue  # no guest agent, or no leases to read
+        for name, interface in interfaces.items():
+            if name == "lo":
+                continue
+            for address in interface.get("addrs") or []:
+                value = address.get("addr")
+                if value and value not in found and not value.startswith(("127.", "::1", "fe80:")):
+                    found.append(value)
+        if found:
+            break
+    return found
+
+
+def remove(made: Made) -> list[str]:
+    """Undo a failed deployment: the domain (stopped, undefined with its NVRAM), then its volumes. Never
+    raises; what could not be removed is logged and named."""
+    left: list[str] = []
+    if made.domain is not None:
+        domain = made.domain
+        with contextlib.suppress(libvirt.libvirtError):  # not running
+            domain.destroy()
+        try:
+            domain.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_NVRAM | libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+                                 | libvirt.VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                log.error("deploy cleanup: domain not undefined error=%s", exc.get_error_message())
+                left.append("domain")
+        made.domain = None
+    for volume in reversed(made.volumes):
+        try:
+            volume.delete(0)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_VOL:
+                log.error("deploy cleanup: volume not deleted error=%s", exc.get_error_message())
+                left.append("volume")
+    made.volumes.clear()
+    return left
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+
+_pool_lock = threading.Lock()
+
+
+def _ensure_pool(conn: libvirt.virConnect, name: str, directory: Path) -> libvirt.virStoragePool:
+    """The pool `name`, defined as a dir pool over `directory` (and built, started, autostarted) if missing."""
+    with _pool_lock:
+        try:
+            pool = conn.storagePoolLookupByName(name)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() != libvirt.VIR_ERR_NO_STORAGE_POOL:
+                raise
+            root = ET.Element("pool", type="dir")
+            ET.SubElement(root, "name").text = name
+            ET.SubElement(ET.SubElement(root, "target"), "path").text = str(directory)
+            pool = conn.storagePoolDefineXML(ET.tostring(root, encoding="unicode"), 0)
+            pool.build(0)
+            pool.setAutostart(1)
+            log.info("storage pool defined pool=%s path=%s", name, directory)
+        if not pool.isActive():
+            pool.create(0)
+        return pool
+
+
+def _volume_xml(name: str, capacity: int, fmt: str) -> ET.Element:
+    root = ET.Element("volume")
+    ET.SubElement(root, "name").text = name
+    ET.SubElement(root, "capacity", unit="bytes").text = str(capacity)
+    target = ET.SubElement(root, "target")
+    ET.SubElement(target, "format", type=fmt)
+    return root
+
+
+def _storage_error(exc: libvirt.libvirtError, name: str) -> HypervisorError:
+    message = exc.get_error_message() or str(exc)
+    if any(words in message.lower() for words in NO_SPACE_WORDS):
+        return HypervisorError(POOL_FULL, f"No room for volume {name!r}: {message}")
+    return translate_error(exc, repr(name), fallback="storage_error")
+
+
+def _abort(stream: libvirt.virStream) -> None:
+    with contextlib.suppress(libvirt.libvirtError):
+        stream.abort()
+
+
+@contextlib.contextmanager
+def undone_on_failure(made: Made) -> Iterator[Made]:
+    """Run a deployment's steps; any exception removes what they made before it propagates."""
+    try:
+        yield made
+    except BaseException:
+        left = remove(made)
+        if left:
+            log.error("deploy cleanup left %s behind", ", ".join(left))
+        raise

@@ -1,0 +1,328 @@
+"""vm.deploy on real libvirtd + QEMU: images served from loopback (allowed by the host's allowed_sources),
+cached in a pool the agent creates itself, overlay and copy disks, seed ISOs read back with pycdlib, the
+domain's XML, name_taken making nothing, a failure half-way leaving nothing, and the first-boot watcher
+reading the busybox guest's serial console.
+
+Guests boot no OS (the disk is an empty qcow2: SeaBIOS finds nothing to boot and waits), which is all
+these tests need: the VM is defined and running with its media attached. Domain type is qemu (the
+host's FLEETVISOR_AGENT_DEPLOY_VIRT_TYPE), as everywhere in these tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import subprocess
+import threading
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fleetvisor_agent import firstboot, jobs, seed
+from fleetvisor_agent.config import DeploySettings
+from fleetvisor_agent.hypervisor.host import Host
+from fleetvisor_agent.verify import VerifiedJob
+
+from tests.agent.image_server import ImageServer, serving
+
+from .guest import BASE, URI, QemuGuest, virsh, virsh_fields
+
+POOL = "fleetvisor-deploy-test"
+POOL_DIR = BASE / "deploy-pool"
+USER_DATA = "#cloud-config\nhostname: web-1\nusers:\n  - name: ops\n    passwd: $6$salt$hash\n"
+META_DATA = "instance-id: i-web-1\nlocal-hostname: web-1\n"
+
+
+@pytest.fixture(scope="module")
+def disk_image(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    path = tmp_path_factory.mktemp("image") / "base.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "64M"], check=True, timeout=60)
+    return path.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def server(disk_image: bytes) -> Iterator[ImageServer]:
+    with serving(ImageServer(files={"/base.qcow2": disk_image, "/junk.qcow2": b"<html>" * 20000})) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def network(host: Host) -> Iterator[str]:
+    """libvirt's `default` NAT network, defined (from the libvirt-daemon package's own file) and started for these
+    tests if it was not (and stopped again after)."""
+    if subprocess.run(["virsh", "-c", URI, "net-info", "default"], capture_output=True, check=False).returncode:
+        virsh("net-define", "/usr/share/libvirt/networks/default.xml")
+    started = virsh_fields("net-info", "default").get("Active") != "yes"
+    if started:
+        virsh("net-start", "default")
+    yield "default"
+    if started:
+        virsh("net-destroy", "default", check=False)
+
+
+@pytest.fixture(scope="module")
+def deploy_host(host: Host, server: ImageServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
+    """The agent's view of qemu:///system with its own deploy pool, which it defines itself on first use."""
+    _drop_pool()
+    qemu = Host(URI, DeploySettings(pool=POOL, pool_dir=POOL_DIR, allowed_sources=(f"{server.url}/",),
+                                    download_dir=tmp_path_factory.mktemp("downloads"), virt_type="qemu"))
+    yield qemu
+    qemu.close()
+    _drop_pool()
+
+
+def _drop_pool() -> None:
+    if subprocess.run(["virsh", "-c", URI, "pool-info", POOL], capture_output=True, check=False).returncode == 0:
+        for volume in volumes():
+            virsh("vol-delete", volume, "--pool", POOL, check=False)
+        virsh("pool-destroy", POOL, check=False)
+        virsh("pool-delete", POOL, check=False)
+        virsh("pool-undefine", POOL, check=False)
+
+
+def volumes() -> list[str]:
+    virsh("pool-refresh", POOL, check=False)
+    lines = virsh("vol-list", POOL, check=False).splitlines()
+    return sorted(line.split()[0] for line in lines[2:] if line.strip())
+
+
+def domains() -> list[str]:
+    return [line for line in virsh("list", "--all", "--name").splitlines() if line.strip()]
+
+
+@pytest.fixture
+def names() -> Iterator[list[str]]:
+    """VM names a test deploys; each is removed afterwards with its disk and seed ISOs, whatever happened."""
+    made: list[str] = []
+    yield made
+    for name in made:
+        virsh("destroy", name, check=False)
+        virsh("undefine", name, "--nvram", check=False)
+    for volume in volumes():
+        if any(volume.startswith(f"{name}.") or volume.startswith(f"{name}-seed") for name in made):
+            virsh("vol-delete", volume, "--pool", POOL, check=False)
+
+
+class Recorder:
+    """Every progress step a job reports, in order (the lease keeper only ever sends the latest)."""
+
+    def __init__(self, job: VerifiedJob) -> None:
+        self.steps: list[str] = []
+        report = job.progress.report
+
+        def record(step: str, percent: int | None = None, detail: str | None = None) -> None:
+            if not self.steps or self.steps[-1] != step:
+                self.steps.append(step)
+            report(step, percent, detail)
+
+        job.progress.report = record  # type: ignore[method-assign]
+
+
+def deploy(host: Host, names: list[str], **overrides: Any) -> tuple[jobs.Result, Recorder]:
+    name = overrides.pop("name", None) or f"fv-deploy-{secrets.token_hex(3)}"
+    names.append(name)
+    args = {"name": name, "vcpus": 1, "memory_mib": 96, "firmware": "bios", "secure_boot": False, "tpm": False,
+            "machine": "q35", "disk_bus": "virtio", "nic_model": "virtio", "network": "default",
+            "disk": {"size_gib": 1, "mode": "blank"}, "cdroms": [], "boot": ["hd", "cdrom"], "first_boot": None,
+            **overrides}
+    assert jobs.args_valid("vm.deploy", args), f"vm.deploy {args} would be refused as bad_args"
+    job = VerifiedJob(job_id=f"job_deploy_{secrets.token_hex(3)}", agent_id="ag_qemu", op="vm.deploy", args=args,
+                      issued_at=0, expires_at=2**31, attempt=1, kid="k")
+    recorder = Recorder(job)
+    return jobs.run(job, host), recorder
+
+
+def image_disk(server: ImageServer, image: bytes, mode: str = "overlay", size_gib: int = 2,
+               path: str = "/base.qcow2") -> dict[str, Any]:
+    return {"size_gib": size_gib, "mode": mode, "source": {"url": f"{server.url}{path}",
+                                                           "sha256": hashlib.sha256(image).hexdigest(),
+                                                           "format": "qcow2", "max_bytes": len(image) + 1}}
+
+
+SEED = {"generated": {"label": "cidata", "files": {"user-data": USER_DATA, "meta-data": META_DATA}}}
+
+
+def qemu_img_info(path: str) -> dict[str, Any]:
+    done = subprocess.run(["qemu-img", "info", "-U", "--output=json", path], capture_output=True, text=True,
+                          check=True, timeout=60)
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
+def test_a_deploy_caches_the_image_makes_an_overlay_and_a_seed_iso_and_starts_the_vm(
+        deploy_host: Host, server: ImageServer, disk_image: bytes, network: str, names: list[str]) -> None:
+    sha = hashlib.sha256(disk_image).hexdigest()
+    server.requests.clear()
+
+    result, recorder = deploy(deploy_host, names, disk=image_disk(server, disk_image), cdroms=[SEED],
+                              network=network)
+
+    assert result.ok, result.summary
+    data = result.document["data"]
+    name = names[0]
+    assert (data["name"], data["image_cache"], data["first_boot"], data["virt_type"]) == (
+        name, "miss", "not_watched", "qemu")
+    assert {"download", "verify", "disk", "define", "boot"} <= set(data["timeline_ms"])
+    assert recorder.steps == ["downloading", "verifying", "creating_disk", "defining", "booting", "done"]
+    assert result.vm is not None and result.vm["uuid"] == data["vm_uuid"] and result.vm["state"] == "running"
+    assert virsh("domstate", name) == "running"
+    assert server.gets("/base.qcow2") == [None]
+    assert volumes() == sorted([f"fv-image-{sha}.qcow2", f"{name}.qcow2", f"{name}-seed0.iso"])
+
+    overlay = qemu_img_info(str(POOL_DIR / f"{name}.qcow2"))
+    assert overlay["format"] == "qcow2" and overlay["virtual-size"] == 2 * 1024**3
+    assert overlay["backing-filename"] == str(POOL_DIR / f"fv-image-{sha}.qcow2")
+    assert overlay["backing-filename-format"] == "qcow2"
+
+    label, files = seed.read((POOL_DIR / f"{name}-seed0.iso").read_bytes())
+    assert (label, files) == ("cidata", {"user-data": USER_DATA, "meta-data": META_DATA})
+
+    xml = ET.fromstring(virsh("dumpxml", name))
+    assert xml.get("type") == "qemu"
+    assert xml.find("os/type").get("machine", "").startswith("pc-q35")  # type: ignore[union-attr]
+    assert [boot.get("dev") for boot in xml.findall("os/boot")] == ["hd", "cdrom"]
+    disks = [(d.get("device"), d.find("source").get("file"), d.find("target").get("bus"))  # type: ignore[union-attr]
+             for d in xml.findall("devices/disk")]
+    assert disks == [("disk", str(POOL_DIR / f"{name}.qcow2"), "virtio"),
+                     ("cdrom", str(POOL_DIR / f"{name}-seed0.iso"), "sata")]
+    assert xml.find("devices/interface/source").get("network") == "default"  # type: ignore[union-attr]
+    assert xml.find("devices/interface/model").get("type") == "virtio"  # type: ignore[union-attr]
+    assert xml.find("devices/serial").get("type") == "pty"  # type: ignore[union-attr]
+    assert xml.find("devices/tpm") is None and xml.find("os/loader") is None
+
+
+def test_a_second_deploy_of_the_same_image_downloads_nothing(
+        deploy_host: Host, server: ImageServer, disk_image: bytes, network: str, names: list[str]) -> None:
+    deploy(deploy_host, names, disk=image_disk(server, disk_image), network=network)
+    server.requests.clear()
+
+    result, recorder = deploy(deploy_host, names, disk=image_disk(server, disk_image, mode="copy", size_gib=1),
+                              network=network)
+
+    assert result.ok, result.summary
+    data = result.document["data"]
+    assert data["image_cache"] == "hit" and "download" not in data["timeline_ms"]
+    assert server.requests == []
+    assert "downloading" not in recorder.steps
+    copy = qemu_img_info(str(POOL_DIR / f"{names[1]}.qcow2"))
+    assert "backing-filename" not in copy and copy["virtual-size"] == 1024**3  # a full copy, grown to 1 GiB
+
+
+def test_a_taken_name_is_refused_before_anything_is_made(
+        deploy_host: Host, server: ImageServer, disk_image: bytes, guest: QemuGuest, names: list[str]) -> None:
+    before = volumes()
+    server.requests.clear()
+
+    result, _ = deploy(deploy_host, names, name=guest.name, disk=image_disk(server, disk_image), cdroms=[SEED])
+    names.clear()  # the VM is the shared test guest's, not this test's
+
+    assert not result.ok and result.document["error"]["code"] == "name_taken"
+    assert result.exit_code == jobs.EXIT_INVALID
+    assert volumes() == before and server.requests == []
+
+
+def test_a_failure_half_way_leaves_no_volume_and_no_domain(
+        deploy_host: Host, server: ImageServer, disk_image: bytes, names: list[str]) -> None:
+    deploy(deploy_host, [], name="fv-deploy-warm", disk=image_disk(server, disk_image),
+           network="fv-no-such-network")  # caches the image (and fails like the one below)
+    before_volumes, before_domains = volumes(), domains()
+
+    result, recorder = deploy(deploy_host, names, disk=image_disk(server, disk_image), cdroms=[SEED],
+                              network="fv-no-such-network")  # defined, then refused at start
+
+    assert not result.ok and result.document["error"]["code"] == "define_failed", result.summary
+    assert "booting" in recorder.steps  # it got that far: disk and seed ISO were made
+    assert volumes() == before_volumes and domains() == before_domains
+    assert all(not volume.startswith(names[0]) for volume in volumes())
+
+
+def test_a_checksum_mismatch_fails_and_keeps_nothing(
+        deploy_host: Host, server: ImageServer, disk_image: bytes, names: list[str]) -> None:
+    before = volumes()
+    disk = image_disk(server, disk_image)
+    disk["source"]["sha256"] = "0" * 64
+
+    result, _ = deploy(deploy_host, names, disk=disk)
+
+    assert result.document["error"]["code"] == "checksum_mismatch" and result.exit_code == jobs.EXIT_INVALID
+    assert volumes() == before and names[0] not in domains()
+    assert list(deploy_host.deploy.download_dir.iterdir()) == []
+
+
+def test_a_file_that_is_no_disk_image_is_refused(
+        deploy_host: Host, server: ImageServer, names: list[str]) -> None:
+    junk = b"<html>" * 20000
+    before = volumes()
+
+    result, _ = deploy(deploy_host, names, disk=image_disk(server, junk, path="/junk.qcow2"))
+
+    assert result.document["error"]["code"] == "not_a_disk_image", result.summary
+    assert volumes() == before
+
+
+def test_a_refused_source_is_never_fetched(deploy_host: Host, disk_image: bytes, names: list[str]) -> None:
+    disk = {"size_gib": 1, "mode": "overlay", "source": {"url": "http://169.254.169.254/latest/x.qcow2",
+                                                         "sha256": "a" * 64, "format": "qcow2", "max_bytes": 10}}
+    result, _ = deploy(deploy_host, names, disk=disk)
+
+    assert result.document["error"]["code"] == "source_refused" and result.exit_code == jobs.EXIT_INVALID
+
+
+def test_uefi_secure_boot_and_a_tpm_are_in_the_definition(
+        deploy_host: Host, network: str, names: list[str]) -> None:
+    result, _ = deploy(deploy_host, names, firmware="uefi", secure_boot=True, tpm=True, disk_bus="sata", memory_mib=256,
+                       nic_model="e1000e", network=network)
+
+    assert result.ok, result.summary
+    xml = ET.fromstring(virsh("dumpxml", names[0]))
+    loader = xml.find("os/loader")
+    assert loader is not None and loader.text == "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
+    assert loader.get("secure") == "yes" and xml.find("features/smm") is not None
+    nvram = xml.find("os/nvram")
+    assert nvram is not None and nvram.get("template") == "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
+    tpm = xml.find("devices/tpm")
+    assert tpm is not None and tpm.get("model") == "tpm-crb"
+    assert tpm.find("backend").get("type") == "emulator"  # type: ignore[union-attr]
+    assert xml.find("devices/disk/target").get("bus") == "sata"  # type: ignore[union-attr]
+    assert xml.find("devices/interface/model").get("type") == "e1000e"  # type: ignore[union-attr]
+    assert virsh("domstate", names[0]) == "running"
+
+
+def test_the_first_boot_watcher_reads_the_runners_lines_off_a_real_serial_console(
+        host: Host, guest: QemuGuest) -> None:
+    guest.ensure_running_ready()
+    console = host.guest(guest.uuid).open_console()
+    finished: list[str] = []
+    try:
+        outcome: list[firstboot.FirstBoot] = []
+        watcher = threading.Thread(target=lambda: outcome.append(firstboot.watch(
+            console, "FLEETVISOR-FIRST-BOOT", 30, threading.Event(), lambda item: finished.append(item.id))))
+        watcher.start()
+        # printf's \106 is "F": the echo of the typed command line does not carry the marker itself.
+        for line in ("installer=nginx line=aW5zdGFsbGluZyBuZ2lueA==", "installer=nginx exit=0",
+                     "installer=app exit=2", "done"):
+            console.write(f"printf '\\106LEETVISOR-FIRST-BOOT {line}\\n'\r".encode())
+            time.sleep(0.3)
+        watcher.join(30)
+    finally:
+        console.close()
+
+    assert outcome and outcome[0].status == "done"
+    assert [item.as_dict() for item in outcome[0].installers] == [
+        {"id": "nginx", "exit": 0, "meaning": "ok", "last_lines": ["installing nginx"]},
+        {"id": "app", "exit": 2, "meaning": "installation_error", "last_lines": []}]
+    assert finished == ["nginx", "app"]
+
+
+def test_first_boot_is_timed_out_when_the_runner_never_says_done(host: Host, guest: QemuGuest) -> None:
+    guest.ensure_running_ready()
+    console = host.guest(guest.uuid).open_console()
+    try:
+        started = time.monotonic()
+        watched = firstboot.watch(console, "FLEETVISOR-FIRST-BOOT", 1.5, threading.Event())
+    finally:
+        console.close()
+
+    assert watched.status == "timed_out" and 1.4 < time.monotonic() - started < 5
