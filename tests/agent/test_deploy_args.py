@@ -83,7 +83,7 @@ def test_anything_else_is_refused(path: list[Any], value: Any) -> None:
 
 
 def test_the_domain_has_what_the_arguments_ask_for() -> None:
-    xml = domain_xml(VALID, Media("/p/web-1.qcow2", "qcow2"), [Media("/p/a.iso"), Media("/p/b.iso")], "kvm")
+    xml = domain_xml(VALID, Media("/p/web-1.qcow2", "qcow2"), [Media("/p/a.iso"), Media("/p/b.iso")], "kvm", "job_1")
 
     assert xml.get("type") == "kvm" and xml.find("cpu").get("mode") == "host-passthrough"  # type: ignore[union-attr]
     assert xml.findtext("memory") == "4096" and xml.findtext("vcpu") == "2"
@@ -93,7 +93,7 @@ def test_the_domain_has_what_the_arguments_ask_for() -> None:
     assert all(d.find("readonly") is not None for d in xml.findall("devices/disk[@device='cdrom']"))
     assert xml.find("devices/graphics/listen").get("address") == "127.0.0.1"  # type: ignore[union-attr]
     pc = domain_xml({**VALID, "machine": "pc", "disk_bus": "sata", "firmware": "bios", "secure_boot": False,
-                     "tpm": False}, Media("/p/d.qcow2", "qcow2"), [Media("/p/a.iso")], "qemu")
+                     "tpm": False}, Media("/p/d.qcow2", "qcow2"), [Media("/p/a.iso")], "qemu", "job_2")
     assert [d.find("target").get("dev") for d in pc.findall("devices/disk")] == ["sda", "hda"]  # type: ignore[union-attr]
     assert pc.find("os/loader") is None and pc.find("devices/tpm") is None and pc.find("cpu") is None
     ET.tostring(pc)

@@ -18,6 +18,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -107,21 +108,25 @@ def names() -> Iterator[list[str]]:
 
 
 class Recorder:
-    """Every progress step a job reports, in order (the lease keeper only ever sends the latest)."""
+    """Every progress step a job reports, in order (the lease keeper only ever sends the latest); `cancel_at`
+    cancels the job as it reports that step, as the runner does on an operator's cancel or a time-out."""
 
-    def __init__(self, job: VerifiedJob) -> None:
+    def __init__(self, job: VerifiedJob, cancel_at: str | None = None) -> None:
         self.steps: list[str] = []
         report = job.progress.report
 
         def record(step: str, percent: int | None = None, detail: str | None = None) -> None:
             if not self.steps or self.steps[-1] != step:
                 self.steps.append(step)
+            if step == cancel_at:
+                job.cancelled.set()
             report(step, percent, detail)
 
         job.progress.report = record  # type: ignore[method-assign]
 
 
-def deploy(host: Host, names: list[str], **overrides: Any) -> tuple[jobs.Result, Recorder]:
+def deploy(host: Host, names: list[str], *, job_id: str | None = None, attempt: int = 1,
+           cancel_at: str | None = None, **overrides: Any) -> tuple[jobs.Result, Recorder]:
     name = overrides.pop("name", None) or f"fv-deploy-{secrets.token_hex(3)}"
     names.append(name)
     args = {"name": name, "vcpus": 1, "memory_mib": 96, "firmware": "bios", "secure_boot": False, "tpm": False,
@@ -129,9 +134,9 @@ def deploy(host: Host, names: list[str], **overrides: Any) -> tuple[jobs.Result,
             "disk": {"size_gib": 1, "mode": "blank"}, "cdroms": [], "boot": ["hd", "cdrom"], "first_boot": None,
             **overrides}
     assert jobs.args_valid("vm.deploy", args), f"vm.deploy {args} would be refused as bad_args"
-    job = VerifiedJob(job_id=f"job_deploy_{secrets.token_hex(3)}", agent_id="ag_qemu", op="vm.deploy", args=args,
-                      issued_at=0, expires_at=2**31, attempt=1, kid="k")
-    recorder = Recorder(job)
+    job = VerifiedJob(job_id=job_id or f"job_deploy_{secrets.token_hex(3)}", agent_id="ag_qemu", op="vm.deploy",
+                      args=args, issued_at=0, expires_at=2**31, attempt=attempt, kid="k")
+    recorder = Recorder(job, cancel_at)
     return jobs.run(job, host), recorder
 
 
@@ -236,6 +241,63 @@ def test_a_failure_half_way_leaves_no_volume_and_no_domain(
     assert "booting" in recorder.steps  # it got that far: disk and seed ISO were made
     assert volumes() == before_volumes and domains() == before_domains
     assert all(not volume.startswith(names[0]) for volume in volumes())
+
+
+def test_a_job_cancelled_before_its_vm_starts_leaves_nothing(
+        deploy_host: Host, server: ImageServer, disk_image: bytes, network: str, names: list[str]) -> None:
+    deploy(deploy_host, [], name="fv-deploy-warm2", disk=image_disk(server, disk_image),
+           network="fv-no-such-network")  # caches the image
+    before_volumes, before_domains = volumes(), domains()
+
+    result, recorder = deploy(deploy_host, names, disk=image_disk(server, disk_image), cdroms=[SEED],
+                              network=network, cancel_at="defining")  # cancelled while it defines the domain
+
+    assert result.document["error"]["code"] == "cancelled" and recorder.steps[-1] == "defining"
+    assert volumes() == before_volumes and domains() == before_domains
+
+
+def test_a_later_attempt_of_the_same_job_reports_the_vm_the_first_one_made(
+        deploy_host: Host, network: str, names: list[str]) -> None:
+    first, _ = deploy(deploy_host, names, job_id="job_deploy_retry", network=network)
+    name = names[0]
+    virsh("destroy", name)  # the first attempt's report was lost, and the VM stopped meanwhile
+    before = volumes()
+
+    again, _ = deploy(deploy_host, names, job_id="job_deploy_retry", attempt=2, name=name, network=network)
+    other, _ = deploy(deploy_host, names, job_id="job_deploy_other", attempt=2, name=name, network=network)
+
+    assert again.ok and again.document["data"]["already_done"] is True, again.summary
+    assert again.document["data"]["vm_uuid"] == first.document["data"]["vm_uuid"]
+    assert virsh("domstate", name) == "running" and volumes() == before
+    assert other.document["error"]["code"] == "name_taken"  # another job's VM of that name is not taken over
+
+
+def test_a_pool_without_room_for_the_image_is_pool_full(
+        host: Host, server: ImageServer, names: list[str], tmp_path: Path) -> None:
+    directory = BASE / "deploy-small-pool"
+    directory.mkdir(exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(directory)], check=True, timeout=30)
+    big = tmp_path / "big.raw"
+    big.write_bytes(bytes(510) + b"\x55\xaa" + secrets.token_bytes(6 * 1024 * 1024))
+    server.files["/big.raw"] = big.read_bytes()
+    small = Host(URI, DeploySettings(pool="fleetvisor-deploy-small", pool_dir=directory,
+                                     allowed_sources=(f"{server.url}/",), download_dir=tmp_path / "dl",
+                                     virt_type="qemu"))
+    try:
+        disk = {"size_gib": 1, "mode": "overlay",
+                "source": {"url": f"{server.url}/big.raw", "sha256": hashlib.sha256(big.read_bytes()).hexdigest(),
+                           "format": "raw", "max_bytes": 2**30}}
+        result, _ = deploy(small, names, disk=disk)
+
+        assert result.document["error"]["code"] == "pool_full", result.summary
+        assert result.exit_code == jobs.EXIT_INVALID
+        assert virsh("vol-list", "fleetvisor-deploy-small").splitlines()[2:] == []
+    finally:
+        small.close()
+        for command in ("pool-destroy", "pool-undefine"):
+            virsh(command, "fleetvisor-deploy-small", check=False)
+        subprocess.run(["umount", str(directory)], check=False, timeout=30)
+        directory.rmdir()
 
 
 def test_a_checksum_mismatch_fails_and_keeps_nothing(

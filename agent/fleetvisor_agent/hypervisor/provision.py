@@ -46,6 +46,7 @@ DEFINE_FAILED = "define_failed"
 NAME_TAKEN = "name_taken"
 CHECKSUM_MISMATCH = "checksum_mismatch"
 STREAM_CHUNK = 1024 * 1024
+METADATA_NS = "urn:fleetvisor:deploy:1"  # <metadata><deploy job_id=…/> of a VM vm.deploy made
 NO_SPACE_WORDS = ("no space left", "not enough space", "not enough free space", "enospc")
 
 Progress = Callable[[int, int | None], None]  # (bytes done, bytes in all)
@@ -191,14 +192,35 @@ class Storage:
 
 # -- domains -------------------------------------------------------------------------------------------
 
-def domain_exists(conn: libvirt.virConnect, name: str) -> bool:
+def lookup(conn: libvirt.virConnect, name: str) -> libvirt.virDomain | None:
+    """The domain called `name`, or None."""
     try:
-        conn.lookupByName(name)
+        return conn.lookupByName(name)
     except libvirt.libvirtError as exc:
         if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
-            return False
+            return None
         raise translate_error(exc, repr(name)) from exc
-    return True
+
+
+def deployed_by(domain: libvirt.virDomain) -> str | None:
+    """The job id a deployment wrote into the domain's metadata (METADATA_NS), or None."""
+    try:
+        element = ET.fromstring(domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS, 0))
+    except (libvirt.libvirtError, ET.ParseError):
+        return None
+    return element.get("job_id")
+
+
+def virt_type(domain: libvirt.virDomain) -> str:
+    return ET.fromstring(call(lambda: domain.XMLDesc(0))).get("type") or "?"
+
+
+def running(domain: libvirt.virDomain) -> bool:
+    return bool(call(domain.isActive))
+
+
+def start(domain: libvirt.virDomain) -> None:
+    call(domain.create)
 
 
 def kvm_usable(conn: libvirt.virConnect) -> bool:

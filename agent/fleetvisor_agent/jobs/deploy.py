@@ -137,6 +137,7 @@ OPS: Mapping[str, ArgsSchema] = {
 }
 
 NAME_TAKEN = "name_taken"
+CANCELLED = "cancelled"
 DEFINE_FAILED = "define_failed"
 GIB = 1024**3
 # Debian's ovmf package (bookworm and later): the 4 MiB builds libvirt's own firmware descriptors point at.
@@ -195,14 +196,17 @@ class Deployment:
         storage = provision.Storage(conn, self.settings.pool, self.settings.pool_dir)
         disk_name = f"{name}.qcow2"
         seed_names = [f"{name}-seed{index}.iso" for index, cdrom in enumerate(args["cdroms"]) if "generated" in cdrom]
-        self._refuse_taken(conn, storage, name, [disk_name, *seed_names])
+        existing = provision.lookup(conn, name)
+        if existing is not None and self.job.attempt > 1 and provision.deployed_by(existing) == self.job.job_id:
+            return self._already_done(existing)
+        self._refuse_taken(conn, storage, name, existing, [disk_name, *seed_names])
         made = provision.Made()
         with provision.undone_on_failure(made):
             sources = self._sources(storage)
             disk, cdroms = self._disks(storage, disk_name, sources, made)
             with self._step("define", "defining"):
                 virt_type = self._virt_type(conn)
-                domain = provision.define(conn, domain_xml(args, disk, cdroms, virt_type), made)
+                domain = provision.define(conn, domain_xml(args, disk, cdroms, virt_type, self.job.job_id), made)
             console = self._boot(domain)
         watched = self._first_boot(console)
         if console is not None:
@@ -221,9 +225,22 @@ class Deployment:
 
     # -- steps -------------------------------------------------------------------------------------
 
+    def _already_done(self, domain: provision.Domain) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        """A later attempt finds the VM an earlier attempt of this job made (its lease lapsed, the agent
+        restarted): it is reported, started if it was not, and its first boot is not watched again."""
+        guest = Guest(domain)
+        if not provision.running(domain):
+            with self._step("boot", "booting"):
+                provision.start(domain)
+        data = {"vm_uuid": guest.uuid, "name": guest.name, "addresses": provision.addresses(domain),
+                "image_cache": "hit", "timeline_ms": self.timeline, "installers": [], "first_boot": "not_watched",
+                "virt_type": provision.virt_type(domain), "already_done": True}
+        self.job.progress.report("done")
+        return data, guest.inventory_entry()
+
     def _refuse_taken(self, conn: provision.Connection, storage: provision.Storage, name: str,
-                      volumes: list[str]) -> None:
-        if provision.domain_exists(conn, name):
+                      existing: provision.Domain | None, volumes: list[str]) -> None:
+        if existing is not None:
             raise HypervisorError(NAME_TAKEN, f"A VM named {name!r} exists on this host already.")
         for volume in volumes:
             if storage.volume(volume) is not None:
@@ -364,7 +381,11 @@ class Deployment:
 
     @contextmanager
     def _step(self, timeline: str, step: str, detail: str | None = None) -> Iterator[None]:
-        """Report `step` as progress and add its duration to the timeline's `timeline` entry."""
+        """Report `step` as progress and add its duration to the timeline's `timeline` entry. A job cancelled
+        (or timed out) before the VM runs goes no further, and what it made is removed."""
+        if self.job.cancelled.is_set():
+            raise HypervisorError(CANCELLED, "The deployment was cancelled before the VM started; what it had "
+                                             "made was removed.")
         self.job.progress.report(step, detail=detail)
         started = time.monotonic()
         try:
@@ -382,10 +403,13 @@ class Deployment:
 
 # -- the domain ------------------------------------------------------------------------------------
 
-def domain_xml(args: Mapping[str, Any], disk: Media, cdroms: list[Media], virt_type: str) -> ET.Element:
-    """The new VM's libvirt definition, from the job's arguments and the volumes made for it."""
+def domain_xml(args: Mapping[str, Any], disk: Media, cdroms: list[Media], virt_type: str,
+               job_id: str) -> ET.Element:
+    """The new VM's libvirt definition, from the job's arguments and the volumes made for it; its metadata
+    names the job, so a later attempt of the same job knows the VM for its own."""
     domain = ET.Element("domain", type=virt_type)
     ET.SubElement(domain, "name").text = str(args["name"])
+    ET.SubElement(ET.SubElement(domain, "metadata"), f"{{{provision.METADATA_NS}}}deploy", job_id=job_id)
     ET.SubElement(domain, "memory", unit="MiB").text = str(args["memory_mib"])
     ET.SubElement(domain, "vcpu").text = str(args["vcpus"])
     _os(domain, args)
