@@ -10,6 +10,7 @@ host's FLEETVISOR_AGENT_DEPLOY_VIRT_TYPE), as everywhere in these tests.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import secrets
@@ -22,12 +23,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fleetvisor_agent import firstboot, jobs, seed
 from fleetvisor_agent.config import DeploySettings
 from fleetvisor_agent.hypervisor.host import Host
 from fleetvisor_agent.verify import VerifiedJob
 
+from tests.agent.conftest import VECTORS_PATH
+from tests.agent.fake_control_plane import FakeControlPlane, running
 from tests.agent.image_server import ImageServer, serving
+from tests.agent.test_runner import completions, config_for, start
+from tests.conftest import wait_until
 
 from .guest import BASE, URI, QemuGuest, virsh, virsh_fields
 
@@ -298,6 +304,37 @@ def test_a_pool_without_room_for_the_image_is_pool_full(
             virsh(command, "fleetvisor-deploy-small", check=False)
         subprocess.run(["umount", str(directory)], check=False, timeout=30)
         directory.rmdir()
+
+
+def test_the_whole_agent_deploys_a_signed_job_and_reports_progress_on_its_lease_calls(
+        server: ImageServer, disk_image: bytes, network: str, names: list[str], tmp_path: Path) -> None:
+    """The runner, against the agent tests' fake control plane: the nested arguments survive signing and
+    verification, the lease calls carry the deployment's progress, the result document carries its data."""
+    key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(json.loads(VECTORS_PATH.read_text())[
+        "signing_key_seed_hex"]))
+    name = f"fv-deploy-{secrets.token_hex(3)}"
+    names.append(name)
+    args = {"name": name, "vcpus": 1, "memory_mib": 96, "firmware": "bios", "secure_boot": False, "tpm": False,
+            "machine": "q35", "disk_bus": "virtio", "nic_model": "virtio", "network": network,
+            "disk": image_disk(server, disk_image), "cdroms": [SEED], "boot": ["hd", "cdrom"], "first_boot": None}
+    with running(FakeControlPlane(signing_key=key)) as fake:
+        fake.queue_job("vm.deploy", None, job_id="job_deploy_e2e", args=args)
+        config = config_for(fake, tmp_path / "state", URI)
+        config = dataclasses.replace(config, deploy=DeploySettings(
+            pool=POOL, pool_dir=POOL_DIR, allowed_sources=(f"{server.url}/",), download_dir=tmp_path / "dl",
+            virt_type="qemu"))
+        agent = start(config)
+        done = wait_until(lambda: completions(fake).get("job_deploy_e2e"), timeout=60)
+        agent.stop()
+        leases = [call.json() for call in fake.calls_to("/job_deploy_e2e/lease")]
+        document = json.loads(fake.uploads["/upload/job_deploy_e2e/1"])
+
+    assert done["exit_code"] == 0, done["summary"]
+    assert leases[0] == {"claim_token": "ct-job_deploy_e2e-1", "running": True}
+    reported = [body["progress"]["step"] for body in leases[1:] if "progress" in body]
+    assert reported and set(reported) <= {"downloading", "verifying", "creating_disk", "defining", "booting", "done"}
+    assert document["ok"] and document["data"]["name"] == name and document["vm"]["state"] == "running"
+    assert virsh("domstate", name) == "running"
 
 
 def test_a_checksum_mismatch_fails_and_keeps_nothing(
