@@ -118,13 +118,13 @@ def fetch(url: str, sha256: str, max_bytes: int, download_dir: Path, allowed_sou
           cancelled: threading.Event | None = None, on_progress: Progress | None = None,
           session: requests.Session | None = None) -> Fetched:
     """Download `url` into `download_dir` and verify it; the caller holds checksum_lock(sha256)."""
-    download_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     part = download_dir / f"{sha256}.part"
     done = download_dir / f"{sha256}.img"
     cancelled = cancelled or threading.Event()
     started = time.monotonic()
     http = session or requests.Session()
     try:
+        download_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         resumed_from = part.stat().st_size if part.exists() else 0
         digest = _hash_file(part) if resumed_from else hashlib.sha256()
         for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -142,6 +142,8 @@ def fetch(url: str, sha256: str, max_bytes: int, download_dir: Path, allowed_sou
         if exc.code in (IMAGE_TOO_LARGE, SOURCE_REFUSED):
             part.unlink(missing_ok=True)
         raise
+    except OSError as exc:  # the download directory (full, unwritable), or a request the client refused
+        raise SourceError(DOWNLOAD_FAILED, f"Downloading {url} failed: {exc}", transient=True) from exc
     finally:
         if session is None:
             http.close()

@@ -221,6 +221,47 @@ def test_a_second_deploy_of_the_same_image_downloads_nothing(
     assert "backing-filename" not in copy and copy["virtual-size"] == 1024**3  # a full copy, grown to 1 GiB
 
 
+def test_a_half_uploaded_cached_image_is_fetched_again(
+        deploy_host: Host, server: ImageServer, disk_image: bytes, network: str, names: list[str]) -> None:
+    cached = f"fv-image-{hashlib.sha256(disk_image).hexdigest()}.qcow2"
+    users = [name for name in domains() if name.startswith("fv-deploy-")]
+    assert users == [], "an earlier test left a VM behind"
+    for volume in volumes():  # earlier tests' VMs are gone: nothing is backed by the cached image
+        if volume == cached:
+            virsh("vol-delete", volume, "--pool", POOL)
+    half = POOL_DIR / "half.qcow2"
+    half.write_bytes(disk_image[: len(disk_image) // 2])  # what an agent that died while uploading leaves
+    virsh("pool-refresh", POOL)
+    virsh("vol-create-as", POOL, cached, "1M")
+    virsh("vol-upload", "--pool", POOL, cached, str(half))
+    half.unlink()
+    server.requests.clear()
+
+    result, _ = deploy(deploy_host, names, disk=image_disk(server, disk_image), network=network)
+
+    assert result.ok and result.document["data"]["image_cache"] == "miss", result.summary
+    assert server.gets("/base.qcow2") == [None]
+
+
+def test_a_changed_cached_image_that_backs_a_vm_is_not_deleted(
+        deploy_host: Host, server: ImageServer, disk_image: bytes, network: str, names: list[str]) -> None:
+    deploy(deploy_host, names, disk=image_disk(server, disk_image), network=network)
+    cached = POOL_DIR / f"fv-image-{hashlib.sha256(disk_image).hexdigest()}.qcow2"
+    with cached.open("r+b") as image:  # a byte flipped where qcow2 keeps nothing, as bit rot would
+        image.seek(len(disk_image) - 1)
+        image.write(b"\x01")
+
+    result, _ = deploy(deploy_host, names, disk=image_disk(server, disk_image), network=network)
+
+    assert result.document["error"]["code"] == "checksum_mismatch", result.summary
+    assert f"VM {names[0]}" in result.summary and f"volume {names[0]}.qcow2" in result.summary
+    assert cached.exists()
+    virsh("destroy", names[0])
+    virsh("undefine", names[0])
+    virsh("vol-delete", f"{names[0]}.qcow2", "--pool", POOL)
+    virsh("vol-delete", cached.name, "--pool", POOL)  # the next test fetches it afresh
+
+
 def test_a_taken_name_is_refused_before_anything_is_made(
         deploy_host: Host, server: ImageServer, disk_image: bytes, guest: QemuGuest, names: list[str]) -> None:
     before = volumes()

@@ -177,6 +177,21 @@ class Storage:
     def delete(self, volume: libvirt.virStorageVol) -> None:
         call(lambda: volume.delete(0), fallback=STORAGE_ERROR)
 
+    def backing_users(self, volume: libvirt.virStorageVol) -> list[str]:
+        """What is backed by `volume`: this pool's volumes whose backing store it is, and domains with it
+        anywhere in a disk's chain (a running domain's XML shows the whole chain)."""
+        path = self.path(volume)
+        users = []
+        for other in call(lambda: self.pool.listAllVolumes(0), fallback=STORAGE_ERROR):
+            with contextlib.suppress(libvirt.libvirtError):  # deleted meanwhile
+                if ET.fromstring(other.XMLDesc(0)).findtext("backingStore/path") == path:
+                    users.append(f"volume {other.name()}")
+        for domain in call(lambda: self.conn.listAllDomains(0)):
+            with contextlib.suppress(libvirt.libvirtError):  # undefined meanwhile
+                if any(source.get("file") == path for source in ET.fromstring(domain.XMLDesc(0)).iter("source")):
+                    users.append(f"VM {domain.name()}")
+        return sorted(users)
+
     def refresh(self) -> None:
         call(lambda: self.pool.refresh(0), fallback=STORAGE_ERROR)
 

@@ -213,7 +213,7 @@ class Deployment:
             console.close()
         guest = Guest(domain)
         data = {"vm_uuid": guest.uuid, "name": name, "addresses": self._addresses(domain, watched.status),
-                "image_cache": "hit" if self.cache and all(c == "hit" for c in self.cache) else "miss",
+                "image_cache": "miss" if "miss" in self.cache else "hit",
                 "timeline_ms": self.timeline, "installers": [item.as_dict() for item in watched.installers],
                 "first_boot": watched.status, "virt_type": virt_type}
         self.job.progress.report("done")
@@ -275,10 +275,20 @@ class Deployment:
                     if storage.sha256_of(volume, self._percent("verifying")) == sha256:
                         self.cache.append("hit")
                         return volume
-                log.warning("cached image changed or incomplete, fetching it again volume=%s", name)
-                storage.delete(volume)
+                self._drop_changed(storage, volume, name)
             self.cache.append("miss")
             return self._fetch(storage, source, name, kind)
+
+    def _drop_changed(self, storage: provision.Storage, volume: provision.Volume, name: str) -> None:
+        """A cached image whose bytes no longer hash to its name: half-uploaded by an agent that died, or
+        changed since. Deleted to be fetched again, unless a VM's disk is backed by it: deleting it would
+        break that VM, so the deployment fails and the operator decides."""
+        users = storage.backing_users(volume)
+        if users:
+            raise SourceError(images.CHECKSUM_MISMATCH, f"The cached image {name} no longer has its sha256, and "
+                                                        f"is the backing file of: {', '.join(users)}.")
+        log.warning("cached image changed or incomplete, fetching it again volume=%s", name)
+        storage.delete(volume)
 
     def _fetch(self, storage: provision.Storage, source: Mapping[str, Any], name: str,
                kind: str) -> provision.Volume:
