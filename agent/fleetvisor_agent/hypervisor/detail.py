@@ -31,7 +31,7 @@ def describe(domain: libvirt.virDomain, entry: dict[str, Any], started_at: float
     return {**entry, "current_memory_kib": memory_kib, "cpu_time_ns": cpu_time_ns, "uptime_seconds": uptime,
             "disks": [_disk(domain, disk) for disk in root.findall("devices/disk")],
             "nics": [_nic(nic) for nic in root.findall("devices/interface")],
-            "ips": _addresses(domain) if active else []}
+            "ips": addresses(domain) if active else []}
 
 
 def _disk(domain: libvirt.virDomain, disk: ET.Element) -> dict[str, Any]:
@@ -76,7 +76,8 @@ def _nic(nic: ET.Element) -> dict[str, Any]:
             "bridge": attr("source", "bridge"), "model": attr("model", "type"), "target": attr("target", "dev")}
 
 
-def _addresses(domain: libvirt.virDomain) -> list[dict[str, Any]]:
+def addresses(domain: libvirt.virDomain) -> list[dict[str, Any]]:
+    """The VM's addresses from its guest agent, else its network's DHCP leases; none when neither knows."""
     for source, flag in ADDRESS_SOURCES:
         try:
             interfaces = domain.interfaceAddresses(flag, 0) or {}

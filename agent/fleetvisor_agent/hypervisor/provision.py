@@ -31,10 +31,11 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import libvirt
 
+from . import detail
 from .errors import STORAGE_ERROR, HypervisorError
 from .host import kvm_offered
 from .translate import call, translate_error
@@ -265,22 +266,12 @@ def resume(domain: libvirt.virDomain) -> None:
 
 
 def addresses(domain: libvirt.virDomain) -> list[str]:
-    """The VM's IP addresses: its libvirt network's DHCP leases, or its guest agent when one answers."""
+    """The VM's IP addresses (vm.detail's, as plain strings; loopback and link-local left out)."""
     found: list[str] = []
-    for source in (libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE, libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT):
-        try:
-            interfaces: dict[str, Any] = domain.interfaceAddresses(source, 0) or {}
-        except libvirt.libvirtError:
-            continue  # no guest agent, or no leases to read
-        for name, interface in interfaces.items():
-            if name == "lo":
-                continue
-            for address in interface.get("addrs") or []:
-                value = address.get("addr")
-                if value and value not in found and not value.startswith(("127.", "::1", "fe80:")):
-                    found.append(value)
-        if found:
-            break
+    for entry in detail.addresses(domain):
+        value = str(entry["address"])
+        if value not in found and not value.startswith(("127.", "::1", "fe80:")):
+            found.append(value)
     return found
 
 
