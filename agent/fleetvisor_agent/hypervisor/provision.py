@@ -47,7 +47,7 @@ DEFINE_FAILED = "define_failed"
 NAME_TAKEN = "name_taken"
 CHECKSUM_MISMATCH = "checksum_mismatch"
 STREAM_CHUNK = 1024 * 1024
-METADATA_NS = "urn:fleetvisor:deploy:1"  # <metadata><deploy job_id=…/> of a VM vm.deploy made
+METADATA_NS = "urn:fleetvisor:deploy:1"  # <metadata><deploy job_id=…/> of a VM vm.deploy or vm.clone made
 NO_SPACE_WORDS = ("no space left", "not enough space", "not enough free space", "enospc")
 
 Progress = Callable[[int, int | None], None]  # (bytes done, bytes in all)
@@ -68,9 +68,13 @@ class Made:
 class Storage:
     """The agent's own storage pool on one libvirt connection."""
 
-    def __init__(self, conn: libvirt.virConnect, pool_name: str, pool_dir: Path) -> None:
+    def __init__(self, conn: libvirt.virConnect, pool_name: str, pool_dir: Path | None) -> None:
+        """The pool `pool_name`; with `pool_dir`, defined there first if the host has no such pool."""
         self.conn = conn
-        self.pool = call(lambda: _ensure_pool(conn, pool_name, pool_dir), fallback=STORAGE_ERROR)
+        if pool_dir is None:
+            self.pool = call(lambda: conn.storagePoolLookupByName(pool_name), fallback=STORAGE_ERROR)
+        else:
+            self.pool = call(lambda: _ensure_pool(conn, pool_name, pool_dir), fallback=STORAGE_ERROR)
         self.name = pool_name
 
     # -- looking -----------------------------------------------------------------------------------
@@ -150,10 +154,12 @@ class Storage:
         ET.SubElement(backing, "format", type=base_format)
         return self._create(root, made)
 
-    def copy(self, name: str, base: libvirt.virStorageVol, capacity: int, made: Made) -> libvirt.virStorageVol:
-        """A qcow2 volume holding a full copy of `base`, grown to `capacity` bytes."""
+    def copy(self, name: str, base: libvirt.virStorageVol, capacity: int, made: Made,
+             fmt: str = "qcow2") -> libvirt.virStorageVol:
+        """A volume (qcow2 unless `fmt` says) holding a full copy of `base` — its whole backing chain, flattened
+        — grown to `capacity` bytes."""
         try:
-            volume = self.pool.createXMLFrom(ET.tostring(_volume_xml(name, capacity, "qcow2"), encoding="unicode"),
+            volume = self.pool.createXMLFrom(ET.tostring(_volume_xml(name, capacity, fmt), encoding="unicode"),
                                              base, 0)
         except libvirt.libvirtError as exc:
             raise _storage_error(exc, name) from exc
@@ -218,8 +224,18 @@ def lookup(conn: libvirt.virConnect, name: str) -> libvirt.virDomain | None:
         raise translate_error(exc, repr(name)) from exc
 
 
-def deployed_by(domain: libvirt.virDomain) -> str | None:
-    """The job id a deployment wrote into the domain's metadata (METADATA_NS), or None."""
+def by_uuid(conn: libvirt.virConnect, vm_uuid: str) -> libvirt.virDomain:
+    """The domain with this UUID; HypervisorError(vm_not_found) if there is none."""
+    return call(lambda: conn.lookupByUUIDString(vm_uuid), vm_uuid)
+
+
+def inactive_xml(domain: libvirt.virDomain) -> str:
+    """The domain's persistent definition, as it would start next time."""
+    return str(call(lambda: domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)))
+
+
+def made_by(domain: libvirt.virDomain) -> str | None:
+    """The job id that made the domain (vm.deploy, vm.clone), as its metadata (METADATA_NS) says, or None."""
     try:
         element = ET.fromstring(domain.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, METADATA_NS, 0))
     except (libvirt.libvirtError, ET.ParseError):

@@ -157,10 +157,13 @@ class ArgsSchema:
 
     required: Mapping[str, Field]
     optional: Mapping[str, Field] = field(default_factory=dict)
+    min_optional: int = 0  # at least this many of the optional ones (vm.resize: something to change)
 
     def matches(self, args: Mapping[str, Any]) -> bool:
         names = set(args)
         if not set(self.required) <= names <= set(self.required) | set(self.optional):
+            return False
+        if len(names & set(self.optional)) < self.min_optional:
             return False
         fields = {**self.optional, **self.required}
         return all(fields[name].accepts(args[name]) for name in names)

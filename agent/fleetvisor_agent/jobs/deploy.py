@@ -197,7 +197,7 @@ class Deployment:
         disk_name = f"{name}.qcow2"
         seed_names = [f"{name}-seed{index}.iso" for index, cdrom in enumerate(args["cdroms"]) if "generated" in cdrom]
         existing = provision.lookup(conn, name)
-        if existing is not None and self.job.attempt > 1 and provision.deployed_by(existing) == self.job.job_id:
+        if existing is not None and self.job.attempt > 1 and provision.made_by(existing) == self.job.job_id:
             return self._already_done(existing)
         self._refuse_taken(conn, storage, name, existing, [disk_name, *seed_names])
         made = provision.Made()
@@ -419,7 +419,6 @@ def domain_xml(args: Mapping[str, Any], disk: Media, cdroms: list[Media], virt_t
     names the job, so a later attempt of the same job knows the VM for its own."""
     domain = ET.Element("domain", type=virt_type)
     ET.SubElement(domain, "name").text = str(args["name"])
-    ET.SubElement(ET.SubElement(domain, "metadata"), f"{{{provision.METADATA_NS}}}deploy", job_id=job_id)
     ET.SubElement(domain, "memory", unit="MiB").text = str(args["memory_mib"])
     ET.SubElement(domain, "vcpu").text = str(args["vcpus"])
     _os(domain, args)
@@ -455,6 +454,18 @@ def domain_xml(args: Mapping[str, Any], disk: Media, cdroms: list[Media], virt_t
     ET.SubElement(ET.SubElement(devices, "video"), "model", type="virtio" if args["machine"] == "q35" else "vga")
     ET.SubElement(ET.SubElement(devices, "rng", model="virtio"), "backend", model="random").text = "/dev/urandom"
     ET.SubElement(devices, "memballoon", model="virtio")
+    return with_metadata(domain, job_id)
+
+
+def with_metadata(domain: ET.Element, job_id: str) -> ET.Element:
+    """`domain` with the job that made it in its metadata (replacing what an earlier job wrote there)."""
+    metadata = domain.find("metadata")
+    if metadata is None:
+        metadata = ET.SubElement(domain, "metadata")
+    tag = f"{{{provision.METADATA_NS}}}deploy"
+    for old in metadata.findall(tag):
+        metadata.remove(old)
+    ET.SubElement(metadata, tag, job_id=job_id)
     return domain
 
 

@@ -56,6 +56,8 @@ TIMEOUTS: Mapping[str, Limit | None] = {
     "vm.resume": Limit(60),
     "vm.set_autostart": Limit(60),
     "vm.delete": Limit(900),  # with its storage: deleting large volumes
+    "vm.resize": Limit(300),  # growing a preallocated volume writes it
+    "vm.clone": Limit(DEPLOY_SECONDS),  # copying every disk whole
     "vm.snapshot_create": Limit(1800),  # a running VM's memory is written out too
     "vm.snapshot_list": Limit(60),
     "vm.snapshot_revert": Limit(1800),
