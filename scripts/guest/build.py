@@ -17,7 +17,9 @@ be lost), prints FLEETVISOR-GUEST-READY on the serial console and runs a
 shell there.
 With `fleetvisor.acpid=off` on the kernel command line acpid is not started:
 that guest ignores an ACPI shutdown request, as a hung or unconfigured guest
-would.
+would. With `fleetvisor.firstboot=nginx:0,app:2` it then prints the lines a
+vm.deploy first-boot runner prints (`FLEETVISOR-FIRST-BOOT installer=nginx
+exit=0`, …, `FLEETVISOR-FIRST-BOOT done`), for the first-boot watcher's test.
 
 Idempotent: the result is cached under $FLEETVISOR_GUEST_CACHE (default
 ~/.cache/fleetvisor-guest) in a directory named after the kernel package and
@@ -68,6 +70,15 @@ else
   done
 fi
 echo {READY_MARKER}
+# vm.deploy's first-boot watcher, tested for real: fleetvisor.firstboot=nginx:0,app:2 prints what a
+# first-boot runner would (one exit line per installer, then done).
+firstboot=$(sed -n 's/.*fleetvisor.firstboot=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
+if [ -n "$firstboot" ]; then
+  for item in $(echo "$firstboot" | tr , ' '); do
+    echo "FLEETVISOR-FIRST-BOOT installer=${{item%%:*}} exit=${{item#*:}}"
+  done
+  echo "FLEETVISOR-FIRST-BOOT done"
+fi
 exec setsid cttyhack sh
 """
 

@@ -35,7 +35,7 @@ from tests.agent.image_server import ImageServer, serving
 from tests.agent.test_runner import completions, config_for, start
 from tests.conftest import wait_until
 
-from .guest import BASE, URI, QemuGuest, virsh, virsh_fields
+from .guest import BASE, URI, Image, QemuGuest, boot_iso, virsh, virsh_fields
 
 POOL = "fleetvisor-deploy-test"
 POOL_DIR = BASE / "deploy-pool"
@@ -430,6 +430,28 @@ def test_uefi_secure_boot_and_a_tpm_are_in_the_definition(
     assert virsh("domstate", names[0]) == "running"
 
 
+def test_a_deployed_vm_booting_an_installer_iso_has_its_first_boot_watched(
+        deploy_host: Host, server: ImageServer, image: Image, network: str, names: list[str]) -> None:
+    """The whole way: the busybox guest on a BIOS-bootable ISO served over HTTP, as an installer ISO, booted
+    from a sata CD-ROM of a VM with a blank disk; its init prints the first-boot runner's lines on ttyS0."""
+    iso = boot_iso(image, "console=ttyS0 fleetvisor.firstboot=nginx:0,app:2")
+    server.files["/installer.iso"] = iso
+    cdrom = {"source": {"url": f"{server.url}/installer.iso", "sha256": hashlib.sha256(iso).hexdigest(),
+                        "max_bytes": len(iso)}}
+
+    result, recorder = deploy(deploy_host, names, memory_mib=128, network=network, cdroms=[cdrom, SEED],
+                              boot=["cdrom", "hd"],
+                              first_boot={"marker": "FLEETVISOR-FIRST-BOOT", "timeout_seconds": 240})
+
+    assert result.ok, result.summary
+    data = result.document["data"]
+    assert data["first_boot"] == "done", data
+    assert data["installers"] == [{"id": "nginx", "exit": 0, "meaning": "ok", "last_lines": []},
+                                  {"id": "app", "exit": 2, "meaning": "installation_error", "last_lines": []}]
+    assert data["timeline_ms"]["first_boot"] > 0 and recorder.steps[-2:] == ["first_boot", "done"]
+    assert "installers failed: app" in result.summary
+
+
 def test_the_first_boot_watcher_reads_the_runners_lines_off_a_real_serial_console(
         host: Host, guest: QemuGuest) -> None:
     guest.ensure_running_ready()
@@ -439,6 +461,7 @@ def test_the_first_boot_watcher_reads_the_runners_lines_off_a_real_serial_consol
         outcome: list[firstboot.FirstBoot] = []
         watcher = threading.Thread(target=lambda: outcome.append(firstboot.watch(
             console, "FLEETVISOR-FIRST-BOOT", 30, threading.Event(), lambda item: finished.append(item.id))))
+        _wait_for_the_shell(console)
         watcher.start()
         # printf's \106 is "F": the echo of the typed command line does not carry the marker itself.
         for line in ("installer=nginx line=aW5zdGFsbGluZyBuZ2lueA==", "installer=nginx exit=0",
@@ -454,6 +477,18 @@ def test_the_first_boot_watcher_reads_the_runners_lines_off_a_real_serial_consol
         {"id": "nginx", "exit": 0, "meaning": "ok", "last_lines": ["installing nginx"]},
         {"id": "app", "exit": 2, "meaning": "installation_error", "last_lines": []}]
     assert finished == ["nginx", "app"]
+
+
+def _wait_for_the_shell(console: Any, timeout: float = 30) -> None:
+    """Until the guest's shell answers: a shell just started flushes what was typed before it read its line."""
+    deadline = time.monotonic() + timeout
+    seen = b""
+    while b"shell-42" not in seen:
+        assert time.monotonic() < deadline, f"the guest's shell did not answer: {seen[-300:]!r}"
+        console.write(b"\x03echo shell-$((40+2))\r")
+        pause = time.monotonic() + 1
+        while b"shell-42" not in seen and time.monotonic() < pause:
+            seen += console.read(0.2) or b""
 
 
 def test_first_boot_is_timed_out_when_the_runner_never_says_done(host: Host, guest: QemuGuest) -> None:
