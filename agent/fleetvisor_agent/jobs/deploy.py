@@ -33,8 +33,12 @@ calls (progress.py):
    hash to the sha256 (`image_cache: "hit"`), else fetched (images.py),
    checked (`checksum_mismatch`, `not_a_disk_image`, `image_too_large`,
    `source_refused`, `download_failed`) and uploaded into the pool, where it
-   stays for the next deployment. A pool volume named by a cdrom is hashed
-   too. One lock per checksum: two jobs never fetch the same image at once.
+   stays for the next deployment. A cached volume that no longer hashes
+   right (an upload cut short) is fetched again, unless something is backed
+   by it: then `checksum_mismatch` names what, and nothing is deleted. A pool
+   volume named by a cdrom is hashed too. One lock per checksum: two jobs
+   never fetch the same image at once. A download cut short stays in the
+   state dir's `downloads/` and the next attempt resumes it.
 3. creating_disk: `<name>.qcow2`, a qcow2 overlay on the cached image (its
    format named), a full qcow2 copy, or blank; its size is size_gib, or the
    image's own if that is larger (disks only grow). `pool_full` when the pool
@@ -50,11 +54,24 @@ calls (progress.py):
    `done` or the timeout; the VM's addresses come from its network's DHCP
    leases or its guest agent.
 
-A failure in steps 1-5 removes what this job made (domain with its NVRAM,
-disk, seed ISOs), never the cached images. First boot is reported, not
-judged: a VM whose installers failed or whose runner never said `done` is a
-deployed VM (exit 0) with `first_boot: "timed_out"` and the installers' exit
-codes; the control plane decides what to make of them.
+A failure in steps 1-5, and a cancel or time-out before step 5 (`job.cancelled`),
+removes what this job made (domain with its NVRAM, disk, seed ISOs), never
+the cached images. Exit code 1 for every contract error except a transient
+`download_failed` (a network error, HTTP 5xx or 429) and `hypervisor_unavailable`
+(2). Secure Boot without uefi and q35 is `define_failed` before anything is made.
+First boot is reported, not judged: a VM whose installers failed or whose
+runner never said `done` is a deployed VM (exit 0) with `first_boot:
+"timed_out"` and the installers' exit codes; the control plane decides what to
+make of them.
+
+The domain's metadata carries the job id (`<deploy job_id=…>` in
+urn:fleetvisor:deploy:1). A later attempt of the same job that finds a VM of
+that name made by this job (the earlier attempt's report was lost) reports it,
+started if it was not, with `already_done: true` and its first boot not
+watched again; any other VM of that name is `name_taken`.
+
+Result `data`, besides the contract's keys: `virt_type` ("kvm"/"qemu"), and
+`already_done` on such a retry. On failure `data` is `{"timeline_ms"}` so far.
 """
 
 from __future__ import annotations
