@@ -262,6 +262,20 @@ def test_a_changed_cached_image_that_backs_a_vm_is_not_deleted(
     virsh("vol-delete", cached.name, "--pool", POOL)  # the next test fetches it afresh
 
 
+def test_a_disk_is_never_smaller_than_its_image(
+        deploy_host: Host, server: ImageServer, network: str, names: list[str], tmp_path: Path) -> None:
+    path = tmp_path / "big.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "3G"], check=True, timeout=60)
+    image = path.read_bytes()
+    server.files["/three-gib.qcow2"] = image
+
+    result, _ = deploy(deploy_host, names, disk=image_disk(server, image, size_gib=1, path="/three-gib.qcow2"),
+                       network=network)
+
+    assert result.ok, result.summary
+    assert qemu_img_info(str(POOL_DIR / f"{names[0]}.qcow2"))["virtual-size"] == 3 * 1024**3
+
+
 def test_a_taken_name_is_refused_before_anything_is_made(
         deploy_host: Host, server: ImageServer, disk_image: bytes, guest: QemuGuest, names: list[str]) -> None:
     before = volumes()

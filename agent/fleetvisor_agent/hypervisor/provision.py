@@ -27,6 +27,7 @@ import contextlib
 import hashlib
 import logging
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -47,6 +48,8 @@ DEFINE_FAILED = "define_failed"
 NAME_TAKEN = "name_taken"
 CHECKSUM_MISMATCH = "checksum_mismatch"
 STREAM_CHUNK = 1024 * 1024
+REFRESH_ATTEMPTS = 20
+REFRESH_PAUSE = 0.5
 METADATA_NS = "urn:fleetvisor:deploy:1"  # <metadata><deploy job_id=…/> of a VM vm.deploy or vm.clone made
 NO_SPACE_WORDS = ("no space left", "not enough space", "not enough free space", "enospc")
 
@@ -200,7 +203,18 @@ class Storage:
         return sorted(users)
 
     def refresh(self) -> None:
-        call(lambda: self.pool.refresh(0), fallback=STORAGE_ERROR)
+        """Have libvirt look at the pool's files again. libvirt refuses while another volume of the pool is
+        being built (another job's disk): tried for a while, then left (it refreshes after uploads itself)."""
+        for attempt in range(REFRESH_ATTEMPTS):
+            try:
+                self.pool.refresh(0)
+                return
+            except libvirt.libvirtError as exc:
+                if "asynchronous jobs" not in (exc.get_error_message() or ""):
+                    raise translate_error(exc, fallback=STORAGE_ERROR) from exc
+                if attempt + 1 < REFRESH_ATTEMPTS:
+                    time.sleep(REFRESH_PAUSE)
+        log.warning("pool not refreshed: other volumes of it are being built pool=%s", self.name)
 
     def _create(self, root: ET.Element, made: Made) -> libvirt.virStorageVol:
         name = root.findtext("name") or "?"

@@ -195,6 +195,7 @@ class Deployment:
     host: Host
     timeline: dict[str, int] = field(default_factory=dict)
     cache: list[str] = field(default_factory=list)  # "hit" or "miss" per URL source
+    image_size: int = 0  # the disk image's virtual size, as its own bytes say (when fetched by this job)
 
     @property
     def args(self) -> Mapping[str, Any]:
@@ -321,6 +322,8 @@ class Deployment:
                 if info.format != kind and not (kind == "raw" and info.format == "iso"):
                     raise SourceError(images.NOT_A_DISK_IMAGE, f"{url} is {info.format}, not the {kind} the job "
                                                                "says it is.")
+                if kind != "iso":
+                    self.image_size = info.virtual_size
             with self._step("disk", "creating_disk", f"caching {name}"), fetched.path.open("rb") as data:
                 made = provision.Made()
                 with provision.undone_on_failure(made):  # a half-uploaded cache volume never stays
@@ -348,7 +351,7 @@ class Deployment:
                 volume = storage.blank(disk_name, wanted, made)
             else:
                 base = sources[-1]
-                capacity = max(wanted, storage.capacity(base))
+                capacity = max(wanted, storage.capacity(base), self.image_size)  # disks only grow
                 if disk["mode"] == "overlay":
                     volume = storage.overlay(disk_name, base, str(disk["source"]["format"]), capacity, made)
                 else:
