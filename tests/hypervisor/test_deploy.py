@@ -276,6 +276,29 @@ def test_a_disk_is_never_smaller_than_its_image(
     assert qemu_img_info(str(POOL_DIR / f"{names[0]}.qcow2"))["virtual-size"] == 3 * 1024**3
 
 
+def test_two_deployments_of_one_new_image_at_once_download_it_once(
+        deploy_host: Host, server: ImageServer, network: str, names: list[str], tmp_path: Path) -> None:
+    path = tmp_path / "shared.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(path), "128M"], check=True, timeout=60)
+    image = path.read_bytes()
+    server.files["/shared.qcow2"] = image
+    results: list[jobs.Result] = []
+
+    def one() -> None:
+        results.append(deploy(deploy_host, names, disk=image_disk(server, image, mode="copy",
+                                                                   path="/shared.qcow2"), network=network)[0])
+
+    workers = [threading.Thread(target=one) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(120)
+
+    assert [result.ok for result in results] == [True, True], [result.summary for result in results]
+    assert sorted(result.document["data"]["image_cache"] for result in results) == ["hit", "miss"]
+    assert server.gets("/shared.qcow2") == [None]
+
+
 def test_a_taken_name_is_refused_before_anything_is_made(
         deploy_host: Host, server: ImageServer, disk_image: bytes, guest: QemuGuest, names: list[str]) -> None:
     before = volumes()
