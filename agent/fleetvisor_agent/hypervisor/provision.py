@@ -96,7 +96,7 @@ class Storage:
         """The sha256 of a volume's bytes, read back through libvirt."""
         size = call(lambda: volume.infoFlags(libvirt.VIR_STORAGE_VOL_GET_PHYSICAL)[2], fallback=STORAGE_ERROR)
         digest = hashlib.sha256()
-        stream = self.conn.newStream(0)
+        stream = call(lambda: self.conn.newStream(0), fallback=STORAGE_ERROR)
         done = 0
 
         def take(_stream: libvirt.virStream, data: bytes, _opaque: object) -> int:
@@ -113,7 +113,7 @@ class Storage:
             stream.finish()
         except libvirt.libvirtError as exc:
             _abort(stream)
-            raise translate_error(exc, fallback="storage_error") from exc
+            raise translate_error(exc, fallback=STORAGE_ERROR) from exc
         return digest.hexdigest()
 
     # -- making ------------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ class Storage:
             raise HypervisorError(POOL_FULL, f"Pool {self.name!r} has {available} bytes free, fewer than the "
                                              f"{size} bytes of {name!r}.")
         volume = self._create(_volume_xml(name, size, "raw"), made)
-        stream = self.conn.newStream(0)
+        stream = call(lambda: self.conn.newStream(0), fallback=STORAGE_ERROR)
         sent = 0
 
         def give(_stream: libvirt.virStream, nbytes: int, _opaque: object) -> bytes:
