@@ -470,14 +470,15 @@ def test_uefi_secure_boot_and_a_tpm_are_in_the_definition(
 def test_a_deployed_vm_booting_an_installer_iso_has_its_first_boot_watched(
         deploy_host: Host, server: ImageServer, image: Image, network: str, names: list[str]) -> None:
     """The whole way: the busybox guest on a BIOS-bootable ISO served over HTTP, as an installer ISO, booted
-    from a sata CD-ROM of a VM with a blank disk; its init prints the first-boot runner's lines on ttyS0."""
+    from a sata CD-ROM of a VM with a blank disk; its init takes a DHCP lease on the default network and prints
+    the first-boot runner's lines on ttyS0."""
     iso = boot_iso(image, "console=ttyS0 fleetvisor.firstboot=nginx:0,app:2")
     server.files["/installer.iso"] = iso
     cdrom = {"source": {"url": f"{server.url}/installer.iso", "sha256": hashlib.sha256(iso).hexdigest(),
                         "max_bytes": len(iso)}}
 
     result, recorder = deploy(deploy_host, names, memory_mib=128, network=network, cdroms=[cdrom, SEED],
-                              boot=["cdrom", "hd"],
+                              boot=["cdrom", "hd"], nic_model="e1000e",
                               first_boot={"marker": "FLEETVISOR-FIRST-BOOT", "timeout_seconds": 240})
 
     assert result.ok, result.summary
@@ -487,6 +488,8 @@ def test_a_deployed_vm_booting_an_installer_iso_has_its_first_boot_watched(
                                   {"id": "app", "exit": 2, "meaning": "installation_error", "last_lines": []}]
     assert data["timeline_ms"]["first_boot"] > 0 and recorder.steps[-2:] == ["first_boot", "done"]
     assert "installers failed: app" in result.summary
+    [address] = data["addresses"]  # the lease libvirt's dnsmasq gave the guest's udhcpc
+    assert address.startswith("192.168.122."), data["addresses"]
 
 
 def test_the_first_boot_watcher_reads_the_runners_lines_off_a_real_serial_console(
