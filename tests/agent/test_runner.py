@@ -55,7 +55,7 @@ def config_for(fake: FakeControlPlane, state_dir: Path, libvirt_uri: str, token:
 
 
 def start(config: Config, *, lease_renew_seconds: float = 40.0) -> RunningAgent:
-    runner = Runner(config, prepare_state(config), Host(config.libvirt_uri), backoff_base=0.01,
+    runner = Runner(config, prepare_state(config), Host(config.libvirt_uri, config.deploy), backoff_base=0.01,
                     approval_backoff_base=0.05)
     runner.heartbeat.soon_seconds = 0.05
     runner.lease_renew_seconds = lease_renew_seconds
