@@ -18,6 +18,7 @@ import pytest
 import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from fleetvisor_agent import jobs as agent_jobs
 
 from infra.local import LocalStack
 
@@ -88,6 +89,8 @@ def test_deploying_over_http(stack: LocalStack, operator: requests.Session) -> N
     assert password not in operator.get(f"{url}/api/jobs/{job_id}", timeout=10).text
     claimed = host.claim()
     assert claimed["job_id"] == job_id and claimed["payload"]["op"] == "vm.deploy"
+    # The agent runs only what its own schema of vm.deploy accepts: the two sides' contract.
+    assert agent_jobs.args_valid("vm.deploy", claimed["payload"]["args"])
     unattend = claimed["payload"]["args"]["cdroms"][1]["generated"]["files"]["Autounattend.xml"]
     assert f"<Value>{password}</Value>" in unattend
 
@@ -104,7 +107,9 @@ def test_deploying_over_http(stack: LocalStack, operator: requests.Session) -> N
         "profile": "ubuntu-24.04", "installers": ["docker"],
         "inputs": {"hostname": "web-e2e", "ssh_keys": [key["key_id"]]}})
     assert ubuntu.status_code == 202, ubuntu.text
-    user_data = host.claim()["payload"]["args"]["cdroms"][0]["generated"]["files"]["user-data"]
+    ubuntu_args = host.claim()["payload"]["args"]
+    assert agent_jobs.args_valid("vm.deploy", ubuntu_args)
+    user_data = ubuntu_args["cdroms"][0]["generated"]["files"]["user-data"]
     assert key["public_key"] in user_data and "/etc/fleetvisor/installers/01-docker.env" in user_data
     logs = "".join(path.read_text(errors="replace") for path in (stack.root / "logs").glob("*.log"))
     assert logs and password not in logs and key["private_key"].splitlines()[1] not in logs
