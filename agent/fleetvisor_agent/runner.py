@@ -32,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 from typing import Any
 
-from . import jobs
+from . import jobs, status
 from .claim import Claim
 from .client import (
     APPROVAL_BACKOFF_BASE,
@@ -106,7 +106,8 @@ class Runner:
         self.heartbeat = Heartbeat(self.client, host, interval=config.heartbeat_seconds, stop=self.stop,
                                    jobs_in_hand=self.running_job_ids, on_answer=self._apply_heartbeat_answer,
                                    on_unauthorized=self._die, approval_backoff_base=approval_backoff_base,
-                                   waiting_on=lambda: "queue" if self.waiter.in_use else "api")
+                                   waiting_on=lambda: "queue" if self.waiter.in_use else "api",
+                                   on_report=lambda error: status.record(config.state_dir, host.uri, error))
         self.waiter = QueueWaiter(self.client, backoff_base=backoff_base, on_ping=self.heartbeat.now,
                                   on_console=self._console_rung, stop=self.stop)
         self.console_rings = ConsoleRings(lambda: self.waiter.listening)
@@ -122,6 +123,8 @@ class Runner:
 
     def run(self) -> int:
         """Enrol if needed (waiting for the owner's approval), then heartbeat and poll until stopped."""
+        if not self.state.enrolled:
+            self.heartbeat.look()  # status.json: whether this process reaches libvirt, even while unapproved
         if not self.state.enrolled and not self._enroll():
             log.info("agent stopped while waiting for approval")
             return self._exit_code

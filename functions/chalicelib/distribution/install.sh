@@ -8,10 +8,13 @@
 # Installs libvirt/QEMU, python3-venv and python3-libvirt when missing (apt),
 # the agent in a virtualenv at /opt/fleetvisor-agent (the wheel is checked
 # against the pinned sha256 before anything is installed), its settings in
-# /etc/fleetvisor/agent.env (0600) and its systemd unit; enrols the host, then
-# enables and starts the service. Running it again upgrades in place and keeps
-# the host's identity. --uninstall takes the host out of the fleet and removes
-# all of it but the libvirt/QEMU packages.
+# /etc/fleetvisor/agent.env (0600), its system user `fleetvisor-agent` (a
+# member of group libvirt, which is what lets it manage VMs) and its systemd
+# unit; enrols the host, then enables and starts the service, and ends only
+# once the running service says it reaches libvirt (or fails with why and
+# what to do). Running it again upgrades in place and keeps the host's
+# identity. --uninstall takes the host out of the fleet and removes all of it
+# but the libvirt/QEMU packages.
 #
 # Everything runs from main, at the very end: a download cut short runs nothing.
 set -euo pipefail
@@ -27,10 +30,11 @@ readonly CONFIG_DIR=/etc/fleetvisor
 readonly CONFIG_FILE="$CONFIG_DIR/agent.env"
 readonly UNIT=fleetvisor-agent.service
 readonly UNIT_FILE="/etc/systemd/system/$UNIT"
-# The unit's DynamicUser= keeps its StateDirectory= in /var/lib/private, reached
-# through a symlink; the installer lays it out the same way before systemd does.
 readonly STATE_DIR=/var/lib/fleetvisor-agent
+# Where agents installed with the earlier DynamicUser= unit kept their state.
 readonly PRIVATE_STATE_DIR=/var/lib/private/fleetvisor-agent
+readonly SERVICE_USER=fleetvisor-agent
+readonly HYPERVISOR_WAIT=90  # seconds for the started service's first look at libvirt
 readonly LIBVIRT_URI=qemu:///system
 
 TOKEN=""
@@ -215,6 +219,36 @@ write_config() {
   mv -f -- "$new" "$CONFIG_FILE"
 }
 
+ensure_service_user() {
+  # A system user in the user database, so that polkit (which asks "is the user in group libvirt?")
+  # and a 0770 root:libvirt socket both let the unprivileged service in (issue 19).
+  getent group libvirt >/dev/null || die "group libvirt is missing: is libvirt-daemon-system installed?"
+  if ! getent passwd "$SERVICE_USER" >/dev/null; then
+    say "Creating the system user $SERVICE_USER (group libvirt, no home, no login)"
+    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+      --comment "Fleetvisor agent" "$SERVICE_USER"
+  fi
+  usermod --append --groups libvirt "$SERVICE_USER"
+}
+
+prepare_state_dir() {
+  # An agent installed with the DynamicUser= unit kept its state in /var/lib/private behind a symlink:
+  # move it to where the system user's unit keeps it, the identity with it.
+  if [ -L "$STATE_DIR" ] && [ -d "$PRIVATE_STATE_DIR" ]; then
+    stop_service "Stopping the running agent to move its state to $STATE_DIR"
+    rm -f -- "$STATE_DIR"
+    mv -- "$PRIVATE_STATE_DIR" "$STATE_DIR"
+  fi
+  install -d -m 0700 -o "$SERVICE_USER" -g "$SERVICE_USER" "$STATE_DIR"
+}
+
+stop_service() {  # $1 = what to say when it is running
+  if systemd_running && systemctl is-active --quiet "$UNIT"; then
+    say "$1"
+    systemctl stop "$UNIT"
+  fi
+}
+
 install_unit() {
   say "Installing the systemd unit $UNIT_FILE"
   install -m 0644 "$PREFIX/share/fleetvisor-agent/$UNIT" "$UNIT_FILE"
@@ -226,15 +260,8 @@ enroll() {
     say "Keeping this host's enrolment (no --token given)"
     return 0
   fi
-  if [ ! -L "$STATE_DIR" ] && [ ! -e "$STATE_DIR" ]; then
-    install -d -m 0700 /var/lib/private "$PRIVATE_STATE_DIR"
-    ln -s private/fleetvisor-agent "$STATE_DIR"
-  fi
   # A running agent holds the state directory's lock.
-  if systemd_running && systemctl is-active --quiet "$UNIT"; then
-    say "Stopping the running agent to enrol"
-    systemctl stop "$UNIT"
-  fi
+  stop_service "Stopping the running agent to enrol"
   say "Enrolling with $CONTROL_PLANE_URL"
   # The agent reads agent.env itself (as systemd does: quotes and all), so enrolment sees exactly the
   # service's settings, and none this shell may have exported. The token goes in the environment, not on
@@ -245,9 +272,8 @@ enroll() {
   done
   env "${inherited[@]}" FLEETVISOR_ENROLLMENT_TOKEN="$TOKEN" FLEETVISOR_AGENT_STATE_DIR="$STATE_DIR" \
       "$AGENT" enroll --config "$CONFIG_FILE" || die "enrolment failed (see above)"
-  # Root owns what enroll wrote, and now the top directory too: because its owner differs from the
-  # service's dynamic user, systemd hands the whole tree to that user at the next start.
-  chown -R root:root "$(readlink -f "$STATE_DIR")"
+  # enroll ran as root: what it wrote goes to the service's user.
+  chown -R "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR"
 }
 
 start_service() {
@@ -264,6 +290,32 @@ start_service() {
     journalctl -u "$UNIT" -n 20 --no-pager >&2 || true
     die "$UNIT did not stay up (its last log lines are above)"
   fi
+  check_service_reaches_libvirt
+}
+
+check_service_reaches_libvirt() {
+  # The proof that counts is the service's own: its user, its sandbox. A check run here as root would
+  # pass where the service cannot connect (polkit lets root through).
+  say "Checking that the running service reaches libvirt"
+  local pid answer code=0
+  pid=$(systemctl show --property MainPID --value "$UNIT")
+  answer=$(FLEETVISOR_AGENT_STATE_DIR="$STATE_DIR" "$AGENT" status --config /dev/null --pid "$pid" \
+             --wait "$HYPERVISOR_WAIT" 2>&1) || code=$?
+  note "$answer"
+  case "$code" in
+    0) return 0 ;;
+    1) cat >&2 <<EOF
+
+The service runs as $SERVICE_USER but libvirt refused it (above), so it can manage no VM.
+Fix: check that libvirtd (or virtqemud) runs (systemctl status libvirtd), that
+'id $SERVICE_USER' lists group libvirt, and that no local polkit rule denies
+org.libvirt.unix.manage to that group; then: systemctl restart $UNIT
+and see: $AGENT status --state-dir $STATE_DIR --wait 60
+EOF
+       die "the installed agent cannot reach libvirt, so it can manage no VM" ;;
+    *) journalctl -u "$UNIT" -n 20 --no-pager >&2 || true
+       die "the service said nothing about libvirt within $HYPERVISOR_WAIT s (its last log lines are above)" ;;
+  esac
 }
 
 install_main() {
@@ -271,6 +323,8 @@ install_main() {
   install_packages
   install_agent
   write_config
+  ensure_service_user
+  prepare_state_dir
   install_unit
   enroll
   start_service
@@ -306,6 +360,11 @@ uninstall_main() {
   rm -rf -- "$PREFIX" "$STATE_DIR" "$PRIVATE_STATE_DIR"
   rm -f -- "$CONFIG_FILE"
   rmdir -- "$CONFIG_DIR" 2>/dev/null || true
+  if getent passwd "$SERVICE_USER" >/dev/null; then
+    say "Removing the system user $SERVICE_USER"
+    userdel "$SERVICE_USER"
+  fi
+  if getent group "$SERVICE_USER" >/dev/null; then groupdel "$SERVICE_USER"; fi
   say "Done: the Fleetvisor agent is gone from $(hostname) (libvirt and QEMU stay installed)"
 }
 
