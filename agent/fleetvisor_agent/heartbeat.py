@@ -41,6 +41,7 @@ from .hypervisor.host import Host
 JITTER = 0.1
 SOON_SECONDS = 2.0  # folds a burst of finished jobs into one heartbeat
 EVENT_SECONDS = 0.2  # folds the events of one change (e.g. "shutdown", then "stopped") into one heartbeat
+MESSAGE_LENGTH = 300  # the control plane's limit for hypervisor_message
 RECONNECT_FIRST_SECONDS = 1.0  # after a failed report, first retry of the libvirt connection (then doubling)
 
 log = logging.getLogger(__name__)
@@ -190,7 +191,9 @@ class Heartbeat:
             self._libvirt_down = True
             self._on_report(exc)
             capabilities, vms = self._last_report
-            return {**capabilities, "hypervisor_available": False, "hypervisor_error": exc.code}, vms
+            # libvirt's words go with the code: the web app shows the operator why (polkit, a stopped libvirtd).
+            return {**capabilities, "hypervisor_available": False, "hypervisor_error": exc.code,
+                    "hypervisor_message": exc.message[:MESSAGE_LENGTH]}, vms
         self._libvirt_down = False
         self._last_report = report
         self._on_report(None)

@@ -250,6 +250,8 @@ def test_with_libvirt_down_jobs_fail_as_transient(fake: FakeControlPlane, tmp_pa
     assert done["summary"].startswith("hypervisor_unavailable: ")
     beat = fake.calls_to("/heartbeat")[0].json()
     assert beat["capabilities"]["hypervisor_available"] is False and beat["vms"] == []
+    assert beat["capabilities"]["hypervisor_error"] == "hypervisor_unavailable"
+    assert beat["capabilities"]["hypervisor_message"].startswith(f"Cannot connect to libvirt at test://{tmp_path}")
 
 
 def test_a_revoked_agent_stops_and_says_why(fake: FakeControlPlane, node_uri: str, tmp_path: Path,

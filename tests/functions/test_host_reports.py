@@ -21,6 +21,8 @@ AGENT_REPORT = {  # what fleetvisor_agent's heartbeat sends today (host._capabil
     "cpu_mhz": 2400, "memory_total_kib": 16 * 1024 * 1024, "memory_free_kib": 1024, "libvirt_version": "9.0.0",
     "hypervisor": "QEMU", "hypervisor_version": "7.2.0", "kvm_usable": True, "agent_version": "0.1.0",
     "waiting_on": "queue", "hypervisor_available": False, "hypervisor_error": "connection_lost",
+    "hypervisor_message": "Cannot connect to libvirt at qemu:///system: authentication unavailable: no polkit agent "
+                          "available to authenticate action 'org.libvirt.unix.manage'",
 }
 
 
@@ -73,6 +75,7 @@ def test_non_json_numbers_and_lone_surrogates_are_invalid_json(client: Client, m
     {"cpu_count": "eight"}, {"cpu_count": -1}, {"cpu_count": 1.5}, {"cpu_count": True}, {"cpu_count": 2**60},
     {"memory_free_kib": 2**53 + 1}, {"kvm_usable": "yes"}, {"hypervisor_available": 1},
     {"waiting_on": "lambda"}, {"waiting_on": ["queue"]}, {"hypervisor_error": "<img src=x>"},
+    {"hypervisor_message": "x" * 301}, {"hypervisor_message": "line\nbreak"},
     {"hypervisor": "x" * 65}, {"cpu_model": "a\u0007b"},
     {"future_field": {"nested": 1}}, {"future_field": [1, 2]}, {"future_field": 1e300}, {"future_field": "x" * 201},
     {"Not A Name": 1}, {"": 1}, {f"field_{n}": n for n in range(65)},
