@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_command(config: Config) -> int:
-    return run_agent(config)
+    return run_agent(config, exit_process=True)
 
 
 def enroll_command(config: Config) -> int:

@@ -25,7 +25,7 @@ from fleetvisor_agent.state import b64url_encode, load_state
 from tests.conftest import wait_until
 
 from .conftest import CACHE1, DB1, STUBBORN1, WEB1, announce
-from .fake_control_plane import AGENT_ID, KID, Call, FakeControlPlane, running
+from .fake_control_plane import AGENT_ID, KID, MAX_HOLD_SECONDS, Call, FakeControlPlane, running
 
 
 @dataclass
@@ -39,6 +39,10 @@ class RunningAgent:
         self.thread.join(timeout=10)
         assert not self.thread.is_alive(), "the agent did not stop"
         self.runner.host.close()
+        # A stopping agent abandons its poll, which the fake may hold a moment longer: let it end empty before a
+        # test queues jobs for the next agent (the real API lets an abandoned poll claim nothing once a newer one
+        # arrives, and an unacknowledged claim lapses).
+        time.sleep(MAX_HOLD_SECONDS + 0.05)
         return self.exit_codes[0]
 
 
