@@ -34,6 +34,8 @@ import requests
 
 from infra.local import REPO, LocalStack
 
+from .package_mirror import PackageMirror, agent_dependencies
+
 PREFIX = Path("/opt/fleetvisor-agent")
 CONFIG = Path("/etc/fleetvisor/agent.env")
 UNIT = Path("/etc/systemd/system/fleetvisor-agent.service")
@@ -384,3 +386,38 @@ def test_a_host_without_libvirt_and_qemu_gets_them_from_apt(stack: LocalStack, m
         assert "install-apt" in _agents(stack, admin)
     finally:
         assert _install(stack.url, "--uninstall").returncode == 0
+
+
+def test_a_datacentre_host_installs_from_its_mirror_through_its_proxy_and_upgrades_the_same_way(
+        stack: LocalStack, machine: None, admin: dict[str, str]) -> None:
+    """--pip-index-url and --proxy (flags: what root's environment had does not survive sudo) serve the
+    install, are kept in agent.env, and serve the upgrade that names neither."""
+    with PackageMirror.serving(agent_dependencies()) as mirror:
+        index, proxy = f"{mirror.url_from('127.0.0.1')}/simple/", mirror.url_from("127.0.0.1")
+        done = _install(stack.url, "--token", stack.mint_enrollment_token(uses=1), "--no-start",
+                        "--name", "install-mirror", "--pip-index-url", index, "--proxy", proxy)
+        try:
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert f"downloads go through {proxy} (from --proxy)" in done.stdout
+            assert {"/simple/requests/", "/simple/cryptography/", "/simple/pyjwt/"} <= set(mirror.served)
+            assert any(u.startswith(f"GET {stack.url}/agent/fleetvisor_agent-") for u in mirror.proxied)
+            assert f"POST {stack.url}/agent/v1/register" in mirror.proxied  # enrolment goes the service's way
+            settings = CONFIG.read_text().splitlines()
+            assert f"PIP_INDEX_URL={index}" in settings and f"HTTPS_PROXY={proxy}" in settings
+            assert "install-mirror" in _agents(stack, admin)
+
+            mirror.proxied.clear()
+            again = _install(stack.url, "--no-start")
+            assert again.returncode == 0, again.stdout + again.stderr
+            assert f"downloads go through {proxy} (from agent.env)" in again.stdout
+            assert any(u.startswith(f"GET {stack.url}/agent/fleetvisor_agent-") for u in mirror.proxied)
+        finally:
+            assert _install(stack.url, "--uninstall").returncode == 0
+
+
+@pytest.mark.parametrize("option", ["--pip-index-url", "--pip-find-links", "--proxy"])
+def test_a_mirror_or_proxy_that_is_not_an_http_url_is_refused_before_anything_changes(
+        stack: LocalStack, machine: None, option: str) -> None:
+    done = _install(stack.url, "--token", "fvet_not-even-checked", "--no-start", option, "file:///etc/passwd")
+    assert done.returncode == 2 and f"{option} must be an http:// or https:// URL" in done.stderr, done.stderr
+    assert _present() == []

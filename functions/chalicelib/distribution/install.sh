@@ -16,6 +16,13 @@
 # identity. --uninstall takes the host out of the fleet and removes all of it
 # but the libvirt/QEMU packages.
 #
+# Mirrors (datacentres without PyPI): --pip-index-url and --pip-find-links go to
+# pip; downloads (the wheel, pip) go through --proxy, else HTTPS_PROXY from
+# agent.env, else apt's configured proxy (Acquire::https::Proxy, then ::http::).
+# Flags are written to agent.env (PIP_INDEX_URL, PIP_FIND_LINKS, HTTPS_PROXY and
+# HTTP_PROXY) so that upgrades use them again: variables exported before `sudo`
+# do not reach this script. The proxy in agent.env is the service's too.
+#
 # Everything runs from main, at the very end: a download cut short runs nothing.
 set -euo pipefail
 
@@ -44,6 +51,10 @@ START=1
 UNINSTALL=0
 FORCE=0
 WORK_DIR=""
+PIP_INDEX=""
+PIP_LINKS=""
+PROXY=""
+DOWNLOAD_PROXY=""
 
 usage() {
   cat <<EOF
@@ -55,6 +66,10 @@ $CONTROL_PLANE_URL.
   --token TOKEN        enrolment token (needed unless this host is already installed)
   --name NAME          the host's name in the fleet (default: the hostname, or HOSTNAME-ENVIRONMENT)
   --environment ENV    environment label, e.g. prod (lowercase letters, digits, '-')
+  --pip-index-url URL  install the agent's Python dependencies from this index instead of PyPI
+  --pip-find-links URL look for them here too (a directory of wheels served over HTTP)
+  --proxy URL          HTTP(S) proxy for the downloads and for the service (default: apt's proxy,
+                       for the downloads only)
   --no-start           install and enrol, but neither enable nor start the service
                        (for machines where systemd is not running)
   --uninstall          deregister the host and remove the agent, its unit, settings and state
@@ -77,6 +92,12 @@ parse_args() {
       --name=*) NAME=${1#*=}; shift ;;
       --environment) [ $# -ge 2 ] || usage_error "--environment needs a value"; ENVIRONMENT=$2; shift 2 ;;
       --environment=*) ENVIRONMENT=${1#*=}; shift ;;
+      --pip-index-url) [ $# -ge 2 ] || usage_error "--pip-index-url needs a value"; PIP_INDEX=$2; shift 2 ;;
+      --pip-index-url=*) PIP_INDEX=${1#*=}; shift ;;
+      --pip-find-links) [ $# -ge 2 ] || usage_error "--pip-find-links needs a value"; PIP_LINKS=$2; shift 2 ;;
+      --pip-find-links=*) PIP_LINKS=${1#*=}; shift ;;
+      --proxy) [ $# -ge 2 ] || usage_error "--proxy needs a value"; PROXY=$2; shift 2 ;;
+      --proxy=*) PROXY=${1#*=}; shift ;;
       --no-start) START=0; shift ;;
       --uninstall) UNINSTALL=1; shift ;;
       --force) FORCE=1; shift ;;
@@ -98,6 +119,13 @@ validate_args() {
   if [ -n "$ENVIRONMENT" ] && ! [[ "$ENVIRONMENT" =~ ^[a-z0-9][a-z0-9-]{0,31}$ ]]; then
     usage_error "--environment must be 1-32 lowercase letters, digits or '-'"
   fi
+  local option value
+  for option in pip-index-url:"$PIP_INDEX" pip-find-links:"$PIP_LINKS" proxy:"$PROXY"; do
+    value=${option#*:}
+    if [ -n "$value" ] && ! [[ "$value" =~ ^https?://[A-Za-z0-9._~:/?#@!\$\&\(\)*+,\;=%-]+$ ]]; then
+      usage_error "--${option%%:*} must be an http:// or https:// URL"
+    fi
+  done
   if [ "$UNINSTALL" -eq 1 ] && { [ -n "$TOKEN" ] || [ -n "$NAME" ] || [ -n "$ENVIRONMENT" ]; }; then
     usage_error "--uninstall takes no --token, --name or --environment"
   fi
@@ -136,11 +164,36 @@ check_os() {
   die "unsupported system '${id:-unknown} ${version}': Debian 12+ or Ubuntu 24.04+ is needed"
 }
 
+apt_proxy() {  # apt's configured proxy, https first: what this host's downloads are known to need
+  local key value
+  for key in Acquire::https::Proxy Acquire::http::Proxy; do
+    value=$(apt-config dump "$key" 2>/dev/null | sed -n "s/^$key \"\(.*\)\";\$/\1/p" | head -n 1)
+    if [[ "$value" =~ ^https?:// ]]; then printf '%s' "$value"; return 0; fi
+  done
+}
+
+download_settings() {
+  # Flags win, then what agent.env kept from an earlier run, then (for the proxy) apt's own.
+  PIP_INDEX=${PIP_INDEX:-$(read_setting PIP_INDEX_URL)}
+  PIP_LINKS=${PIP_LINKS:-$(read_setting PIP_FIND_LINKS)}
+  DOWNLOAD_PROXY=${PROXY:-$(read_setting HTTPS_PROXY)}
+  local from="agent.env"
+  if [ -n "$PROXY" ]; then from="--proxy"; fi
+  if [ -z "$DOWNLOAD_PROXY" ]; then DOWNLOAD_PROXY=$(apt_proxy); from="apt's configuration"; fi
+  if [ -n "$DOWNLOAD_PROXY" ]; then note "downloads go through $DOWNLOAD_PROXY (from $from)"; fi
+  if [ -n "$PIP_INDEX" ]; then note "Python packages from the index $PIP_INDEX"; fi
+  if [ -n "$PIP_LINKS" ]; then note "Python packages also from $PIP_LINKS"; fi
+  return 0
+}
+
 fetch_wheel() {
   say "Downloading the agent $AGENT_VERSION from $CONTROL_PLANE_URL"
+  download_settings
   WORK_DIR=$(mktemp -d)
-  local wheel="$WORK_DIR/$WHEEL_NAME" actual
-  curl -fsSL --retry 3 -H 'Accept: application/octet-stream' -o "$wheel" "$CONTROL_PLANE_URL/agent/$WHEEL_NAME" \
+  local wheel="$WORK_DIR/$WHEEL_NAME" actual proxy=()
+  if [ -n "$DOWNLOAD_PROXY" ]; then proxy=(--proxy "$DOWNLOAD_PROXY"); fi
+  curl -fsSL --retry 3 "${proxy[@]}" -H 'Accept: application/octet-stream' -o "$wheel" \
+    "$CONTROL_PLANE_URL/agent/$WHEEL_NAME" \
     || die "could not download $CONTROL_PLANE_URL/agent/$WHEEL_NAME"
   actual=$(sha256sum "$wheel" | cut -d' ' -f1)
   if [ "$actual" != "$WHEEL_SHA256" ]; then
@@ -175,7 +228,7 @@ install_packages() {
 
 install_agent() {
   # The distribution's Python: its dist-packages hold python3-libvirt (a python3 first on PATH may not).
-  local python=/usr/bin/python3
+  local python=/usr/bin/python3 fresh=0
   "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "Python 3.11 or newer is needed"
   # --system-site-packages: libvirt-python comes from the distribution's python3-libvirt,
   # so nothing has to be compiled on the host.
@@ -183,12 +236,22 @@ install_agent() {
     say "Creating the virtualenv $PREFIX"
     rm -rf -- "$PREFIX"
     "$python" -m venv --system-site-packages "$PREFIX"
+    fresh=1
   fi
   say "Installing fleetvisor-agent $AGENT_VERSION into $PREFIX"
   local pip=("$PREFIX/bin/pip" install -q --disable-pip-version-check --no-input)
+  local mirror
+  if [ -n "$PIP_INDEX" ]; then pip+=(--index-url "$PIP_INDEX"); fi
+  if [ -n "$PIP_LINKS" ]; then pip+=(--find-links "$PIP_LINKS"); fi
+  for mirror in "$PIP_INDEX" "$PIP_LINKS"; do
+    # pip ignores a plain-HTTP mirror unless told to trust it; naming one here is that choice.
+    if [[ "$mirror" == http://* ]]; then mirror=${mirror#http://}; pip+=(--trusted-host "${mirror%%/*}"); fi
+  done
+  if [ -n "$DOWNLOAD_PROXY" ]; then pip+=(--proxy "$DOWNLOAD_PROXY"); fi
   "${pip[@]}" "$WORK_DIR/$WHEEL_NAME"
-  # Same version, other bytes (a rebuilt wheel): put exactly the verified one in place.
-  "${pip[@]}" --force-reinstall --no-deps "$WORK_DIR/$WHEEL_NAME"
+  # Same version, other bytes (a rebuilt wheel): put exactly the verified one in place. A new virtualenv has
+  # just got it (and each pip run costs seconds on a small host).
+  if [ "$fresh" -eq 0 ]; then "${pip[@]}" --force-reinstall --no-deps "$WORK_DIR/$WHEEL_NAME"; fi
   "$AGENT" --version >/dev/null || die "the installed agent does not run"
 }
 
@@ -202,7 +265,8 @@ write_config() {
   NAME=${NAME:-$(read_setting FLEETVISOR_AGENT_NAME)}
   ENVIRONMENT=${ENVIRONMENT:-$(read_setting FLEETVISOR_ENVIRONMENT)}
   install -d -m 0755 "$CONFIG_DIR"
-  local new managed='^(FLEETVISOR_URL|FLEETVISOR_AGENT_NAME|FLEETVISOR_ENVIRONMENT)='
+  local new managed='^(FLEETVISOR_URL|FLEETVISOR_AGENT_NAME|FLEETVISOR_ENVIRONMENT|PIP_INDEX_URL|PIP_FIND_LINKS)='
+  if [ -n "$PROXY" ]; then managed="${managed%)=}|HTTPS_PROXY|HTTP_PROXY)="; fi
   new=$(mktemp "$CONFIG_DIR/.agent.env.XXXXXX")
   chmod 0600 "$new"
   {
@@ -215,6 +279,9 @@ write_config() {
     printf 'FLEETVISOR_URL=%s\n' "$CONTROL_PLANE_URL"
     if [ -n "$NAME" ]; then printf 'FLEETVISOR_AGENT_NAME=%s\n' "$NAME"; fi
     if [ -n "$ENVIRONMENT" ]; then printf 'FLEETVISOR_ENVIRONMENT=%s\n' "$ENVIRONMENT"; fi
+    if [ -n "$PIP_INDEX" ]; then printf 'PIP_INDEX_URL=%s\n' "$PIP_INDEX"; fi
+    if [ -n "$PIP_LINKS" ]; then printf 'PIP_FIND_LINKS=%s\n' "$PIP_LINKS"; fi
+    if [ -n "$PROXY" ]; then printf 'HTTPS_PROXY=%s\nHTTP_PROXY=%s\n' "$PROXY" "$PROXY"; fi
   } > "$new"
   mv -f -- "$new" "$CONFIG_FILE"
 }
@@ -266,11 +333,15 @@ enroll() {
   # The agent reads agent.env itself (as systemd does: quotes and all), so enrolment sees exactly the
   # service's settings, and none this shell may have exported. The token goes in the environment, not on
   # a command line other users can read.
-  local inherited=() variable
+  # The proxy the service will use (agent.env), if any: the agent reads only FLEETVISOR_* from the file.
+  local inherited=() variable proxy=()
   for variable in $(compgen -e); do
     if [[ $variable == FLEETVISOR_* ]]; then inherited+=(-u "$variable"); fi
   done
-  env "${inherited[@]}" FLEETVISOR_ENROLLMENT_TOKEN="$TOKEN" FLEETVISOR_AGENT_STATE_DIR="$STATE_DIR" \
+  for variable in HTTPS_PROXY HTTP_PROXY; do
+    if [ -n "$(read_setting "$variable")" ]; then proxy+=("$variable=$(read_setting "$variable")"); fi
+  done
+  env "${inherited[@]}" "${proxy[@]}" FLEETVISOR_ENROLLMENT_TOKEN="$TOKEN" FLEETVISOR_AGENT_STATE_DIR="$STATE_DIR" \
       "$AGENT" enroll --config "$CONFIG_FILE" || die "enrolment failed (see above)"
   # enroll ran as root: what it wrote goes to the service's user.
   chown -R "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR"
