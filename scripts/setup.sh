@@ -10,10 +10,12 @@ SUDO=""
 
 # python3-venv, python3-libvirt, curl and systemd (for systemd-analyze): what the agent's
 # install script uses on a host, so tests/e2e/test_install.py finds them already there;
-# shellcheck checks that script.
+# shellcheck checks that script. mmdebstrap, e2fsprogs and openssh-client build and reach the Debian
+# host of tests/e2e/test_systemd_host.py (scripts/guest/debian_image.py).
 APT_PACKAGES=(libvirt-dev pkg-config libvirt-daemon-system libvirt-clients
               qemu-system-x86 qemu-utils cpio xz-utils chromium faketime nodejs npm
-              python3-venv python3-libvirt curl systemd shellcheck)
+              python3-venv python3-libvirt curl systemd shellcheck
+              mmdebstrap e2fsprogs openssh-client)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
