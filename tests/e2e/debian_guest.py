@@ -108,7 +108,9 @@ class DebianGuest:
     def _ssh_argv(self, *, connect_timeout: int) -> list[str]:
         return ["ssh", "-q", "-i", str(self.image.ssh_key), "-p", str(self.ssh_port),
                 "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes",
-                "-o", f"ConnectTimeout={connect_timeout}", "-o", "ServerAliveInterval=5",
+                "-o", f"ConnectTimeout={connect_timeout}",
+                # A guest emulated on a busy machine can be silent for a while: give up after 2 minutes, not 15 s.
+                "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=24",
                 f"{LOGIN_USER}@127.0.0.1"]
 
     def _tail(self) -> str:

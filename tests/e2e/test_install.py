@@ -367,25 +367,34 @@ printf '%s\\n' "$*" >> "$FAKE_APT/calls"
 """
 
 
+@pytest.mark.parametrize("through_proxy", [False, True])
 def test_a_host_without_libvirt_and_qemu_gets_them_from_apt(stack: LocalStack, machine: None,
-                                                            admin: dict[str, str], tmp_path: Path) -> None:
+                                                            admin: dict[str, str], tmp_path: Path,
+                                                            through_proxy: bool) -> None:
     (tmp_path / "bin").mkdir()
     for name, text in (("dpkg-query", FAKE_DPKG_QUERY), ("apt-get", FAKE_APT_GET)):
         (tmp_path / "bin" / name).write_text(text)
         (tmp_path / "bin" / name).chmod(0o755)
     env = {**os.environ, "PATH": f"{tmp_path / 'bin'}:{os.environ['PATH']}", "FAKE_APT": str(tmp_path)}
     token = stack.mint_enrollment_token(uses=1)
-    done = subprocess.run(["bash", "-c", 'curl -fsSL "$0/agent/install.sh" | bash -s -- "$@"', stack.url,
-                           "--token", token, "--no-start", "--name", "install-apt"],
-                          capture_output=True, text=True, env=env, timeout=300, check=False)
-    try:
-        assert done.returncode == 0, done.stdout + done.stderr
-        assert "Installing system packages: libvirt-daemon-system qemu-system-x86" in done.stdout
-        assert (tmp_path / "calls").read_text().splitlines() == [
-            "update -qq", "install -y -qq libvirt-daemon-system qemu-system-x86"]
-        assert "install-apt" in _agents(stack, admin)
-    finally:
-        assert _install(stack.url, "--uninstall").returncode == 0
+    with PackageMirror.serving(agent_dependencies()) as mirror:
+        proxy = mirror.url_from("127.0.0.1")
+        done = subprocess.run(["bash", "-c", 'curl -fsSL "$0/agent/install.sh" | bash -s -- "$@"', stack.url,
+                               "--token", token, "--no-start", "--name", "install-apt",
+                               *(["--proxy", proxy] if through_proxy else [])],
+                              capture_output=True, text=True, env=env, timeout=300, check=False)
+        # A proxy named to the script is apt's way out too.
+        via = f"-o Acquire::http::Proxy={proxy} -o Acquire::https::Proxy={proxy} " if through_proxy else ""
+        try:
+            assert done.returncode == 0, done.stdout + done.stderr
+            assert "Installing system packages: libvirt-daemon-system qemu-system-x86" in done.stdout
+            assert (tmp_path / "calls").read_text().splitlines() == [
+                f"{via}update -qq", f"{via}install -y -qq libvirt-daemon-system qemu-system-x86"]
+            assert "install-apt" in _agents(stack, admin)
+        finally:
+            gone = _install(stack.url, "--uninstall")  # deregisters through the proxy in agent.env
+            assert gone.returncode == 0, gone.stdout + gone.stderr
+        assert (f"POST {stack.url}/agent/v1/deregister" in mirror.proxied) is through_proxy
 
 
 def test_a_datacentre_host_installs_from_its_mirror_through_its_proxy_and_upgrades_the_same_way(

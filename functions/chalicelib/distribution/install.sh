@@ -17,7 +17,7 @@
 # but the libvirt/QEMU packages.
 #
 # Mirrors (datacentres without PyPI): --pip-index-url and --pip-find-links go to
-# pip; downloads (the wheel, pip) go through --proxy, else HTTPS_PROXY from
+# pip; downloads (the wheel, pip, apt) go through --proxy, else HTTPS_PROXY from
 # agent.env, else apt's configured proxy (Acquire::https::Proxy, then ::http::).
 # Flags are written to agent.env (PIP_INDEX_URL, PIP_FIND_LINKS, HTTPS_PROXY and
 # HTTP_PROXY) so that upgrades use them again: variables exported before `sudo`
@@ -55,6 +55,7 @@ PIP_INDEX=""
 PIP_LINKS=""
 PROXY=""
 DOWNLOAD_PROXY=""
+SERVICE_PROXY=()
 
 usage() {
   cat <<EOF
@@ -222,8 +223,13 @@ install_packages() {
     return 0
   fi
   say "Installing system packages: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  local apt=(apt-get)
+  # A proxy named here (--proxy, or agent.env's) is for apt too; otherwise apt keeps its own settings.
+  if [ -n "$DOWNLOAD_PROXY" ] && [ "$DOWNLOAD_PROXY" != "$(apt_proxy)" ]; then
+    apt+=(-o "Acquire::http::Proxy=$DOWNLOAD_PROXY" -o "Acquire::https::Proxy=$DOWNLOAD_PROXY")
+  fi
+  "${apt[@]}" update -qq
+  DEBIAN_FRONTEND=noninteractive "${apt[@]}" install -y -qq "${missing[@]}" >/dev/null
 }
 
 install_agent() {
@@ -253,6 +259,15 @@ install_agent() {
   # just got it (and each pip run costs seconds on a small host).
   if [ "$fresh" -eq 0 ]; then "${pip[@]}" --force-reinstall --no-deps "$WORK_DIR/$WHEEL_NAME"; fi
   "$AGENT" --version >/dev/null || die "the installed agent does not run"
+}
+
+read_service_proxy() {
+  # The proxy the service uses (agent.env), for the agent run from here: it reads only FLEETVISOR_* itself.
+  SERVICE_PROXY=()
+  local variable
+  for variable in HTTPS_PROXY HTTP_PROXY; do
+    if [ -n "$(read_setting "$variable")" ]; then SERVICE_PROXY+=("$variable=$(read_setting "$variable")"); fi
+  done
 }
 
 read_setting() {  # $1 = key: its value in agent.env, if set (the file is data, never sourced)
@@ -333,15 +348,12 @@ enroll() {
   # The agent reads agent.env itself (as systemd does: quotes and all), so enrolment sees exactly the
   # service's settings, and none this shell may have exported. The token goes in the environment, not on
   # a command line other users can read.
-  # The proxy the service will use (agent.env), if any: the agent reads only FLEETVISOR_* from the file.
-  local inherited=() variable proxy=()
+  local inherited=() variable
   for variable in $(compgen -e); do
     if [[ $variable == FLEETVISOR_* ]]; then inherited+=(-u "$variable"); fi
   done
-  for variable in HTTPS_PROXY HTTP_PROXY; do
-    if [ -n "$(read_setting "$variable")" ]; then proxy+=("$variable=$(read_setting "$variable")"); fi
-  done
-  env "${inherited[@]}" "${proxy[@]}" FLEETVISOR_ENROLLMENT_TOKEN="$TOKEN" FLEETVISOR_AGENT_STATE_DIR="$STATE_DIR" \
+  read_service_proxy
+  env "${inherited[@]}" "${SERVICE_PROXY[@]}" FLEETVISOR_ENROLLMENT_TOKEN="$TOKEN" FLEETVISOR_AGENT_STATE_DIR="$STATE_DIR" \
       "$AGENT" enroll --config "$CONFIG_FILE" || die "enrolment failed (see above)"
   # enroll ran as root: what it wrote goes to the service's user.
   chown -R "$SERVICE_USER:$SERVICE_USER" "$STATE_DIR"
@@ -410,7 +422,8 @@ deregister() {
     return 0
   fi
   say "Deregistering this host"
-  if ! FLEETVISOR_AGENT_STATE_DIR="$STATE_DIR" "$AGENT" deregister; then
+  read_service_proxy
+  if ! env "${SERVICE_PROXY[@]}" FLEETVISOR_AGENT_STATE_DIR="$STATE_DIR" "$AGENT" deregister; then
     if [ "$FORCE" -eq 0 ]; then
       die "deregistration failed, nothing was removed: deregister the host in Fleetvisor and run this again, or add --force"
     fi
