@@ -141,6 +141,8 @@ def build(packages: Sequence[str], *, extra_hook: str = "", cache: Path | None =
         shutil.rmtree(root)
         (work / "packages").write_text("\n".join(wanted) + "\n")
         (work / "done").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
+        if (out / "done").is_file():
+            return image  # another run built the same image meanwhile: keep its, drop ours
         if out.exists():
             shutil.rmtree(out)  # an entry without `done` is a build that did not finish
         work.rename(out)
