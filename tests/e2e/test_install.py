@@ -430,3 +430,25 @@ def test_a_mirror_or_proxy_that_is_not_an_http_url_is_refused_before_anything_ch
     done = _install(stack.url, "--token", "fvet_not-even-checked", "--no-start", option, "file:///etc/passwd")
     assert done.returncode == 2 and f"{option} must be an http:// or https:// URL" in done.stderr, done.stderr
     assert _present() == []
+
+
+def test_an_agent_installed_with_the_dynamic_user_unit_keeps_its_identity_when_upgraded(
+        stack: LocalStack, machine: None, admin: dict[str, str]) -> None:
+    done = _install(stack.url, "--token", stack.mint_enrollment_token(uses=1), "--no-start", "--name", "install-old")
+    assert done.returncode == 0, done.stdout + done.stderr
+    host = _agents(stack, admin)["install-old"]
+    # What the DynamicUser= unit's installer left: the state in /var/lib/private, a symlink to it, no user.
+    PRIVATE_STATE.parent.mkdir(mode=0o700, exist_ok=True)
+    shutil.move(STATE, PRIVATE_STATE)
+    STATE.symlink_to("private/fleetvisor-agent")
+    subprocess.run(["userdel", SERVICE_USER], check=True, timeout=30)
+    try:
+        again = _install(stack.url, "--no-start")  # no token: the identity must come along
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert STATE.is_dir() and not STATE.is_symlink() and not PRIVATE_STATE.exists()
+        assert f'"agent_id": "{host["agent_id"]}"' in (STATE / "state.json").read_text()
+        assert (STATE / "state.json").stat().st_uid == pwd.getpwnam(SERVICE_USER).pw_uid
+        assert _agents(stack, admin)["install-old"]["agent_id"] == host["agent_id"]
+    finally:
+        assert _install(stack.url, "--uninstall").returncode == 0
+    assert _present() == []
