@@ -9,9 +9,9 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 # python3-venv, python3-libvirt, curl and systemd (for systemd-analyze): what the agent's
-# install script uses on a host, so tests/e2e/test_install.py finds them already there;
-# shellcheck checks that script. mmdebstrap, e2fsprogs and openssh-client build and reach the Debian
-# host of tests/e2e/test_systemd_host.py (scripts/guest/debian_image.py).
+# install script uses on a host, so tests/e2e/test_install.py finds them already there; also
+# the shellcheck that checks that script. mmdebstrap, e2fsprogs and openssh-client build and
+# reach the Debian host of tests/e2e/test_systemd_host.py (scripts/guest/debian_image.py).
 APT_PACKAGES=(libvirt-dev pkg-config libvirt-daemon-system libvirt-clients
               qemu-system-x86 qemu-utils cpio xz-utils chromium faketime nodejs npm
               python3-venv python3-libvirt curl systemd shellcheck
