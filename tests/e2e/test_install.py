@@ -381,7 +381,9 @@ def test_a_host_without_libvirt_and_qemu_gets_them_from_apt(stack: LocalStack, m
         proxy = mirror.url_from("127.0.0.1")
         done = subprocess.run(["bash", "-c", 'curl -fsSL "$0/agent/install.sh" | bash -s -- "$@"', stack.url,
                                "--token", token, "--no-start", "--name", "install-apt",
-                               *(["--proxy", proxy] if through_proxy else [])],
+                               # Behind a proxy a host has no way to PyPI (the mirror's proxy makes no HTTPS
+                               # tunnels): its index is the mirror, as in a datacentre.
+                               *(["--proxy", proxy, "--pip-index-url", f"{proxy}/simple/"] if through_proxy else [])],
                               capture_output=True, text=True, env=env, timeout=300, check=False)
         # A proxy named to the script is apt's way out too.
         via = f"-o Acquire::http::Proxy={proxy} -o Acquire::https::Proxy={proxy} " if through_proxy else ""
