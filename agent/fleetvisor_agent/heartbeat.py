@@ -58,7 +58,8 @@ class Heartbeat:
                  jobs_in_hand: Callable[[], list[str]], on_answer: Callable[[dict[str, Any]], None],
                  on_unauthorized: Callable[[Unauthorized], None],
                  approval_backoff_base: float = APPROVAL_BACKOFF_BASE,
-                 waiting_on: Callable[[], str] = lambda: "api") -> None:
+                 waiting_on: Callable[[], str] = lambda: "api",
+                 extra: Callable[[], dict[str, Any]] = dict) -> None:
         self.interval = interval
         self.soon_seconds = SOON_SECONDS
         self.event_seconds = EVENT_SECONDS
@@ -67,6 +68,7 @@ class Heartbeat:
         self._stop = stop
         self._jobs_in_hand = jobs_in_hand
         self._waiting_on = waiting_on
+        self._extra = extra  # more fields for the body (the metrics sampler's upload ask, metrics.py)
         self._on_answer = on_answer
         self._on_unauthorized = on_unauthorized
         self._wakeup = threading.Condition()
@@ -106,7 +108,7 @@ class Heartbeat:
         try:
             # Where the agent waits ("queue" or "api"), so the operator sees a host that costs Lambda time.
             answer = self._client.heartbeat({**capabilities, "waiting_on": self._waiting_on()}, vms,
-                                            self._jobs_in_hand(), budget=self.interval)
+                                            self._jobs_in_hand(), budget=self.interval, extra=self._extra())
         except Unauthorized as exc:
             self._on_unauthorized(exc)
             return

@@ -52,6 +52,7 @@ from .heartbeat import Heartbeat
 from .hypervisor.host import Host
 from .journal import Journal
 from .lease import LEASE_RENEW_SECONDS, ActiveJob, LeaseKeeper
+from .metrics import Sampler
 from .state import AgentState
 from .uploads import ResultUploader
 from .verify import Policy, Refused, VerifiedJob, verify
@@ -103,12 +104,14 @@ class Runner:
                                              backoff_base=backoff_base, process=uuid.uuid4().hex)
         self.journal = journal or Journal.in_state_dir(config.state_dir)
         self.results = ResultUploader(self.client, backoff_base=backoff_base)
+        self.metrics = Sampler(host.domain_stats, self.client.upload, stop=self.stop)
         self.heartbeat = Heartbeat(self.client, host, interval=config.heartbeat_seconds, stop=self.stop,
                                    jobs_in_hand=self.running_job_ids, on_answer=self._apply_heartbeat_answer,
                                    on_unauthorized=self._die, approval_backoff_base=approval_backoff_base,
-                                   waiting_on=lambda: "queue" if self.waiter.in_use else "api")
+                                   waiting_on=lambda: "queue" if self.waiter.in_use else "api",
+                                   extra=self.metrics.heartbeat_fields)
         self.waiter = QueueWaiter(self.client, backoff_base=backoff_base, on_ping=self.heartbeat.now,
-                                  on_console=self._console_rung, stop=self.stop)
+                                  on_console=self._console_rung, on_metrics=self.metrics.rung, stop=self.stop)
         self.console_rings = ConsoleRings(lambda: self.waiter.listening)
         self.lease_renew_seconds = LEASE_RENEW_SECONDS
         self._exit_code = EXIT_OK
@@ -129,10 +132,12 @@ class Runner:
                  self.state.name, self.state.url, self.host.uri, self.config.max_jobs)
         self._report_interrupted()
         self.heartbeat.start()
+        self.metrics.start()
         with ThreadPoolExecutor(max_workers=self.config.max_jobs + MAX_SESSIONS, thread_name_prefix="job") as pool:
             self._poll_loop(pool)
         self.request_stop()
         self.heartbeat.join(timeout=5)
+        self.metrics.join(timeout=5)
         log.info("agent stopped exit_code=%d", self._exit_code)
         return self._exit_code
 
@@ -140,6 +145,7 @@ class Runner:
         """Stop polling; jobs in hand finish and are reported first."""
         self.stop.set()
         self.heartbeat.wake()
+        self.metrics.wake()
 
     def running_job_ids(self) -> list[str]:
         with self._active_lock:
@@ -424,6 +430,7 @@ class Runner:
 
     def _apply_heartbeat_answer(self, answer: dict[str, Any]) -> None:
         self._cancel_jobs(answer.get("cancel") or [], "heartbeat answer")
+        self.metrics.offered(answer)
         if "key_announcement" in answer:
             self._follow_announcement(answer["key_announcement"])
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import ids, validate
+from ..metrics.logic import METRICS, RANGES
 from ..vms.logic import STATES
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -97,6 +98,10 @@ OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
          delete_storage={"type": "boolean"}, confirm=STRING, name=STRING, description=STRING), 202),
     ("post", "/api/agents/{agent_id}/capabilities", "Ask a host for its full capabilities (a job; 202)", True,
      None, 202),
+    ("get", "/api/agents/{agent_id}/vms/{vm}/metrics",
+     "A VM's CPU, memory, disk and network series over the last hour, day or week", True, None, 200),
+    ("post", "/api/agents/{agent_id}/vms/{vm}/metrics/live",
+     "Ask the host for the VM's fine samples for 90 s (an open VM page, again while visible)", True, None, 200),
     ("get", "/api/jobs", "Job history, newest first", True, None, 200),
     ("get", "/api/jobs/{job_id}", "One job with its result link", True, None, 200),
     ("get", "/api/jobs/{job_id}/result", "A finished job's result document, integrity-checked", True, None, 200),
@@ -145,10 +150,25 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "persistent": _nullable("boolean", description="false: a transient VM, gone once it stops"),
         "updated_ms": {"type": "integer"}}},
     "VmList": {"type": "object", "properties": {"vms": {"type": "array", "items": _ref("Vm")}}},
+    "VmMetrics": {"type": "object", "description": "Columns: one value per `step` seconds that has samples (the "
+                  "mean of the samples in it), null where libvirt had none. cpu: % of the VM's vCPUs; memory, "
+                  "memory_used: KiB; disk_read, disk_write, net_rx, net_tx: bytes per second", "properties": {
+        "vm_uuid": STRING, "range": {"type": "string", "enum": list(RANGES)}, "from": {"type": "integer"},
+        "to": {"type": "integer"}, "step": {"type": "integer"},
+        "t": {"type": "array", "items": {"type": "integer"}, "description": "Unix seconds"},
+        **{m: {"type": "array", "items": _nullable("number")} for m in METRICS},
+        "objects": {"type": "integer", "description": "batches read"},
+        "skipped": {"type": "integer", "description": "batches unreadable (gone, too large, malformed)"}}},
 }
 ANSWERS: dict[tuple[str, str], str] = {
     ("get", "/api/agents/{agent_id}/vms"): "VmList",
     ("get", "/api/agents/{agent_id}/vms/{vm}"): "Vm",
+    ("get", "/api/agents/{agent_id}/vms/{vm}/metrics"): "VmMetrics",
+}
+QUERY_PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
+    ("get", "/api/agents/{agent_id}/vms/{vm}/metrics"): [
+        {"name": "range", "in": "query", "required": False, "description": "hour (default), day or week; "
+         "else 400 invalid_range", "schema": {"type": "string", "enum": list(RANGES)}}],
 }
 
 
@@ -164,6 +184,8 @@ def _operation(spec: tuple[str, str, str, bool, dict[str, Any] | None, int]) -> 
     params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
     if params:
         op["parameters"] = [{"name": p, "in": "path", "required": True, **PATH_PARAMETERS[p]} for p in params]
+    if (method, path) in QUERY_PARAMETERS:
+        op["parameters"] = op.get("parameters", []) + QUERY_PARAMETERS[method, path]
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return op
