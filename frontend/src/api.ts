@@ -8,6 +8,7 @@
 // Refreshes are single-flight: calls that fail together share one refresh.
 
 import type { OpenApiDocument } from './apiReference';
+import { liveOf, type LiveMetrics, type LiveWatch, type MetricsRange, type VmMetrics } from './vmMetrics';
 import { sessionFrom, sessionStore, type SessionStore } from './state/session';
 import type {
   Account,
@@ -398,6 +399,30 @@ export function createApi(deps: ApiDeps) {
     approveAgent: (agentId: string) => request<Agent>('POST', `/api/agents/${enc(agentId)}/approve`),
     rejectAgent: (agentId: string) => request<unknown>('POST', `/api/agents/${enc(agentId)}/reject`),
 
+    /** A VM's statistics series over the range (the host's batches, assembled and averaged by the server). */
+    vmMetrics: (agentId: string, vmUuid: string, range: MetricsRange, signal?: AbortSignal) =>
+      request<VmMetrics>('GET', `/api/agents/${enc(agentId)}/vms/${enc(vmUuid)}/metrics${queryString({ range })}`, {
+        signal,
+      }),
+    /** Asks the host to sample the VM every few seconds for a while; where to read the samples. */
+    watchVmMetrics: (agentId: string, vmUuid: string) =>
+      request<LiveWatch>('POST', `/api/agents/${enc(agentId)}/vms/${enc(vmUuid)}/metrics/live`),
+    /** The host's live object, straight from the bucket; null while the host has not put it yet (404). */
+    readLiveMetrics: async (url: string, signal?: AbortSignal): Promise<LiveMetrics | null> => {
+      let bytes: Uint8Array;
+      try {
+        bytes = await fromBucket(deps.fetch, url, LIVE_WORDS, signal);
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 404) return null;
+        throw error;
+      }
+      try {
+        return liveOf(JSON.parse(new TextDecoder().decode(bytes)) as unknown);
+      } catch {
+        return null;
+      }
+    },
+
     listJobs: (limit = 20, filter: JobFilter = {}) =>
       request<{ jobs: Job[] }>(
         'GET',
@@ -445,6 +470,7 @@ interface BucketObject {
 }
 
 const CHUNK_WORDS: BucketObject = { what: 'the console output', code: 'chunk_unavailable' };
+const LIVE_WORDS: BucketObject = { what: "the VM's live samples", code: 'live_unavailable', cache: 'no-store' };
 const FEED_WORDS: BucketObject = { what: "the fleet's changes", code: 'feed_unavailable', cache: 'no-store' };
 
 /**

@@ -4,6 +4,7 @@ import { fakeFeed } from '../test/fakeFeed';
 import { aJob, anAgent, aVm } from '../test/fixtures';
 import type { Agent, Job, VM } from '../types';
 import { createFleetStore, mergeJobs, renewAt, vmKey, type FleetApi } from './fleet';
+import { fakeVisibility } from '../test/fakeVisibility';
 
 /** An API whose answers the test changes as the "server" moves on. */
 function fakeApi() {
@@ -429,23 +430,6 @@ describe('mergeJobs', () => {
     expect(mergeJobs([], jobs, 2).map((j) => j.job_id)).toEqual(['j3', 'j2']);
   });
 });
-
-/** A tab the test hides and shows. */
-function fakeVisibility(hidden = false) {
-  const listeners = new Set<() => void>();
-  return {
-    hidden: () => hidden,
-    onChange(listener: () => void) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    set(nowHidden: boolean) {
-      hidden = nowHidden;
-      listeners.forEach((listener) => listener());
-    },
-    listening: () => listeners.size,
-  };
-}
 
 describe('fleet store: a hidden tab', () => {
   beforeEach(() => vi.useFakeTimers());

@@ -96,6 +96,13 @@ export const documentVisibility: PageVisibility = {
   },
 };
 
+/** Calls `resume` now if the page shows, then `pause`/`resume` as it hides and shows; returns how to stop. */
+export function whileVisible(visibility: PageVisibility, resume: () => void, pause: () => void): () => void {
+  const stop = visibility.onChange(() => (visibility.hidden() ? pause() : resume()));
+  if (!visibility.hidden()) resume();
+  return stop;
+}
+
 /** With the server's 30 s quiet and 15 s answer windows: a host that dies shows stale within 2 minutes. */
 export const TICK_MS = 40_000;
 export const FEED_RETRY_MS = 5000;
@@ -476,8 +483,7 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
     start(): void {
       if (started || stopped) return;
       started = true;
-      stopWatchingVisibility = visibility.onChange(() => (visibility.hidden() ? pause() : resume()));
-      if (!visibility.hidden()) resume();
+      stopWatchingVisibility = whileVisible(visibility, resume, pause);
     },
     stop(): void {
       stopped = true;
