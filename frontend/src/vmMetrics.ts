@@ -158,9 +158,9 @@ export function chartData(series: Series, spec: ChartSpec): Array<Array<number |
   ];
 }
 
-/** The chart's latest known value of its first line, in its unit (for the heading and for tests). */
-export function latestValue(series: Series, spec: ChartSpec): number | null {
-  const { metric, scale = 1 } = spec.lines[0];
+/** The latest known value of one of the chart's lines (the first by default), in the chart's unit. */
+export function latestValue(series: Series, spec: ChartSpec, line = 0): number | null {
+  const { metric, scale = 1 } = spec.lines[line];
   for (let i = series.t.length - 1; i >= 0; i--) {
     const value = series[metric][i];
     if (value !== null) return value * scale;

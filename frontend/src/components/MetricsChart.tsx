@@ -88,7 +88,22 @@ export function MetricsChart({ spec, series }: Props) {
       data-latest={latest === null ? '' : String(latest)}
     >
       <figcaption>
-        {spec.title} <span class="muted" data-testid={`chart-${spec.id}-latest`}>{formatValue(latest, spec.unit)}</span>
+        {spec.title}{' '}
+        {spec.lines.length === 1 && (
+          <span class="muted" data-testid={`chart-${spec.id}-latest`}>
+            {formatValue(latest, spec.unit)}
+          </span>
+        )}
+        {spec.lines.length > 1 &&
+          spec.lines.map((line, i) => {
+            const value = latestValue(series, spec, i);
+            return (
+              <span key={line.metric} class="muted" data-metric={line.metric} data-value={value === null ? '' : String(value)}>
+                {i > 0 ? ' · ' : ''}
+                {line.label} {formatValue(value, spec.unit)}
+              </span>
+            );
+          })}
       </figcaption>
       <div ref={holder} class="metrics-plot" />
       {series.t.length === 0 && <p class="muted">No samples in this range yet.</p>}

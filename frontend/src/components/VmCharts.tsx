@@ -20,7 +20,12 @@ export function VmCharts({ api, agentId, vmUuid, options }: Props) {
   const series = timeline(state.range, state.answer, state.live, Math.floor(now / 1000));
   const live = state.liveUntil !== null && state.liveUntil * 1000 > now;
   return (
-    <section class="card vm-charts" aria-labelledby="vm-charts-title" data-testid="vm-charts">
+    <section
+      class="card vm-charts"
+      aria-labelledby="vm-charts-title"
+      data-testid="vm-charts"
+      data-live-samples={state.live?.live.t.length ?? 0}
+    >
       <header class="vm-charts-header">
         <h2 id="vm-charts-title">Graphs</h2>
         <div class="actions" role="group" aria-label="Time range">
