@@ -32,6 +32,7 @@ bench: setup
 	@$(PY) bench/requests_per_job.py
 	@$(PY) bench/qemu_overhead.py
 	@$(PY) bench/console.py
+	@$(PY) bench/metrics.py
 	@$(PY) bench/fleet.py --agents 50 --minutes 1
 	@$(PY) bench/fleet.py --agents 1000 --minutes 5
 

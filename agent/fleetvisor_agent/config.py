@@ -75,7 +75,7 @@ class Config:
     journald: bool  # stdout is systemd's journal, which timestamps lines itself
     # VM statistics (metrics.py): sampled every `metrics_step_seconds`, uploaded once `metrics_batch_seconds` old.
     metrics_step_seconds: float = 60.0
-    metrics_batch_seconds: float = 1800.0
+    metrics_batch_seconds: float = 3600.0
 
 
 def resolve_config(
@@ -119,7 +119,7 @@ def resolve_config(
         metrics_step_seconds=_number("FLEETVISOR_AGENT_METRICS_STEP_SECONDS", None, env, kind=float, default=60.0,
                                      low=1.0, high=3600.0),
         metrics_batch_seconds=_number("FLEETVISOR_AGENT_METRICS_BATCH_SECONDS", None, env, kind=float,
-                                      default=1800.0, low=1.0, high=6 * 3600.0),
+                                      default=3600.0, low=1.0, high=6 * 3600.0),
     )
 
 

@@ -1,5 +1,5 @@
 // A VM's statistics as its page charts them: the series the API assembles
-// from the host's half-hourly batches (GET …/vms/{vm}/metrics), and, while
+// from the host's hourly batches (GET …/vms/{vm}/metrics), and, while
 // the page is watched, the host's live object (fine 5 s samples plus the
 // batch points it has not uploaded yet), merged into one timeline.
 // Pure functions: the store (state/vmMetrics.ts) fetches, the chart draws.

@@ -112,7 +112,7 @@ def test_points_wait_for_a_batch_then_one_heartbeat_asks_and_its_offer_uploads_t
     clock, uploads = Clock(), []
     host = FakeHost(clock)
     sampler = _sampler(clock, host.read, uploads)
-    _run_minutes(sampler, clock, 29)
+    _run_minutes(sampler, clock, 59)
     assert sampler.heartbeat_fields() == {}  # not a batch yet: the heartbeat asks for nothing
     _run_minutes(sampler, clock, 2)
     assert sampler.heartbeat_fields() == {"metrics": {"ready": True}}
@@ -121,7 +121,7 @@ def test_points_wait_for_a_batch_then_one_heartbeat_asks_and_its_offer_uploads_t
     assert [url for url, _ in uploads] == [URL]
     document = _unzip(uploads[0][1])
     series = document["vms"][VM]
-    assert document["step"] == 60 and series["name"] == "web1" and len(series["t"]) == 32
+    assert document["step"] == 60 and series["name"] == "web1" and len(series["t"]) == 62
     assert series["cpu"][0] is None and set(series["cpu"][1:]) == {50.0}
     assert set(series["disk_read"][1:]) == {1_000_000}
     assert sampler.heartbeat_fields() == {}  # uploaded points are gone
@@ -143,7 +143,7 @@ def test_a_failed_upload_keeps_the_points_for_the_next_offer_and_a_batch_stays_b
 def test_a_batch_larger_than_the_offer_takes_is_dropped_rather_than_sent() -> None:
     clock, uploads = Clock(), []
     sampler = _sampler(clock, FakeHost(clock).read, uploads)
-    _run_minutes(sampler, clock, 31)
+    _run_minutes(sampler, clock, 61)
     sampler.offered({"metrics_upload": {"url": URL, "max_bytes": 10}})
     sampler.tick()
     assert uploads == [] and sampler.batch_document()[1] == {}
@@ -159,7 +159,7 @@ def test_a_metrics_ring_samples_that_vm_every_few_seconds_until_it_lapses(node_u
         clock.now += 5
         sampler.tick()
     live = [json.loads(data) for _, data in uploads]  # plain JSON: the page reads it as it is
-    assert 2 <= len(live) <= 3  # one PUT per 15 s, not per sample
+    assert len(live) == 2  # one PUT per 20 s, not per sample
     assert live[-1]["vm_uuid"] == VM and live[-1]["step"] == 5
     assert set(live[-1]["live"]["cpu"][1:]) == {50.0} and live[-1]["pending"]["t"]  # the batch not yet uploaded
     count = len(uploads)

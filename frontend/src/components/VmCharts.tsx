@@ -42,7 +42,7 @@ export function VmCharts({ api, agentId, vmUuid, options }: Props) {
           ))}
         </div>
         <span class="muted" data-testid="vm-charts-live">
-          {live ? 'Live: sampled every 5 s while this page is open' : 'Sampled every minute, uploaded every half hour'}
+          {live ? 'Live: sampled every 5 s while this page is open' : 'Sampled every minute, uploaded every hour'}
         </span>
       </header>
       <FormError message={state.error} />

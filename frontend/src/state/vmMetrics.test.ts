@@ -42,11 +42,13 @@ describe('VM metrics store', () => {
     store.start();
     await vi.advanceTimersByTimeAsync(0);
     expect(calls.sort()).toEqual(['series:hour', 'watch']); // no URL to read yet
-    await vi.advanceTimersByTimeAsync(15_000);
+    await vi.advanceTimersByTimeAsync(20_000);
     expect(calls.filter((c) => c.startsWith('live:'))).toEqual(['live:https://bucket/live?sig']);
     expect(store.getState()).toMatchObject({ answer: answer('hour'), live, liveUntil: 1_800_000_090, error: '' });
-    await vi.advanceTimersByTimeAsync(45_000);
+    await vi.advanceTimersByTimeAsync(40_000);
     expect(calls.filter((c) => c === 'watch')).toHaveLength(2); // asked again each minute
+    expect(calls.filter((c) => c === 'series:hour')).toHaveLength(1); // the batches change hourly
+    await vi.advanceTimersByTimeAsync(240_000);
     expect(calls.filter((c) => c === 'series:hour')).toHaveLength(2);
     store.stop();
   });
@@ -92,7 +94,7 @@ describe('VM metrics store', () => {
     store.start();
     await vi.advanceTimersByTimeAsync(0);
     expect(store.getState()).toMatchObject({ error: 'No VM here.', liveUntil: null });
-    await vi.advanceTimersByTimeAsync(60_000);
+    await vi.advanceTimersByTimeAsync(300_000);
     expect(store.getState()).toMatchObject({ error: '', liveUntil: 1_800_000_090 });
     store.stop();
   });

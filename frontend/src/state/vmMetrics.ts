@@ -1,12 +1,13 @@
 // The charts of one VM's page, and what they cost while someone looks.
 //
 // - The range's series (GET …/metrics) is fetched when the page shows or the
-//   range changes, then every `refreshMs` (60 s): the host uploads a batch
-//   about every half hour, so more would only spend requests.
+//   range changes, then every `refreshMs` (5 min): the host uploads a batch
+//   about every hour, and the live object has the points since, so more
+//   would only spend requests.
 // - While the page is visible it asks the host to sample this VM live
 //   (POST …/metrics/live, every `watchMs`, 60 s: the host samples for 90 s
 //   per ask) and reads the host's live object straight from the bucket every
-//   `liveReadMs` (15 s, as often as the host puts it): the fine samples and
+//   `liveReadMs` (20 s, as often as the host puts it): the fine samples and
 //   the points it has not uploaded yet, merged into the charts.
 // - A hidden tab asks nothing at all: the host stops sampling within 90 s.
 //   bench/metrics.py prices an open page.
@@ -36,9 +37,9 @@ export interface VmMetricsState {
   error: string;
 }
 
-export const REFRESH_MS = 60_000;
+export const REFRESH_MS = 300_000;
 export const WATCH_MS = 60_000;
-export const LIVE_READ_MS = 15_000;
+export const LIVE_READ_MS = 20_000;
 
 export function createVmMetricsStore(api: MetricsApi, agentId: string, vmUuid: string, options: VmMetricsOptions = {}) {
   const visibility = options.visibility ?? documentVisibility;

@@ -2,10 +2,10 @@
 
 Priced for an idle fleet (bench/metrics.py prints the figures). A host's agent
 samples its VMs every minute and keeps the points (agent metrics.py); once
-they are half an hour old, its next heartbeat (sent anyway) asks, and the
+they are an hour old, its next heartbeat (sent anyway) asks, and the
 answer carries one presigned PUT URL (`offer`) for one gzipped JSON object
 under `metrics/<agent id>/<unix time, 10 digits>-<random>.json.gz`: one S3 PUT
-per host per half hour, no request of its own. The template's lifecycle rule
+per host per hour, no request of its own. The template's lifecycle rule
 deletes them after 30 days. Nothing is written to DynamoDB: the object's
 name says whose and when, and its size and shape are checked when it is read
 (moto enforces no presigned size limit, and an agent is not trusted to keep
@@ -21,7 +21,7 @@ Live (`watch`): an open VM page asks for a VM's fine samples; the host's
 doorbell is rung with `metrics:<vm uuid> <until> <PUT URL>` for one live
 object (`metrics/live/<agent id>/<vm uuid>.json`, plain JSON so the page
 reads it as it is through a presigned GET). The agent samples that VM every
-5 s and puts the object every 15 s until `until` (LIVE_SECONDS); the page
+5 s and puts the object every 20 s until `until` (LIVE_SECONDS); the page
 asks again while it is visible and stops when hidden.
 """
 
@@ -52,7 +52,7 @@ NATIVE_STEP = 60  # the agents' sampling step
 MAX_BATCH_SPAN = 6 * 3600  # an agent keeps at most 6 h of points while its uploads fail
 MAX_OBJECT_BYTES = 512 * 1024  # gzipped; a batch of 200 VMs is far below this
 MAX_UNZIPPED_BYTES = 8 * 1024 * 1024
-MAX_OBJECTS = 800  # per read: a week of half-hourly batches is 336
+MAX_OBJECTS = 800  # per read: a week of hourly batches is 168
 READERS = 16  # objects fetched at once
 LIVE_SECONDS = 90
 PREFIX = "metrics/"
