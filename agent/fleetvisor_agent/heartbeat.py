@@ -59,7 +59,8 @@ class Heartbeat:
                  on_unauthorized: Callable[[Unauthorized], None],
                  approval_backoff_base: float = APPROVAL_BACKOFF_BASE,
                  waiting_on: Callable[[], str] = lambda: "api",
-                 extra: Callable[[], dict[str, Any]] = dict) -> None:
+                 extra: Callable[[], dict[str, Any]] = dict,
+                 usage: Callable[[], dict[str, Any]] = dict) -> None:
         self.interval = interval
         self.soon_seconds = SOON_SECONDS
         self.event_seconds = EVENT_SECONDS
@@ -69,6 +70,7 @@ class Heartbeat:
         self._jobs_in_hand = jobs_in_hand
         self._waiting_on = waiting_on
         self._extra = extra  # more fields for the body (the metrics sampler's upload ask, metrics.py)
+        self._usage = usage  # the host's CPU use, as the sampler last measured it, with its capabilities
         self._on_answer = on_answer
         self._on_unauthorized = on_unauthorized
         self._wakeup = threading.Condition()
@@ -107,7 +109,7 @@ class Heartbeat:
         capabilities, vms = self._report()
         try:
             # Where the agent waits ("queue" or "api"), so the operator sees a host that costs Lambda time.
-            answer = self._client.heartbeat({**capabilities, "waiting_on": self._waiting_on()}, vms,
+            answer = self._client.heartbeat({**capabilities, **self._usage(), "waiting_on": self._waiting_on()}, vms,
                                             self._jobs_in_hand(), budget=self.interval, extra=self._extra())
         except Unauthorized as exc:
             self._on_unauthorized(exc)

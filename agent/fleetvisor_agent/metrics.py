@@ -117,6 +117,7 @@ class Sampler:
     """The sampler thread. `read` is Host.domain_stats; `upload(url, data)` a presigned PUT (ControlPlane.upload)."""
 
     def __init__(self, read: Callable[[], list[Counters]], upload: Upload, *, stop: threading.Event,
+                 read_host: Callable[[], tuple[int, int]] | None = None,
                  step: float = STEP_SECONDS, batch_seconds: float = BATCH_SECONDS, live_step: float = LIVE_STEP,
                  live_upload_seconds: float = LIVE_UPLOAD_SECONDS, clock: Callable[[], float] = time.time) -> None:
         self.step = step
@@ -124,6 +125,9 @@ class Sampler:
         self.live_step = live_step
         self.live_upload_seconds = live_upload_seconds
         self._read = read
+        self._read_host = read_host
+        self._host_prev: tuple[int, int] | None = None
+        self._host_cpu: float | None = None  # % of all the host's CPUs busy over the last step
         self._upload = upload
         self._stop = stop
         self._clock = clock
@@ -204,6 +208,7 @@ class Sampler:
     def _record(self, now: float, readings: dict[str, Counters], live: _Live | None) -> None:
         with self._lock:
             if now >= self._next_batch_at:
+                self._sample_host()
                 self._add(now, readings, self._batch_prev, lambda vm: vm.points)
                 self._batch_prev = (now, readings)
                 self._next_batch_at = now + self.step * 0.98  # a tick a little early still counts
@@ -211,6 +216,22 @@ class Sampler:
                 self._add(now, {live.vm_uuid: readings[live.vm_uuid]}, self._live_prev, lambda vm: vm.live)
                 self._live_prev = (now, readings)
             self._forget_gone(readings)
+
+    def _sample_host(self) -> None:
+        if self._read_host is None:
+            return
+        try:
+            busy, total = self._read_host()
+        except HypervisorError:
+            return
+        if self._host_prev is not None and total > self._host_prev[1]:
+            self._host_cpu = round(100.0 * (busy - self._host_prev[0]) / (total - self._host_prev[1]), 1)
+        self._host_prev = (busy, total)
+
+    def host_usage(self) -> dict[str, float]:
+        """What the heartbeat adds to the host's capabilities: its CPU use over the last step, once known."""
+        with self._lock:
+            return {} if self._host_cpu is None else {"cpu_used_percent": max(0.0, min(100.0, self._host_cpu))}
 
     def _add(self, now: float, readings: dict[str, Counters], prev: tuple[float, dict[str, Counters]] | None,
              into: Callable[[_Vm], deque[tuple[Any, ...]]]) -> None:

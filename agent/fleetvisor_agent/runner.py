@@ -104,13 +104,13 @@ class Runner:
                                              backoff_base=backoff_base, process=uuid.uuid4().hex)
         self.journal = journal or Journal.in_state_dir(config.state_dir)
         self.results = ResultUploader(self.client, backoff_base=backoff_base)
-        self.metrics = Sampler(host.domain_stats, self.client.upload, stop=self.stop,
+        self.metrics = Sampler(host.domain_stats, self.client.upload, stop=self.stop, read_host=host.cpu_times,
                                step=config.metrics_step_seconds, batch_seconds=config.metrics_batch_seconds)
         self.heartbeat = Heartbeat(self.client, host, interval=config.heartbeat_seconds, stop=self.stop,
                                    jobs_in_hand=self.running_job_ids, on_answer=self._apply_heartbeat_answer,
                                    on_unauthorized=self._die, approval_backoff_base=approval_backoff_base,
                                    waiting_on=lambda: "queue" if self.waiter.in_use else "api",
-                                   extra=self.metrics.heartbeat_fields)
+                                   extra=self.metrics.heartbeat_fields, usage=self.metrics.host_usage)
         self.waiter = QueueWaiter(self.client, backoff_base=backoff_base, on_ping=self.heartbeat.now,
                                   on_console=self._console_rung, on_metrics=self.metrics.rung, stop=self.stop)
         self.console_rings = ConsoleRings(lambda: self.waiter.listening)

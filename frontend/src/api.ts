@@ -393,6 +393,8 @@ export function createApi(deps: ApiDeps) {
       request<Job>('POST', `/api/agents/${enc(agentId)}/vms/${enc(vmUuid)}/actions`, {
         body: typeof action === 'string' ? { action } : action,
       }),
+    /** A host.capabilities job: the host's full capabilities (pools, networks, versions) in its result. */
+    refreshCapabilities: (agentId: string) => request<Job>('POST', `/api/agents/${enc(agentId)}/capabilities`),
     updateAgentLabels: (agentId: string, labels: Record<string, string>) =>
       request<Agent>('PATCH', `/api/agents/${enc(agentId)}`, { body: { labels } }),
     deregisterAgent: (agentId: string) => request<unknown>('DELETE', `/api/agents/${enc(agentId)}`),

@@ -203,3 +203,16 @@ def test_the_thread_samples_until_stopped(node_uri: str) -> None:
     sampler.start()
     sampler.join(timeout=5)
     assert len(reads) == 3
+
+
+def test_the_hosts_cpu_use_comes_from_two_readings_of_its_cpu_times(node_uri: str) -> None:
+    clock, times = Clock(), [(100, 1000), (400, 2000), (400, 2000)]
+    sampler = Sampler(FakeHost(clock).read, lambda _u, _d: None, stop=threading.Event(), clock=clock,
+                      read_host=lambda: times.pop(0))
+    sampler.tick()
+    assert sampler.host_usage() == {}  # one reading: no rate yet
+    clock.now += 60
+    sampler.tick()
+    assert sampler.host_usage() == {"cpu_used_percent": 30.0}
+    busy, total = Host(node_uri).cpu_times()  # the test driver reports fixed times, but real-shaped ones
+    assert 0 <= busy <= total and total > 0

@@ -102,3 +102,20 @@ def test_the_vm_page_charts_live_statistics_of_the_real_vm(page: Page, qemu_stac
     expect(page.locator("[data-testid=vm-disk]").first).to_be_visible(timeout=30000)  # details read on open
     page.get_by_role("button", name="Last week").click()
     expect(page.locator("[data-testid=chart-cpu]")).not_to_have_attribute("data-latest", "", timeout=20000)
+
+
+def test_the_host_card_shows_its_cpu_in_use_and_its_real_pools_and_networks(page: Page, qemu_stack: LocalStack,
+                                                                             guest: QemuGuest) -> None:
+    log_in(page, qemu_stack)
+    card = page.locator("[data-testid=host]").first
+    used = card.locator("[data-testid=host-cpu-used]")
+    expect(used).to_contain_text("%", timeout=30000)  # measured by the agent's sampler, sent with a heartbeat
+    assert 0 <= float(used.inner_text().rstrip(" %")) <= 100
+    expect(card.locator("[data-testid=host-memory-used]")).to_contain_text(" of ")
+    card.get_by_role("button", name="Pools and networks").click()
+    pools = virsh("pool-list", "--all", "--name").split()
+    expect(card.locator("[data-testid=host-pool]")).to_have_count(len(pools), timeout=30000)
+    for name in pools:
+        expect(card.locator(f"[data-testid=host-pool][data-pool='{name}']")).to_contain_text("free of")
+    networks = virsh("net-list", "--all", "--name").split()
+    expect(card.locator("[data-testid=host-network]")).to_have_count(len(networks))

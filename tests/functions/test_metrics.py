@@ -153,3 +153,17 @@ def test_a_host_without_a_doorbell_has_no_live_samples_to_offer(client: Client, 
     answer = client.http.post(f"/api/agents/{host.agent_id}/vms/{UUID}/metrics/live", headers=owner.headers)
     assert answer.status_code == 200 and answer.json_body == {"live": None, "until": None}
 
+
+
+def test_a_heartbeat_may_carry_the_hosts_cpu_use_within_0_to_100(client: Client, make_operator: Any,
+                                                                  enrol: Any) -> None:
+    owner = make_operator()
+    host = enrol(owner)
+    _beat(client, host, capabilities={"cpu_used_percent": 42.5})
+    shown = client.http.get(f"/api/agents/{host.agent_id}", headers=owner.headers).json_body
+    assert shown["capabilities"]["cpu_used_percent"] == 42.5
+    for bad in (100.5, -1, "42", True):
+        answer = client.http.post("/agent/v1/heartbeat", headers=host.headers,
+                                  body=json.dumps({"vms": [VM], "capabilities": {"cpu_used_percent": bad}}))
+        assert answer.status_code == 400 and answer.json_body["error"]["code"] == "invalid_request"
+    assert Agent.get(host.agent_id).capabilities["cpu_used_percent"] == 42.5  # refused reports changed nothing

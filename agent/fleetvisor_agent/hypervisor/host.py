@@ -97,6 +97,10 @@ class Host:
         """Every VM's statistics counters now, in one libvirt call (stats.py)."""
         return self._call(lambda: stats.read(self.connection()))
 
+    def cpu_times(self) -> tuple[int, int]:
+        """The host's own CPU time, busy and total, in nanoseconds since boot (stats.host_cpu)."""
+        return self._call(lambda: stats.host_cpu(self.connection()))
+
     def guest(self, vm_uuid: str) -> Guest:
         """The VM with this UUID; HypervisorError(vm_not_found) if the host has none."""
         try:

@@ -69,3 +69,10 @@ def _total(record: dict[str, Any], group: str, field: str) -> int | None:
     values = [record.get(f"{group}.{i}.{field}") for i in range(int(count))]
     known = [int(v) for v in values if v is not None]
     return sum(known) if known else None
+
+
+def host_cpu(conn: libvirt.virConnect) -> tuple[int, int]:
+    """The host's CPU time since boot, all CPUs: (busy, total) nanoseconds (busy: all but idle and iowait)."""
+    times = conn.getCPUStats(libvirt.VIR_NODE_CPU_STATS_ALL_CPUS, 0)
+    total = sum(int(v) for v in times.values())
+    return total - int(times.get("idle", 0)) - int(times.get("iowait", 0)), total

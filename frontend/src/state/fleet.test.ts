@@ -43,6 +43,7 @@ function fakeApi() {
       duration_ms: 1,
     })),
     vmAction: vi.fn(async () => server.job),
+    refreshCapabilities: vi.fn(async () => server.job),
     approveAgent: vi.fn(async (agentId: string) => approved(agentId)),
     rejectAgent: vi.fn(async () => ({})),
     deregisterAgent: vi.fn(async (agentId: string) => {

@@ -1,4 +1,5 @@
-// The fake API's VM statistics: a series per range (cpu 42.5 % a minute ago,
+// The fake API's host and VM statistics: a host.capabilities job (done at
+// once, one pool and one network), a VM series per range (cpu 42.5 % a minute ago,
 // the range's step), and live asks, which this server cannot serve (as a
 // host waiting in the API: `live: null`). `state.metricsAsked` lists the
 // ranges read and `state.liveAsks` counts the asks.
@@ -6,6 +7,7 @@
 import { emptySeries, type MetricsRange, type VmMetrics } from '../vmMetrics';
 import type { FakeServerState } from './fakeServer';
 import { fail, ok, type FakeRequest, type Route } from './fakeHttp';
+import { aJob } from './fixtures';
 
 const STEPS: Record<MetricsRange, number> = { hour: 60, day: 240, week: 1680 };
 
@@ -36,7 +38,19 @@ export function metricsRoutes(state: FakeServerState): Route[] {
     return ok(answer);
   }
 
+  /** A host.capabilities job, already done, with one pool and one network in its result. */
+  function capabilities({ params }: FakeRequest): Response {
+    const job = aJob({ job_id: `job-${state.jobs.length + 1}`, agent_id: params[0], op: 'host.capabilities',
+      vm_uuid: null, args: {}, status: 'succeeded', summary: 'ok' });
+    state.jobs.unshift(job);
+    state.results.set(job.job_id, { job_id: job.job_id, attempt: 1, op: job.op, ok: true, vm: null, error: null,
+      duration_ms: 5, data: { storage_pools: [{ name: 'default', state: 'running', capacity_bytes: 10 * 2 ** 30,
+        available_bytes: 4 * 2 ** 30 }], networks: [{ name: 'default', active: true, bridge: 'virbr0' }] } });
+    return ok(job, 202);
+  }
+
   return [
+    { method: 'POST', pattern: /^\/api\/agents\/([^/]+)\/capabilities$/, handle: capabilities },
     { method: 'GET', pattern: /^\/api\/agents\/([^/]+)\/vms\/([^/]+)\/metrics$/, handle: series },
     {
       method: 'POST',
