@@ -119,3 +119,26 @@ def test_the_host_card_shows_its_cpu_in_use_and_its_real_pools_and_networks(page
         expect(card.locator(f"[data-testid=host-pool][data-pool='{name}']")).to_contain_text("free of")
     networks = virsh("net-list", "--all", "--name").split()
     expect(card.locator("[data-testid=host-network]")).to_have_count(len(networks))
+
+
+def test_a_hidden_vm_page_asks_nothing_and_a_shown_one_asks_again_at_once(page: Page, qemu_stack: LocalStack,
+                                                                          guest: QemuGuest) -> None:
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url) if "metrics" in request.url else None)
+    log_in(page, qemu_stack)
+    page.locator(f"[data-testid=vm-row][data-vm-uuid='{guest.uuid}'] [data-testid=vm-page-link]").click()
+    expect(page.locator("[data-testid=vm-charts-live]")).to_contain_text("Live", timeout=20000)
+    page.evaluate("""() => {
+        Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    asked.clear()
+    page.wait_for_timeout(25_000)  # longer than the live object's read interval (20 s)
+    assert asked == []
+    page.evaluate("""() => {
+        Object.defineProperty(document, 'visibilityState', {value: 'visible', configurable: true});
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    page.wait_for_timeout(2000)
+    assert any(url.endswith("/metrics/live") for url in asked), asked  # the host is asked again at once
+    assert any("/metrics?range=hour" in url for url in asked), asked
