@@ -145,13 +145,20 @@ def test_a_live_ask_rings_the_host_with_a_put_url_and_answers_where_the_page_rea
     assert requests.get(body["live"]["url"], timeout=10).content == b'{"v": 1}'
 
 
-def test_a_host_without_a_doorbell_has_no_live_samples_to_offer(client: Client, make_operator: Any,
-                                                                 enrol: Any) -> None:
+@pytest.mark.parametrize("without", ["queue", "waiting in the api"])
+def test_a_host_no_ring_reaches_has_no_live_samples_to_offer(client: Client, make_operator: Any, enrol: Any,
+                                                             without: str) -> None:
     owner = make_operator()
     host = enrol(owner)
-    Agent.get(host.agent_id).update(actions=[Agent.queue_url.set("")])
+    if without == "queue":
+        Agent.get(host.agent_id).update(actions=[Agent.queue_url.set("")])
+    else:
+        _beat(client, host, capabilities={"waiting_on": "api"})
+        _rings(host)
     answer = client.http.post(f"/api/agents/{host.agent_id}/vms/{UUID}/metrics/live", headers=owner.headers)
     assert answer.status_code == 200 and answer.json_body == {"live": None, "until": None}
+    if without != "queue":
+        assert _rings(host) == []
 
 
 

@@ -194,11 +194,14 @@ def _mean(values: list[Any]) -> float | None:
 
 def watch(agent: Agent, vm_uuid: str) -> dict[str, Any]:
     """Ask the host for the VM's live samples for LIVE_SECONDS; where the page reads them (presigned GET).
-    `live: null` when the host has no doorbell to ring (it waits in the API) or the ring failed."""
+    `live: null` when no ring would reach the agent (no doorbell, or the agent says it waits in the API,
+    whose long poll takes only job rings) or the ring failed."""
+    if not agent.queue_url or (agent.capabilities or {}).get("waiting_on") == "api":
+        return {"live": None, "until": None}
     key = live_key(agent.agent_id, vm_uuid)
     until = int(time.time()) + LIVE_SECONDS
     put = _presigned_put(key, MAX_OBJECT_BYTES)
-    rung = bool(agent.queue_url) and doorbell.ring(agent.queue_url, f"{METRICS_PREFIX}{vm_uuid} {until} {put['url']}")
+    rung = doorbell.ring(agent.queue_url, f"{METRICS_PREFIX}{vm_uuid} {until} {put['url']}")
     if not rung:
         return {"live": None, "until": None}
     config = settings()
