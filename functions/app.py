@@ -8,6 +8,7 @@ from chalicelib.auth.key_routes import bp as api_keys
 from chalicelib.auth.routes import bp as auth
 from chalicelib.changes.routes import bp as changes
 from chalicelib.consoles.routes import bp as consoles
+from chalicelib.deployments.routes import bp as deployments
 from chalicelib.distribution.routes import bp as distribution
 from chalicelib.jobs.routes import bp as jobs
 from chalicelib.meta.routes import bp as meta
@@ -18,5 +19,5 @@ from chalicelib.vms.routes import bp as vms
 app = Chalice(app_name="fleetvisor")
 app.register_middleware(web.error_shape_middleware, "http")
 for blueprint in (meta, auth, api_keys, users, agents, vms, jobs, consoles, audit, distribution, changes,
-                  metrics):
+                  deployments, metrics):
     app.register_blueprint(blueprint)

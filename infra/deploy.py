@@ -122,7 +122,7 @@ def deploy(stage: Stage) -> None:
     upload_web(session.client("s3"), outputs["WebBucketName"], stage.dist / "web")
     invalidate(session.client("cloudfront"), outputs["DistributionId"])
     bootstrap_env = control_plane_env(stage, outputs["ObjectsBucketName"])
-    for keyring in ("job", "token"):
+    for keyring in ("job", "token", "seal"):
         ensure_keyring(session.client("secretsmanager"), stage.name, keyring)
     admin = ensure_first_admin(bootstrap_env, os.environ.get("FLEETVISOR_ADMIN_EMAIL", "admin@fleetvisor.local"))
     report(stage, outputs, admin)
@@ -262,8 +262,9 @@ def delete_agent_queues(sqs: Any, stage: str) -> int:
 def kept_message(stage: Stage, outputs: dict[str, str]) -> str:
     bucket = outputs.get("ObjectsBucketName", f"fleetvisor-{stage.name}-objects-ACCOUNT-{stage.region}")
     return (f"kept (retained on delete; remove by hand to lose them for good): the tables fleetvisor-{stage.name}-*,"
-            f" the bucket {bucket}, and the secrets fleetvisor/{stage.name}/job-signing-key and"
-            f" fleetvisor/{stage.name}/access-token-key. Deploying {stage.name} again reuses them.")
+            f" the bucket {bucket}, and the secrets fleetvisor/{stage.name}/job-signing-key,"
+            f" fleetvisor/{stage.name}/access-token-key and fleetvisor/{stage.name}/sealing-key."
+            f" Deploying {stage.name} again reuses them.")
 
 
 def _run(argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:

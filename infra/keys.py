@@ -6,8 +6,9 @@
     python -m infra.keys activate KID         # step 2: KID signs new jobs
     python -m infra.keys retire OLD_KID       # step 3: OLD_KID goes; agents drop it
 
-Options: `--keyring job|token` (the job-signing keys, the default, or the
-operator access-token keys), `--stage` (default $FLEETVISOR_STAGE or
+Options: `--keyring job|token|seal` (the job-signing keys, the default, the
+operator access-token keys, or the keys that seal secrets into job records:
+a job still queued when its sealing key is retired fails at its claim), `--stage` (default $FLEETVISOR_STAGE or
 `local`), `--local [DIR]` (a running local stack: its moto, found through
 `DIR/endpoints.json`, and the launcher's own copy in `DIR/secrets/`, which it
 puts back at every start; DIR defaults to $FLEETVISOR_HOME or `.fleetvisor`).
@@ -46,7 +47,7 @@ sys.path.insert(0, str(FUNCTIONS))
 from chalicelib import keys  # noqa: E402 - the control plane owns the keyring format
 
 SETTLE_SECONDS = 600
-KEYRINGS = {"job": "job-signing-key", "token": "access-token-key"}
+KEYRINGS = {"job": "job-signing-key", "token": "access-token-key", "seal": "sealing-key"}
 EXIT_REFUSED = 2
 
 

@@ -14,8 +14,17 @@ Decisions worth knowing:
   generated once, kept in `<root>/secrets/admin-password` and printed.
 - The local agent keeps its key and id in `<root>/agent/`; an enrolment token
   is minted only while it has not enrolled yet.
+- While the API runs, `<root>/stack.json` says where (`{"url", "pid"}`), so the
+  `fleetvisor` CLI finds a stack on any port; it is removed at stop, and a
+  file left by a killed stack names a dead pid, which the CLI ignores.
 - Children are started in their own session (Ctrl-C reaches only this
   process, which stops them in order) and die with it if it is killed.
+- What an operator can fix before a start (the data directory in use by a
+  running stack, the API port taken) is a LaunchError, checked before any
+  child starts; `make up` prints it as one sentence, without a traceback.
+  The port is checked by binding it: otherwise the new API would fail to
+  listen while the launcher, finding the port open, logged into the other
+  stack with the wrong password (401).
 """
 
 from __future__ import annotations
@@ -48,6 +57,11 @@ DEFAULT_ADMIN = "admin@fleetvisor.local"
 LOOPBACK = "127.0.0.1"
 _PR_SET_PDEATHSIG = 1
 ENDPOINTS_FILE = "endpoints.json"
+STACK_FILE = "stack.json"  # the API's URL for the CLI (cli/fleetvisor_cli/api.py reads it)
+
+
+class LaunchError(RuntimeError):
+    """The stack cannot start for a reason the operator can fix; the message says how, in one sentence."""
 
 
 def free_port() -> int:
@@ -122,6 +136,8 @@ class LocalStack:
         for sub in ("dynalite", "logs", "secrets", "agent"):
             (self.root / sub).mkdir(parents=True, exist_ok=True, mode=0o700)
         self._take_lock()
+        if self.config.start_api:
+            _check_port_free(self.config.api_port)
         self._spawn("dynalite", [str(DYNALITE), "--host", LOOPBACK, "--port", str(self.dynalite_port),
                                  "--path", str(self.root / "dynalite"), "--createTableMs", "0",
                                  "--deleteTableMs", "0", "--updateTableMs", "0"], self.dynalite_port)
@@ -135,12 +151,15 @@ class LocalStack:
         token = self._bootstrap(mint_token=self.config.start_agent and not self._agent_enrolled())
         if self.config.start_api:
             self.start_api()
+            write_private(self.root / STACK_FILE, json.dumps({"url": self.url, "pid": os.getpid()}))
         if self.config.start_api and self.config.start_agent:
             self.start_agent(self.config.agent_name, self.config.libvirt_uri, token,
                              self.root / "agent")
         return self
 
     def stop(self) -> None:
+        if self._lock is not None:
+            (self.root / STACK_FILE).unlink(missing_ok=True)
         for name in reversed(list(self.children)):
             self.stop_child(name)
         if self._lock is not None:
@@ -158,7 +177,8 @@ class LocalStack:
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise RuntimeError(f"another local stack is running on {self.root}; stop it first") from exc
+            raise LaunchError(f"Another Fleetvisor stack is already running on {self.root}: stop it (Ctrl-C "
+                              "where it runs) or give this one its own FLEETVISOR_HOME.") from exc
 
     # -- processes --------------------------------------------------------
     def _spawn(self, name: str, argv: list[str], port: int | None = None,
@@ -326,6 +346,18 @@ class LocalStack:
         raise RuntimeError(f"{count} agent(s) did not come online within {timeout:.0f} s; see {self.root}/logs")
 
 
+def _check_port_free(port: int) -> None:
+    with socket.socket() as sock:
+        # As the API's server binds (SO_REUSEADDR): a port left in TIME_WAIT by a stack just stopped is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError as exc:
+            raise LaunchError(f"Port {port} is already in use (another Fleetvisor stack, or another program): "
+                              f"stop it, or start this one on another port, e.g. FLEETVISOR_PORT={port + 1} "
+                              "make up.") from exc
+
+
 class _Endpoints:
     """A boto3-session look-alike whose clients point at dynalite and moto."""
 
@@ -340,7 +372,7 @@ def _new_keyring(name: str) -> str:
     sys.path.insert(0, str(FUNCTIONS))
     from chalicelib import keys  # noqa: PLC0415 - the control plane owns the keyring format
 
-    return keys.new_secret_value("job" if "job" in name else "token")
+    return keys.new_secret_value("job" if "job" in name else "seal" if "sealing" in name else "token")
 
 
 def saved_secret_path(root: Path, name: str) -> Path:
@@ -381,6 +413,7 @@ def main() -> None:
     ensure_libvirtd(config.libvirt_uri)
     stack = LocalStack(config)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    failed = False
     try:
         stack.start()
         stack.wait_for_agents(1)
@@ -389,10 +422,15 @@ def main() -> None:
             time.sleep(0.5)
         dead = [c.name for c in stack.children.values() if c.proc.poll() is not None]
         print(f"fleetvisor: {', '.join(dead)} stopped; see {root}/logs. Shutting down.", flush=True)
+    except LaunchError as exc:
+        print(f"fleetvisor: {exc}", file=sys.stderr, flush=True)
+        failed = True
     except KeyboardInterrupt:
         print("\nfleetvisor: stopping…", flush=True)
     finally:
         stack.stop()
+    if failed:
+        sys.exit(1)
 
 
 def _banner(stack: LocalStack) -> str:

@@ -55,7 +55,7 @@ def enroll_command(config: Config) -> int:
     if not config.url or not config.enrollment_token:
         log.error("enroll needs --url and --token (or FLEETVISOR_URL and FLEETVISOR_ENROLLMENT_TOKEN)")
         return EXIT_CONFIG
-    host = Host(config.libvirt_uri)
+    host = Host(config.libvirt_uri, config.deploy)
     try:
         with state_lock(config.state_dir):
             state = prepare_state(config)

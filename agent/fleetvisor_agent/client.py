@@ -257,8 +257,12 @@ class ControlPlane:
         ApiError 404 `doorbell_unavailable` from a control plane that offers none."""
         return self._post("/doorbell", {}, budget=LEASE_BUDGET, interruptible=True)
 
-    def lease(self, job_id: str, claim_token: str, running: bool) -> dict[str, Any]:
-        body = {"claim_token": claim_token, "running": running}
+    def lease(self, job_id: str, claim_token: str, running: bool,
+              progress: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Renew a job's lease (`running` on the first call); `progress` is the job's latest progress report."""
+        body: dict[str, Any] = {"claim_token": claim_token, "running": running}
+        if progress is not None:
+            body["progress"] = progress
         return self._post(f"/jobs/{quote(job_id, safe='')}/lease", body, budget=LEASE_BUDGET)
 
     def fresh_uploads(self, job_id: str, claim_token: str) -> dict[str, Any]:

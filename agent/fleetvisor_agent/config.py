@@ -45,9 +45,29 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 ENVIRONMENT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 OP_RE = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+DEFAULT_DEPLOY_POOL = "fleetvisor"
+DEFAULT_DEPLOY_POOL_DIR = Path("/var/lib/fleetvisor/images")
+POOL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MIN_OP_TIMEOUT = 0.1
 MAX_OP_TIMEOUT = 7 * 86400.0
 Number = TypeVar("Number", int, float)
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    """Where vm.deploy keeps images and disks, and which sources it may fetch from (jobs/deploy.py).
+
+    `pool` is the agent's own libvirt storage pool, defined as a dir pool over `pool_dir` when missing;
+    `allowed_sources` are URL prefixes fetched even though they resolve to a loopback, link-local or
+    private address (a mirror on the host's LAN); downloads gather in `download_dir` (the state dir's
+    `downloads/`) before they are verified and uploaded into the pool.
+    """
+
+    pool: str = DEFAULT_DEPLOY_POOL
+    pool_dir: Path = DEFAULT_DEPLOY_POOL_DIR
+    allowed_sources: tuple[str, ...] = ()
+    download_dir: Path = Path("/var/lib/fleetvisor-agent/downloads")
+    virt_type: str = "auto"  # "kvm" when libvirt offers it, else "qemu"; or one of them by choice
 
 
 class ConfigError(ValueError):
@@ -73,6 +93,7 @@ class Config:
     # The host's own time limits per operation, in seconds, replacing the built-in ones (jobs/timeouts.py).
     op_timeouts: Mapping[str, float]
     journald: bool  # stdout is systemd's journal, which timestamps lines itself
+    deploy: DeploySettings = DeploySettings()
     # VM statistics (metrics.py): sampled every `metrics_step_seconds`, uploaded once `metrics_batch_seconds` old.
     metrics_step_seconds: float = 60.0
     metrics_batch_seconds: float = 3600.0
@@ -98,11 +119,12 @@ def resolve_config(
     env = _with_config_file(os.environ if env is None else env, config_file, default_config_file)
     host = hostname or socket.gethostname()
     environment = _environment(_pick(environment, env, "FLEETVISOR_ENVIRONMENT"))
+    chosen_state_dir = _state_dir(state_dir, env)
     return Config(
         url=_url(_pick(url, env, "FLEETVISOR_URL")),
         enrollment_token=_pick(token, env, "FLEETVISOR_ENROLLMENT_TOKEN"),
         libvirt_uri=_pick(libvirt_uri, env, "FLEETVISOR_LIBVIRT_URI") or DEFAULT_LIBVIRT_URI,
-        state_dir=_state_dir(state_dir, env),
+        state_dir=chosen_state_dir,
         name=_name(_pick(name, env, "FLEETVISOR_AGENT_NAME"), environment, host),
         environment=environment,
         hostname=host,
@@ -116,6 +138,7 @@ def resolve_config(
         allowed_ops=_allowed_ops(env.get("FLEETVISOR_AGENT_ALLOWED_OPS")),
         op_timeouts=_op_timeouts(env.get("FLEETVISOR_AGENT_OP_TIMEOUTS")),
         journald=_stdout_is_the_journal(env.get("JOURNAL_STREAM")),
+        deploy=_deploy(env, chosen_state_dir),
         metrics_step_seconds=_number("FLEETVISOR_AGENT_METRICS_STEP_SECONDS", None, env, kind=float, default=60.0,
                                      low=1.0, high=3600.0),
         metrics_batch_seconds=_number("FLEETVISOR_AGENT_METRICS_BATCH_SECONDS", None, env, kind=float,
@@ -227,6 +250,27 @@ def _op_timeouts(value: str | None) -> Mapping[str, float]:
                               f"{MAX_OP_TIMEOUT:.0f}), got {value!r}.")
         limits[op.strip()] = limit
     return MappingProxyType(limits)
+
+
+def _deploy(env: Mapping[str, str], state_dir: Path) -> DeploySettings:
+    """FLEETVISOR_AGENT_DEPLOY_POOL, FLEETVISOR_AGENT_DEPLOY_POOL_DIR, FLEETVISOR_AGENT_ALLOWED_SOURCES
+    (space- or comma-separated http(s) URL prefixes) and FLEETVISOR_AGENT_DEPLOY_VIRT_TYPE."""
+    pool = env.get("FLEETVISOR_AGENT_DEPLOY_POOL") or DEFAULT_DEPLOY_POOL
+    if not POOL_NAME_RE.match(pool):
+        raise ConfigError(f"FLEETVISOR_AGENT_DEPLOY_POOL must be 1-64 letters, digits, '.', '_' or '-', got {pool!r}.")
+    pool_dir = Path(env.get("FLEETVISOR_AGENT_DEPLOY_POOL_DIR") or DEFAULT_DEPLOY_POOL_DIR)
+    if not pool_dir.is_absolute():
+        raise ConfigError(f"FLEETVISOR_AGENT_DEPLOY_POOL_DIR must be an absolute path, got {str(pool_dir)!r}.")
+    sources = tuple(item for item in re.split(r"[\s,]+", env.get("FLEETVISOR_AGENT_ALLOWED_SOURCES", "")) if item)
+    for source in sources:
+        if not re.match(r"^https?://[^/?#@\s]+/", source):
+            raise ConfigError("FLEETVISOR_AGENT_ALLOWED_SOURCES must be http(s) URL prefixes with a host and a "
+                              f"path (ending at least in '/'), e.g. 'http://10.0.0.5/images/', got {source!r}.")
+    virt_type = env.get("FLEETVISOR_AGENT_DEPLOY_VIRT_TYPE") or "auto"
+    if virt_type not in ("auto", "kvm", "qemu"):
+        raise ConfigError(f"FLEETVISOR_AGENT_DEPLOY_VIRT_TYPE must be auto, kvm or qemu, got {virt_type!r}.")
+    return DeploySettings(pool=pool, pool_dir=pool_dir, allowed_sources=sources,
+                          download_dir=state_dir / "downloads", virt_type=virt_type)
 
 
 def _log_level(value: str | None) -> str:

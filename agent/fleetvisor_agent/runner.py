@@ -72,7 +72,7 @@ log = logging.getLogger(__name__)
 
 def run_agent(config: Config, *, stop: threading.Event | None = None, install_signals: bool = True) -> int:
     """Run until stopped (SIGTERM/SIGINT or `stop`); returns the process exit code."""
-    host = Host(config.libvirt_uri)
+    host = Host(config.libvirt_uri, config.deploy)
     try:
         with state_lock(config.state_dir):
             state = prepare_state(config)

@@ -22,6 +22,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from .progress import Progress
+
 ENVELOPE_FIELDS = frozenset({"v", "kid", "payload", "sig"})
 PAYLOAD_TYPES: Mapping[str, type] = {
     "v": int, "job_id": str, "agent_id": str, "op": str, "args": dict,
@@ -45,7 +47,8 @@ class Refused(Exception):
 
 @dataclass(frozen=True)
 class VerifiedJob:
-    """The signed payload, plus the one thing a handler learns while it runs: `cancelled`.
+    """The signed payload, plus the one thing a handler learns while it runs, `cancelled`, and the one thing it
+    may tell while it runs, `progress` (progress.py; the lease keeper sends it).
 
     `cancelled` is set when the agent stops caring about the job's outcome: the operator cancelled it, or
     another attempt owns it now. A handler that waits (vm.shutdown's escalation) waits on this event instead
@@ -61,6 +64,7 @@ class VerifiedJob:
     attempt: int
     kid: str
     cancelled: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+    progress: Progress = field(default_factory=Progress, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

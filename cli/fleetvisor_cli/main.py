@@ -1,19 +1,27 @@
-"""`fleetvisor` — manage accounts, API keys and enrolment tokens from a shell.
+"""`fleetvisor` — hosts, VMs, jobs, accounts, API keys and enrolment tokens from a shell.
 
-Works against the local stack (default http://127.0.0.1:8000) and, given
-`--url` and credentials, against a deployed stage. Secrets it creates (API
-keys, tokens, generated passwords) are printed once and never stored.
+Works against the running local stack (found through `.fleetvisor/stack.json`,
+api.py says how) and, given `--url` (or FLEETVISOR_URL) and credentials,
+against a deployed stage. It prints tables and short lists for people and,
+with `--json` (before or after the command), JSON for scripts. Secrets it
+creates (API keys, tokens, generated passwords) are printed once and never
+stored. Exit codes: fleet.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import secrets
 import sys
 from typing import Any
 
+from . import fleet
 from .api import Api, CliError, connect
+from .output import Column, Shown, details, render, table
+
+USER_COLUMNS = [Column("EMAIL", lambda u: u["email"], 32), Column("NAME", lambda u: u["name"], 20),
+                Column("ROLE", lambda u: u["role"], 8), Column("DISABLED", lambda u: u["disabled"], 8),
+                Column("ID", lambda u: u["user_id"], 36)]
 
 
 def _new_password(args: argparse.Namespace) -> tuple[str, bool]:
@@ -41,7 +49,7 @@ def list_users(api: Api, args: argparse.Namespace) -> Any:
         page = api.call("GET", f"/api/users?limit=100&cursor={cursor}")
         users += page["users"]
         if not page["next"]:
-            return {"users": users}
+            return Shown({"users": users}, table(users, USER_COLUMNS))
         cursor = page["next"]
 
 
@@ -74,27 +82,33 @@ def create_enrollment_token(api: Api, args: argparse.Namespace) -> Any:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fleetvisor", description=__doc__.splitlines()[0])
-    parser.add_argument("--url", help="control plane URL (FLEETVISOR_URL, default http://127.0.0.1:8000)")
+    parser.add_argument("--url", help="control plane URL (FLEETVISOR_URL; default: the running local stack, "
+                                      "else http://127.0.0.1:8000)")
     parser.add_argument("--email", help="log in as (FLEETVISOR_EMAIL); the password comes from FLEETVISOR_PASSWORD "
                                         "or a prompt; FLEETVISOR_API_KEY instead of both")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts instead of tables")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list-users", help="list accounts (admin)").set_defaults(run=list_users)
-    user = commands.add_parser("create-user", help="create an account (admin)")
+    fleet.add_commands(commands, common)
+    commands.add_parser("list-users", parents=[common], help="list accounts (admin)").set_defaults(run=list_users)
+    user = commands.add_parser("create-user", parents=[common], help="create an account (admin)")
     user.add_argument("new_email", metavar="EMAIL")
     user.add_argument("--name", default="")
     user.add_argument("--role", choices=["operator", "admin"], default="operator")
     user.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     user.set_defaults(run=create_user)
-    reset = commands.add_parser("reset-password", help="set a new password for an account (admin)")
+    reset = commands.add_parser("reset-password", parents=[common], help="set a new password for an account (admin)")
     reset.add_argument("new_email", metavar="EMAIL")
     reset.add_argument("--password-stdin", action="store_true")
     reset.set_defaults(run=reset_password)
-    key = commands.add_parser("create-api-key", help="create an API key for yourself")
+    key = commands.add_parser("create-api-key", parents=[common], help="create an API key for yourself")
     key.add_argument("--name", required=True)
     key.add_argument("--scope", action="append", choices=["read", "operate", "admin"], required=True)
     key.add_argument("--expires-in-days", type=int)
     key.set_defaults(run=create_api_key)
-    token = commands.add_parser("create-enrollment-token", help="mint a token that lets a host enrol")
+    token = commands.add_parser("create-enrollment-token", parents=[common],
+                                help="mint a token that lets a host enrol")
     token.add_argument("--uses", type=int, default=1)
     token.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
     token.add_argument("--note", default="")
@@ -102,14 +116,24 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _shown(result: Any) -> Shown:
+    """An account command's answer (a plain object) as people read it: one line per field."""
+    if isinstance(result, Shown):
+        return result
+    return Shown(result, details(sorted(result.items())))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        result = args.run(connect(args.url, args.email), args)
+        shown = _shown(args.run(connect(args.url, args.email), args))
     except CliError as exc:
         print(f"fleetvisor: {exc}", file=sys.stderr)
-        return 1
-    print(json.dumps(result, indent=2, sort_keys=True))
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("fleetvisor: interrupted", file=sys.stderr)
+        return 130
+    print(render(shown, args.json))
     return 0
 
 

@@ -20,6 +20,7 @@ import type {
   ConsoleSession,
   EnrollmentToken,
   FleetFeed,
+  FleetVm,
   Job,
   JobStatus,
   LoginResponse,
@@ -153,7 +154,10 @@ export function queryString(params: Record<string, string | number | null | unde
 }
 
 export interface AuditFilter {
+  /** Records whose action contains this text, in any case ("auth", "login", "vm."). */
   action?: string;
+  /** Admins: another trail than their own; `anonymous` holds failed logins to no account. */
+  owner?: string;
   sinceMs?: number | null;
   untilMs?: number | null;
 }
@@ -212,6 +216,8 @@ export interface OutputRequest {
 }
 
 export const PAGE_SIZE = 50;
+/** The fleet list's page: the most GET /api/vms serves at once. */
+export const FLEET_PAGE_SIZE = 1000;
 
 interface Answer {
   response: Response;
@@ -365,6 +371,7 @@ export function createApi(deps: ApiDeps) {
         limit: PAGE_SIZE,
         cursor,
         action: filter.action?.trim(),
+        owner: filter.owner,
         since_ms: filter.sinceMs,
         until_ms: filter.untilMs,
       });
@@ -388,6 +395,16 @@ export function createApi(deps: ApiDeps) {
       request<{ pinged: number }>('POST', '/api/agents/ping', agentIds ? { body: { agent_ids: agentIds } } : {}),
     listVms: (agentId: string) =>
       request<{ vms: VM[] }>('GET', `/api/agents/${enc(agentId)}/vms`).then((r) => r.vms),
+    /** One page of every VM on all the caller's hosts, by name (GET /api/vms; at most 1,000 a page). */
+    listFleet: (cursor: string | null = null, limit = FLEET_PAGE_SIZE): Promise<Page<FleetVm>> =>
+      request<{ vms: FleetVm[]; next_cursor: string | null }>('GET', `/api/vms${queryString({ limit, cursor })}`).then(
+        (r) => ({ items: r.vms, next: r.next_cursor }),
+      ),
+    /** One VM, as its host last reported it (by UUID). */
+    getVm: (agentId: string, vmUuid: string) => request<VM>('GET', `/api/agents/${enc(agentId)}/vms/${enc(vmUuid)}`),
+    /** Replaces a VM's labels (by UUID); answers the VM. */
+    updateVmLabels: (agentId: string, vmUuid: string, labels: Record<string, string>) =>
+      request<VM>('PATCH', `/api/agents/${enc(agentId)}/vms/${enc(vmUuid)}`, { body: { labels } }),
     /** A VM action: its name alone, or the whole body with its extra fields. */
     vmAction: (agentId: string, vmUuid: string, action: VmAction | VmRequest) =>
       request<Job>('POST', `/api/agents/${enc(agentId)}/vms/${enc(vmUuid)}/actions`, {

@@ -82,7 +82,7 @@ describe('hypervisorFacts', () => {
 describe('costlyWait', () => {
   const host = (status: Agent['status'], capabilities: Agent['capabilities']): Agent => ({
     agent_id: 'ag_1', name: 'h', hostname: '', environment: '', status, last_seen_ms: 1, enrolled_ms: 1,
-    capabilities, vm_count: 0, labels: {}, approval: 'approved', pending_reregistration: false,
+    capabilities, console_unavailable: null, vm_count: 0, labels: {}, approval: 'approved', pending_reregistration: false,
     pending_since_ms: null,
   });
 

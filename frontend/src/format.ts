@@ -60,6 +60,7 @@ const KNOWN_CAPABILITIES: ReadonlyArray<[string, string]> = [
   ['cpus', 'CPUs'],
   ['memory_kib', 'Memory'],
   ['uri', 'URI'],
+  ['serial_console', 'Serial console'],
 ];
 
 const MAX_FACTS = 8;

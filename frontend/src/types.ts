@@ -133,6 +133,9 @@ export interface AuditRecord {
   record_id: string;
   ts_ms: number;
   actor: unknown;
+  /** What the server calls the actor and target (an account's email, a host's name, "VM on host"); null when nothing names them. */
+  actor_name?: string | null;
+  target_name?: string | null;
   action: string;
   target: unknown;
   outcome: string;
@@ -156,6 +159,8 @@ export interface Agent {
   last_seen_ms: number | null;
   enrolled_ms: number;
   capabilities: Capabilities | null;
+  /** Why this host opens no serial console (its hypervisor has none); null when it does. */
+  console_unavailable: string | null;
   vm_count: number;
   /** Lowercase keys, short text values (PATCH /api/agents/{id} replaces them all). */
   labels: Record<string, string>;
@@ -192,6 +197,15 @@ export interface VM {
   autostart: boolean | null;
   /** Defined on the host; false: a transient VM, gone once it stops. Null: not reported. */
   persistent: boolean | null;
+  /** IP addresses the host knows for it (DHCP leases, ARP); null or absent: not reported. */
+  addresses?: string[] | null;
+  /** The operator's labels on this VM (PATCH /api/agents/{id}/vms/{vm} replaces them all). */
+  labels?: Record<string, string>;
+}
+
+/** One VM of the fleet list (GET /api/vms): with its host's name (its status is the host list's). */
+export interface FleetVm extends VM {
+  host_name: string;
 }
 
 /** GET /api/jobs/{id}/result: what the agent uploaded ("Result JSON"). */

@@ -6,13 +6,18 @@ export interface ActionSpec {
   action: VmAction;
   label: string;
   appliesTo: readonly VmState[];
+  /** What pressing it loses, for an action that asks first. */
+  loses?: string;
 }
+
+/** What a power cut loses: force stop and reset both do this to the guest. */
+const POWER_CUT = 'The guest gets no chance to shut down: whatever it has not written to disk is lost.';
 
 /** In the order the buttons appear. */
 export const VM_ACTIONS: readonly ActionSpec[] = [
   { action: 'start', label: 'Start', appliesTo: ['shutoff', 'crashed'] },
   { action: 'shutdown', label: 'Shutdown', appliesTo: ['running'] },
-  { action: 'force-stop', label: 'Force stop', appliesTo: ['running', 'paused'] },
+  { action: 'force-stop', label: 'Force stop', appliesTo: ['running', 'paused'], loses: POWER_CUT },
   { action: 'reboot', label: 'Reboot', appliesTo: ['running'] },
   { action: 'suspend', label: 'Suspend', appliesTo: ['running'] },
   { action: 'resume', label: 'Resume', appliesTo: ['paused'] },
@@ -29,6 +34,9 @@ export function enabledActions(state: VmState): VmAction[] {
 
 /** A hard reset applies to a VM whose vCPUs exist: running or paused. */
 export const RESET_STATES: readonly VmState[] = ['running', 'paused'];
+
+/** What a reset loses (it restarts the VM at once). */
+export const RESET_LOSES = `It restarts at once, like pressing a reset switch. ${POWER_CUT}`;
 
 /** `timeout_seconds` of a shutdown: a whole number 1..3600, else null. */
 export function shutdownTimeout(text: string): number | null {

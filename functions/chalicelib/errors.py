@@ -24,6 +24,15 @@ class Invalid(FleetvisorError):
     code = "invalid_request"
 
 
+class InvalidFields(Invalid):
+    """Several named fields are wrong at once: the answer says why for each (`error.fields`), so a form
+    can show every message beside its own field."""
+
+    def __init__(self, message: str, code: str, fields: dict[str, str]) -> None:
+        super().__init__(message, code)
+        self.fields = dict(fields)
+
+
 class Unauthorized(FleetvisorError):
     status = 401
     code = "unauthorized"

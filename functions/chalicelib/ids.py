@@ -53,6 +53,11 @@ FORMS: dict[str, IdForm] = {
     "token_id": IdForm(_hex("", 16), lambda: NotFound("No such enrolment token.", "enrollment_token_not_found")),
     # "ses_" + token_hex(16) (auth/sessions.create)
     "session_id": IdForm(_hex("ses_", 32), lambda: NotFound("No such session.", "session_not_found")),
+    # A manifest's own id, as its author chose it (deployments/manifest-schema.json).
+    "manifest_id": IdForm(re.compile(r"[a-z0-9][a-z0-9.-]{0,62}"),
+                          lambda: NotFound("No such manifest.", "manifest_not_found")),
+    # "sshk_" + 32 hex of the key's SHA-256 (deployments/ssh_keys.key_id)
+    "ssh_key_id": IdForm(_hex("sshk_", 32), lambda: NotFound("No such SSH key.", "ssh_key_not_found")),
     # A VM's UUID (any case) or a name of the form vms/logic.py explains.
     "vm": IdForm(validate.LIBVIRT_NAME_RE, lambda: Invalid(
         "Name a VM by its UUID, or by a name of 1 to 64 letters, digits, '.', '_' or '-' that starts with a "

@@ -27,6 +27,8 @@ class Settings:
     queue_prefix: str = ""
     job_key_secret: str = ""
     token_key_secret: str = ""
+    # The keyring whose keys seal secrets into job records (sealing.py).
+    seal_key_secret: str = ""
     issuer: str = ""
     access_token_seconds: int = 900
     lease_seconds: int = 120
@@ -85,6 +87,7 @@ def from_environment(env: Mapping[str, str], **overrides: object) -> Settings:
         "queue_prefix": env.get("FLEETVISOR_QUEUE_PREFIX", prefix),
         "job_key_secret": env.get("FLEETVISOR_JOB_KEY_SECRET", f"fleetvisor/{stage}/job-signing-key"),
         "token_key_secret": env.get("FLEETVISOR_TOKEN_KEY_SECRET", f"fleetvisor/{stage}/access-token-key"),
+        "seal_key_secret": env.get("FLEETVISOR_SEAL_KEY_SECRET", f"fleetvisor/{stage}/sealing-key"),
         "issuer": env.get("FLEETVISOR_ISSUER", f"fleetvisor-{stage}"),
     }
     values["signup_enabled"] = env.get("FLEETVISOR_SIGNUP", "") == "1"

@@ -34,6 +34,7 @@ from .audit.models import AuditRecord
 from .auth.models import ApiKey, EmailClaim, Session, Throttle, User
 from .changes.models import FleetVersion
 from .consoles.models import Console
+from .deployments.models import Manifest, SshKey
 from .errors import StoreBusy
 from .jobs.models import Job
 from .settings import Settings, settings
@@ -51,6 +52,8 @@ TABLES: dict[str, tuple[str, tuple[type[Model], ...]]] = {
     "SessionsTable": ("sessions", (Session,)),
     "ApiKeysTable": ("api-keys", (ApiKey,)),
     "ThrottleTable": ("throttle", (Throttle,)),
+    "ManifestsTable": ("manifests", (Manifest,)),
+    "SshKeysTable": ("ssh-keys", (SshKey,)),
 }
 
 M = TypeVar("M", bound=Model)

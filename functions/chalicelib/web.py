@@ -23,7 +23,7 @@ from chalice import Blueprint, Response
 from chalice.app import Request
 
 from . import ids, store
-from .errors import FleetvisorError, Invalid, PayloadTooLarge
+from .errors import FleetvisorError, Invalid, InvalidFields, PayloadTooLarge
 from .settings import settings
 
 log = logging.getLogger("fleetvisor")
@@ -159,7 +159,10 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 
 def error_response(error: FleetvisorError) -> Response:
-    return json_response(error.status, error_body(error.code, error.message), error.headers)
+    body = error_body(error.code, error.message)
+    if isinstance(error, InvalidFields):
+        body["error"]["fields"] = error.fields
+    return json_response(error.status, body, error.headers)
 
 
 @dataclass

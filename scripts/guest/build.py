@@ -17,7 +17,10 @@ be lost), prints FLEETVISOR-GUEST-READY on the serial console and runs a
 shell there.
 With `fleetvisor.acpid=off` on the kernel command line acpid is not started:
 that guest ignores an ACPI shutdown request, as a hung or unconfigured guest
-would.
+would. With `fleetvisor.firstboot=nginx:0,app:2` it then asks for a DHCP lease
+on its e1000e NIC (the module is shipped for that) and prints the lines a
+vm.deploy first-boot runner prints (`FLEETVISOR-FIRST-BOOT installer=nginx
+exit=0`, …, `FLEETVISOR-FIRST-BOOT done`), for the first-boot watcher's test.
 
 Idempotent: the result is cached under $FLEETVISOR_GUEST_CACHE (default
 ~/.cache/fleetvisor-guest) in a directory named after the kernel package and
@@ -46,6 +49,7 @@ KERNEL_META = "linux-image-amd64"
 BUSYBOX = "busybox-static"
 READY_MARKER = "FLEETVISOR-GUEST-READY"
 MODULES = ("evdev", "button")  # the power button's input device and the ACPI button driver
+NIC_MODULE = "e1000e"  # shipped, loaded only for fleetvisor.firstboot (the deployed VM's NIC model there)
 
 INIT = f"""#!/bin/busybox sh
 # The kernel starts us without stdio when the initramfs has no /dev/console: mount devtmpfs first.
@@ -68,6 +72,18 @@ else
   done
 fi
 echo {READY_MARKER}
+# vm.deploy's first-boot watcher, tested for real: fleetvisor.firstboot=nginx:0,app:2 prints what a
+# first-boot runner would (one exit line per installer, then done).
+firstboot=$(sed -n 's/.*fleetvisor.firstboot=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
+if [ -n "$firstboot" ]; then
+  # A lease from the VM's libvirt network, so vm.deploy can report the address it got (the address is
+  # not configured: the lease is what the host sees).
+  insmod /lib/modules/{NIC_MODULE}.ko && ip link set eth0 up && udhcpc -i eth0 -n -q -t 10 -T 2 -s /bin/true
+  for item in $(echo "$firstboot" | tr , ' '); do
+    echo "FLEETVISOR-FIRST-BOOT installer=${{item%%:*}} exit=${{item#*:}}"
+  done
+  echo "FLEETVISOR-FIRST-BOOT done"
+fi
 exec setsid cttyhack sh
 """
 
@@ -152,7 +168,7 @@ def _assemble(scratch: Path, debs: dict[str, Path], out: Path) -> None:
                       "var/run", "sbin", "usr/bin", "usr/sbin"):
         (root / directory).mkdir(parents=True, exist_ok=True)
     shutil.copy2(unpacked / "bin" / "busybox", root / "bin" / "busybox")
-    for module in MODULES:
+    for module in (*MODULES, NIC_MODULE):
         _copy_module(unpacked, module, root / "lib" / "modules" / f"{module}.ko")
     _write_executable(root / "init", INIT)
     _write_executable(root / "etc" / "acpi" / "PWRF" / "00000080", POWER_BUTTON_HANDLER)
@@ -164,7 +180,8 @@ def _assemble(scratch: Path, debs: dict[str, Path], out: Path) -> None:
 
 def _copy_module(unpacked: Path, name: str, target: Path) -> None:
     """The module from the kernel package (button.ko lives in drivers/acpi, evdev.ko in drivers/input)."""
-    candidates = sorted(unpacked.glob(f"lib/modules/*/kernel/drivers/*/{name}.ko*"))
+    candidates = (sorted(unpacked.glob(f"lib/modules/*/kernel/drivers/*/{name}.ko*"))
+                  or sorted(unpacked.glob(f"lib/modules/*/kernel/drivers/**/{name}.ko*")))
     if not candidates:
         raise SystemExit(f"the kernel package has no {name}.ko")
     source = candidates[0]

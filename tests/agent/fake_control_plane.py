@@ -42,6 +42,7 @@ class Call:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    at: float = field(default_factory=time.monotonic)  # when it arrived (the test process's monotonic clock)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -83,17 +84,17 @@ class FakeControlPlane:
         with self.lock:
             return [c for c in self.calls if c.path.endswith(suffix)]
 
-    def queue_job(self, op: str, vm_uuid: str, *, job_id: str, attempt: int = 1, kid: str = KID,
+    def queue_job(self, op: str, vm_uuid: str | None, *, job_id: str, attempt: int = 1, kid: str = KID,
                   key: Ed25519PrivateKey | None = None, envelope: dict[str, Any] | None = None,
                   args: dict[str, Any] | None = None, upload_expires_in: int = 900) -> dict[str, Any]:
         """Queue a claimed job (signed like the control plane would, unless an envelope is given).
 
-        `args` are the job's arguments besides `vm_uuid`; the upload URL expires `upload_expires_in` seconds
-        from now (server time).
+        `args` are the job's arguments besides `vm_uuid` (None: a job without one, vm.deploy); the upload URL
+        expires `upload_expires_in` seconds from now (server time).
         """
         now = int(self.now())
         payload = {"v": 1, "job_id": job_id, "agent_id": AGENT_ID, "op": op,
-                   "args": {"vm_uuid": vm_uuid, **(args or {})},
+                   "args": {**({} if vm_uuid is None else {"vm_uuid": vm_uuid}), **(args or {})},
                    "issued_at": now, "expires_at": now + 120, "attempt": attempt, "kid": kid}
         claimed = {"envelope": envelope or sign_envelope(payload, key or self.signing_key, kid),
                    "claim_token": f"ct-{job_id}-{attempt}", "lease_expires_at": now + 120,

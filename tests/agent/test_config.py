@@ -255,3 +255,28 @@ def test_the_parser_agrees_with_systemds_own_on_random_files(tmp_path: Path) -> 
         text = "".join(chooser.choice(TRICKY) for _ in range(chooser.randint(1, 40)))
         theirs = {k: v for k, v in _systemd_reads(text, tmp_path).items() if machine.get(k) != v}
         assert {k: v for k, v in envfile.assignments(text) if v} == theirs, repr(text)
+
+
+def test_deploy_settings_come_from_the_environment() -> None:
+    config = resolve_config(env={"FLEETVISOR_AGENT_DEPLOY_POOL": "images",
+                                 "FLEETVISOR_AGENT_DEPLOY_POOL_DIR": "/srv/img",
+                                 "FLEETVISOR_AGENT_ALLOWED_SOURCES": "http://10.0.0.5/images/, https://mirror.lan/",
+                                 "FLEETVISOR_AGENT_STATE_DIR": "/srv/fv"}, hostname="hv1")
+
+    assert config.deploy.pool == "images" and config.deploy.pool_dir == Path("/srv/img")
+    assert config.deploy.allowed_sources == ("http://10.0.0.5/images/", "https://mirror.lan/")
+    assert config.deploy.download_dir == Path("/srv/fv/downloads")
+    defaults = resolve_config(env={}, hostname="hv1").deploy
+    assert (defaults.pool, defaults.pool_dir, defaults.allowed_sources) == (
+        "fleetvisor", Path("/var/lib/fleetvisor/images"), ())
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("FLEETVISOR_AGENT_ALLOWED_SOURCES", "http://10.0.0.5"),  # no path: would match 10.0.0.50 too
+    ("FLEETVISOR_AGENT_ALLOWED_SOURCES", "ftp://mirror.lan/"),
+    ("FLEETVISOR_AGENT_DEPLOY_POOL", "my pool"),
+    ("FLEETVISOR_AGENT_DEPLOY_POOL_DIR", "relative/dir"),
+])
+def test_unusable_deploy_settings_are_refused(key: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=key):
+        resolve_config(env={key: value}, hostname="hv1")

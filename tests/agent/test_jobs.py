@@ -40,7 +40,7 @@ def test_vm_job_reports_the_new_state(node_host: Host) -> None:
 
     assert (result.exit_code, result.summary) == (0, "vm.suspend: VM 'web1' is now paused.")
     assert result.vm == {"uuid": WEB1, "name": "web1", "state": "paused", "state_reason": "user", "vcpus": 2,
-                         "memory_kib": 1048576, "autostart": False, "persistent": True}
+                         "memory_kib": 1048576, "autostart": False, "persistent": True, "addresses": []}
     assert result.document == {"job_id": "job_t", "attempt": 1, "op": "vm.suspend", "ok": True, "vm": result.vm,
                                "error": None, "data": None, "duration_ms": result.document["duration_ms"]}
 

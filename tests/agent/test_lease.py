@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 
@@ -108,3 +109,51 @@ def test_renewal_intervals_follow_the_lease_within_bounds() -> None:
     assert renew_interval(1000, 1000) == 0.5  # lapsing: as soon as may be, never in a tight loop
     assert renew_interval(None, 1000) == renew_interval("soon", 1000) == renew_interval(True, 1000) == 40
     assert renew_interval(1120, 1000, longest=0.03) == 0.03
+
+
+def test_progress_rides_on_a_lease_call_soon_after_it_is_reported_but_no_more_often_than_allowed(
+        fake: FakeControlPlane, client: ControlPlane) -> None:
+    job = VerifiedJob(job_id="job_a", agent_id=AGENT_ID, op="vm.deploy", args={}, issued_at=0, expires_at=1,
+                      attempt=1, kid="k")
+    active = ActiveJob(job, "ct")
+    with LeaseKeeper(client, active, interval=40, progress_spacing=0.4):
+        job.progress.report("downloading", 10, "fetching debian-12.qcow2")
+        time.sleep(0.2)
+        job.progress.report("downloading", 20)  # replaces the one before if that one has not gone yet
+        job.progress.report("downloading", 30)
+        time.sleep(0.7)
+        job.progress.report("verifying")
+        time.sleep(0.7)
+    sent = [call.json() for call in fake.calls_to("/job_a/lease")]
+    stamps = [call.at for call in fake.calls_to("/job_a/lease")]
+
+    assert sent[0] == {"claim_token": "ct", "running": False,
+                       "progress": {"step": "downloading", "percent": 10, "detail": "fetching debian-12.qcow2"}}
+    assert [body["progress"] for body in sent[1:]] == [{"step": "downloading", "percent": 30},
+                                                       {"step": "verifying"}]
+    assert all(later - earlier >= 0.39 for earlier, later in itertools.pairwise(stamps))
+
+
+def test_progress_a_failed_lease_call_did_not_carry_goes_with_the_next(fake: FakeControlPlane,
+                                                                        client: ControlPlane) -> None:
+    fake.fail_next = [500, 500, 500, 500, 500, 500]
+    job = VerifiedJob(job_id="job_a", agent_id=AGENT_ID, op="vm.deploy", args={}, issued_at=0, expires_at=1,
+                      attempt=1, kid="k")
+    active = ActiveJob(job, "ct")
+    with LeaseKeeper(client, active, interval=40, progress_spacing=0.1):
+        job.progress.report("creating_disk", 50)
+        deadline = time.monotonic() + 5
+        while job.progress.pending() is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    bodies = [call.json() for call in fake.calls_to("/job_a/lease")]
+
+    assert job.progress.pending() is None and job.progress.latest == {"step": "creating_disk", "percent": 50}
+    assert bodies[-1]["progress"] == {"step": "creating_disk", "percent": 50} and len(bodies) > 1
+
+
+def test_a_job_without_progress_sends_none() -> None:
+    job = VerifiedJob(job_id="job_a", agent_id=AGENT_ID, op="vm.start", args={}, issued_at=0, expires_at=1,
+                      attempt=1, kid="k")
+    assert job.progress.pending() is None
+    with pytest.raises(ValueError):
+        job.progress.report("sleeping")

@@ -55,7 +55,7 @@ def config_for(fake: FakeControlPlane, state_dir: Path, libvirt_uri: str, token:
 
 
 def start(config: Config, *, lease_renew_seconds: float = 40.0) -> RunningAgent:
-    runner = Runner(config, prepare_state(config), Host(config.libvirt_uri), backoff_base=0.01,
+    runner = Runner(config, prepare_state(config), Host(config.libvirt_uri, config.deploy), backoff_base=0.01,
                     approval_backoff_base=0.05)
     runner.heartbeat.soon_seconds = 0.05
     runner.lease_renew_seconds = lease_renew_seconds
@@ -90,7 +90,8 @@ def test_jobs_run_report_and_refuse_with_a_clock_20_minutes_off(fake: FakeContro
     assert done["job_a"] == {"claim_token": "ct-job_a-1", "exit_code": 0, "outputs": ["result"],
                              "summary": "vm.suspend: VM 'web1' is now paused.",
                              "vm": {"uuid": WEB1, "name": "web1", "state": "paused", "state_reason": "user",
-                                    "vcpus": 2, "memory_kib": 1048576, "autostart": False, "persistent": True}}
+                                    "vcpus": 2, "memory_kib": 1048576, "autostart": False, "persistent": True,
+                                    "addresses": []}}
     assert (done["job_b"]["exit_code"], done["job_b"]["vm"]["state"]) == (0, "running")
     assert done["job_c"] == {"claim_token": "ct-job_c-1", "exit_code": 1, "summary": "refused: unknown_kid",
                              "outputs": [], "vm": None}

@@ -32,3 +32,10 @@ def test_an_operation_that_runs_until_closed_may_have_no_limit() -> None:
     assert time_limit("console.attach", {}, table=table) is None
     assert time_limit("console.capped", {}, table=table) == 43200
     assert time_limit("console.attach", {}, {"console.attach": 60.0}, table=table) == 60.0
+
+
+def test_a_deploy_may_run_its_own_time_plus_the_first_boot_it_watches() -> None:
+    from fleetvisor_agent.jobs.timeouts import DEPLOY_SECONDS
+
+    assert time_limit("vm.deploy", {"first_boot": {"marker": "M", "timeout_seconds": 1800}}) == DEPLOY_SECONDS + 1800
+    assert time_limit("vm.deploy", {"first_boot": None}) == DEPLOY_SECONDS

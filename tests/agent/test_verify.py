@@ -156,7 +156,8 @@ def test_every_operation_of_the_contract_is_registered() -> None:
     assert jobs.allowed_ops() == {
         "vm.start", "vm.shutdown", "vm.force_stop", "vm.reboot", "vm.reset", "vm.suspend", "vm.resume",
         "vm.set_autostart", "vm.delete", "vm.snapshot_create", "vm.snapshot_list", "vm.snapshot_revert",
-        "vm.snapshot_delete", "vm.detail", "host.capabilities", "console.attach"}
+        "vm.snapshot_delete", "vm.detail", "host.capabilities", "console.attach", "vm.deploy", "vm.clone",
+        "vm.resize"}
     assert jobs.args_valid("vm.reboot", {"vm_uuid": "6695eb01-f6a4-8304-79aa-97f2502e193f"})
     assert jobs.args_valid("console.attach", {"vm_uuid": "6695eb01-f6a4-8304-79aa-97f2502e193f",
                                               "console_id": "0123456789abcdef0123456789abcdef"})

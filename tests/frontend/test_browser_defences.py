@@ -45,6 +45,10 @@ def test_a_session_breaks_no_rule_of_the_policy(page: Page, stack: LocalStack) -
     expect(page.locator("[data-testid=host] [data-testid=host-status]")).to_have_text("online")
     expect(page.locator("[data-testid=vm-row][data-vm-name=test]")).to_be_visible()
     page.wait_for_timeout(3000)  # the page's own background reads (the change feed, the jobs) meanwhile
+    page.click("[data-testid=nav-vms]")  # the VMs page places its rows and menus with inline styles
+    page.locator("[data-testid=fleet-row][data-vm-name=test] button[data-action=menu]").click()
+    expect(page.locator("[data-testid=fleet-row-menu]")).to_be_visible()
+    page.wait_for_timeout(1500)
 
     assert page.evaluate("window.__violations") == []
     assert refused == []

@@ -75,6 +75,7 @@ def test_admin_creates_and_disables_a_user(page: Page, stack: LocalStack) -> Non
     expect(row).to_contain_text("<b>Bold</b> Name")  # shown as text, never as markup
     assert stack.login(email, "made in the browser 1")
     row.locator("button[data-action=disable]").click()
+    row.get_by_role("alertdialog").locator("button[data-action=confirm]").click()
     expect(row.locator("[data-testid=user-disabled]")).to_have_text("yes")
     refused = requests.post(f"{stack.url}/api/auth/login", json={"email": email, "password": "made in the browser 1"},
                             timeout=10)

@@ -52,11 +52,17 @@ def test_wrong_password_and_unknown_email_answer_the_same(client: Client, make_o
     assert wrong.json_body == unknown.json_body
 
 
-def test_failed_login_is_audited(client: Client, make_operator: Any) -> None:
+def test_a_failed_login_goes_into_the_trail_of_the_account_it_tried(client: Client, make_operator: Any) -> None:
     op: Operator = make_operator()
     _login(client, op.email, "not the password at all")
-    records = [r for r in AuditRecord.query("anonymous") if r.actor == op.email]
-    assert [r.outcome for r in records] == ["denied"]
+    unknown = f"nobody-{op.user_id[-8:]}@example.com"
+    _login(client, unknown, "not the password at all")
+
+    seen = client.http.get("/api/audit?action=auth.login", headers=op.headers).json_body["records"]
+    assert [(r["actor"], r["outcome"], r["detail"]) for r in seen if r["outcome"] == "denied"] == [
+        (op.email, "denied", {"code": "invalid_credentials"})]
+    assert not [r for r in AuditRecord.query("anonymous") if r.actor == op.email]
+    assert [r.outcome for r in AuditRecord.query("anonymous") if r.actor == unknown] == ["denied"]
 
 
 @pytest.mark.parametrize("header", ["", "Bearer", "Basic abc", "Bearer not.a.jwt", "Bearer " + "x" * 5000])

@@ -329,6 +329,39 @@ def test_consoles_are_the_owners_and_need_a_running_vm(client: Client, make_oper
     assert (foreign.status_code, foreign.json_body["error"]["code"]) == (404, "console_not_found")
 
 
+def _report(client: Client, host: FakeHost, capabilities: dict[str, Any]) -> None:
+    beat = client.http.post("/agent/v1/heartbeat", headers=host.headers,
+                            body=json.dumps({"capabilities": capabilities, "vms": [VM], "running_jobs": []}))
+    assert beat.status_code == 200, beat.body
+
+
+@pytest.mark.parametrize(("capabilities", "offered"), [
+    ({"hypervisor": "TEST", "serial_console": False}, False),
+    ({"hypervisor": "QEMU", "serial_console": True}, True),
+    ({"hypervisor": "TEST"}, False),  # an agent from before `serial_console`: the test driver has none
+    ({"hypervisor": "QEMU"}, True),  # ... any other driver is given the benefit of the doubt
+    ({}, True),
+])
+def test_a_console_is_offered_only_where_the_host_says_it_works(client: Client, make_operator: Any, enrol: Any,
+                                                               capabilities: dict[str, Any], offered: bool) -> None:
+    owner: Operator = make_operator()
+    host = enrol(owner)
+    _report(client, host, capabilities)
+
+    listed = client.http.get(f"/api/agents/{host.agent_id}", headers=owner.headers).json_body
+    answer = client.http.post(f"/api/agents/{host.agent_id}/vms/test/console", headers=owner.headers, body="{}")
+
+    if offered:
+        assert listed["console_unavailable"] is None
+        assert answer.status_code == 201, answer.body
+        return
+    why = "This host's hypervisor (TEST) cannot open a serial console."
+    assert listed["console_unavailable"] == why
+    assert (answer.status_code, answer.json_body["error"]) == (409, {"code": "console_unavailable", "message": why})
+    assert list(Console.scan()) == [] or all(c.agent_id != host.agent_id for c in Console.scan())
+    assert Job.count() == 0 or all(j.agent_id != host.agent_id for j in Job.scan())
+
+
 def test_bad_input_is_a_clear_400(client: Client, make_operator: Any, enrol: Any) -> None:
     op: Operator = make_operator()
     session = Session(client, op, enrol(op))

@@ -50,7 +50,8 @@ JSON = {"Content-Type": "application/json"}
 # What each kind of path parameter looks like when it names nothing (the right form, a fresh value).
 WELL_FORMED = {"agent_id": "ag_" + "0" * 32, "job_id": "job_" + "0" * 32, "console_id": "0" * 32,
                "user_id": "usr_" + "0" * 32, "key_id": "0" * 16, "token_id": "0" * 16,
-               "session_id": "ses_" + "0" * 32, "vm": "no-such-vm", "filename": "nothing.whl"}
+               "session_id": "ses_" + "0" * 32, "vm": "no-such-vm", "filename": "nothing.whl",
+               "manifest_id": "no-such-manifest", "ssh_key_id": "sshk_" + "0" * 32}
 # Derandomized: the same examples each run, so a failure here is a finding, not flakiness; the
 # counts keep the whole file under ~60 s on the emulators.
 FAST = hypothesis_settings(deadline=None, database=None, derandomize=True, max_examples=300,
@@ -179,7 +180,8 @@ KEY_VALUES = st.one_of(
     st.fixed_dictionaries({"N": st.integers() | st.lists(st.integers(), max_size=2)}),
     st.dictionaries(st.sampled_from(["S", "N", "B", "M"]), st.text(max_size=5), max_size=3),
     st.text(max_size=10) | st.integers() | st.none())
-CURSOR_FIELDS = ["owner_id", "ts_id", "console_id", "created_ms", "vm_key", "user_id", "x"]
+CURSOR_FIELDS = ["owner_id", "ts_id", "console_id", "created_ms", "vm_key", "user_id", "name", "agent_id", "vm_uuid",
+                 "x"]
 
 
 def _b64(value: Any) -> str:
@@ -194,14 +196,18 @@ def _cursors(owners: list[str]) -> st.SearchStrategy[str]:
         "created_ms": st.fixed_dictionaries({"N": st.sampled_from(["1", "-1", "1e5", "NaN", "9" * 40])})}).map(_b64)
     audit = st.fixed_dictionaries({"owner_id": owned, "ts_id": st.fixed_dictionaries(
         {"S": st.sampled_from(["0000000000001#000000000000", "", "x" * 3000])})}).map(_b64)
+    fleet = st.fixed_dictionaries({  # the fleet list's: any name is a name, the host and UUID have forms
+        "owner_id": owned, "name": st.fixed_dictionaries({"S": st.text(max_size=3) | st.just("x" * 300)}),
+        "agent_id": st.fixed_dictionaries({"S": st.sampled_from(["ag_" + "0" * 32, "ag_x", ""])}),
+        "vm_uuid": st.fixed_dictionaries({"S": st.sampled_from([str(uuid.UUID(int=0)), "x", ""])})}).map(_b64)
     raw = st.text(max_size=50) | st.just("x" * 5000) | st.binary(max_size=30).map(
         lambda b: base64.urlsafe_b64encode(b).decode())
-    return st.one_of(forged, shaped, audit, raw).map(lambda c: quote(c, safe=""))
+    return st.one_of(forged, shaped, audit, fleet, raw).map(lambda c: quote(c, safe=""))
 
 
 def test_any_cursor_is_a_page_or_a_400_that_writes_nothing(edge: Edge) -> None:
     lists = ["/api/audit", "/api/consoles", f"/api/consoles?agent_id={edge.host.agent_id}&vm_uuid={VM['uuid']}",
-             "/api/users"]
+             "/api/users", "/api/vms", "/api/vms?search=a&limit=1"]
     owners = [edge.admin.user_id, edge.other.user_id, "anonymous", "", "x" * 3000, "email#x@example.com"]
 
     @FAST
@@ -222,7 +228,7 @@ def test_any_cursor_is_a_page_or_a_400_that_writes_nothing(edge: Edge) -> None:
 # is clamped like `after`) and `owner` (an admin's cross-owner read is audited before the route looks further:
 # auth/guard.target_owner, outside this property).
 QUERY_NAMES = ["limit", "after", "since_ms", "until_ms", "action", "agent_id", "vm_uuid", "status", "client_id",
-               "cursor", "range"]
+               "cursor", "search", "state", "label", "range"]
 QUERY_VALUES = st.one_of(st.text(max_size=30), st.text(min_size=3000, max_size=3100), st.integers().map(str),
                          st.sampled_from(["", "-1", "1e400", "NaN", "9" * 5000, "0x10", " 1", "١٢"]))
 

@@ -136,3 +136,16 @@ def test_another_owner_cannot_approve_or_deregister(client: Client, make_operato
         assert answer.status_code == 404
     assert _beat(client, host).status_code == 200
 
+
+
+def test_the_most_labels_a_host_may_carry_fit_in_one_request(client: Client, make_operator: Any,
+                                                             enrol: Any) -> None:
+    """Each field's own limit refuses first, never the body's: 20 labels of the longest key and a value
+    of 200 three-byte characters, sent as a browser sends them (raw UTF-8)."""
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op)
+    labels = {f"{i:02d}" + "k" * 61: "€" * 200 for i in range(20)}
+    answer = client.http.patch(f"/api/agents/{host.agent_id}", headers=op.headers,
+                               body=json.dumps({"labels": labels}, ensure_ascii=False).encode())
+    assert answer.status_code == 200, answer.body
+    assert Agent.get(host.agent_id).labels == labels

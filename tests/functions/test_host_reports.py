@@ -19,7 +19,8 @@ from .conftest import VM, FakeHost, Operator, public_b64
 AGENT_REPORT = {  # what fleetvisor_agent's heartbeat sends today (host._capabilities plus the beat's own fields)
     "hostname": "rack4-host1", "cpu_model": "Skylake-Client-IBRS", "cpu_arch": "x86_64", "cpu_count": 8,
     "cpu_mhz": 2400, "memory_total_kib": 16 * 1024 * 1024, "memory_free_kib": 1024, "libvirt_version": "9.0.0",
-    "hypervisor": "QEMU", "hypervisor_version": "7.2.0", "kvm_usable": True, "agent_version": "0.1.0",
+    "hypervisor": "QEMU", "hypervisor_version": "7.2.0", "kvm_usable": True, "serial_console": True,
+    "agent_version": "0.1.0",
     "waiting_on": "queue", "hypervisor_available": False, "hypervisor_error": "connection_lost",
 }
 
@@ -72,6 +73,7 @@ def test_non_json_numbers_and_lone_surrogates_are_invalid_json(client: Client, m
 @pytest.mark.parametrize("capabilities", [
     {"cpu_count": "eight"}, {"cpu_count": -1}, {"cpu_count": 1.5}, {"cpu_count": True}, {"cpu_count": 2**60},
     {"memory_free_kib": 2**53 + 1}, {"kvm_usable": "yes"}, {"hypervisor_available": 1},
+    {"serial_console": "yes"},
     {"waiting_on": "lambda"}, {"waiting_on": ["queue"]}, {"hypervisor_error": "<img src=x>"},
     {"hypervisor": "x" * 65}, {"cpu_model": "a\u0007b"},
     {"future_field": {"nested": 1}}, {"future_field": [1, 2]}, {"future_field": 1e300}, {"future_field": "x" * 201},

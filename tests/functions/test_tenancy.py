@@ -12,7 +12,7 @@ from chalicelib import pagination
 from chalicelib.audit.models import AuditRecord
 from chalicelib.jobs.models import Job
 
-from .conftest import FakeHost, Operator
+from .conftest import VM, FakeHost, Operator
 
 
 def _queue(client: Client, op: Operator, host: FakeHost) -> str:
@@ -86,6 +86,11 @@ def test_audit_filters_and_pages_newest_first(client: Client, make_operator: Any
     assert paged == job_ids[::-1]
     logins = client.http.get("/api/audit?action=auth.", headers=op.headers).json_body["records"]
     assert {r["action"] for r in logins} == {"auth.login"}
+    for part in ("auth", "AUTH", "login", "uth.log"):  # any part of the action, in any case
+        found = client.http.get(f"/api/audit?action={part}", headers=op.headers).json_body["records"]
+        assert {r["action"] for r in found} == {"auth.login"}, part
+    shut = client.http.get("/api/audit?action=shut", headers=op.headers).json_body["records"]
+    assert len(shut) == 3 and {r["action"] for r in shut} == {"vm.shutdown"}
     future = client.http.get("/api/audit?since_ms=99999999999999", headers=op.headers).json_body
     assert future == {"records": [], "next": None}
 
@@ -106,3 +111,21 @@ def test_the_audit_trail_has_no_way_to_change_it(client: Client, make_operator: 
     for method in ("put", "patch", "delete", "post"):
         answer = getattr(client.http, method)("/api/audit", headers=op.headers, body="{}")
         assert answer.status_code == 405, method
+
+
+def test_audit_records_name_the_accounts_hosts_and_vms_they_hold(client: Client, make_operator: Any,
+                                                                 enrol: Any) -> None:
+    op: Operator = make_operator()
+    host: FakeHost = enrol(op, name="rack4-host1")
+    _queue(client, op, host)
+    [shutdown] = client.http.get("/api/audit?action=vm.shutdown", headers=op.headers).json_body["records"]
+    assert (shutdown["actor"], shutdown["actor_name"]) == (op.user_id, op.email)
+    assert (shutdown["target"], shutdown["target_name"]) == (f"{host.agent_id}/{VM['uuid']}", "test on rack4-host1")
+    [login] = client.http.get("/api/audit?action=auth.login", headers=op.headers).json_body["records"]
+    assert login["target_name"] is None  # a session id names nothing shown
+
+    intruder: Operator = make_operator("admin")  # another owner's trail never names this owner's host
+    AuditRecord(intruder.user_id, "0000000000001#000000000000", actor=intruder.user_id, action="x.y",
+                target=host.agent_id, outcome="ok").save()
+    theirs = client.http.get("/api/audit?action=x.y", headers=intruder.headers).json_body["records"]
+    assert [(r["target"], r["target_name"]) for r in theirs] == [(host.agent_id, None)]

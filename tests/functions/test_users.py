@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from chalice.test import Client
 from chalicelib.auth.logic import find_by_email
+from chalicelib.auth.models import User
 
 from .conftest import PASSWORD, Operator
 
@@ -132,3 +133,29 @@ def test_signup_is_off_by_default(client: Client) -> None:
     )
     assert (answer.status_code, answer.json_body["error"]["code"]) == (403, "signup_disabled")
     assert find_by_email("self@example.com") is None
+
+
+def test_an_internationalised_address_an_admin_creates_can_log_in_however_it_is_typed(
+        client: Client, make_operator: Any) -> None:
+    admin: Operator = make_operator("admin")
+    tag = uuid.uuid4().hex[:6]
+    composed = f"zoë-{tag}@exämple.com"  # "ë" as one character (NFC)
+    assert _new_user(client, admin, composed).status_code == 201
+
+    decomposed = f"ZOE\u0308-{tag}@EXA\u0308MPLE.COM"  # "e" plus a combining diaeresis, in capitals
+    login = client.http.post("/api/auth/login", headers=JSON,
+                             body=json.dumps({"email": decomposed, "password": "a fine long password"}))
+    assert login.status_code == 200, login.body
+    assert login.json_body["user"]["email"] == composed
+
+
+@pytest.mark.parametrize("email", ["no-at-sign", "@example.com", "name@", "a@b@example.com", "a b@example.com",
+                                   "tab\t@example.com", "x" * 250 + "@example.com"])
+def test_a_malformed_email_is_refused_saying_what_is_allowed(client: Client, make_operator: Any,
+                                                             email: str) -> None:
+    admin: Operator = make_operator("admin")
+    answer = _new_user(client, admin, email)
+    assert (answer.status_code, answer.json_body["error"]["code"]) == (400, "invalid_request")
+    message = answer.json_body["error"]["message"]
+    assert "like name@example.com" in message or "at most 254 characters" in message, message
+    assert not any(user.email == email.lower() for user in User.scan(User.email.exists()))

@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 import requests
 from chalice.test import Client
+from chalicelib import aws
 from chalicelib.audit.models import AuditRecord
 from chalicelib.jobs.models import Job
+from chalicelib.settings import settings
 
 from .conftest import VM, FakeHost, Operator
 
@@ -139,19 +141,91 @@ def test_host_capabilities_is_a_job(client: Client, make_operator: Any, enrol: A
         "host.capabilities", {})
 
 
+def _detail_with_result(client: Client, owner: Operator, host: FakeHost,
+                        document: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A detail job the host ran to the end, its result uploaded through the presigned PUT as the agent
+    does (no content type); the job id and the upload it used."""
+    job_id = _act(client, owner, host, {"action": "detail"}).json_body["job_id"]
+    [claimed] = client.http.post("/agent/v1/poll?wait=0", headers=host.headers, body="{}").json_body["jobs"]
+    upload = claimed["uploads"]["result"]
+    assert requests.put(upload["url"], data=json.dumps(document), timeout=10).status_code == 200
+    client.http.post(f"/agent/v1/jobs/{job_id}/complete", headers=host.headers, body=json.dumps(
+        {"claim_token": claimed["claim_token"], "exit_code": 0, "outputs": ["result"]}))
+    return job_id, upload
+
+
 def test_a_result_overwritten_by_a_replayed_url_is_not_served(client: Client, make_operator: Any,
                                                               enrol: Any) -> None:
     owner: Operator = make_operator()
-    host: FakeHost = enrol(owner)
-    job_id = _act(client, owner, host, {"action": "detail"}).json_body["job_id"]
-    [claimed] = client.http.post("/agent/v1/poll?wait=0", headers=host.headers, body="{}").json_body["jobs"]
-    url = claimed["uploads"]["result"]["url"]
-    document = {"job_id": job_id, "ok": True, "data": {"disks": []}}
-    assert requests.put(url, data=json.dumps(document), timeout=10).status_code == 200
-    client.http.post(f"/agent/v1/jobs/{job_id}/complete", headers=host.headers, body=json.dumps(
-        {"claim_token": claimed["claim_token"], "exit_code": 0, "outputs": ["result"]}))
+    document = {"ok": True, "data": {"disks": []}}
+    job_id, upload = _detail_with_result(client, owner, enrol(owner), document)
+    url = upload["url"]
     served = client.http.get(f"/api/jobs/{job_id}/result", headers=owner.headers)
     assert served.status_code == 200 and served.json_body == document
     assert requests.put(url, data=b'{"ok": true, "data": "forged"}', timeout=10).status_code == 200
     replayed = client.http.get(f"/api/jobs/{job_id}/result", headers=owner.headers)
     assert (replayed.status_code, replayed.json_body["error"]["code"]) == (409, "result_changed")
+
+
+def test_a_result_link_serves_named_json_and_a_lost_result_says_so(client: Client, make_operator: Any,
+                                                                   enrol: Any) -> None:
+    owner: Operator = make_operator()
+    job_id, upload = _detail_with_result(client, owner, enrol(owner), {"ok": True})
+
+    link = client.http.get(f"/api/jobs/{job_id}", headers=owner.headers).json_body["result"]["url"]
+    downloaded = requests.get(link, timeout=10)
+    assert (downloaded.status_code, downloaded.json()) == (200, {"ok": True})
+    assert downloaded.headers["Content-Type"] == "application/json"
+    assert downloaded.headers["Content-Disposition"] == f'attachment; filename="{job_id}-result.json"'
+
+    aws.s3().delete_object(Bucket=settings().bucket, Key=upload["key"])  # what a restarted local S3 forgets
+    gone = client.http.get(f"/api/jobs/{job_id}/result", headers=owner.headers)
+    assert (gone.status_code, gone.json_body["error"]) == (404, {
+        "code": "result_not_found",
+        "message": "This job's result is no longer stored: results are kept 30 days, and a local stack's S3 "
+                   "keeps none across a restart."})
+
+
+def test_a_refused_name_says_what_is_allowed(client: Client, make_operator: Any, enrol: Any) -> None:
+    owner: Operator = make_operator()
+    host: FakeHost = enrol(owner)
+    answer = _act(client, owner, host, {"action": "snapshot-create", "name": "before patch"})
+    assert (answer.status_code, answer.json_body["error"]["message"]) == (
+        400, "'name' must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit (no spaces).")
+    described = _act(client, owner, host, {"action": "snapshot-create", "name": "ok", "description": "a\tb"})
+    assert "printable text on one line" in described.json_body["error"]["message"]
+    assert list(Job.by_owner.query(owner.user_id)) == []
+
+
+@pytest.mark.parametrize(("body", "op", "args"), [
+    ({"action": "clone", "name": "test-copy"}, "vm.clone", {"vm_uuid": UUID, "name": "test-copy"}),
+    ({"action": "clone", "name": "test-copy", "start": True}, "vm.clone",
+     {"vm_uuid": UUID, "name": "test-copy", "start": True}),
+    ({"action": "resize", "vcpus": 4}, "vm.resize", {"vm_uuid": UUID, "vcpus": 4}),
+    ({"action": "resize", "memory_mib": 8192, "disk_gib": 80, "owner_id": "x"}, "vm.resize",
+     {"vm_uuid": UUID, "memory_mib": 8192, "disk_gib": 80}),
+])
+def test_clone_and_resize_queue_checked_arguments(client: Client, make_operator: Any, enrol: Any,
+                                                  body: dict, op: str, args: dict) -> None:
+    owner: Operator = make_operator()
+    answer = _act(client, owner, enrol(owner), body)
+    assert answer.status_code == 202, answer.json_body
+    job = Job.get(answer.json_body["job_id"])
+    assert (job.op, job.args) == (op, args)
+
+
+@pytest.mark.parametrize(("body", "status", "code"), [
+    ({"action": "clone", "name": "test"}, 409, "name_taken"),
+    ({"action": "clone", "name": "bad name"}, 400, "invalid_request"),
+    ({"action": "clone"}, 400, "invalid_request"),
+    ({"action": "resize"}, 400, "nothing_to_resize"),
+    ({"action": "resize", "vcpus": 0}, 400, "invalid_request"),
+    ({"action": "resize", "memory_mib": "8G"}, 400, "invalid_request"),
+    ({"action": "resize", "disk_gib": True}, 400, "invalid_request"),
+])
+def test_bad_clone_and_resize_queue_nothing(client: Client, make_operator: Any, enrol: Any, body: dict,
+                                            status: int, code: str) -> None:
+    owner: Operator = make_operator()
+    answer = _act(client, owner, enrol(owner), body)
+    assert (answer.status_code, answer.json_body["error"]["code"]) == (status, code)
+    assert list(Job.by_owner.query(owner.user_id)) == []

@@ -29,6 +29,8 @@ tests run as root, as they must to start libvirtd themselves.
 
 from __future__ import annotations
 
+import gzip
+import io
 import json
 import os
 import secrets
@@ -268,6 +270,38 @@ def domain_xml(name: str, image: Image, serial_log: Path, *, volume: str | None,
         ET.SubElement(channel, "target", type="virtio", name="org.qemu.guest_agent.0")
     ET.SubElement(devices, "memballoon", model="none")
     return domain
+
+
+ISOLINUX = Path("/usr/lib/ISOLINUX/isolinux.bin")  # Debian: isolinux
+LDLINUX = Path("/usr/lib/syslinux/modules/bios/ldlinux.c32")  # Debian: syslinux-common
+
+
+def boot_iso(image: Image, cmdline: str) -> bytes:
+    """A BIOS-bootable ISO (ISOLINUX, El Torito) of the guest image, booting it with `cmdline`, for the tests
+    that boot it as an installer ISO would be (vm.deploy's cdroms) rather than by direct kernel boot."""
+    import pycdlib  # the agent's own dependency (seed media); imported here only for these tests
+
+    for needed, package in ((ISOLINUX, "isolinux"), (LDLINUX, "syslinux-common")):
+        if not needed.exists():
+            raise AssertionError(f"{needed} is missing: install Debian's {package} (scripts/setup.sh does)")
+    config = (f"DEFAULT fv\nPROMPT 0\nTIMEOUT 0\nLABEL fv\n  KERNEL /vmlinuz\n  INITRD /initrd.img\n"
+              f"  APPEND {cmdline}\n").encode()
+    initrd = image.initrd.read_bytes()
+    if b"fleetvisor.firstboot" not in gzip.decompress(initrd):
+        # Another checkout's older build.py republished its initramfs meanwhile: build (and publish) ours again.
+        initrd = build_image().initrd.read_bytes()
+    files = {"isolinux.bin": ISOLINUX.read_bytes(), "ldlinux.c32": LDLINUX.read_bytes(), "isolinux.cfg": config,
+             "vmlinuz": image.kernel.read_bytes(), "initrd.img": initrd}
+    iso = pycdlib.PyCdlib()
+    iso.new(interchange_level=3, rock_ridge="1.09", vol_ident="FVBOOT")
+    for name, data in files.items():
+        iso.add_fp(io.BytesIO(data), len(data), f"/{name.upper().replace('.', '_', name.count('.') - 1)};1",
+                   rr_name=name)
+    iso.add_eltorito("/ISOLINUX.BIN;1", bootcatfile="/BOOT.CAT;1", boot_load_size=4, boot_info_table=True)
+    out = io.BytesIO()
+    iso.write_fp(out)
+    iso.close()
+    return out.getvalue()
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:

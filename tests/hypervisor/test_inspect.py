@@ -45,6 +45,7 @@ def test_host_capabilities(run: RunJob) -> None:
     assert caps["qemu_version"].startswith(virsh("version").split("QEMU ")[-1].split(".")[0] + ".")
     assert caps["libvirt_version"] in virsh("version")
     assert isinstance(caps["kvm_usable"], bool)
+    assert caps["serial_console"] is True
     assert caps["memory_total_kib"] >= caps["memory_free_kib"] > 0 and caps["cpu_count"] >= 1
     pool = next(p for p in caps["storage_pools"] if p["name"] == POOL)
     assert (pool["active"], pool["path"], pool["type"]) == (True, str(POOL_DIR), "dir")

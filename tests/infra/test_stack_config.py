@@ -141,7 +141,8 @@ def test_the_role_reaches_objects_queues_and_secrets_of_this_stage_only(packaged
     listed = by_sid["ObjectsMissingIs404"]["Condition"]["StringLike"]["s3:prefix"]
     assert listed == ["results/*", "consoles/*", "metrics/*"]  # a VM's series lists its host's batches
     assert by_sid["AgentDoorbells"]["Resource"]["Fn::Sub"].endswith(":fleetvisor-${Stage}-agent-*")
-    assert by_sid["Keyrings"]["Resource"] == [{"Ref": "JobSigningKeySecret"}, {"Ref": "AccessTokenKeySecret"}]
+    assert by_sid["Keyrings"]["Resource"] == [{"Ref": "JobSigningKeySecret"}, {"Ref": "AccessTokenKeySecret"},
+                                              {"Ref": "SealingKeySecret"}]
     assert by_sid["Keyrings"]["Action"] == "secretsmanager:GetSecretValue"
 
 

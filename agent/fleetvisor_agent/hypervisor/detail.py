@@ -4,7 +4,9 @@ Disks come with capacity and allocation from virDomainGetBlockInfo (which QEMU
 answers for shut-off VMs too); a disk it cannot measure (an empty CD-ROM, a
 missing file) reports null for both. IP addresses come from the QEMU guest
 agent if the VM has one, else from libvirt's DHCP leases, else there are none;
-they are a hint, never an error. libvirt has no uptime call: uptime counts
+they are a hint, never an error. The inventory (every heartbeat) asks only the
+host itself, never the guest: DHCP leases, else the host's ARP table
+(`HOST_SOURCES`), so a hung guest agent cannot hold up a heartbeat. libvirt has no uptime call: uptime counts
 from the VM's start as the agent saw it in a lifecycle event, and is null for
 a VM that was already running when the agent connected.
 """
@@ -17,8 +19,11 @@ from typing import Any
 
 import libvirt
 
-ADDRESS_SOURCES = (("agent", libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT),
+Sources = tuple[tuple[str, int], ...]  # (name, libvirt's VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_*), in order
+ADDRESS_SOURCES: Sources = (("agent", libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_AGENT),
                    ("lease", libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE))
+HOST_SOURCES: Sources = (("lease", libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_LEASE),
+                ("arp", libvirt.VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP))
 ADDRESS_FAMILIES = {libvirt.VIR_IP_ADDR_TYPE_IPV4: "ipv4", libvirt.VIR_IP_ADDR_TYPE_IPV6: "ipv6"}
 
 
@@ -31,7 +36,7 @@ def describe(domain: libvirt.virDomain, entry: dict[str, Any], started_at: float
     return {**entry, "current_memory_kib": memory_kib, "cpu_time_ns": cpu_time_ns, "uptime_seconds": uptime,
             "disks": [_disk(domain, disk) for disk in root.findall("devices/disk")],
             "nics": [_nic(nic) for nic in root.findall("devices/interface")],
-            "ips": _addresses(domain) if active else []}
+            "ips": addresses(domain) if active else []}
 
 
 def _disk(domain: libvirt.virDomain, disk: ET.Element) -> dict[str, Any]:
@@ -76,8 +81,9 @@ def _nic(nic: ET.Element) -> dict[str, Any]:
             "bridge": attr("source", "bridge"), "model": attr("model", "type"), "target": attr("target", "dev")}
 
 
-def _addresses(domain: libvirt.virDomain) -> list[dict[str, Any]]:
-    for source, flag in ADDRESS_SOURCES:
+def addresses(domain: libvirt.virDomain, sources: Sources = ADDRESS_SOURCES) -> list[dict[str, Any]]:
+    """The VM's addresses from the first of `sources` that knows any."""
+    for source, flag in sources:
         try:
             interfaces = domain.interfaceAddresses(flag, 0) or {}
         except libvirt.libvirtError:

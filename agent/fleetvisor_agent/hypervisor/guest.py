@@ -15,14 +15,15 @@ from __future__ import annotations
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
+from functools import partial
 from typing import Any, TypeVar
 
 import libvirt
 
 from . import detail, storage
 from .console import SerialConsole
-from .errors import HYPERVISOR_ERROR, INVALID_STATE, VM_NOT_FOUND, HypervisorError
+from .errors import HYPERVISOR_ERROR, INVALID_STATE, OPERATION_UNSUPPORTED, VM_NOT_FOUND, HypervisorError
 from .snapshots import Snapshots
 from .translate import ACTIVE, DESCRIBE, reason_name, state_name, translate_error
 
@@ -57,7 +58,14 @@ class Guest:
         return {"uuid": self.uuid, "name": self.name, "state": state_name(state),
                 "state_reason": reason_name(state, reason), "vcpus": vcpus, "memory_kib": max_memory_kib,
                 "autostart": bool(self._call(self._domain.autostart)),
-                "persistent": bool(self._call(self._domain.isPersistent))}
+                "persistent": bool(self._call(self._domain.isPersistent)), "addresses": self._addresses()}
+
+    def _addresses(self) -> list[str]:
+        """What the host knows of the VM's IP addresses (detail.HOST_SOURCES), for the fleet list."""
+        if not self._call(self._domain.isActive):
+            return []
+        found = self._call(lambda: detail.addresses(self._domain, detail.HOST_SOURCES))
+        return sorted({entry["address"] for entry in found})[:32]
 
     def detail(self) -> dict[str, Any]:
         """vm.detail's object: the inventory entry plus disks, NICs, IPs, memory, CPU time and uptime."""
@@ -122,6 +130,56 @@ class Guest:
             raise HypervisorError(INVALID_STATE, f"Cannot set autostart of VM {self.name!r}: it is transient "
                                                  "(not defined on this host), so the host could not start it.")
         self._call(lambda: self._domain.setAutostart(1 if autostart else 0))
+
+    def resize(self, *, vcpus: int | None, memory_mib: int | None, disks: Mapping[str, int]) -> dict[str, Any]:
+        """Change vCPUs and memory (the VM's definition: at its next boot if it runs) and grow disks (at once,
+        a running VM's through QEMU so its guest sees the new size): what changed, and when it applies."""
+        capacities = {target: self._disk_capacity(target) for target in disks}
+        for target, size in disks.items():
+            if size < capacities[target]:
+                raise HypervisorError(OPERATION_UNSUPPORTED, f"VM {self.name!r}: disk {target} is "
+                                                             f"{capacities[target]} bytes; disks only grow.")
+        active = bool(self._call(self._domain.isActive))
+        defined = ET.fromstring(self._call(lambda: self._domain.XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE)))
+        if vcpus is not None:
+            self._set_config(vcpus, self._domain.setVcpusFlags, libvirt.VIR_DOMAIN_VCPU_MAXIMUM,
+                             int(defined.findtext("vcpu") or 1))
+        if memory_mib is not None:  # <memory> is the maximum, in KiB
+            self._set_config(memory_mib * 1024, self._domain.setMemoryFlags, libvirt.VIR_DOMAIN_MEM_MAXIMUM,
+                             int(defined.findtext("memory") or 0))
+        grown = []
+        for target, size in disks.items():
+            if size > capacities[target]:
+                self._grow(target, size, active)
+                grown.append({"target": target, "from_bytes": capacities[target], "to_bytes": size})
+        return {"applies": "next_boot" if active and (vcpus or memory_mib) else "now", "disks": grown}
+
+    def _set_config(self, value: int, setter: Callable[[int, int], object], maximum: int, current: int) -> None:
+        """Set a count in the definition and its maximum, in the order libvirt accepts (the maximum first when
+        it grows, last when it shrinks)."""
+        config = libvirt.VIR_DOMAIN_AFFECT_CONFIG
+        steps = [config | maximum, config] if value >= current else [config, config | maximum]
+        for flags in steps:
+            self._call(partial(setter, value, flags))
+
+    def _disk_capacity(self, target: str) -> int:
+        try:
+            return int(self._domain.blockInfo(target, 0)[0])
+        except libvirt.libvirtError as exc:
+            raise HypervisorError(OPERATION_UNSUPPORTED, f"VM {self.name!r} has no disk {target} that can be "
+                                                         f"measured ({exc.get_error_message()}).") from exc
+
+    def _grow(self, target: str, size: int, active: bool) -> None:
+        if active:
+            self._call(lambda: self._domain.blockResize(target, size, libvirt.VIR_DOMAIN_BLOCK_RESIZE_BYTES))
+            return
+        conn = self._domain.connect()
+        volumes, _kept = self._call(lambda: storage.disk_volumes(conn, self._domain.XMLDesc(0)))
+        volume = next((item for item in volumes if item.target == target), None)
+        if volume is None:
+            raise HypervisorError(OPERATION_UNSUPPORTED, f"VM {self.name!r}: disk {target} is not a storage pool "
+                                                         "volume, so it can be grown only while the VM runs.")
+        self._call(lambda: volume.handle.resize(size, 0))
 
     def delete(self, *, with_storage: bool) -> tuple[list[str], list[str]]:
         """Undefine a stopped VM, and with `with_storage` its pool volumes: (volumes deleted, disks kept)."""

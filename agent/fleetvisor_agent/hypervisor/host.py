@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import libvirt
 
 from .. import __version__
+from ..config import DeploySettings
 from . import stats, storage
 from .errors import HYPERVISOR_UNAVAILABLE, VM_NOT_FOUND, HypervisorError
 from .events import CONNECTION_CLOSED, LifecycleEvent, Listener, Subscription, ensure_event_loop
@@ -36,6 +37,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# libvirt drivers (virConnectGetType, upper-cased) that implement virDomainOpenConsole. The test driver
+# does not: it answers VIR_ERR_NO_SUPPORT, so its hosts report `serial_console: false`.
+CONSOLE_DRIVERS = frozenset({"QEMU", "LXC", "XEN", "LIBXL"})
+
 
 def _quiet(_ctx: object, _err: object) -> None:
     """libvirt prints every error to stderr by default; we raise and log them ourselves."""
@@ -45,8 +50,9 @@ libvirt.registerErrorHandler(_quiet, None)
 
 
 class Host:
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, deploy: DeploySettings | None = None) -> None:
         self.uri = uri
+        self.deploy = deploy or DeploySettings()  # where vm.deploy keeps images, what it may fetch
         self._lock = threading.Lock()
         self._conn: libvirt.virConnect | None = None
         self._subscription: Subscription | None = None
@@ -175,8 +181,9 @@ class Host:
             "memory_free_kib": conn.getFreeMemory() // 1024,
             "libvirt_version": _version(conn.getLibVersion()),
             "hypervisor": conn.getType(),
+            "serial_console": conn.getType().upper() in CONSOLE_DRIVERS,
             "hypervisor_version": _version(conn.getVersion()),
-            "kvm_usable": _kvm_usable(caps),
+            "kvm_usable": kvm_offered(caps),
             "agent_version": __version__,
         }
 
@@ -204,7 +211,7 @@ class Host:
         return sorted(entries, key=lambda vm: (vm["name"], vm["uuid"]))
 
 
-def _kvm_usable(caps: ET.Element) -> bool:
+def kvm_offered(caps: ET.Element) -> bool:
     """libvirt's own judgement: it offers `kvm` guests only when it can open /dev/kvm."""
     return caps.find("guest/arch/domain[@type='kvm']") is not None
 

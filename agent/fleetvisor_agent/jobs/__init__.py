@@ -31,7 +31,7 @@ from typing import Any
 
 from ..hypervisor.host import Host
 from ..verify import VerifiedJob
-from . import console, inspect, snapshots, vm_config, vm_power
+from . import clone, console, deploy, inspect, snapshots, vm_config, vm_power
 from .base import (
     EXIT_INVALID,
     EXIT_NEEDS_OPERATOR,
@@ -74,6 +74,8 @@ OPERATIONS: Mapping[str, Operation] = {
         (vm_config.handle, vm_config.OPS),
         (snapshots.handle, snapshots.OPS),
         (inspect.handle, inspect.OPS),
+        (deploy.handle, deploy.OPS),
+        (clone.handle, clone.OPS),
     ),
     **{op: Operation(None, schema, session_handler=console.handle) for op, schema in console.OPS.items()},
 }

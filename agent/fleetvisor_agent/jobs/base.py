@@ -76,6 +76,77 @@ class Text:
                 and not any(unicodedata.category(char) == "Cc" for char in value))
 
 
+@dataclass(frozen=True)
+class Document:
+    """The text of a file: up to max_chars characters, newlines and tabs allowed, no NUL."""
+
+    max_chars: int
+
+    def accepts(self, value: object) -> bool:
+        return isinstance(value, str) and len(value) <= self.max_chars and "\x00" not in value
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Exactly one of these strings."""
+
+    choices: frozenset[str]
+
+    def accepts(self, value: object) -> bool:
+        return isinstance(value, str) and value in self.choices
+
+
+def one_of(*choices: str) -> OneOf:
+    return OneOf(frozenset(choices))
+
+
+@dataclass(frozen=True)
+class ListOf:
+    """A list of min_items to max_items values, each accepted by `item`."""
+
+    item: Field
+    min_items: int
+    max_items: int
+
+    def accepts(self, value: object) -> bool:
+        return (isinstance(value, list) and self.min_items <= len(value) <= self.max_items
+                and all(self.item.accepts(entry) for entry in value))
+
+
+@dataclass(frozen=True)
+class MapOf:
+    """An object of min_items to max_items entries, each name accepted by `key` and each value by `value`."""
+
+    key: Field
+    value: Field
+    min_items: int
+    max_items: int
+
+    def accepts(self, value: object) -> bool:
+        return (isinstance(value, dict) and self.min_items <= len(value) <= self.max_items
+                and all(self.key.accepts(name) and self.value.accepts(entry) for name, entry in value.items()))
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    """A value accepted by at least one of `fields` (an object that fits one of several shapes)."""
+
+    fields: tuple[Field, ...]
+
+    def accepts(self, value: object) -> bool:
+        return any(option.accepts(value) for option in self.fields)
+
+
+@dataclass(frozen=True)
+class Nullable:
+    """null, or a value accepted by `field`."""
+
+    field: Field
+
+    def accepts(self, value: object) -> bool:
+        return value is None or self.field.accepts(value)
+
+
 VM_UUID = Pattern(UUID_RE)
 SNAPSHOT_NAME = Pattern(SNAPSHOT_NAME_RE)
 
@@ -86,13 +157,20 @@ class ArgsSchema:
 
     required: Mapping[str, Field]
     optional: Mapping[str, Field] = field(default_factory=dict)
+    min_optional: int = 0  # at least this many of the optional ones (vm.resize: something to change)
 
     def matches(self, args: Mapping[str, Any]) -> bool:
         names = set(args)
         if not set(self.required) <= names <= set(self.required) | set(self.optional):
             return False
+        if len(names & set(self.optional)) < self.min_optional:
+            return False
         fields = {**self.optional, **self.required}
         return all(fields[name].accepts(args[name]) for name in names)
+
+    def accepts(self, value: object) -> bool:
+        """As a field: an object nested in the arguments, held to the same rules."""
+        return isinstance(value, dict) and self.matches(value)
 
 
 VM_ONLY = ArgsSchema({"vm_uuid": VM_UUID})

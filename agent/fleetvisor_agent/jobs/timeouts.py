@@ -32,16 +32,19 @@ from typing import Any
 @dataclass(frozen=True)
 class Limit:
     seconds: float
-    plus_arg: str | None = None  # an argument, in seconds, that the operation itself waits
+    plus_arg: str | None = None  # an argument, in seconds, that the operation itself waits ("a.b": nested)
 
     def for_args(self, args: Mapping[str, Any]) -> float:
-        extra = args.get(self.plus_arg) if self.plus_arg else None
+        extra: Any = args
+        for name in (self.plus_arg or "").split("."):
+            extra = extra.get(name) if isinstance(extra, Mapping) and name else None
         waited = extra if isinstance(extra, int) and not isinstance(extra, bool) else 0
         return self.seconds + waited
 
 
 DEFAULT = Limit(300)
 SHUTDOWN_MARGIN = 60  # the ACPI request, then a forced stop, on a busy host
+DEPLOY_SECONDS = 3 * 3600  # a 20 GiB image at 20 Mbit/s, hashed twice and copied once
 
 TIMEOUTS: Mapping[str, Limit | None] = {
     "vm.start": Limit(120),
@@ -53,12 +56,17 @@ TIMEOUTS: Mapping[str, Limit | None] = {
     "vm.resume": Limit(60),
     "vm.set_autostart": Limit(60),
     "vm.delete": Limit(900),  # with its storage: deleting large volumes
+    "vm.resize": Limit(300),  # growing a preallocated volume writes it
+    "vm.clone": Limit(DEPLOY_SECONDS),  # copying every disk whole
     "vm.snapshot_create": Limit(1800),  # a running VM's memory is written out too
     "vm.snapshot_list": Limit(60),
     "vm.snapshot_revert": Limit(1800),
     "vm.snapshot_delete": Limit(900),
     "vm.detail": Limit(60),
     "host.capabilities": Limit(60),
+    # Downloading an image (up to its max_bytes), caching, creating the disk and booting, then watching the
+    # first boot for as long as the job asks.
+    "vm.deploy": Limit(DEPLOY_SECONDS, plus_arg="first_boot.timeout_seconds"),
     # A console runs until its session closes (closed, idle, VM stopped): watching a serial port for days
     # is legitimate, and the control plane closes sessions nobody looks at.
     "console.attach": None,

@@ -1,4 +1,10 @@
-"""vm.set_autostart and vm.delete: how the host keeps a VM, and forgetting it.
+"""vm.set_autostart, vm.resize and vm.delete: how the host keeps a VM, its size, and forgetting it.
+
+vm.resize changes vCPUs and memory in the VM's definition (a running VM gets
+them at its next boot: `data.applies` says "next_boot", else "now") and grows
+disks at once (a running VM's through QEMU, so the guest sees the new size;
+a shut-off VM's pool volume through libvirt's storage API). Disks only grow:
+a smaller size is refused, and nothing is changed.
 
 vm.delete is the one operation that destroys data, so it asks twice: the
 operator must name the VM (`confirm`), and the VM must be stopped. With
@@ -10,6 +16,7 @@ go with the VM: libvirt would refuse to undefine it otherwise.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,12 +24,22 @@ from ..hypervisor.errors import CONFIRMATION_MISMATCH, HypervisorError
 from ..hypervisor.guest import Guest
 from ..hypervisor.host import Host
 from ..verify import VerifiedJob
-from .base import VM_UUID, ArgsSchema, Flag, Outcome, Result, Text, run_on_vm
+from .base import VM_UUID, ArgsSchema, Flag, IntRange, ListOf, Outcome, Pattern, Result, Text, run_on_vm
 
 MAX_CONFIRM_CHARS = 1000  # it is compared with the VM's name, never passed on
+MAX_VCPUS = 256
+MAX_MEMORY_MIB = 4 * 1024 * 1024
+MAX_DISK_GIB = 65536
+DISK_TARGET = Pattern(re.compile(r"(vd|sd|hd|xvd)[a-z]{1,2}"))
+GIB = 1024**3
 
 OPS: Mapping[str, ArgsSchema] = {
     "vm.set_autostart": ArgsSchema({"vm_uuid": VM_UUID, "autostart": Flag()}),
+    "vm.resize": ArgsSchema({"vm_uuid": VM_UUID},
+                            optional={"vcpus": IntRange(1, MAX_VCPUS), "memory_mib": IntRange(64, MAX_MEMORY_MIB),
+                                      "disks": ListOf(ArgsSchema({"target": DISK_TARGET,
+                                                                  "size_gib": IntRange(1, MAX_DISK_GIB)}), 1, 16)},
+                            min_optional=1),
     "vm.delete": ArgsSchema({"vm_uuid": VM_UUID, "delete_storage": Flag(),
                              "confirm": Text(MAX_CONFIRM_CHARS, min_chars=1)}),
 }
@@ -36,6 +53,17 @@ def _set_autostart(guest: Guest, args: Mapping[str, Any]) -> Outcome:
     autostart = bool(args["autostart"])
     guest.set_autostart(autostart)
     return Outcome(summary=f"VM {guest.name!r} will {'' if autostart else 'not '}start with the host.")
+
+
+def _resize(guest: Guest, args: Mapping[str, Any]) -> Outcome:
+    disks = {str(disk["target"]): int(disk["size_gib"]) * GIB for disk in args.get("disks", [])}
+    data = guest.resize(vcpus=args.get("vcpus"), memory_mib=args.get("memory_mib"), disks=disks)
+    changes = [f"{args['vcpus']} vCPUs" if "vcpus" in args else "",
+               f"{args['memory_mib']} MiB" if "memory_mib" in args else "",
+               *(f"{disk['target']} {disk['to_bytes'] // GIB} GiB" for disk in data["disks"])]
+    when = " (from its next boot)" if data["applies"] == "next_boot" else ""
+    return Outcome(data=data, summary=f"VM {guest.name!r} now has {', '.join(c for c in changes if c) or 'no change'}"
+                                      f"{when}.")
 
 
 def _delete(guest: Guest, args: Mapping[str, Any]) -> Outcome:
@@ -53,5 +81,6 @@ def _delete(guest: Guest, args: Mapping[str, Any]) -> Outcome:
 
 ACTIONS: Mapping[str, Callable[[Guest, Mapping[str, Any]], Outcome | None]] = {
     "vm.set_autostart": _set_autostart,
+    "vm.resize": _resize,
     "vm.delete": _delete,
 }

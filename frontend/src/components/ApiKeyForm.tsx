@@ -5,6 +5,7 @@ import { fieldValue, fieldValues, optionalInteger } from '../forms';
 import { useAction } from '../state/useAction';
 import { SCOPES, type NewApiKey, type Scope } from '../types';
 import { FormError } from './FormError';
+import { MAX_KEY_NAME } from '../limits';
 
 interface Props {
   api: Pick<Api, 'createApiKey'>;
@@ -42,7 +43,7 @@ export function ApiKeyForm({ api, onCreated }: Props) {
       <div class="row">
         <label>
           Name
-          <input name="key_name" type="text" autocomplete="off" />
+          <input name="key_name" type="text" autocomplete="off" maxLength={MAX_KEY_NAME} />
         </label>
         <label>
           Expires after (days, optional)

@@ -18,7 +18,7 @@ export function AppHeader({ user, page, onNavigate, onLogout, loggingOut = false
     <header class="topbar">
       <span class="brand">Fleetvisor</span>
       <NavBar current={page} admin={isAdmin(user)} onNavigate={onNavigate} />
-      <span class="user">
+      <span class="user" title={user.email}>
         <span class="visually-hidden">Logged in as </span>
         <span data-testid="user-email">{user.email}</span>
       </span>

@@ -1,11 +1,15 @@
-// Narrow the audit trail: an action, and a range of days (local time).
+// Narrow the audit trail: text the action contains, a range of days (local
+// time), and for admins whose trail (their own, or failed logins to no account).
 
 import type { AuditFilter } from '../api';
 import { endOfDayMs, startOfDayMs } from '../format';
 import { fieldValue } from '../forms';
+import { MAX_AUDIT_ACTION } from '../limits';
 
 interface Props {
   onApply: (filter: AuditFilter) => void;
+  /** Offer the trail of failed logins to no account (`?owner=anonymous`, admins only). */
+  admin?: boolean;
 }
 
 /** The filter a submitted form asks for; an empty field filters nothing. */
@@ -14,10 +18,11 @@ export function filterOf(form: HTMLFormElement): AuditFilter {
     action: fieldValue(form, 'action').trim(),
     sinceMs: startOfDayMs(fieldValue(form, 'since')),
     untilMs: endOfDayMs(fieldValue(form, 'until')),
+    owner: fieldValue(form, 'owner') || undefined,
   };
 }
 
-export function AuditFilters({ onApply }: Props) {
+export function AuditFilters({ onApply, admin = false }: Props) {
   return (
     <form
       class="filters"
@@ -31,8 +36,24 @@ export function AuditFilters({ onApply }: Props) {
     >
       <label>
         Action
-        <input name="action" type="text" placeholder="e.g. auth.login" autocomplete="off" />
+        <input
+          name="action"
+          type="text"
+          placeholder="e.g. login, vm."
+          title="Records whose action contains this text"
+          autocomplete="off"
+          maxLength={MAX_AUDIT_ACTION}
+        />
       </label>
+      {admin && (
+        <label>
+          Trail
+          <select name="owner">
+            <option value="">Mine</option>
+            <option value="anonymous">Failed logins to no account</option>
+          </select>
+        </label>
+      )}
       <label>
         Since
         <input name="since" type="date" />

@@ -1,9 +1,9 @@
-import { fireEvent, screen, waitFor } from '@testing-library/preact';
+import { fireEvent, screen, waitFor, within } from '@testing-library/preact';
 import { describe, expect, it } from 'vitest';
 import { startOfDayMs } from '../format';
 import { fakeServer } from '../test/fakeServer';
 import { anAuditRecord } from '../test/fakeRecords';
-import { fill, goTo, loggedInApp } from '../test/renderApp';
+import { asAdmin, fill, goTo, loggedInApp } from '../test/renderApp';
 
 function serverWithRecords(count: number) {
   const server = fakeServer();
@@ -71,5 +71,52 @@ describe('Audit page', () => {
     const row = screen.getByTestId('audit-row');
     expect(row.textContent).toContain('{"email":"<i>x</i>"}');
     expect(row.querySelector('i')).toBeNull();
+  });
+
+  it('names accounts, hosts and VMs where the server could, keeping the id as the title', async () => {
+    const server = serverWithRecords(0);
+    server.state.audit.push(
+      anAuditRecord(1, {
+        actor: 'usr_1',
+        actor_name: 'ops@example.test',
+        target: 'ag_1/6695eb01-f6a4-8304-79aa-97f2502e193f',
+        target_name: 'web1 on rack4-host1',
+      }),
+      anAuditRecord(2, { actor: 'usr_gone', actor_name: null, target: 'ses_1', target_name: null }),
+    );
+    await auditPage(server);
+
+    const [unnamed, named] = screen.getAllByTestId('audit-row'); // newest first
+    expect(within(unnamed).getByTestId('audit-actor').textContent).toBe('usr_gone');
+    const actor = within(named).getByTestId('audit-actor');
+    const target = within(named).getByTestId('audit-target');
+    expect([actor.textContent, actor.title]).toEqual(['ops@example.test', 'usr_1']);
+    expect([target.textContent, target.title]).toEqual([
+      'web1 on rack4-host1',
+      'ag_1/6695eb01-f6a4-8304-79aa-97f2502e193f',
+    ]);
+    expect(named.textContent).not.toContain('usr_1');
+  });
+
+  it('lets an admin read the failed logins to no account', async () => {
+    const server = serverWithRecords(1);
+    server.state.anonymousAudit.push(
+      anAuditRecord(9, { actor: 'nobody@example.test', action: 'auth.login', outcome: 'denied', target: '' }),
+    );
+    await loggedInApp({ server, ...asAdmin });
+    goTo('audit');
+    const form = await screen.findByTestId('audit-filters');
+
+    fireEvent.change(form.querySelector('select[name=owner]')!, { target: { value: 'anonymous' } });
+    fireEvent.submit(form);
+
+    await waitFor(() => expect(ids()).toEqual(['rec-9']));
+    expect(screen.getByTestId('audit-row').textContent).toContain('nobody@example.test');
+    expect(server.state.requests.at(-1)).toContain('owner=anonymous');
+  });
+
+  it('offers an operator no other trail', async () => {
+    await auditPage();
+    expect(screen.getByTestId('audit-filters').querySelector('select[name=owner]')).toBeNull();
   });
 });

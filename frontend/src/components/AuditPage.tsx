@@ -11,11 +11,12 @@ import { LoadMore } from './LoadMore';
 
 interface Props {
   api: Pick<Api, 'listAudit'>;
+  admin?: boolean;
 }
 
 const idOf = (record: AuditRecord) => record.record_id;
 
-export function AuditPage({ api }: Props) {
+export function AuditPage({ api, admin = false }: Props) {
   const [filter, setFilter] = useState<AuditFilter>({});
   const records = usePagedList((cursor) => api.listAudit(filter, cursor), idOf, JSON.stringify(filter));
 
@@ -26,7 +27,7 @@ export function AuditPage({ api }: Props) {
         <h2 id="audit-title" class="visually-hidden">
           Audit records
         </h2>
-        <AuditFilters onApply={setFilter} />
+        <AuditFilters onApply={setFilter} admin={admin} />
         {records.error && (
           <p class="error" role="alert" data-testid="action-error">
             {records.error}

@@ -1,5 +1,6 @@
-// Audit records as a table. Actors and targets may be objects; they are shown
-// as one line of text.
+// Audit records as a table. Actors and targets show by name where the server
+// found one (an account's email, a host's name, "VM on host"), the id itself
+// as the cell's title; otherwise as one line of text.
 
 import { formatTime, plainText } from '../format';
 import type { AuditRecord } from '../types';
@@ -11,15 +12,24 @@ interface Props {
   records: AuditRecord[];
 }
 
+function Named({ name, id, testId }: { name: string | null | undefined; id: unknown; testId: string }) {
+  const raw = plainText(id);
+  return (
+    <td class="wrap" data-testid={testId} title={name ? raw : undefined}>
+      {name || raw}
+    </td>
+  );
+}
+
 function AuditRow({ record }: { record: AuditRecord }) {
   return (
     <tr data-testid="audit-row" data-action={record.action} data-record-id={record.record_id}>
       <td class="nowrap">{formatTime(record.ts_ms)}</td>
-      <td class="wrap">{plainText(record.actor)}</td>
+      <Named name={record.actor_name} id={record.actor} testId="audit-actor" />
       <td>
         <code>{record.action}</code>
       </td>
-      <td class="wrap">{plainText(record.target)}</td>
+      <Named name={record.target_name} id={record.target} testId="audit-target" />
       <td data-testid="audit-outcome">{record.outcome}</td>
       <td title={record.user_agent ?? undefined}>
         <code>{record.source_ip || '—'}</code>

@@ -17,6 +17,8 @@ interface Props {
 function writerOf(state: ConsoleViewState): { key: string; words: string } {
   if (state.replay) return { key: 'replay', words: 'Replay of the transcript: read-only' };
   if (state.writer) return { key: 'writer', words: 'You are typing: what you type goes to the VM' };
+  // A closed session has no keyboard to hold: saying another tab has it sent people looking for one.
+  if (state.status === 'closed') return { key: 'closed', words: '' };
   return { key: 'read-only', words: 'Read-only: another tab has the keyboard' };
 }
 

@@ -99,6 +99,29 @@ describe('console view', () => {
     expect(window.location.pathname).toBe('/');
   });
 
+  it("offers no console on a host whose hypervisor has none, and says why", async () => {
+    const server = runningVm();
+    const why = "This host's hypervisor (TEST) cannot open a serial console.";
+    server.state.agents[0].console_unavailable = why;
+    await openAt(server);
+
+    const button = await screen.findByTestId<HTMLButtonElement>('vm-console-web1');
+    expect(button.disabled).toBe(true);
+    expect(button.title).toBe(why);
+    expect(screen.getByTestId('console-unavailable').textContent).toBe(`No consoles here: ${why}`);
+  });
+
+  it('does not claim another tab has the keyboard once the session has failed', async () => {
+    const server = runningVm();
+    const { made } = await openFromRow(server);
+    made.writer = null; // the real server names no writer of a session that has ended
+    server.consoles.end(made.session.console_id, 'error');
+
+    await waitFor(() => expect(statusOf().dataset.status).toBe('closed'));
+    expect(writerOf()).toBe('closed');
+    expect(document.body.textContent).not.toContain('another tab');
+  });
+
   it('shows an opening session as opening until the host attaches', async () => {
     const server = runningVm();
     server.state.consoleStartStatus = 'opening';

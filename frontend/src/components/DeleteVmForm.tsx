@@ -4,6 +4,7 @@
 
 import { useState } from 'preact/hooks';
 import type { VM } from '../types';
+import { MAX_VM_NAME } from '../limits';
 
 interface Props {
   vm: VM;
@@ -37,6 +38,7 @@ export function DeleteVmForm({ vm, onConfirm, onCancel }: Props) {
         Type the VM name to confirm
         <input
           name="confirm_vm_name"
+          maxLength={MAX_VM_NAME}
           type="text"
           autocomplete="off"
           spellcheck={false}

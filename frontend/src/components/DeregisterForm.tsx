@@ -5,6 +5,7 @@ import { useState } from 'preact/hooks';
 import { useAction } from '../state/useAction';
 import type { Agent } from '../types';
 import { FormError } from './FormError';
+import { MAX_HOST_NAME } from '../limits';
 
 interface Props {
   agent: Agent;
@@ -33,6 +34,7 @@ export function DeregisterForm({ agent, onConfirm, onCancel }: Props) {
         Type the host name to confirm
         <input
           name="confirm_host_name"
+          maxLength={MAX_HOST_NAME}
           type="text"
           autocomplete="off"
           spellcheck={false}

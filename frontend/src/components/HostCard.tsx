@@ -77,6 +77,7 @@ function HostVms(props: Omit<Props, 'now' | 'ops'>) {
       onAction={onAction}
       ops={vmOps}
       consoles={consoles}
+      consoleUnavailable={agent.console_unavailable ?? null}
     />
   );
 }
@@ -95,7 +96,7 @@ export function HostCard(props: Props) {
       aria-labelledby={headingId}
     >
       <header class="host-header">
-        <h2 id={headingId} data-testid="host-name">
+        <h2 id={headingId} class="host-name" data-testid="host-name">
           {agent.name}
         </h2>
         <StatusBadge kind="host" status={agent.status} testId="host-status" />

@@ -83,7 +83,9 @@ describe('Hosts page: labels', () => {
     fireEvent.submit(form);
 
     const error = await within(form).findByTestId('form-error');
-    expect(error.textContent).toBe("Label 'Rack' must be a lowercase name with a short printable text value.");
+    expect(error.textContent).toBe(
+      "Label 'Rack' " + "is not allowed: a key is 1 to 63 characters of a-z, 0-9, '_', '.' and '-' starting with a letter or digit, and its value at most 200 printable characters on one line.",
+    );
     expect(server.state.agents[0].labels).toEqual({ rack: 'r1' });
     expect(screen.getByTestId('host-label').textContent).toBe('rack=r1');
   });

@@ -162,20 +162,60 @@ describe('Jobs page: cancel', () => {
 });
 
 describe('Jobs page: details', () => {
-  it('fetches the job when its details open and links to the result', async () => {
+  it('shows the result in the page, readable, with a JSON download beside it', async () => {
     const server = serverWith(
-      aJob({ status: 'succeeded', attempt: 1, exit_code: 0, result: { size: 1536, etag: '"e1"' } }),
+      aJob({ status: 'succeeded', attempt: 1, exit_code: 0, op: 'vm.snapshot_list', result: { size: 1536, etag: '"e1"' } }),
     );
+    server.state.results.set('job-1', {
+      job_id: 'job-1', attempt: 1, op: 'vm.snapshot_list', ok: true, duration_ms: 2500,
+      vm: { uuid: 'u', name: 'web1', state: 'running' }, error: null,
+      data: { snapshots: [{ name: 'pre-patch', description: '<b>x</b>' }] },
+    });
     await jobsPage(server);
     expect(server.count('GET /api/jobs/job-1')).toBe(0);
 
     fireEvent.click(row('job-1').querySelector('button[data-action=details]')!);
 
-    const link = (await screen.findByTestId('job-result-link')) as HTMLAnchorElement;
+    const shown = await screen.findByTestId('job-result');
+    expect(within(shown).getByTestId('job-result-outcome').textContent).toBe(
+      'Succeeded in 2s; VM web1 is now running.',
+    );
+    const data = within(shown).getByTestId('job-result-data').textContent!;
+    expect(JSON.parse(data)).toEqual({ snapshots: [{ name: 'pre-patch', description: '<b>x</b>' }] });
+    expect(data).toContain('\n    ');  // pretty printed, as text (no markup made of it)
+    expect(shown.querySelector('b')).toBeNull();
+    const link = within(shown).getByTestId('job-result-link') as HTMLAnchorElement;
     expect(link.href).toBe('https://results.example.test/r/job-1?sig=abc');
     expect(link.rel).toBe('noopener noreferrer');
     expect(link.textContent).toContain('1.5 KiB');
     expect(server.count('GET /api/jobs/job-1')).toBe(1);
+    expect(server.count('GET /api/jobs/job-1/result')).toBe(1);
+  });
+
+  it('shows a failed result with its reason', async () => {
+    const server = serverWith(aJob({ status: 'failed', attempt: 1, exit_code: 1, result: { size: 10, etag: 'x' } }));
+    server.state.results.set('job-1', {
+      job_id: 'job-1', attempt: 1, op: 'vm.start', ok: false, duration_ms: 40, vm: null,
+      error: { code: 'invalid_state', message: "VM 'web1' is already running." },
+    });
+    await jobsPage(server);
+    fireEvent.click(row('job-1').querySelector('button[data-action=details]')!);
+
+    expect((await screen.findByTestId('job-result-outcome')).textContent).toBe(
+      "Failed: VM 'web1' is already running. (invalid_state) in 0s.",
+    );
+    expect(screen.queryByTestId('job-result-data')).toBeNull();
+  });
+
+  it('says so, in words, when the result is no longer stored', async () => {
+    const server = serverWith(aJob({ status: 'succeeded', attempt: 1, result: { size: 10, etag: 'x' } }));
+    const gone = "This job's result is no longer stored: results are kept 30 days.";
+    server.failNext('GET /api/jobs/job-1/result', 404, 'result_not_found', gone);
+    await jobsPage(server);
+    fireEvent.click(row('job-1').querySelector('button[data-action=details]')!);
+
+    expect((await screen.findByTestId('job-result-gone')).textContent).toBe(gone);
+    expect(screen.queryByTestId('job-result-link')).toBeNull();
   });
 
   it('says when there is no result', async () => {
@@ -190,11 +230,13 @@ describe('Jobs page: details', () => {
   it('never turns a result URL that is not a web address into a link', async () => {
     const server = serverWith(aJob({ status: 'succeeded', attempt: 1, result: { size: 10, etag: 'x' } }));
     server.state.resultBase = 'javascript:alert(1)//';
+    server.state.results.set('job-1', { job_id: 'job-1', attempt: 1, op: 'vm.start', ok: true, duration_ms: 1, vm: null, error: null });
     await jobsPage(server);
 
     fireEvent.click(row('job-1').querySelector('button[data-action=details]')!);
 
-    expect(await screen.findByText(/has no download link/)).toBeTruthy();
+    await screen.findByTestId('job-result');
+    expect(screen.queryByTestId('job-result-link')).toBeNull();
     expect(document.querySelector('a[href^="javascript:"]')).toBeNull();
   });
 });

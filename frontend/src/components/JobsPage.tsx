@@ -10,7 +10,7 @@ import { JobFilters } from './JobFilters';
 import { JobsTable } from './JobsTable';
 
 interface Props {
-  api: Pick<Api, 'listJobs' | 'getJob' | 'cancelJob' | 'listAgents' | 'listVms'>;
+  api: Pick<Api, 'listJobs' | 'getJob' | 'getJobResult' | 'cancelJob' | 'listAgents' | 'listVms'>;
   options?: JobsOptions;
 }
 

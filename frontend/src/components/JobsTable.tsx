@@ -24,7 +24,7 @@ const HEADINGS = [
 ];
 
 interface Props {
-  api: Pick<Api, 'getJob'>;
+  api: Pick<Api, 'getJob' | 'getJobResult'>;
   state: JobsState;
   onCancel: (jobId: string) => void;
 }
@@ -49,7 +49,7 @@ function JobsRow({ api, job, hostName, vmName, sending, error, onCancel }: RowPr
     <>
       <tr data-testid="jobs-page-row" data-job-id={job.job_id} data-status={job.status}>
         <td class="nowrap">{formatTime(job.created_ms)}</td>
-        <td class="wrap">{hostName}</td>
+        <td class="host-name">{hostName}</td>
         <td class="vm-name">{vmName}</td>
         <td>
           <code>{job.op}</code>

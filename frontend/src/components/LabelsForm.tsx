@@ -6,6 +6,7 @@ import { formatLabels, parseLabels, type Labels } from '../labels';
 import { useAction } from '../state/useAction';
 import type { Agent } from '../types';
 import { FormError } from './FormError';
+import { MAX_LABELS_TEXT } from '../limits';
 
 interface Props {
   agent: Agent;
@@ -31,6 +32,7 @@ export function LabelsForm({ agent, onSave, onDone }: Props) {
         Labels of {agent.name}
         <textarea
           name="labels"
+          maxLength={MAX_LABELS_TEXT}
           class="mono"
           rows={Math.max(3, text.split('\n').length + 1)}
           value={text}

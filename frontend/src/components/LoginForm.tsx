@@ -5,6 +5,7 @@ import { ApiError, errorMessage, type Api } from '../api';
 import { formatWait } from '../format';
 import { fieldValue } from '../forms';
 import { sessionFrom, type SessionStore } from '../state/session';
+import { MAX_EMAIL, MAX_PASSWORD } from '../limits';
 
 interface Props {
   api: Pick<Api, 'login'>;
@@ -47,11 +48,11 @@ export function LoginForm({ api, session, notice = '' }: Props) {
         <p class="muted">Log in to manage your hosts and VMs.</p>
         <label>
           Email
-          <input name="email" type="email" autocomplete="username" required />
+          <input name="email" type="text" inputMode="email" spellcheck={false} autocomplete="username" maxLength={MAX_EMAIL} required />
         </label>
         <label>
           Password
-          <input name="password" type="password" autocomplete="current-password" required />
+          <input name="password" type="password" autocomplete="current-password" maxLength={MAX_PASSWORD} required />
         </label>
         {message && (
           <p class="error" role="alert" data-testid="login-error">

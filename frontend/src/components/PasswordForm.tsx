@@ -8,6 +8,7 @@ import { fieldValue } from '../forms';
 import { sessionFrom, type SessionStore } from '../state/session';
 import { useAction } from '../state/useAction';
 import { FormError } from './FormError';
+import { MAX_PASSWORD } from '../limits';
 
 interface Props {
   api: Pick<Api, 'changePassword'>;
@@ -43,18 +44,24 @@ export function PasswordForm({ api, session, onChanged }: Props) {
       <form class="stack narrow" data-testid="password-form" onSubmit={submit} noValidate>
         <label>
           Current password
-          <input name="current_password" type="password" autocomplete="current-password" />
+          <input name="current_password" type="password" autocomplete="current-password" maxLength={MAX_PASSWORD} />
         </label>
         <label>
           New password
-          <input name="new_password" type="password" autocomplete="new-password" aria-describedby="password-rules" />
+          <input
+            name="new_password"
+            type="password"
+            autocomplete="new-password"
+            aria-describedby="password-rules"
+            maxLength={MAX_PASSWORD}
+          />
         </label>
         <p id="password-rules" class="muted hint">
           At least 12 characters; not your email, not a common password.
         </p>
         <label>
           Confirm new password
-          <input name="confirm_password" type="password" autocomplete="new-password" />
+          <input name="confirm_password" type="password" autocomplete="new-password" maxLength={MAX_PASSWORD} />
         </label>
         <FormError message={action.error} />
         {done && (

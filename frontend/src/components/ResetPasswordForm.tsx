@@ -5,6 +5,7 @@ import { fieldValue } from '../forms';
 import { useAction } from '../state/useAction';
 import type { Account } from '../types';
 import { FormError } from './FormError';
+import { MAX_PASSWORD } from '../limits';
 
 interface Props {
   api: Pick<Api, 'setUserPassword'>;
@@ -29,7 +30,7 @@ export function ResetPasswordForm({ api, user, onDone, onCancel }: Props) {
     <form class="inline-form" data-testid="reset-password-form" onSubmit={submit} noValidate>
       <label>
         New password for {user.email}
-        <input name="new_password" type="password" autocomplete="new-password" />
+        <input name="new_password" type="password" autocomplete="new-password" maxLength={MAX_PASSWORD} />
       </label>
       <button type="submit" class="primary" disabled={action.busy}>
         {action.busy ? 'Saving…' : 'Set password'}

@@ -16,6 +16,7 @@ import { ApiReferencePage } from './ApiReferencePage';
 import { AppHeader } from './AppHeader';
 import { AuditPage } from './AuditPage';
 import { ConsolePage, type ConsoleOptions } from './ConsolePage';
+import { FleetPage } from './FleetPage';
 import { HostsPage } from './HostsPage';
 import { JobsPage } from './JobsPage';
 import { NotFound } from './NotFound';
@@ -37,6 +38,7 @@ interface Props {
 
 const TITLES: Record<Page, string> = {
   hosts: 'Hosts',
+  vms: 'VMs',
   jobs: 'Jobs',
   tokens: 'Enrolment tokens',
   account: 'Account',
@@ -98,6 +100,8 @@ export function Shell({ api, session, user, router, origin, fleetOptions, jobsOp
     switch (page) {
       case 'hosts':
         return <HostsPage api={api} options={fleetOptions} consoles={consoles} />;
+      case 'vms':
+        return <FleetPage api={api} options={{ visibility: fleetOptions?.visibility }} />;
       case 'jobs':
         return <JobsPage api={api} options={jobsOptions} />;
       case 'tokens':
@@ -105,7 +109,7 @@ export function Shell({ api, session, user, router, origin, fleetOptions, jobsOp
       case 'account':
         return <AccountPage api={api} session={session} user={user} onSessionEnded={leave} />;
       case 'audit':
-        return <AuditPage api={api} />;
+        return <AuditPage api={api} admin={isAdmin(user)} />;
       case 'users':
         if (isAdmin(user)) return <UsersPage api={api} />;
         return <NotFound title="Users" message="Only admins manage users." onNavigate={router.navigate} />;

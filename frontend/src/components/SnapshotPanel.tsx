@@ -8,6 +8,8 @@ import type { VmOps } from '../state/fleet';
 import { useMounted } from '../state/useMounted';
 import type { Snapshot, VM, VmRequest } from '../types';
 import { snapshotsOf } from '../vmActions';
+import { ConfirmButton } from './ConfirmButton';
+import { MAX_SNAPSHOT_DESCRIPTION, MAX_SNAPSHOT_NAME } from '../limits';
 
 interface Props {
   agentId: string;
@@ -15,7 +17,14 @@ interface Props {
   ops: VmOps;
 }
 
-function SnapshotRow({ snapshot, busy, onAct }: { snapshot: Snapshot; busy: boolean; onAct: (r: VmRequest) => void }) {
+interface RowProps {
+  snapshot: Snapshot;
+  vmName: string;
+  busy: boolean;
+  onAct: (r: VmRequest) => void;
+}
+
+function SnapshotRow({ snapshot, vmName, busy, onAct }: RowProps) {
   const { name } = snapshot;
   return (
     <li data-testid="snapshot-row" data-name={name}>
@@ -25,24 +34,24 @@ function SnapshotRow({ snapshot, busy, onAct }: { snapshot: Snapshot; busy: bool
       {typeof snapshot.created_at === 'number' && (
         <span class="muted"> · {formatTime(snapshot.created_at * 1000)}</span>
       )}{' '}
-      <button
-        type="button"
-        data-action="snapshot-revert"
-        aria-label={`Revert to snapshot ${name}`}
+      <ConfirmButton
+        action="snapshot-revert"
+        label="Revert"
+        ariaLabel={`Revert to snapshot ${name}`}
         disabled={busy}
-        onClick={() => onAct({ action: 'snapshot-revert', name })}
-      >
-        Revert
-      </button>
-      <button
-        type="button"
-        data-action="snapshot-delete"
-        aria-label={`Delete snapshot ${name}`}
+        question={`Revert ${vmName} to snapshot ${name}? Every change made to ${vmName} since that snapshot is lost.`}
+        confirmLabel={`Yes, revert to ${name}`}
+        onConfirm={() => onAct({ action: 'snapshot-revert', name })}
+      />
+      <ConfirmButton
+        action="snapshot-delete"
+        label="Delete"
+        ariaLabel={`Delete snapshot ${name}`}
         disabled={busy}
-        onClick={() => onAct({ action: 'snapshot-delete', name })}
-      >
-        Delete
-      </button>
+        question={`Delete snapshot ${name}? ${vmName} can no longer be reverted to it; the VM itself stays as it is.`}
+        confirmLabel={`Yes, delete ${name}`}
+        onConfirm={() => onAct({ action: 'snapshot-delete', name })}
+      />
     </li>
   );
 }
@@ -94,6 +103,7 @@ export function SnapshotPanel({ agentId, vm, ops }: Props) {
           Snapshot name
           <input
             name="snapshot_name"
+            maxLength={MAX_SNAPSHOT_NAME}
             type="text"
             autocomplete="off"
             value={name}
@@ -104,6 +114,7 @@ export function SnapshotPanel({ agentId, vm, ops }: Props) {
           Description
           <input
             name="snapshot_description"
+            maxLength={MAX_SNAPSHOT_DESCRIPTION}
             type="text"
             autocomplete="off"
             value={description}
@@ -128,6 +139,7 @@ export function SnapshotPanel({ agentId, vm, ops }: Props) {
               <SnapshotRow
                 key={snapshot.name}
                 snapshot={snapshot}
+                vmName={vm.name}
                 busy={changing}
                 onAct={(request) => void change(request)}
               />

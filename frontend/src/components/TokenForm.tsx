@@ -6,6 +6,7 @@ import { fieldValue, optionalInteger } from '../forms';
 import { useAction } from '../state/useAction';
 import type { NewEnrollmentToken } from '../types';
 import { FormError } from './FormError';
+import { MAX_TOKEN_NOTE } from '../limits';
 
 interface Props {
   api: Pick<Api, 'createEnrollmentToken'>;
@@ -57,7 +58,7 @@ export function TokenForm({ api, onCreated }: Props) {
           </label>
           <label>
             Note (optional)
-            <input name="note" type="text" autocomplete="off" placeholder="e.g. rack 3, hv7" />
+            <input name="note" type="text" autocomplete="off" placeholder="e.g. rack 3, hv7" maxLength={MAX_TOKEN_NOTE} />
           </label>
         </div>
         <FormError message={action.error} />

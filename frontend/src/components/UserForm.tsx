@@ -7,6 +7,7 @@ import { fieldValue } from '../forms';
 import { useAction } from '../state/useAction';
 import { ROLES, type Account, type Role } from '../types';
 import { FormError } from './FormError';
+import { MAX_EMAIL, MAX_PASSWORD, MAX_USER_NAME } from '../limits';
 
 interface Props {
   api: Pick<Api, 'createUser'>;
@@ -41,11 +42,11 @@ export function UserForm({ api, onCreated }: Props) {
         <div class="row">
           <label>
             Email
-            <input name="email" type="email" autocomplete="off" />
+            <input name="email" type="text" inputMode="email" spellcheck={false} autocomplete="off" maxLength={MAX_EMAIL} />
           </label>
           <label>
             Name
-            <input name="name" type="text" autocomplete="off" />
+            <input name="name" type="text" autocomplete="off" maxLength={MAX_USER_NAME} />
           </label>
           <label>
             Role
@@ -59,7 +60,7 @@ export function UserForm({ api, onCreated }: Props) {
           </label>
           <label>
             Initial password
-            <input name="password" type="password" autocomplete="new-password" />
+            <input name="password" type="password" autocomplete="new-password" maxLength={MAX_PASSWORD} />
           </label>
         </div>
         <FormError message={action.error} />

@@ -6,6 +6,7 @@ import type { Api } from '../api';
 import { formatTime } from '../format';
 import { useAction } from '../state/useAction';
 import { ROLES, type Account, type Role } from '../types';
+import { ConfirmButton } from './ConfirmButton';
 import { FormError } from './FormError';
 import { ResetPasswordForm } from './ResetPasswordForm';
 import { TableHead } from './TableHead';
@@ -73,14 +74,14 @@ function UserRow({ api, user, onChanged }: { api: Props['api']; user: Account; o
                 Enable
               </button>
             ) : (
-              <button
-                type="button"
-                data-action="disable"
+              <ConfirmButton
+                action="disable"
+                label="Disable"
                 disabled={action.busy}
-                onClick={() => change({ disabled: true })}
-              >
-                Disable
-              </button>
+                question={`Disable ${user.email}? Their sessions end now and their API keys stop working; they cannot log in until enabled again.`}
+                confirmLabel={`Yes, disable ${user.email}`}
+                onConfirm={() => change({ disabled: true })}
+              />
             )}
             <button
               type="button"
@@ -110,6 +111,7 @@ function UserRow({ api, user, onChanged }: { api: Props['api']; user: Account; o
               user={user}
               onDone={() => {
                 setResetting(false);
+                action.setError(''); // an earlier failure is old news once something here succeeded
                 setNotice('Password reset; their sessions have ended.');
               }}
               onCancel={() => setResetting(false)}

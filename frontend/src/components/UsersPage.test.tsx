@@ -70,6 +70,9 @@ describe('Users page', () => {
     const { server } = await usersPage();
 
     fireEvent.click(rowOf('ops@example.test').querySelector('button[data-action=disable]')!);
+    expect(within(rowOf('ops@example.test')).getByRole('alertdialog').textContent).toContain('sessions end now');
+    expect(server.state.users[0].disabled).toBe(false); // one click only asks
+    fireEvent.click(within(rowOf('ops@example.test')).getByRole('button', { name: 'Yes, disable ops@example.test' }));
     await waitFor(() => expect(within(rowOf('ops@example.test')).getByTestId('user-disabled').textContent).toBe('yes'));
     expect(server.state.users[0].disabled).toBe(true);
 
@@ -101,6 +104,20 @@ describe('Users page', () => {
     await waitFor(() => expect(screen.queryByTestId('reset-password-form')).toBeNull());
     expect(server.state.users[0].password).toBe('another long password');
     expect(rowOf('ops@example.test').textContent).toContain('Password reset');
+  });
+
+  it("clears a row's old refusal once something on the row succeeds", async () => {
+    const server = await usersPage().then((opened) => opened.server);
+    server.failNext('PATCH /api/users/u1', 409, 'cannot_change_self', 'Not now.');
+    fireEvent.change(within(rowOf('ops@example.test')).getByRole('combobox'), { target: { value: 'admin' } });
+    expect((await within(rowOf('ops@example.test')).findByTestId('action-error')).textContent).toBe('Not now.');
+
+    fireEvent.click(rowOf('ops@example.test').querySelector('button[data-action=reset-password]')!);
+    const form = await screen.findByTestId('reset-password-form');
+    fill(form, { new_password: 'another long password' });
+    fireEvent.submit(form);
+    await waitFor(() => expect(rowOf('ops@example.test').textContent).toContain('Password reset'));
+    expect(within(rowOf('ops@example.test')).queryByTestId('action-error')).toBeNull();
   });
 
   it('pages through many users with Load more', async () => {

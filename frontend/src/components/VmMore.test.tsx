@@ -53,6 +53,9 @@ describe('VM row: more actions', () => {
     const row = await openMore(server);
 
     fireEvent.click(button(row, 'reset'));
+    expect(within(row).getByRole('alertdialog').textContent).toContain('whatever it has not written to disk is lost');
+    expect(server.bodiesOf(ACTIONS)).toEqual([]); // one click only asks
+    fireEvent.click(button(row, 'confirm'));
     await jobsDone(server);
     expect(server.bodiesOf(ACTIONS)).toEqual([{ action: 'reset' }]);
   });
@@ -148,10 +151,15 @@ describe('VM row: more actions', () => {
 
     const rowOf = (name: string) => row.querySelector<HTMLElement>(`[data-testid=snapshot-row][data-name="${name}"]`)!;
     fireEvent.click(button(rowOf('a'), 'snapshot-revert'));
+    expect(within(rowOf('a')).getByRole('alertdialog').textContent).toContain('Every change made to web1 since that snapshot is lost');
+    expect(server.bodiesOf(ACTIONS)).toHaveLength(1); // one click only asks
+    fireEvent.click(button(rowOf('a'), 'confirm'));
     await waitFor(() => expect(server.bodiesOf(ACTIONS)).toHaveLength(3));
     await waitFor(() => expect(button(rowOf('a'), 'snapshot-delete').disabled).toBe(false));
     await jobsDone(server);
     fireEvent.click(button(rowOf('a'), 'snapshot-delete'));
+    expect(within(rowOf('a')).getByRole('alertdialog').textContent).toContain('can no longer be reverted to it');
+    fireEvent.click(button(rowOf('a'), 'confirm'));
 
     await waitFor(() => expect(within(row).getAllByTestId('snapshot-row').map((r) => r.dataset.name)).toEqual(['b']));
     expect(server.bodiesOf(ACTIONS)).toEqual([

@@ -8,7 +8,8 @@ import { autostartWord } from '../format';
 import type { ConsoleOps } from '../state/consoleJoin';
 import type { VmOps } from '../state/fleet';
 import type { VM, VmRequest } from '../types';
-import { RESET_STATES, shutdownTimeout } from '../vmActions';
+import { RESET_LOSES, RESET_STATES, shutdownTimeout } from '../vmActions';
+import { ConfirmButton } from './ConfirmButton';
 import { ConsoleHistory } from './ConsoleHistory';
 import { DeleteVmForm } from './DeleteVmForm';
 import { SnapshotPanel } from './SnapshotPanel';
@@ -63,15 +64,15 @@ export function VmMore({ agentId, vm, busy, ops, consoles }: Props) {
   return (
     <div class="vm-more" data-testid="vm-more">
       <div class="actions" role="group" aria-label={`More actions for ${vm.name}`}>
-        <button
-          type="button"
-          data-action="reset"
-          aria-label={`Reset ${vm.name}`}
+        <ConfirmButton
+          action="reset"
+          label="Reset"
+          ariaLabel={`Reset ${vm.name}`}
           disabled={busy || !RESET_STATES.includes(vm.state)}
-          onClick={() => send({ action: 'reset' })}
-        >
-          Reset
-        </button>
+          question={`Reset ${vm.name}? ${RESET_LOSES}`}
+          confirmLabel={`Yes, reset ${vm.name}`}
+          onConfirm={() => send({ action: 'reset' })}
+        />
         <button
           type="button"
           data-action="set-autostart"

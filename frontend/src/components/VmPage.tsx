@@ -1,5 +1,5 @@
 // One VM's page (/vms/{agent id}/{VM UUID or name}): its state with libvirt's
-// reason and how long ago it changed, CPU and memory, its actions and
+// reason and how long ago it changed, its labels, CPU and memory, its actions and
 // console, graphs of its statistics, disks, NICs and addresses (a vm.detail
 // job read when the page opens), snapshots, consoles and jobs. The VM and
 // its jobs come from the same store as the hosts page, so they stay as fresh
@@ -16,6 +16,7 @@ import type { Agent, VM } from '../types';
 import { AppLink } from './AppLink';
 import { ConsoleButton } from './ConsoleButton';
 import { ConsoleHistory } from './ConsoleHistory';
+import { LabelChips } from './HostLabels';
 import { JobList } from './JobList';
 import { SnapshotPanel } from './SnapshotPanel';
 import { StatusBadge } from './StatusBadge';
@@ -119,8 +120,11 @@ export function VmPage({ api, route, onNavigate, consoles, fleetOptions, metrics
           {vm.name}
         </h1>
         <Facts agent={agent} vm={vm} now={now} />
+        <LabelChips labels={vm.labels ?? {}} kind="vm" empty="No labels." />
         <VmActions vm={vm} busy={fleet.sending[key] ?? false} onAction={(action) => void store.runAction(agent.agent_id, vm.uuid, action)} />
-        {consoles && <ConsoleButton agentId={agent.agent_id} vm={vm} consoles={consoles} />}
+        {consoles && (
+          <ConsoleButton agentId={agent.agent_id} vm={vm} consoles={consoles} unavailable={agent.console_unavailable ?? null} />
+        )}
         {fleet.actionErrors[key] && (
           <p class="error" role="alert" data-testid="vm-error">
             {fleet.actionErrors[key]}

@@ -60,6 +60,16 @@ describe('VmTable', () => {
     expect(onAction).toHaveBeenCalledWith('agt-1', aVm().uuid, 'reboot');
   });
 
+  it('asks before a force stop and sends it only once confirmed', () => {
+    const { onAction } = renderTable([aVm({ state: 'running' })]);
+
+    fireEvent.click(screen.getByRole('button', { name: 'Force stop web1' }));
+    expect(onAction).not.toHaveBeenCalled();
+    expect(screen.getByRole('alertdialog').textContent).toContain('whatever it has not written to disk is lost');
+    fireEvent.click(screen.getByRole('button', { name: 'Yes, force stop web1' }));
+    expect(onAction).toHaveBeenCalledWith('agt-1', aVm().uuid, 'force-stop');
+  });
+
   it('shows an action error on its VM row', () => {
     renderTable([aVm()], { errors: { [`agt-1/${aVm().uuid}`]: 'No VM <b>x</b> here.' } });
 

@@ -37,6 +37,8 @@ interface Props {
   ops?: VmOps;
   /** The Console button and the VM's console history (in "More"); none without. */
   consoles?: ConsoleOps;
+  /** Why this host opens no console (the Console button is off and says so); null when it does. */
+  consoleUnavailable?: string | null;
 }
 
 interface RowProps {
@@ -47,6 +49,7 @@ interface RowProps {
   onAction: OnAction;
   ops?: VmOps;
   consoles?: ConsoleOps;
+  consoleUnavailable: string | null;
 }
 
 function StateReason({ reason }: { reason: string | null }) {
@@ -60,7 +63,7 @@ function StateReason({ reason }: { reason: string | null }) {
   );
 }
 
-function VmRow({ agentId, vm, error, busy, onAction, ops, consoles }: RowProps) {
+function VmRow({ agentId, vm, error, busy, onAction, ops, consoles, consoleUnavailable }: RowProps) {
   const [open, setOpen] = useState(false);
   const navigate = useNavigate();
   return (
@@ -84,21 +87,21 @@ function VmRow({ agentId, vm, error, busy, onAction, ops, consoles }: RowProps) 
       <td class="num">{vm.vcpus}</td>
       <td class="num">{formatMemory(vm.memory_kib)}</td>
       <td data-testid="vm-autostart-state">{autostartWord(vm.autostart)}</td>
-      <td>
-        <VmActions vm={vm} busy={busy} onAction={(action) => onAction(agentId, vm.uuid, action)} />
-        {consoles && <ConsoleButton agentId={agentId} vm={vm} consoles={consoles} />}
-        {ops && (
-          <button
-            type="button"
-            class="link-button"
-            data-action="more"
-            aria-expanded={open}
-            aria-label={`More actions for ${vm.name}`}
-            onClick={() => setOpen(!open)}
-          >
-            {open ? 'Less' : 'More…'}
-          </button>
-        )}
+      <td class="vm-actions">
+        <VmActions vm={vm} busy={busy} onAction={(action) => onAction(agentId, vm.uuid, action)}>
+          {consoles && <ConsoleButton agentId={agentId} vm={vm} consoles={consoles} unavailable={consoleUnavailable} />}
+          {ops && (
+            <button
+              type="button"
+              data-action="more"
+              aria-expanded={open}
+              aria-label={`More actions for ${vm.name}`}
+              onClick={() => setOpen(!open)}
+            >
+              {open ? 'Less' : 'More…'}
+            </button>
+          )}
+        </VmActions>
         {ops && open && <VmMore agentId={agentId} vm={vm} busy={busy} ops={ops} consoles={consoles} />}
         {error && (
           <p class="error" role="alert" data-testid="vm-error">
@@ -110,29 +113,38 @@ function VmRow({ agentId, vm, error, busy, onAction, ops, consoles }: RowProps) 
   );
 }
 
-export function VmTable({ agentId, hostName, vms, actionErrors, sending, onAction, ops, consoles }: Props) {
+export function VmTable(props: Props) {
+  const { agentId, hostName, vms, actionErrors, sending, onAction, ops, consoles, consoleUnavailable = null } = props;
   if (vms.length === 0) return <p class="muted">No VMs on this host.</p>;
   return (
-    <table class="vm-table">
-      <caption class="visually-hidden">VMs on {hostName}</caption>
-      <TableHead columns={HEADINGS} />
-      <tbody>
-        {vms.map((vm) => {
-          const key = vmKey(agentId, vm.uuid);
-          return (
-            <VmRow
-              key={vm.uuid}
-              agentId={agentId}
-              vm={vm}
-              error={actionErrors[key]}
-              busy={sending[key] ?? false}
-              onAction={onAction}
-              ops={ops}
-              consoles={consoles}
-            />
-          );
-        })}
-      </tbody>
-    </table>
+    <>
+      {consoles && consoleUnavailable && (
+        <p class="muted" data-testid="console-unavailable">
+          No consoles here: {consoleUnavailable}
+        </p>
+      )}
+      <table class="vm-table">
+        <caption class="visually-hidden">VMs on {hostName}</caption>
+        <TableHead columns={HEADINGS} />
+        <tbody>
+          {vms.map((vm) => {
+            const key = vmKey(agentId, vm.uuid);
+            return (
+              <VmRow
+                key={vm.uuid}
+                agentId={agentId}
+                vm={vm}
+                error={actionErrors[key]}
+                busy={sending[key] ?? false}
+                onAction={onAction}
+                ops={ops}
+                consoles={consoles}
+                consoleUnavailable={consoleUnavailable}
+              />
+            );
+          })}
+        </tbody>
+      </table>
+    </>
   );
 }

@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ApiError } from '../api';
-import { fakeFeed } from '../test/fakeFeed';
+import { fakeFeed, feedCalls } from '../test/fakeFeed';
 import { aJob, anAgent, aVm } from '../test/fixtures';
 import type { Agent, Job, VM } from '../types';
-import { createFleetStore, mergeJobs, renewAt, vmKey, type FleetApi } from './fleet';
 import { fakeVisibility } from '../test/fakeVisibility';
+import { renewAt } from './changeFeed';
+import { createFleetStore, mergeJobs, vmKey, type FleetApi } from './fleet';
 
 /** An API whose answers the test changes as the "server" moves on. */
 function fakeApi() {
@@ -23,12 +24,7 @@ function fakeApi() {
   }
   const api = {
     listAgents: vi.fn(async () => server.agents),
-    fleetFeed: vi.fn(async (_signal?: AbortSignal) => server.feed.answer()),
-    readFeed: vi.fn(async (url: string, _signal?: AbortSignal) => {
-      const read = server.feed.read(url);
-      if (read.status !== 200) throw new ApiError(read.status, 'feed_unavailable', 'No.');
-      return read.version;
-    }),
+    ...feedCalls(server.feed),
     pingAgents: vi.fn(async () => ({ pinged: 0 })),
     listVms: vi.fn(async (_agentId: string) => server.vms),
     listJobs: vi.fn(async () => [] as Job[]),

@@ -4,10 +4,11 @@
 
 import { createListeners, type Listeners } from './store';
 
-export type Page = 'hosts' | 'jobs' | 'tokens' | 'account' | 'audit' | 'users' | 'api';
+export type Page = 'hosts' | 'vms' | 'jobs' | 'tokens' | 'account' | 'audit' | 'users' | 'api';
 
 export const PAGE_PATHS: Record<Page, string> = {
   hosts: '/',
+  vms: '/vms',
   jobs: '/jobs',
   tokens: '/enrollment-tokens',
   account: '/account',

@@ -15,7 +15,7 @@
 import { errorMessage } from '../api';
 import type { Api } from '../api';
 import type { LiveMetrics, MetricsRange, VmMetrics } from '../vmMetrics';
-import { documentVisibility, whileVisible, type PageVisibility } from './fleet';
+import { documentVisibility, whileVisible, type PageVisibility } from './changeFeed';
 import { startPoller } from './poller';
 import { createStore } from './store';
 

@@ -2,6 +2,8 @@
 // an object in "the bucket" holding the version; the test bumps the version,
 // expires the URLs handed out so far (a 403, as S3 answers), and counts reads.
 
+import { vi } from 'vitest';
+import { ApiError } from '../api';
 import type { FleetFeed } from '../types';
 
 /** Where feed URLs point: another origin, as S3 is. */
@@ -42,5 +44,17 @@ export function fakeFeed() {
     },
     /** GETs of feed URLs so far. */
     reads: () => reads,
+  };
+}
+
+/** The API's two feed calls over a fake feed, as the stores' tests give them (a 403 as an ApiError). */
+export function feedCalls(feed: ReturnType<typeof fakeFeed>) {
+  return {
+    fleetFeed: vi.fn(async (_signal?: AbortSignal) => feed.answer()),
+    readFeed: vi.fn(async (url: string, _signal?: AbortSignal) => {
+      const read = feed.read(url);
+      if (read.status !== 200) throw new ApiError(read.status, 'feed_unavailable', 'No.');
+      return read.version;
+    }),
   };
 }

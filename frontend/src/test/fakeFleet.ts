@@ -1,6 +1,7 @@
 // The fake API's hosts, VMs and jobs: listing, VM actions (with their extra
 // fields: autostart, delete, snapshots, detail), job results, approval,
-// rejection, deregistration, labels, the job list's filters and cancel.
+// rejection, deregistration, labels (of hosts and VMs), the fleet list
+// (GET /api/vms), the job list's filters and cancel.
 // A host waiting for approval answers 404 for its VMs, as the real one does.
 // A VM action's job ends on its second GET; then its effect is applied and
 // its result document (GET /api/jobs/{id}/result) recorded. `state.jobFailures`
@@ -8,7 +9,7 @@
 
 import { isFinal, type Job, type ResultDocument, type VM, type VmActionName } from '../types';
 import type { FakeServerState } from './fakeServer';
-import { fail, ok, type FakeRequest, type Route } from './fakeHttp';
+import { fail, ok, page, type FakeRequest, type Route } from './fakeHttp';
 import { FEED_ORIGIN } from './fakeFeed';
 import { aJob } from './fixtures';
 
@@ -38,7 +39,7 @@ export function labelsProblem(labels: unknown): string | null {
   if (entries.length > 20) return 'A host may carry at most 20 labels.';
   for (const [key, value] of entries) {
     if (!LABEL_KEY.test(key) || typeof value !== 'string' || value.length > 200 || CONTROL.test(value)) {
-      return `Label '${key.slice(0, 64)}' must be a lowercase name with a short printable text value.`;
+      return `Label '${key.slice(0, 64)}' is not allowed: a key is 1 to 63 characters of a-z, 0-9, '_', '.' and '-' starting with a letter or digit, and its value at most 200 printable characters on one line.`;
     }
   }
   return null;
@@ -61,6 +62,34 @@ export function fleetRoutes(state: FakeServerState): Route[] {
   function listVms({ params }: FakeRequest): Response {
     if (!approved(params[0])) return noHost();
     return ok({ vms: state.vms.filter((vm) => vm.agent_id === params[0]) });
+  }
+
+  /** GET /api/vms: every VM on an approved host, by name, with its host's name and status, in pages. */
+  function listFleet({ query }: FakeRequest): Response {
+    const hosts = new Map(state.agents.filter((a) => a.approval === 'approved').map((a) => [a.agent_id, a]));
+    const vms = state.vms
+      .filter((vm) => hosts.has(vm.agent_id))
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((vm) => ({ labels: {}, addresses: null, ...vm, host_name: hosts.get(vm.agent_id)!.name }));
+    const { items, next } = page(vms, query, 1000);
+    return ok({ vms: items, next_cursor: next });
+  }
+
+  /** GET /api/agents/{id}/vms/{vm} (by UUID). */
+  function getVm({ params }: FakeRequest): Response {
+    const vm = approved(params[0]) ? state.vms.find((v) => v.agent_id === params[0] && v.uuid === params[1]) : undefined;
+    return vm ? ok(vm) : fail(404, 'vm_not_found', 'No such VM on this host.');
+  }
+
+  /** PATCH /api/agents/{id}/vms/{vm}: a VM's labels, replaced whole. */
+  function setVmLabels({ params, body }: FakeRequest): Response {
+    const vm = approved(params[0]) ? state.vms.find((v) => v.agent_id === params[0] && v.uuid === params[1]) : undefined;
+    if (!vm) return fail(404, 'vm_not_found', 'No such VM on this host.');
+    const labels = (body as { labels?: unknown } | null)?.labels;
+    const problem = labelsProblem(labels);
+    if (problem) return fail(400, 'invalid_request', problem.replace('A host', 'A VM'));
+    vm.labels = labels as Record<string, string>;
+    return ok(vm);
   }
 
   /** What a finished action did: an error (code, message) or the data it read. */
@@ -254,7 +283,10 @@ export function fleetRoutes(state: FakeServerState): Route[] {
       pattern: /^\/api\/agents\/ping$/,
       handle: () => (state.pingRoute ? ok({ pinged: 0 }) : fail(404, 'route_not_found', 'No such route.')),
     },
+    { method: 'GET', pattern: /^\/api\/vms$/, handle: listFleet },
     { method: 'GET', pattern: /^\/api\/agents\/([^/]+)\/vms$/, handle: listVms },
+    { method: 'GET', pattern: /^\/api\/agents\/([^/]+)\/vms\/([^/]+)$/, handle: getVm },
+    { method: 'PATCH', pattern: /^\/api\/agents\/([^/]+)\/vms\/([^/]+)$/, handle: setVmLabels },
     { method: 'POST', pattern: /^\/api\/agents\/([^/]+)\/vms\/([^/]+)\/actions$/, handle: act },
     { method: 'PATCH', pattern: /^\/api\/agents\/([^/]+)$/, handle: setLabels },
     { method: 'DELETE', pattern: /^\/api\/agents\/([^/]+)$/, handle: deregister },

@@ -81,9 +81,11 @@ export function recordRoutes(state: FakeServerState, audit: (action: string, tar
     const action = query.get('action');
     const since = Number(query.get('since_ms') ?? 0);
     const until = Number(query.get('until_ms') ?? Number.MAX_SAFE_INTEGER);
-    const matching = [...state.audit]
+    const trail = query.get('owner') === 'anonymous' ? state.anonymousAudit : state.audit;
+    const part = action?.toLowerCase() ?? '';
+    const matching = [...trail]
       .sort((a, b) => b.ts_ms - a.ts_ms)
-      .filter((r) => (!action || r.action === action) && r.ts_ms >= since && r.ts_ms <= until);
+      .filter((r) => r.action.includes(part) && r.ts_ms >= since && r.ts_ms <= until);
     const { items, next } = page(matching, query, state.pageSize);
     return ok({ records: items, next });
   }

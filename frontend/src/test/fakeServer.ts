@@ -72,6 +72,8 @@ function initialState() {
     apiKeys: [] as Array<ApiKey & { owner: string }>,
     enrollmentTokens: [] as Array<EnrollmentToken & { owner: string }>,
     audit: [] as AuditRecord[],
+    /** The `anonymous` trail (failed logins to no account), for admins' ?owner=anonymous. */
+    anonymousAudit: [] as AuditRecord[],
     agents: [anAgent()] as Agent[],
     /** The ranges of VM statistics read, and the live asks (fakeMetrics.ts). */
     metricsAsked: [] as string[],

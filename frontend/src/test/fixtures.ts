@@ -1,6 +1,6 @@
 // Example API objects for tests, with fields overridable per test.
 
-import { isFinal, type Agent, type ConsoleSession, type Job, type VM } from '../types';
+import { isFinal, type Agent, type ConsoleSession, type FleetVm, type Job, type VM } from '../types';
 
 export function anAgent(over: Partial<Agent> = {}): Agent {
   return {
@@ -12,6 +12,7 @@ export function anAgent(over: Partial<Agent> = {}): Agent {
     last_seen_ms: 1_700_000_000_000,
     enrolled_ms: 1_690_000_000_000,
     capabilities: { hypervisor: 'QEMU', libvirt_version: '9.0.0' },
+    console_unavailable: null,
     vm_count: 1,
     labels: {},
     approval: 'approved',
@@ -35,6 +36,11 @@ export function aVm(over: Partial<VM> = {}): VM {
     persistent: true,
     ...over,
   };
+}
+
+/** A VM as the fleet list (GET /api/vms) answers it. */
+export function aFleetVm(over: Partial<FleetVm> = {}): FleetVm {
+  return { ...aVm(), host_name: 'hv1', addresses: null, labels: {}, ...over };
 }
 
 /** A job; `final` follows its status unless given. */

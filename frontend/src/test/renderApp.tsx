@@ -76,7 +76,7 @@ export async function loggedInApp(options: Options & { email?: string } = {}) {
 export const asAdmin = { email: 'admin@example.test' };
 
 /** Follows a nav link, e.g. goTo('account') clicks [data-testid=nav-account]. */
-export function goTo(page: 'hosts' | 'jobs' | 'tokens' | 'account' | 'audit' | 'users'): void {
+export function goTo(page: 'hosts' | 'vms' | 'jobs' | 'tokens' | 'account' | 'audit' | 'users'): void {
   fireEvent.click(screen.getByTestId(`nav-${page}`));
 }
 

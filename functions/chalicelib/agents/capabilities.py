@@ -28,7 +28,7 @@ MAX_CAPABILITIES = 16 * 1024  # bytes of JSON
 MAX_FIELDS = 64
 MAX_NUMBER = 2**53  # what a JavaScript number holds exactly
 FIELD_NAME_RE = re.compile(r"[a-z][a-z0-9_]{0,63}")
-CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
+CODE_RE = validate.form(r"^[a-z][a-z0-9_]{0,63}\Z", "a lowercase code (letters, digits and '_', a letter first)")
 Check = Callable[[dict[str, Any], str], Any]
 
 
@@ -69,11 +69,26 @@ KNOWN: dict[str, Check] = {
     "hypervisor": _text(64),
     "hypervisor_version": _text(64),
     "kvm_usable": validate.boolean,
+    "serial_console": validate.boolean,  # whether its libvirt driver opens serial consoles (host.py)
     "agent_version": _text(64),
     "waiting_on": _one_of("queue", "api"),  # where the agent waits for work (runner.py)
     "hypervisor_available": validate.boolean,
     "hypervisor_error": _text(64, CODE_RE),  # a HypervisorError code when libvirt cannot be reached
 }
+
+
+def console_unavailable(capabilities: dict[str, Any]) -> str | None:
+    """Why this host cannot open a serial console, in words; None when it can or may.
+
+    Agents since `serial_console` say so themselves. An older one is judged by its hypervisor: libvirt's
+    test driver has no consoles, and any other is given the benefit of the doubt (its agent reports a
+    failure to open one as the console's closing reason)."""
+    hypervisor = capabilities.get("hypervisor")
+    says = capabilities.get("serial_console")
+    if says is True or (says is None and str(hypervisor).upper() != "TEST"):
+        return None
+    driver = f" ({hypervisor})" if isinstance(hypervisor, str) else ""
+    return f"This host's hypervisor{driver} cannot open a serial console."
 
 
 def parse(body: dict[str, Any]) -> dict[str, Any]:

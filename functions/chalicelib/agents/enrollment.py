@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 import time
 import uuid
@@ -29,8 +28,10 @@ from .models import Agent, EnrollmentToken
 
 TOKEN_PREFIX = "fvet_"
 AGENT_NAMESPACE = uuid.UUID("1f0c5b8e-7d52-4c1e-9a0b-6e2f3d4c5b6a")
-ENVIRONMENT_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}\Z")
-HOSTNAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}\Z")
+ENVIRONMENT_RE = validate.form(r"^[a-z0-9][a-z0-9-]{0,31}\Z",
+                               "1 to 32 lowercase letters, digits or '-', starting with a letter or digit")
+HOSTNAME_RE = validate.form(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}\Z",
+                            "a host name: letters, digits, '.' and '-', starting with a letter or digit")
 
 
 @dataclass(frozen=True)

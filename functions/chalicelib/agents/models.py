@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
-from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 
 
@@ -11,6 +11,18 @@ class AgentsByOwner(GlobalSecondaryIndex["Agent"]):
     class Meta:
         index_name = "by_owner"
         projection = AllProjection()
+
+    owner_id = UnicodeAttribute(hash_key=True)
+    name = UnicodeAttribute(range_key=True)
+
+
+class AgentNamesByOwner(GlobalSecondaryIndex["Agent"]):
+    """An owner's hosts with only their names and standing, for the fleet list (GET /api/vms): no
+    capabilities to read, and nothing a heartbeat writes (last_seen_ms), so idle hosts cost it nothing."""
+
+    class Meta:
+        index_name = "names_by_owner"
+        projection = IncludeProjection(["approval", "revoked"])
 
     owner_id = UnicodeAttribute(hash_key=True)
     name = UnicodeAttribute(range_key=True)
@@ -40,6 +52,7 @@ class Agent(Model):
     labels = JSONAttribute(default=dict)
     instance = UnicodeAttribute(null=True)  # the agent process whose polls may claim (agents/instances.py)
     by_owner = AgentsByOwner()
+    names_by_owner = AgentNamesByOwner()
 
 
 class EnrollmentTokensByOwner(GlobalSecondaryIndex["EnrollmentToken"]):

@@ -50,11 +50,12 @@ def get_agent(call: Call) -> dict[str, Any]:
     return logic.view(agent, Vm.count(agent.agent_id))
 
 
-@route(bp, "/api/agents/{agent_id}", ["PATCH"], authenticate=operator_guard.operator, max_body=8192)
+# 20 labels of a 63-character key and 200 characters of up to 3 bytes each: the fields refuse, not the body.
+@route(bp, "/api/agents/{agent_id}", ["PATCH"], authenticate=operator_guard.operator, max_body=16 * 1024)
 def change_agent(call: Call) -> dict[str, Any]:
     who: Principal = call.principal
     agent = logic.owned(who.user_id, call.params["agent_id"], include_pending=True)
-    labels = logic.parse_labels(call.json())
+    labels = validate.labels(call.json(), "host")
     agent.update(actions=[Agent.labels.set(labels)])
     _audit(call, "agent.update", agent.agent_id, {"labels": labels})
     return logic.view(agent, Vm.count(agent.agent_id))

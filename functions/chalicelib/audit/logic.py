@@ -30,19 +30,24 @@ def entry(owner_id: str, *, actor: str, action: str, target: str = "", outcome: 
 
 def page(owner_id: str, *, limit: int, start: dict[str, Any] | None, action: str | None,
          since_ms: int | None, until_ms: int | None) -> tuple[list[AuditRecord], dict[str, Any] | None]:
-    """Newest first; `action` matches exactly or as a prefix ending in '.' (e.g. 'auth.')."""
+    """Newest first; `action` keeps the records whose action contains it, in any case ("auth" finds
+    auth.login and auth.logout, "login" finds auth.login)."""
     low = f"{since_ms or 0:013d}"
     high = f"{until_ms if until_ms is not None else 9_999_999_999_999:013d}~"
     condition = None
     if action:
-        condition = AuditRecord.action.startswith(action) if action.endswith(".") else AuditRecord.action == action
+        condition = AuditRecord.action.contains(action.strip().lower())
     result = AuditRecord.query(owner_id, AuditRecord.ts_id.between(low, high), filter_condition=condition,
                                scan_index_forward=False, limit=limit, last_evaluated_key=start)
     records = list(result)
     return records, result.last_evaluated_key
 
 
-def view(record: AuditRecord) -> dict[str, Any]:
+def view(record: AuditRecord, names: dict[str, str] | None = None) -> dict[str, Any]:
+    """`actor_name` and `target_name`: what `names` (audit.names.of) calls the actor and target; null when
+    nothing does."""
+    names = names or {}
     return {"record_id": record.ts_id, "ts_ms": int(record.ts_id.split("#")[0]), "actor": record.actor,
+            "actor_name": names.get(record.actor), "target_name": names.get(record.target),
             "action": record.action, "target": record.target, "outcome": record.outcome,
             "source_ip": record.source_ip, "user_agent": record.user_agent, "detail": record.detail}

@@ -9,7 +9,7 @@ from chalice import Blueprint
 from .. import pagination, validate
 from ..auth import guard
 from ..web import Call, route
-from . import logic
+from . import logic, names
 
 bp = Blueprint(__name__)
 NEVER = 9_999_999_999_999
@@ -26,4 +26,5 @@ def list_audit(call: Call) -> dict[str, Any]:
     action = (call.query("action") or "")[:100] or None
     pagination.continues(start, owner_id=owner)
     records, next_key = logic.page(owner, limit=limit, start=start, action=action, since_ms=since, until_ms=until)
-    return {"records": [logic.view(r) for r in records], "next": pagination.encode(next_key)}
+    named = names.of(owner, records)
+    return {"records": [logic.view(r, named) for r in records], "next": pagination.encode(next_key)}

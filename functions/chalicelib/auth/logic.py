@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,15 @@ class Principal:
     key_id: str | None = None
 
 
+class LoginRefused(Unauthorized):
+    """The one answer to every failed login. `account_id` names the account the email belongs to (None
+    when none does), for the audit trail only: the caller gets the same 401 either way."""
+
+    def __init__(self, account_id: str | None) -> None:
+        super().__init__("The email or password is not correct.", "invalid_credentials")
+        self.account_id = account_id
+
+
 @dataclass(frozen=True)
 class Login:
     user: User
@@ -36,10 +46,23 @@ class Login:
     session_id: str
 
 
+MAX_EMAIL = 254
+EMAIL_FORM = ("an address like name@example.com: one '@' with text on each side, no spaces, "
+              f"at most {MAX_EMAIL} characters")
+
+
 def normalise_email(email: str) -> str:
-    email = email.strip().lower()
-    if "@" not in email or len(email) > 254 or any(c.isspace() or ord(c) < 32 for c in email):
-        raise Invalid("'email' is not a valid email address.")
+    """The one email rule, for creating an account and for logging in to it alike.
+
+    Internationalised addresses (`zoë@exämple.com`, RFC 6531) are allowed, in Unicode NFC so that
+    "ë" typed as one character or as "e" plus a diaeresis is the same account; the web app's forms use
+    text inputs, since a browser's type=email takes ASCII only and would refuse at login an account
+    that exists."""
+    email = unicodedata.normalize("NFC", email.strip()).lower()
+    local, _, domain = email.partition("@")
+    if not local or not domain or "@" in domain or len(email) > MAX_EMAIL \
+            or any(c.isspace() or not c.isprintable() for c in email):
+        raise Invalid(f"'email' must be {EMAIL_FORM}.")
     return email
 
 
@@ -90,7 +113,7 @@ def login(email: str, password: str, user_agent: str, source_ip: str) -> Login:
         user = None
     ok = passwords.verify_password(password, user.password_hash if user is not None else passwords.DUMMY_HASH)
     if user is None or not ok or user.disabled:
-        raise Unauthorized("The email or password is not correct.", "invalid_credentials")
+        raise LoginRefused(None if user is None else user.user_id)
     throttle.give_back(slots)
     if passwords.needs_rehash(user.password_hash):
         user.update(actions=[User.password_hash.set(passwords.hash_password(password))])

@@ -36,6 +36,9 @@ def _audit(call: Call, owner: str, action: str, outcome: str = "ok", *, target: 
                  source_ip=call.source_ip, user_agent=call.user_agent, detail=detail)
 
 
+ANONYMOUS = "anonymous"  # whose trail holds what no account owns
+
+
 @route(bp, "/api/auth/login", ["POST"], max_body=8192)
 def login(call: Call) -> Reply:
     body = call.json()
@@ -44,7 +47,11 @@ def login(call: Call) -> Reply:
     try:
         result = logic.login(email, password, call.user_agent, call.source_ip)
     except FleetvisorError as exc:
-        _audit(call, "anonymous", "auth.login", "denied", actor=email[:254], detail={"code": exc.code})
+        # A wrong password for an existing account goes into that account's own trail (the answer is the
+        # same 401 either way); the rest (no such account, throttled, malformed) under "anonymous", which
+        # an admin reads with ?owner=anonymous.
+        account = exc.account_id if isinstance(exc, logic.LoginRefused) else None
+        _audit(call, account or ANONYMOUS, "auth.login", "denied", actor=email[:254], detail={"code": exc.code})
         raise
     _audit(call, result.user.user_id, "auth.login", target=result.session_id)
     return _session_reply(result)

@@ -34,6 +34,10 @@ the wait is bounded, and the latency an operator feels while typing is this
 interval plus two HTTP hops.
 
 Decisions worth knowing:
+- A host whose hypervisor has no serial consoles (its capabilities say
+  `serial_console: false`, or an older agent on libvirt's test driver) is
+  refused before any job is made (`409 console_unavailable`, the reason from
+  agents/capabilities.console_unavailable, which the host list shows too).
 - One session per VM at a time: opening a VM's console while one is open
   joins it. libvirt refuses a second stream on one serial port anyway, and
   two operators sharing one transcript is what a team expects.
@@ -60,6 +64,7 @@ from botocore.exceptions import ClientError
 from pynamodb.expressions.condition import size
 
 from .. import aws, store
+from ..agents.capabilities import console_unavailable
 from ..agents.models import Agent
 from ..auth.logic import Principal
 from ..errors import Conflict, Forbidden, Invalid, NotFound, TooManyRequests
@@ -100,6 +105,9 @@ def open_session(agent: Agent, vm: Vm, holder: str) -> tuple[Console, str, bool,
     if existing is not None:
         existing.update(actions=[Console.clients.set(Console.clients.append([f"{client_id} {holder}"]))])
         return existing, client_id, _try_take_writer(existing, client_id, force=False), False
+    unavailable = console_unavailable(agent.capabilities or {})
+    if unavailable is not None:
+        raise Conflict(unavailable, "console_unavailable")
     if vm.state not in RUNNING_STATES:
         raise Conflict(f"VM {vm.name!r} is {vm.state}: a serial console needs it running.", "vm_not_running")
     now_ms = int(time.time() * 1000)

@@ -18,17 +18,20 @@ agent process has taken the host over (agents/instances.py).
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import time
 from typing import Any
 
-from .. import aws, keys, store
+from .. import aws, keys, sealing, store
 from ..agents import instances
 from ..agents import logic as agents
 from ..agents.models import Agent
 from ..settings import settings
 from . import doorbell, signing, states
 from .models import LIVE_SHARD, Job
+
+log = logging.getLogger("fleetvisor.jobs")
 
 
 def poll(agent: Agent, wait: int, max_jobs: int,
@@ -60,7 +63,23 @@ def poll(agent: Agent, wait: int, max_jobs: int,
         if not claimed:
             # The doorbell is only a hint: look at the table once per wait period.
             claimed = _claim_queued(agent, max_jobs, checked=bool(rung))
-    return [_deliver(job) for job in claimed], cancels
+    return _deliverable(claimed), cancels
+
+
+def _deliverable(claimed: list[Job]) -> list[dict[str, Any]]:
+    """The claimed jobs, signed; one whose sealed secrets no longer open (sealed with a key since
+    retired from the sealing keyring) cannot be delivered, ever: it fails, and the others go."""
+    delivered = []
+    for job in claimed:
+        try:
+            delivered.append(_deliver(job))
+        except sealing.SealError:
+            log.warning("job %s failed: its sealed secrets do not open", job.job_id)
+            summary = "Its sealed secrets no longer open (the sealing key was retired): deploy again."
+            with store.race():
+                job.update(actions=states.final_actions("failed", 3, summary),
+                           condition=Job.claim_token == job.claim_token)
+    return delivered
 
 
 def _answer_rings(agent: Agent, rung: list[str], max_jobs: int) -> tuple[list[Job], list[str]]:
@@ -142,7 +161,9 @@ def _deliver(job: Job) -> dict[str, Any]:
     kid, key = keys.load(config.job_key_secret).signer()
     attempt = int(job.attempt)
     expires_at = min(int(job.lease_expires_at), int(job.deliver_by))
-    body = signing.payload(job_id=job.job_id, agent_id=job.agent_id, op=job.op, args=job.args,
+    # Sealed secrets are opened here and only here: into the signed payload the agent receives.
+    args = sealing.reveal(job.args, job.sealed, job.job_id)
+    body = signing.payload(job_id=job.job_id, agent_id=job.agent_id, op=job.op, args=args,
                            issued_at=int(time.time()), expires_at=expires_at, attempt=attempt, kid=kid)
     return {"job_id": job.job_id, "envelope": signing.envelope(body, kid, key), "claim_token": job.claim_token,
             "lease_expires_at": int(job.lease_expires_at), "uploads": upload_urls(job)}

@@ -22,15 +22,45 @@ from .models import LIVE_SHARD, LIVE_STATES, QUEUE_SHARD, Job
 log = logging.getLogger("fleetvisor.jobs")
 EXIT_CODES = (0, 1, 2, 3, 124)
 OUTPUTS = ("result",)
+PROGRESS_STEPS = ("downloading", "verifying", "creating_disk", "defining", "booting", "first_boot", "done")
+MAX_PROGRESS_DETAIL = 200
 
 
-def lease(agent: Agent, job_id: str, claim_token: str, running: bool) -> dict[str, Any]:
+def parse_progress(value: Any) -> dict[str, Any]:
+    """A lease call's `progress` (the deploy contract): a known step, percent 0..100, a short detail."""
+    if not isinstance(value, dict) or set(value) - {"step", "percent", "detail"}:
+        raise Invalid("'progress' must be an object of step, percent and detail.", "invalid_progress")
+    if value.get("step") not in PROGRESS_STEPS:
+        raise Invalid(f"'progress.step' must be one of {', '.join(PROGRESS_STEPS)}.", "invalid_progress")
+    progress: dict[str, Any] = {"step": value["step"]}
+    percent = value.get("percent")
+    if percent is not None:
+        if not isinstance(percent, int) or isinstance(percent, bool) or not 0 <= percent <= 100:
+            raise Invalid("'progress.percent' must be a whole number from 0 to 100.", "invalid_progress")
+        progress["percent"] = percent
+    detail = value.get("detail")
+    if detail is not None:
+        if not isinstance(detail, str) or len(detail) > MAX_PROGRESS_DETAIL or not validate.LABEL_RE.match(detail):
+            raise Invalid(f"'progress.detail' must be printable text of at most {MAX_PROGRESS_DETAIL} characters.",
+                          "invalid_progress")
+        progress["detail"] = detail
+    return progress
+
+
+def lease(agent: Agent, job_id: str, claim_token: str, running: bool,
+          progress: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Renew a held job's lease; with `progress`, also store the agent's report and tell open pages."""
     job = Job(job_id)
+    actions = states.renew_actions(running)
+    if progress is not None:
+        actions.append(Job.progress.set(progress))
     # A throttled renewal is a 503 the agent retries with the same claim, never a 409 that drops the job.
     with store.race() as renewal:
-        job.update(actions=states.renew_actions(running), condition=states.held_by(agent.agent_id, claim_token))
+        job.update(actions=actions, condition=states.held_by(agent.agent_id, claim_token))
     if renewal.lost:
         states.raise_lost(agent, job_id)
+    if progress is not None:
+        changes.bump(job.owner_id)
     return {"lease_expires_at": int(job.lease_expires_at), "cancel": bool(job.cancel_requested)}
 
 

@@ -84,6 +84,10 @@ class Job(Model):
     not_before = NumberAttribute(null=True)
     cancel_requested = BooleanAttribute(default=False)
     request_hash = UnicodeAttribute(null=True)
+    # Secrets the arguments stand in for by placeholder, encrypted (sealing.py); opened only to sign the job.
+    sealed = UnicodeAttribute(null=True)
+    # The agent's latest progress report on a long job (lifecycle.parse_progress), shown on job reads.
+    progress = JSONAttribute(null=True)
     live_shard = UnicodeAttribute(null=True)
     queue_shard = UnicodeAttribute(null=True)
     by_agent_status = JobsByAgentStatus()

@@ -75,7 +75,8 @@ def doorbell_access(call: Call) -> dict[str, Any]:
 def renew_lease(call: Call) -> dict[str, Any]:
     body = call.json()
     claim_token = validate.text(body, "claim_token", max_len=64)
-    return lifecycle.lease(call.principal, call.params["job_id"], claim_token, body.get("running") is True)
+    progress = lifecycle.parse_progress(body["progress"]) if body.get("progress") is not None else None
+    return lifecycle.lease(call.principal, call.params["job_id"], claim_token, body.get("running") is True, progress)
 
 
 @route(bp, "/agent/v1/jobs/{job_id}/uploads", ["POST"], authenticate=agent_guard.agent, max_body=1024)

@@ -90,12 +90,18 @@ OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
     ("delete", "/api/enrollment-tokens/{token_id}", "Revoke an enrolment token", True, None, 200),
     ("get", "/api/agents/{agent_id}/vms", "A host's VMs", True, None, 200),
     ("get", "/api/agents/{agent_id}/vms/{vm}", "One VM, by name or UUID", True, None, 200),
+    ("patch", "/api/agents/{agent_id}/vms/{vm}", "Set a VM's labels (kept with its UUID when it is renamed)", True,
+     _body(["labels"], labels={"type": "object", "additionalProperties": {"type": "string"}}), 200),
+    ("get", "/api/vms", "Every VM on all the caller's hosts, by name, a page at a time (limit ≤ 1000, cursor; "
+     "search, state, agent_id and label narrow it, and a narrowed page may be short or empty: follow "
+     "next_cursor until it is null)", True, None, 200),
     ("post", "/api/agents/{agent_id}/vms/{vm}/actions", "Run an action on a VM (a job; 202)", True,
      _body(["action"], action={"type": "string", "enum": [
          "start", "shutdown", "force-stop", "reboot", "reset", "suspend", "resume", "set-autostart", "delete",
-         "snapshot-create", "snapshot-list", "snapshot-revert", "snapshot-delete", "detail"]},
+         "snapshot-create", "snapshot-list", "snapshot-revert", "snapshot-delete", "detail", "clone", "resize"]},
          timeout_seconds={"type": "integer", "minimum": 1, "maximum": 3600}, autostart={"type": "boolean"},
-         delete_storage={"type": "boolean"}, confirm=STRING, name=STRING, description=STRING), 202),
+         delete_storage={"type": "boolean"}, confirm=STRING, name=STRING, description=STRING, start={"type": "boolean"},
+         vcpus={"type": "integer"}, memory_mib={"type": "integer"}, disk_gib={"type": "integer"}), 202),
     ("post", "/api/agents/{agent_id}/capabilities", "Ask a host for its full capabilities (a job; 202)", True,
      None, 202),
     ("get", "/api/agents/{agent_id}/vms/{vm}/metrics",
@@ -119,15 +125,41 @@ OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
     ("post", "/api/consoles/{console_id}/writer", "Take over typing in a console", True,
      _body(["client_id"], client_id=STRING), 200),
     ("post", "/api/consoles/{console_id}/close", "Close a console session", True, None, 200),
+    ("get", "/api/profiles", "VM profiles the caller can deploy (built-in and own), each with the JSON Schema "
+     "of its inputs (inputs_schema, with x- keywords for forms) and of its sizing (sizing_schema)", True, None, 200),
+    ("get", "/api/installers", "Installers the caller can add to a deployment, each with its inputs' JSON Schema; "
+     "exit_codes explains the installer exit codes a deployment's result reports", True, None, 200),
+    ("get", "/api/manifests", "The caller's own manifests (profiles and installers)", True, None, 200),
+    ("get", "/api/manifest-schema", "The JSON Schema every manifest is checked against", False, None, 200),
+    ("post", "/api/manifests", "Add a manifest (YAML or JSON text), checked against the manifest schema", True,
+     _body(["manifest"], manifest={"type": "string", "maxLength": 65536}), 201),
+    ("get", "/api/manifests/{manifest_id}", "One of the caller's manifests, with its text", True, None, 200),
+    ("delete", "/api/manifests/{manifest_id}", "Delete one of the caller's manifests", True, None, 200),
+    ("post", "/api/agents/{agent_id}/deployments", "Deploy a VM from a profile (a vm.deploy job; 202). A 400 "
+     "invalid_inputs names each failing field in error.fields; 409 name_taken when the host has a VM of that name; "
+     "a generated Windows password is answered once as generated_password", True,
+     _body(["profile"], profile=STRING, name=STRING, inputs=OBJECT, sizing=OBJECT,
+           installers={"type": "array", "maxItems": 10, "items": {}}), 202),
+    ("get", "/api/ssh-keys", "SSH public keys in the caller's account, with SHA256 fingerprints", True, None, 200),
+    ("post", "/api/ssh-keys", "Add an SSH public key (OpenSSH: Ed25519, RSA of 2048 bits or more, ECDSA)", True,
+     _body(["name", "public_key"], name=STRING, public_key={"type": "string", "maxLength": 16384}), 201),
+    ("post", "/api/ssh-keys/generate", "Generate an Ed25519 key pair: the public half is kept, the private half "
+     "answered once (private_key) and never stored", True, _body(["name"], name=STRING), 201),
+    ("delete", "/api/ssh-keys/{ssh_key_id}", "Remove an SSH key from the caller's account", True, None, 200),
     ("get", "/api/audit", "The audit trail, newest first", True, None, 200),
     ("get", "/api/openapi.json", "This document", False, None, 200),
 ]
 
 
-def _error_statuses(path: str, auth: bool, has_body: bool) -> list[int]:
-    invalid = [400, 413, 415] if has_body else [400] if "{vm}" in path else []
+# Operations that answer 409 for a conflict their callers should expect (a name or id already taken).
+CONFLICTS = {("post", "/api/agents/{agent_id}/deployments"), ("post", "/api/manifests"), ("post", "/api/ssh-keys")}
+
+
+def _error_statuses(path: str, auth: bool, has_body: bool, method: str = "") -> list[int]:
+    invalid = [400, 413, 415] if has_body else [400] if "{vm}" in path or path in QUERIED else []
     return invalid + ([401, 403] if auth or path.startswith("/api/auth/") else []) \
-        + ([404] if "{" in path else []) + ([429] if path.endswith("/login") else [])
+        + ([404] if "{" in path else []) + ([409] if (method, path) in CONFLICTS else []) \
+        + ([429] if path.endswith("/login") else [])
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -148,8 +180,30 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "vcpus": {"type": "integer"}, "memory_kib": {"type": "integer"},
         "autostart": _nullable("boolean"),
         "persistent": _nullable("boolean", description="false: a transient VM, gone once it stops"),
-        "updated_ms": {"type": "integer"}}},
+        "updated_ms": {"type": "integer"},
+        "addresses": _nullable("array", items=STRING, description="IP addresses from the host's DHCP leases; "
+                                                                  "null when the host does not report them"),
+        "labels": {"type": "object", "additionalProperties": STRING}}},
     "VmList": {"type": "object", "properties": {"vms": {"type": "array", "items": _ref("Vm")}}},
+    "FleetVm": {"allOf": [_ref("Vm"), {"type": "object", "properties": {
+        "host_name": STRING}}]},
+    "FleetVmList": {"type": "object", "properties": {
+        "vms": {"type": "array", "items": _ref("FleetVm")}, "next_cursor": _nullable("string")}},
+    "Manifest": {"type": "object", "description": "A profile or installer as served: the document, and the JSON "
+                 "Schema a form is rendered from (x-kind, x-visible-if, x-options, x-min-mib/x-max-mib, x-multiple, "
+                 "x-order, x-help)", "properties": {
+        "id": STRING, "kind": {"type": "string", "enum": ["profile", "installer"]}, "version": {"type": "integer"},
+        "title": STRING, "description": STRING, "builtin": {"type": "boolean"}, "manifest": OBJECT,
+        "inputs_schema": OBJECT, "sizing_schema": {**OBJECT, "description": "profiles only"}}},
+    "ProfileList": {"type": "object", "properties": {"profiles": {"type": "array", "items": _ref("Manifest")}}},
+    "InstallerList": {"type": "object", "properties": {
+        "installers": {"type": "array", "items": _ref("Manifest")},
+        "exit_codes": {"type": "object", "description": "exit code → {meaning, explanation}",
+                       "additionalProperties": OBJECT}}},
+    "SshKey": {"type": "object", "properties": {
+        "key_id": STRING, "name": STRING, "public_key": STRING, "fingerprint": STRING, "type": STRING,
+        "bits": {"type": "integer"}, "created_ms": {"type": "integer"}}},
+    "SshKeyList": {"type": "object", "properties": {"ssh_keys": {"type": "array", "items": _ref("SshKey")}}},
     "VmMetrics": {"type": "object", "description": "Columns: one value per `step` seconds that has samples (the "
                   "mean of the samples in it), null where libvirt had none. cpu: % of the VM's vCPUs; memory, "
                   "memory_used: KiB; disk_read, disk_write, net_rx, net_tx: bytes per second", "properties": {
@@ -163,13 +217,32 @@ SCHEMAS: dict[str, dict[str, Any]] = {
 ANSWERS: dict[tuple[str, str], str] = {
     ("get", "/api/agents/{agent_id}/vms"): "VmList",
     ("get", "/api/agents/{agent_id}/vms/{vm}"): "Vm",
+    ("patch", "/api/agents/{agent_id}/vms/{vm}"): "Vm",
+    ("get", "/api/vms"): "FleetVmList",
+    ("get", "/api/profiles"): "ProfileList",
+    ("get", "/api/installers"): "InstallerList",
+    ("get", "/api/ssh-keys"): "SshKeyList",
     ("get", "/api/agents/{agent_id}/vms/{vm}/metrics"): "VmMetrics",
 }
-QUERY_PARAMETERS: dict[tuple[str, str], list[dict[str, Any]]] = {
+
+
+# Query parameters documented so far (the fleet list's, a VM series' range; other lists still take theirs
+# undocumented).
+QUERY: dict[tuple[str, str], list[dict[str, Any]]] = {
+    ("get", "/api/vms"): [
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+        {"name": "cursor", "in": "query", "schema": STRING},
+        {"name": "search", "in": "query", "schema": {"type": "string", "maxLength": 200},
+         "description": "in the name, UUID, host name, state, an address or a label (key=value), any case"},
+        {"name": "state", "in": "query", "schema": {"type": "string", "enum": list(STATES)}},
+        {"name": "agent_id", "in": "query", "schema": _form(ids.FORMS["agent_id"].pattern.pattern)},
+        {"name": "label", "in": "query", "schema": STRING, "description": "a label key, or key=value"},
+        {"name": "owner", "in": "query", "schema": STRING, "description": "another owner's fleet (admins)"}],
     ("get", "/api/agents/{agent_id}/vms/{vm}/metrics"): [
         {"name": "range", "in": "query", "required": False, "description": "hour (default), day or week; "
          "else 400 invalid_range", "schema": {"type": "string", "enum": list(RANGES)}}],
 }
+QUERIED = {path for _, path in QUERY}
 
 
 def _operation(spec: tuple[str, str, str, bool, dict[str, Any] | None, int]) -> dict[str, Any]:
@@ -177,15 +250,15 @@ def _operation(spec: tuple[str, str, str, bool, dict[str, Any] | None, int]) -> 
     schema = _ref(ANSWERS[method, path]) if (method, path) in ANSWERS else OBJECT
     ok = {"description": "OK", "content": {"application/json": {"schema": schema}}}
     responses: dict[str, Any] = {str(status): ok}
-    for code in _error_statuses(path, auth, body is not None):
+    for code in _error_statuses(path, auth, body is not None, method):
         responses[str(code)] = {"description": "Error", "content": {"application/json": {"schema": ERROR}}}
     op: dict[str, Any] = {"summary": summary, "operationId": f"{method}_{path}", "responses": responses,
                           "security": [{"bearer": []}] if auth else []}
     params = [p.strip("{}") for p in path.split("/") if p.startswith("{")]
-    if params:
-        op["parameters"] = [{"name": p, "in": "path", "required": True, **PATH_PARAMETERS[p]} for p in params]
-    if (method, path) in QUERY_PARAMETERS:
-        op["parameters"] = op.get("parameters", []) + QUERY_PARAMETERS[method, path]
+    parameters = [{"name": p, "in": "path", "required": True, **PATH_PARAMETERS[p]} for p in params] \
+        + QUERY.get((method, path), [])
+    if parameters:
+        op["parameters"] = parameters
     if body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return op
@@ -203,6 +276,9 @@ def document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
             "schemas": {**SCHEMAS, "Error": {"type": "object", "required": ["error"], "properties": {"error": {
                 "type": "object", "required": ["code", "message"],
-                "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}},
+                "properties": {"code": {"type": "string"}, "message": {"type": "string"},
+                               "fields": {"type": "object", "additionalProperties": {"type": "string"},
+                                          "description": "invalid_inputs, invalid_manifest, invalid_ssh_key: "
+                                                         "why each named field is refused"}}}}}},
         },
     }

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import validate
-from ..errors import Invalid
+from ..errors import Conflict, Invalid
 from .models import Vm
 
 ArgsBuilder = Callable[[dict[str, Any], Vm], dict[str, Any]]
@@ -52,6 +52,29 @@ def _snapshot_create(body: dict[str, Any], vm: Vm) -> dict[str, Any]:
     return args
 
 
+def _clone(body: dict[str, Any], vm: Vm) -> dict[str, Any]:
+    """A copy of the VM (its disks copied by the agent) under a new name the host does not have yet."""
+    name = validate.text(body, "name", max_len=64, pattern=validate.LIBVIRT_NAME_RE)
+    if any(True for _ in Vm.query(vm.agent_id, filter_condition=Vm.name == name)):
+        raise Conflict(f"This host already has a VM named '{name}'.", "name_taken")
+    args = {**_plain(body, vm), "name": name}
+    if body.get("start") is not None:
+        args["start"] = validate.boolean(body, "start")
+    return args
+
+
+# What a resize may set: vCPUs, memory, and the first disk's size (which only grows; the agent checks).
+RESIZE_BOUNDS = {"vcpus": (1, 256), "memory_mib": (128, 4 * 1024 * 1024), "disk_gib": (1, 65536)}
+
+
+def _resize(body: dict[str, Any], vm: Vm) -> dict[str, Any]:
+    given = {name: validate.integer(body, name, low=low, high=high)
+             for name, (low, high) in RESIZE_BOUNDS.items() if body.get(name) is not None}
+    if not given:
+        raise Invalid(f"A resize sets at least one of {', '.join(RESIZE_BOUNDS)}.", "nothing_to_resize")
+    return {**_plain(body, vm), **given}
+
+
 ACTIONS: dict[str, tuple[str, ArgsBuilder]] = {
     "start": ("vm.start", _plain),
     "shutdown": ("vm.shutdown", _shutdown),
@@ -67,6 +90,8 @@ ACTIONS: dict[str, tuple[str, ArgsBuilder]] = {
     "snapshot-revert": ("vm.snapshot_revert", _snapshot_name),
     "snapshot-delete": ("vm.snapshot_delete", _snapshot_name),
     "detail": ("vm.detail", _plain),
+    "clone": ("vm.clone", _clone),
+    "resize": ("vm.resize", _resize),
 }
 
 

@@ -1,0 +1,202 @@
+"""A deployment request → the `vm.deploy` job's arguments (the contract's shape), or every reason it is refused.
+
+Request: {"profile": id, "installers": [id | {"id", "inputs"}], "inputs": {...}, "sizing": {...},
+"name": optional VM name (default: the profile's `name_input`)}. All of it is checked before
+anything is rendered, and all refusals come back together, keyed by where they are:
+`profile`, `name`, `inputs.<name>`, `installers`, `installers.<id>`, `installers.<id>.<name>`,
+`sizing.<name>`, or the top-level field itself.
+
+Rendering (cloud-init or Windows unattend) happens only for a request that passed, and the result
+is checked against its schema before a job exists. Secrets that must reach the guest in clear go
+into the vault (sealing.py) and only their placeholders into the arguments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .. import validate
+from ..errors import InvalidFields
+from ..jobs.signing import canonical
+from ..sealing import Vault
+from . import cloudinit, inputs, unattend
+
+MAX_INSTALLERS = 10
+# The agent refuses a signed payload over 64 Ki characters of base64url (agent/fleetvisor_agent/verify.py):
+# the arguments, with their sealed values put back, must stay well under 3/4 of that.
+MAX_ARGS_BYTES = 44 * 1024
+FIELDS = ("profile", "installers", "inputs", "sizing", "name")
+FIRST_BOOT_MARKER = "FLEETVISOR-FIRST-BOOT"
+# (kind, id) → the manifest an owner may use (built-in or their own), or None.
+Finder = Callable[[str, str], Mapping[str, Any] | None]
+
+
+@dataclass
+class Plan:
+    name: str
+    args: dict[str, Any]
+    vault: Vault
+    generated_password: str | None = None
+    # What the audit trail may hold: no input values.
+    summary: dict[str, Any] = field(default_factory=dict)
+    # What identifies the request for an Idempotency-Key: everything but passwords (its hash is stored).
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Checked:
+    profile: Mapping[str, Any] | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    installers: list[tuple[Mapping[str, Any], dict[str, Any]]] = field(default_factory=list)
+    sizing: dict[str, int] = field(default_factory=dict)
+    name: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def plan(body: Mapping[str, Any], find: Finder, resolve_key: inputs.KeyResolver | None) -> Plan:
+    checked = _check(body, find, resolve_key)
+    if checked.errors or checked.profile is None:
+        raise InvalidFields("The deployment has invalid fields: " + ", ".join(sorted(checked.errors)) + ".",
+                            "invalid_inputs", checked.errors)
+    return _render(checked)
+
+
+def _check(body: Mapping[str, Any], find: Finder, resolve_key: inputs.KeyResolver | None) -> _Checked:
+    out = _Checked()
+    out.errors.update({name: "is not a field of a deployment." for name in body if name not in FIELDS})
+    profile_id = body.get("profile")
+    out.profile = find("profile", profile_id) if isinstance(profile_id, str) and len(profile_id) <= 64 else None
+    if out.profile is None:
+        out.errors["profile"] = "names no profile you can deploy (GET /api/profiles lists them)."
+        return out
+    given = inputs.check(out.profile.get("inputs", []), body.get("inputs", {}), resolve_key)
+    out.values = given.values
+    out.errors.update({f"inputs.{name}".rstrip("."): why for name, why in given.errors.items()})
+    _check_installers(out, body.get("installers", []), find, resolve_key)
+    _check_sizing(out, body.get("sizing", {}))
+    _check_name(out, body)
+    return out
+
+
+def _check_installers(out: _Checked, chosen: Any, find: Finder, resolve_key: inputs.KeyResolver | None) -> None:
+    assert out.profile is not None
+    if not isinstance(chosen, list) or len(chosen) > MAX_INSTALLERS:
+        out.errors["installers"] = f"must be a list of at most {MAX_INSTALLERS} installers."
+        return
+    if chosen and not out.profile["first_boot"].get("installers"):
+        out.errors["installers"] = "are not offered by this profile."
+        return
+    seen = set()
+    for item in chosen:
+        installer_id, values = (item, {}) if isinstance(item, str) else \
+            (item.get("id"), item.get("inputs", {})) if isinstance(item, dict) else (None, {})
+        installer = find("installer", installer_id) if isinstance(installer_id, str) and len(installer_id) <= 64 \
+            else None
+        if installer is None or installer_id in seen:
+            out.errors["installers"] = "name an installer you cannot use, or one twice (GET /api/installers)."
+            continue
+        seen.add(installer_id)
+        if out.profile["first_boot"]["kind"] not in installer["first_boot"]:
+            out.errors[f"installers.{installer_id}"] = "cannot run on this profile's first boot."
+            continue
+        given = inputs.check(installer.get("inputs", []), values, resolve_key)
+        out.errors.update({f"installers.{installer_id}.{name}".rstrip("."): why for name, why in given.errors.items()})
+        out.installers.append((installer, given.values))
+
+
+def _check_sizing(out: _Checked, sizing: Any) -> None:
+    assert out.profile is not None
+    bounds = out.profile["sizing"]
+    if not isinstance(sizing, dict):
+        out.errors["sizing"] = "must be an object (vcpus, memory_mib, disk_gib)."
+        return
+    out.errors.update({f"sizing.{name}": "is not a sizing field." for name in sizing if name not in bounds})
+    for name, bound in bounds.items():
+        value = sizing.get(name, bound["default"])
+        if not isinstance(value, int) or isinstance(value, bool) or not bound["min"] <= value <= bound["max"]:
+            out.errors[f"sizing.{name}"] = f"must be a whole number from {bound['min']} to {bound['max']}."
+        else:
+            out.sizing[name] = value
+
+
+def _check_name(out: _Checked, body: Mapping[str, Any]) -> None:
+    assert out.profile is not None
+    name = body.get("name", out.values.get(out.profile["name_input"]))
+    if "name" not in body and name is None:
+        return  # the name input's own error says it
+    if not isinstance(name, str) or not validate.LIBVIRT_NAME_RE.match(name):
+        out.errors["name"] = "must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit."
+    else:
+        out.name = name
+
+
+def _render(checked: _Checked) -> Plan:
+    profile = checked.profile
+    assert profile is not None
+    vault = Vault()
+    plan = Plan(checked.name, {}, vault, summary={
+        "profile": profile["id"], "name": checked.name, "installers": [i["id"] for i, _ in checked.installers],
+        "sizing": checked.sizing})
+    plan.fingerprint = {**plan.summary, "inputs": _without_passwords(profile, checked.values),
+                        "installer_inputs": [_without_passwords(i, v) for i, v in checked.installers]}
+    if profile["first_boot"]["kind"] == "cloud-init":
+        cdrom = _cloud_init_seed(profile, checked, vault)
+    else:
+        cdrom, plan.generated_password = _unattend_media(checked, vault)
+    plan.args = _args(profile, checked, _media(profile, checked.values) + [cdrom])
+    size = len(canonical(plan.args)) + sum(len(value) for value in vault.values.values())
+    if size > MAX_ARGS_BYTES:
+        where = "installers" if checked.installers else "inputs"
+        raise InvalidFields("The deployment is too large for a signed job.", "invalid_inputs", {
+            where: f"make a first-boot configuration of {size} bytes; at most {MAX_ARGS_BYTES} fit in a signed job."})
+    return plan
+
+
+def _without_passwords(manifest: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    passwords = {spec["name"] for spec in manifest.get("inputs", []) if spec["type"] == "password"}
+    return {name: value for name, value in values.items() if name not in passwords}
+
+
+def _cloud_init_seed(profile: Mapping[str, Any], checked: _Checked, vault: Vault) -> dict[str, Any]:
+    packages = list(profile["first_boot"].get("packages", [])) + checked.values.get("packages", "").split()
+    files = {"user-data": cloudinit.user_data(checked.values, checked.installers, packages, vault.seal),
+             "meta-data": cloudinit.meta_data(checked.values[profile["name_input"]])}
+    return {"generated": {"label": "cidata", "files": files}}
+
+
+def _unattend_media(checked: _Checked, vault: Vault) -> tuple[dict[str, Any], str | None]:
+    password = checked.values.get("admin_password")
+    generated = None
+    if not password:
+        password = generated = unattend.generate_password()
+    text = unattend.render(checked.values, vault.seal(unattend.xml_escaped(password)))
+    return {"generated": {"label": "UNATTEND", "files": {"Autounattend.xml": text}}}, generated
+
+
+def _media(profile: Mapping[str, Any], values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The installer ISO a blank-disk profile boots from, as the operator named it."""
+    media = profile.get("install_media")
+    if media is None:
+        return []
+    sha256 = str(values[media["sha256_input"]]).lower()
+    if values.get(media["url_input"]):
+        return [{"source": {"url": values[media["url_input"]], "sha256": sha256, "max_bytes": media["max_bytes"]}}]
+    return [{"source": {"pool": values[media["pool_input"]], "volume": values[media["volume_input"]],
+                        "sha256": sha256}}]
+
+
+def _args(profile: Mapping[str, Any], checked: _Checked, cdroms: list[dict[str, Any]]) -> dict[str, Any]:
+    machine = profile["machine"]
+    disk: dict[str, Any] = {"size_gib": checked.sizing["disk_gib"], "mode": profile["disk_mode"]}
+    if profile["disk_mode"] != "blank":
+        image = profile["image"]
+        disk["source"] = {"url": image["url"], "sha256": image["sha256"], "format": image["format"],
+                          "max_bytes": image["max_bytes"]}
+    return {"name": checked.name, "vcpus": checked.sizing["vcpus"], "memory_mib": checked.sizing["memory_mib"],
+            **{key: machine[key] for key in ("firmware", "secure_boot", "tpm", "machine", "disk_bus", "nic_model")},
+            "network": profile.get("network", "default"), "disk": disk, "cdroms": cdroms,
+            # A blank disk boots nothing yet, so its installer ISO boots; once installed, the disk does.
+            "boot": ["hd", "cdrom"],
+            "first_boot": {"marker": FIRST_BOOT_MARKER, "timeout_seconds": profile["first_boot"]["timeout_seconds"]}}
