@@ -12,7 +12,8 @@
    live ask every minute), the host's live PUTs and the page's live GETs
    (every 20 s), priced with the local API's measured time per call as the
    Lambda's held time, at the configured memory. Measured on the local stack
-   with the real QEMU guest.
+   with the real QEMU guest. And the week view's read time, over a week of
+   hourly batches put into the local bucket.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +41,7 @@ from fleetvisor_agent.hypervisor.stats import Counters, counters  # noqa: E402
 from fleetvisor_agent.metrics import BATCH_SECONDS, LIVE_STEP, LIVE_UPLOAD_SECONDS, STEP_SECONDS, Sampler  # noqa: E402
 
 from bench.prices import Usage, lambda_memory_mb, price  # noqa: E402
+from infra import resources  # noqa: E402
 from infra.local import LocalStack, StackConfig, free_port  # noqa: E402
 from tests.hypervisor.guest import URI, QemuGuest, define_guest, prepare  # noqa: E402
 
@@ -122,8 +125,35 @@ def page_figures(stack: LocalStack, guest: QemuGuest) -> dict[str, float]:
         assert time.monotonic() < deadline, "no live object"
         time.sleep(1)
         live = requests.get(url, timeout=10)
+    week = week_of_batches(stack, agent["agent_id"], guest.uuid)
+    weeks = [timed(lambda: session.get(f"{vm}?range=week", timeout=60)) for _ in range(5)]
     return {"series_s": statistics.median(series), "ask_s": statistics.median(asks), "live_bytes": len(live.content),
-            "series_objects": session.get(vm, timeout=30).json()["objects"]}
+            "series_objects": session.get(vm, timeout=30).json()["objects"], "week_s": statistics.median(weeks),
+            "week_objects": week}
+
+
+def _reader(clock: Clock, vm_uuid: str, start: float) -> Callable[[], list[Counters]]:
+    return lambda: [busy_reading(vm_uuid, clock.now - start)]
+
+
+def week_of_batches(stack: LocalStack, agent_id: str, vm_uuid: str) -> int:
+    """A week of hourly batches of the VM (as an agent uploads them) put into the local bucket: how many."""
+    s3 = stack.client("s3")
+    bucket = resources.objects_bucket({"Stage": stack.config.stage, "WebOrigin": stack.url})
+    now = int(time.time())
+    count = int(7 * 24 * HOUR / BATCH_SECONDS)
+    for i in range(1, count + 1):
+        at = now - int(i * BATCH_SECONDS)
+        clock = Clock()
+        clock.now = at - BATCH_SECONDS
+        sampler = Sampler(_reader(clock, vm_uuid, at - BATCH_SECONDS), lambda _u, _d: None,
+                          stop=threading.Event(), clock=clock)
+        for _ in range(int(BATCH_SECONDS / STEP_SECONDS)):
+            sampler.tick()
+            clock.now += STEP_SECONDS
+        s3.put_object(Bucket=bucket, Key=f"metrics/{agent_id}/{at:010d}-bench{i:03d}.json.gz",
+                      Body=sampler.batch_document()[0])
+    return count
 
 
 def offer_bytes() -> int:
@@ -180,6 +210,8 @@ def report(cpu_per_tick: float, vm_count: int, page: dict[str, float], memory: i
           f"{LIVE_PER_HOUR:.0f} live PUTs + GETs of {page['live_bytes']:.0f} bytes: ${sum(hour.values()):.5f} "
           f"(target <= $0.002)")
     print("    " + ", ".join(f"{k} ${v:.5f}" for k, v in hour.items() if v))
+    print(f"  week view: {page['week_objects']:.0f} hourly batches read and averaged in {page['week_s'] * 1000:.0f} ms "
+          f"(p50 of 5, local API and moto; 16 reads at once)")
 
 
 def page_hour(page: dict[str, float], memory: int) -> dict[str, float]:
