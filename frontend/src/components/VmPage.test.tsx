@@ -32,6 +32,15 @@ describe('VM page', () => {
     expect(await screen.findByTestId('vm-detail')).toBeTruthy(); // the details are read as the page opens
   });
 
+  it('opens from the fleet list too', async () => {
+    const server = serverWithRunningVm();
+    await loggedInApp({ server, path: '/vms' });
+    const row = await screen.findByTestId('fleet-row');
+    fireEvent.click(within(row).getByTestId('vm-page-link'));
+    expect((await screen.findByTestId('vm-page')).dataset.vmUuid).toBe(VM.uuid);
+    expect(window.location.pathname).toBe(`/vms/agt-1/${VM.uuid}`);
+  });
+
   it('switches the graphs to the last day or week', async () => {
     const server = serverWithRunningVm();
     await loggedInApp({ server, path: `/vms/agt-1/${VM.uuid}` });
