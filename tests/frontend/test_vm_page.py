@@ -142,3 +142,14 @@ def test_a_hidden_vm_page_asks_nothing_and_a_shown_one_asks_again_at_once(page: 
     page.wait_for_timeout(2000)
     assert any(url.endswith("/metrics/live") for url in asked), asked  # the host is asked again at once
     assert any("/metrics?range=hour" in url for url in asked), asked
+
+
+def test_the_vm_page_and_its_graphs_fit_a_360_px_screen(page: Page, qemu_stack: LocalStack, guest: QemuGuest) -> None:
+    page.set_viewport_size({"width": 360, "height": 740})
+    log_in(page, qemu_stack)
+    page.locator(f"[data-testid=vm-row][data-vm-uuid='{guest.uuid}'] [data-testid=vm-page-link]").click()
+    expect(page.locator("[data-testid=chart-cpu] canvas")).to_have_count(1, timeout=20000)
+    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0, f"the VM page is {overflow} px wider than the window"
+    width = page.locator("[data-testid=chart-cpu] canvas").evaluate("c => c.getBoundingClientRect().width")
+    assert 200 <= width <= 360, width
