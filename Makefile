@@ -15,7 +15,7 @@ up: setup
 
 lint:
 	@.venv/bin/ruff check functions agent cli infra tests bench scripts
-	@.venv/bin/mypy functions/app.py functions/chalicelib agent/fleetvisor_agent cli/fleetvisor_cli infra bench scripts/guest/build.py
+	@.venv/bin/mypy functions/app.py functions/chalicelib agent/fleetvisor_agent cli/fleetvisor_cli infra bench scripts/guest/build.py scripts/guest/debian_image.py
 
 frontend-test:
 	@cd frontend && npm test --silent

@@ -40,6 +40,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -111,6 +112,7 @@ class StackConfig:
     # tests put a proxy in front of the API this way and shorten the agent's waits.
     agent_url: str | None = None
     agent_env: dict[str, str] = field(default_factory=dict)
+    moto_port: int | None = None  # None: a free one (FLEETVISOR_S3_PUBLIC_ENDPOINT needs it known in advance)
 
 
 @dataclass
@@ -126,7 +128,7 @@ class LocalStack:
         self.root = config.root
         self.children: dict[str, Child] = {}
         self.dynalite_port = free_port()
-        self.moto_port = free_port()
+        self.moto_port = config.moto_port or free_port()
         self.admin_password = ""
         self.admin_password_set = True  # False: the admin kept a password chosen since (the banner says so)
         self._lock: IO[str] | None = None
@@ -403,13 +405,28 @@ def ensure_libvirtd(uri: str) -> None:
         time.sleep(0.2)
 
 
+# Where hosts that do not share this machine's loopback (a VM, another machine through a tunnel) reach the
+# stack: the API puts the first into the install script and agents' answers, the second into presigned S3
+# URLs, the third into the doorbell answer. service_env() passes no other FLEETVISOR_* variable through.
+PUBLIC_ADDRESS_VARIABLES = ("FLEETVISOR_PUBLIC_URL", "FLEETVISOR_S3_PUBLIC_ENDPOINT",
+                            "FLEETVISOR_SQS_PUBLIC_ENDPOINT")
+
+
+def config_from_environment(environ: Mapping[str, str]) -> StackConfig:
+    """`make up`'s settings, read once from its environment (the README's variable table)."""
+    return StackConfig(
+        root=Path(environ.get("FLEETVISOR_HOME", REPO / ".fleetvisor")),
+        api_port=int(environ.get("FLEETVISOR_PORT", "8000")),
+        libvirt_uri=environ.get("FLEETVISOR_LIBVIRT_URI", "test:///default"),
+        admin_email=environ.get("FLEETVISOR_ADMIN_EMAIL", DEFAULT_ADMIN),
+        admin_password=environ.get("FLEETVISOR_ADMIN_PASSWORD") or None,
+        moto_port=int(environ["FLEETVISOR_MOTO_PORT"]) if environ.get("FLEETVISOR_MOTO_PORT") else None,
+        extra_api_env={name: environ[name] for name in PUBLIC_ADDRESS_VARIABLES if environ.get(name)})
+
+
 def main() -> None:
-    root = Path(os.environ.get("FLEETVISOR_HOME", REPO / ".fleetvisor"))
-    config = StackConfig(
-        root=root, api_port=int(os.environ.get("FLEETVISOR_PORT", "8000")),
-        libvirt_uri=os.environ.get("FLEETVISOR_LIBVIRT_URI", "test:///default"),
-        admin_email=os.environ.get("FLEETVISOR_ADMIN_EMAIL", DEFAULT_ADMIN),
-        admin_password=os.environ.get("FLEETVISOR_ADMIN_PASSWORD") or None)
+    config = config_from_environment(os.environ)
+    root = config.root
     ensure_libvirtd(config.libvirt_uri)
     stack = LocalStack(config)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))

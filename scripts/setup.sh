@@ -9,13 +9,16 @@ SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 # python3-venv, python3-libvirt, curl and systemd (for systemd-analyze): what the agent's
-# install script uses on a host, so tests/e2e/test_install.py finds them already there
-# (and shellcheck, which checks that script). vm.deploy's VMs (tests/hypervisor/test_deploy.py) need
-# UEFI firmware (ovmf), a TPM emulator (swtpm, swtpm-tools), dnsmasq for libvirt's default NAT
-# network, and ISOLINUX (isolinux, syslinux-common) to boot the test guest from an ISO.
+# install script uses on a host, so tests/e2e/test_install.py finds them already there; also
+# the shellcheck that checks that script. mmdebstrap, e2fsprogs and openssh-client build and
+# reach the Debian host of tests/e2e/test_systemd_host.py (scripts/guest/debian_image.py).
+# vm.deploy's VMs (tests/hypervisor/test_deploy.py) need UEFI firmware (ovmf), a TPM emulator
+# (swtpm, swtpm-tools), dnsmasq for libvirt's default NAT network, and ISOLINUX (isolinux,
+# syslinux-common) to boot the test guest from an ISO.
 APT_PACKAGES=(libvirt-dev pkg-config libvirt-daemon-system libvirt-clients
               qemu-system-x86 qemu-utils cpio xz-utils chromium faketime nodejs npm
               python3-venv python3-libvirt curl systemd shellcheck
+              mmdebstrap e2fsprogs openssh-client
               ovmf swtpm swtpm-tools dnsmasq-base isolinux syslinux-common)
 
 missing=()

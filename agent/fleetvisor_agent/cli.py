@@ -1,4 +1,4 @@
-"""`fleetvisor-agent run`, `fleetvisor-agent enroll` and `fleetvisor-agent deregister`.
+"""`fleetvisor-agent run`, `enroll`, `deregister` and `status` (does the running agent reach libvirt?).
 
 Logs go to stdout, one line per record (a newline inside a message or a
 traceback is written as `\\n`, so journald keeps the record as one entry).
@@ -15,7 +15,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from . import __version__, status
 from .client import ControlPlane
 from .config import DEFAULT_CONFIG_FILE, Config, ConfigError, resolve_config
 from .enrollment import EXIT_CONFIG, FatalError, deregister, enroll, prepare_state, state_lock
@@ -39,6 +39,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     _configure_logging(config)
     try:
+        if args.command is status_command:
+            return status_command(config, args.pid, args.wait)
         return int(args.command(config))
     except KeyboardInterrupt:
         logging.getLogger(__name__).warning("interrupted")
@@ -46,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_command(config: Config) -> int:
-    return run_agent(config)
+    return run_agent(config, exit_process=True)
 
 
 def enroll_command(config: Config) -> int:
@@ -95,6 +97,20 @@ def deregister_command(config: Config) -> int:
     return 0
 
 
+def status_command(config: Config, pid: int | None = None, wait: float = 0.0) -> int:
+    """What the running agent (process `pid`, if given) last saw of libvirt: 0 reachable, 1 not, 2 no word."""
+    seen = status.wait_for(config.state_dir, pid, wait)
+    if seen is None:
+        who = f"process {pid}" if pid else "the agent"
+        print(f"no word from {who} in {config.state_dir / status.STATUS_FILE} within {wait:.0f} s")
+        return 2
+    if seen.available:
+        print(f"hypervisor: reachable at {seen.libvirt_uri} (pid {seen.pid})")
+        return 0
+    print(f"hypervisor: UNAVAILABLE at {seen.libvirt_uri} (pid {seen.pid}): {seen.error}")
+    return 1
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fleetvisor-agent", description="Fleetvisor hypervisor agent.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -106,7 +122,12 @@ def _parser() -> argparse.ArgumentParser:
     leave = commands.add_parser("deregister", help="take this host out of the fleet and forget its identity "
                                                    "(stop the running agent first)")
     leave.set_defaults(command=deregister_command)
-    for sub in (run, enrol, leave):
+    look = commands.add_parser("status", help="whether the running agent reaches its hypervisor "
+                                              "(exit 0 yes, 1 no, 2 no word from it)")
+    look.add_argument("--pid", type=int, help="only a report written by this process (the service's MainPID)")
+    look.add_argument("--wait", type=float, default=0.0, help="seconds to wait for that report (default 0)")
+    look.set_defaults(command=status_command)
+    for sub in (run, enrol, leave, look):
         sub.add_argument("--config", help=f"settings file (FLEETVISOR_AGENT_CONFIG, default {DEFAULT_CONFIG_FILE} "
                                           "if it exists; /dev/null for none)")
         sub.add_argument("--state-dir", help="state directory (FLEETVISOR_AGENT_STATE_DIR)")

@@ -11,8 +11,8 @@ FLEETVISOR_AGENT_CONFIG, else /etc/fleetvisor/agent.env. A file named by either
 must be there and readable; the default one may be missing (tests, and the
 local stack's agent, name another default or none). The systemd service
 names /dev/null: systemd has already read the 0600 file, as root, into the
-service's environment (EnvironmentFile=), and its dynamic user could not read
-the file anyway.
+service's environment (EnvironmentFile=), and its unprivileged user could not
+read the file anyway.
 Only FLEETVISOR_… names are taken from the file; anything else in it (a proxy,
 say) reaches the agent only as the service's environment.
 """

@@ -41,6 +41,7 @@ from .hypervisor.host import Host
 JITTER = 0.1
 SOON_SECONDS = 2.0  # folds a burst of finished jobs into one heartbeat
 EVENT_SECONDS = 0.2  # folds the events of one change (e.g. "shutdown", then "stopped") into one heartbeat
+MESSAGE_LENGTH = 300  # the control plane's limit for hypervisor_message
 RECONNECT_FIRST_SECONDS = 1.0  # after a failed report, first retry of the libvirt connection (then doubling)
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,9 @@ class Heartbeat:
                  approval_backoff_base: float = APPROVAL_BACKOFF_BASE,
                  waiting_on: Callable[[], str] = lambda: "api",
                  extra: Callable[[], dict[str, Any]] = dict,
-                 usage: Callable[[], dict[str, Any]] = dict) -> None:
+                 usage: Callable[[], dict[str, Any]] = dict,
+                 on_report: Callable[[HypervisorError | None], None] = lambda _error: None) -> None:
+        """`on_report`: told after each look at libvirt whether it answered (None) or what went wrong."""
         self.interval = interval
         self.soon_seconds = SOON_SECONDS
         self.event_seconds = EVENT_SECONDS
@@ -73,6 +76,7 @@ class Heartbeat:
         self._usage = usage  # the host's CPU use, as the sampler last measured it, with its capabilities
         self._on_answer = on_answer
         self._on_unauthorized = on_unauthorized
+        self._on_report = on_report
         self._wakeup = threading.Condition()
         self._due: float | None = None  # monotonic time of an early heartbeat someone asked for
         self._last_report: Report = ({}, [])
@@ -104,6 +108,10 @@ class Heartbeat:
 
     def join(self, timeout: float) -> None:
         self._thread.join(timeout)
+
+    def look(self) -> None:
+        """Look at libvirt without sending anything (before enrolment, say): `on_report` hears the outcome."""
+        self._report()
 
     def beat(self) -> None:
         capabilities, vms = self._report()
@@ -185,8 +193,12 @@ class Heartbeat:
         except HypervisorError as exc:
             log.warning("host report unavailable error=%s", exc.message)
             self._libvirt_down = True
+            self._on_report(exc)
             capabilities, vms = self._last_report
-            return {**capabilities, "hypervisor_available": False, "hypervisor_error": exc.code}, vms
+            # libvirt's words go with the code: the web app shows the operator why (polkit, a stopped libvirtd).
+            return {**capabilities, "hypervisor_available": False, "hypervisor_error": exc.code,
+                    "hypervisor_message": exc.message[:MESSAGE_LENGTH]}, vms
         self._libvirt_down = False
         self._last_report = report
+        self._on_report(None)
         return report

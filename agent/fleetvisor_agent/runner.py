@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from types import FrameType
 from typing import Any
 
-from . import jobs
+from . import jobs, status
 from .claim import Claim
 from .client import (
     APPROVAL_BACKOFF_BASE,
@@ -56,7 +58,7 @@ from .metrics import Sampler
 from .state import AgentState
 from .uploads import ResultUploader
 from .verify import Policy, Refused, VerifiedJob, verify
-from .waiting import ConsoleRings, QueueWaiter
+from .waiting import ConsoleRings, QueueWaiter, unless_stopped
 
 EXIT_OK = 0
 EXIT_UNAUTHORIZED = 3  # the control plane no longer accepts this agent: an operator must re-enrol it
@@ -64,27 +66,37 @@ MAX_JOBS_PER_POLL = 10  # the control plane's limit
 MAX_SESSIONS = 8  # open consoles at once, besides max_jobs operations
 CANCELLED_SUMMARY = "cancelled by the operator"
 EXIT_CANCELLED = jobs.EXIT_INVALID  # the protocol's exit code for a cancelled job: no retry
+STOP_GRACE_SECONDS = 1.5  # what a job in hand gets to finish once the agent is asked to stop
 INTERRUPTED_SUMMARY = ("agent_restarted: the agent stopped while this attempt ran (killed or crashed) and "
                        "reported it when it came back")
 
 log = logging.getLogger(__name__)
 
 
-def run_agent(config: Config, *, stop: threading.Event | None = None, install_signals: bool = True) -> int:
-    """Run until stopped (SIGTERM/SIGINT or `stop`); returns the process exit code."""
+def run_agent(config: Config, *, stop: threading.Event | None = None, install_signals: bool = True,
+              exit_process: bool = False) -> int:
+    """Run until stopped (SIGTERM/SIGINT or `stop`); returns the process exit code.
+
+    `exit_process` (the command line): when jobs were left running, end the process here and now, since Python
+    would otherwise wait for their threads at exit."""
     host = Host(config.libvirt_uri, config.deploy)
+    runner: Runner | None = None
     try:
         with state_lock(config.state_dir):
             state = prepare_state(config)
             runner = Runner(config, state, host, stop=stop)
             if install_signals:
                 _install_signal_handlers(runner)
-            return runner.run()
+            code = runner.run()
     except FatalError as exc:
         log.error("agent stopped: %s", exc)
         return exc.exit_code
     finally:
         host.close()
+    if exit_process and runner is not None and runner.left_running:
+        logging.shutdown()
+        os._exit(code)
+    return code
 
 
 class Runner:
@@ -110,7 +122,8 @@ class Runner:
                                    jobs_in_hand=self.running_job_ids, on_answer=self._apply_heartbeat_answer,
                                    on_unauthorized=self._die, approval_backoff_base=approval_backoff_base,
                                    waiting_on=lambda: "queue" if self.waiter.in_use else "api",
-                                   extra=self.metrics.heartbeat_fields, usage=self.metrics.host_usage)
+                                   extra=self.metrics.heartbeat_fields, usage=self.metrics.host_usage,
+                                   on_report=lambda error: status.record(config.state_dir, host.uri, error))
         self.waiter = QueueWaiter(self.client, backoff_base=backoff_base, on_ping=self.heartbeat.now,
                                   on_console=self._console_rung, on_metrics=self.metrics.rung, stop=self.stop)
         self.console_rings = ConsoleRings(lambda: self.waiter.listening)
@@ -123,9 +136,12 @@ class Runner:
         self._claimed_once = False
         self._waiting_on_queue = False
         self._refused_announcement: str | None = None  # the last refusal's detail, so it is logged once
+        self.left_running: list[str] = []  # job ids still running when the agent stopped (left to the journal)
 
     def run(self) -> int:
         """Enrol if needed (waiting for the owner's approval), then heartbeat and poll until stopped."""
+        if not self.state.enrolled:
+            self.heartbeat.look()  # status.json: whether this process reaches libvirt, even while unapproved
         if not self.state.enrolled and not self._enroll():
             log.info("agent stopped while waiting for approval")
             return self._exit_code
@@ -134,13 +150,30 @@ class Runner:
         self._report_interrupted()
         self.heartbeat.start()
         self.metrics.start()
-        with ThreadPoolExecutor(max_workers=self.config.max_jobs + MAX_SESSIONS, thread_name_prefix="job") as pool:
+        pool = ThreadPoolExecutor(max_workers=self.config.max_jobs + MAX_SESSIONS, thread_name_prefix="job")
+        try:
             self._poll_loop(pool)
-        self.request_stop()
-        self.heartbeat.join(timeout=5)
-        self.metrics.join(timeout=5)
+        finally:
+            self.request_stop()
+            self._let_jobs_finish(pool)
+        self.heartbeat.join(timeout=1)
+        self.metrics.join(timeout=1)
         log.info("agent stopped exit_code=%d", self._exit_code)
         return self._exit_code
+
+    def _let_jobs_finish(self, pool: ThreadPoolExecutor) -> None:
+        """Jobs in hand get STOP_GRACE_SECONDS to finish and be reported. One still running then is left as
+        the protocol has it for an agent that stops mid-job: its attempt stays in the journal, unsettled, so
+        the next start reports it (`agent_restarted`, exit 2: retried at once), or else its lease lapses and
+        the control plane retries it. A claim an abandoned long poll took lapses after the claim-ack window."""
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while self.running_job_ids() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.left_running = self.running_job_ids()
+        if self.left_running:
+            log.warning("stopping with jobs still running job_ids=%s: left to the journal, reported when the "
+                        "agent starts again (else their leases lapse)", ",".join(self.left_running))
+        pool.shutdown(wait=not self.left_running, cancel_futures=True)
 
     def request_stop(self) -> None:
         """Stop polling; jobs in hand finish and are reported first."""
@@ -212,8 +245,16 @@ class Runner:
                 # The first poll looks at the table without waiting: rings a process before this one read and
                 # died holding are gone from the queue, and the next heartbeat's ring_again is minutes away.
                 rung = []
-            claimed = self.client.poll(self.config.poll_wait if rung is None else 0, max_jobs=free,
-                                       on_cancel=lambda ids: self._cancel_jobs(ids, "poll answer"), rung=rung)
+            wait = self.config.poll_wait if rung is None else 0
+
+            def poll() -> list[Claim] | None:
+                return self.client.poll(wait, max_jobs=free, rung=rung,
+                                        on_cancel=lambda ids: self._cancel_jobs(ids, "poll answer"))
+
+            # A stopping agent leaves the API's long poll at once (what it may claim meanwhile lapses unacknowledged).
+            claimed = unless_stopped(poll, self.stop, None, name="api-poll")
+            if claimed is None:
+                return None
         except Unauthorized as exc:
             self._die(exc)
             return None

@@ -10,9 +10,11 @@ import {
   formatTime,
   formatWait,
   hypervisorFacts,
+  hypervisorProblem,
   plainText,
   startOfDayMs,
 } from './format';
+import { anAgent } from './test/fixtures';
 import type { Agent } from './types';
 
 describe('formatMemory', () => {
@@ -158,5 +160,30 @@ describe('exitCodeWords', () => {
     [7, '7'],
   ])('%s reads %s', (code, text) => {
     expect(exitCodeWords(code)).toBe(text);
+  });
+});
+
+describe('hypervisorProblem', () => {
+  const down = { hypervisor_available: false, hypervisor_error: 'hypervisor_unavailable' };
+
+  it("names libvirt's reason for an online host whose agent cannot reach it", () => {
+    const agent = anAgent({ status: 'online', capabilities: { ...down, hypervisor_message: 'no polkit agent' } });
+    expect(hypervisorProblem(agent)).toContain('cannot reach the hypervisor: no polkit agent.');
+  });
+
+  it('falls back to the code, and to nothing, when the agent sent no words', () => {
+    expect(hypervisorProblem(anAgent({ status: 'online', capabilities: down }))).toContain(
+      'cannot reach the hypervisor: hypervisor_unavailable.',
+    );
+    expect(hypervisorProblem(anAgent({ status: 'online', capabilities: { hypervisor_available: false } }))).toContain(
+      'cannot reach the hypervisor. It lists',
+    );
+  });
+
+  it('says nothing of a host that reaches it, of an old agent that does not say, or of a host not online', () => {
+    expect(hypervisorProblem(anAgent({ status: 'online', capabilities: { hypervisor_available: true } }))).toBeNull();
+    expect(hypervisorProblem(anAgent({ status: 'online', capabilities: {} }))).toBeNull();
+    expect(hypervisorProblem(anAgent({ status: 'online', capabilities: null }))).toBeNull();
+    expect(hypervisorProblem(anAgent({ status: 'stale', capabilities: down }))).toBeNull();
   });
 });

@@ -65,7 +65,8 @@ const KNOWN_CAPABILITIES: ReadonlyArray<[string, string]> = [
 
 const MAX_FACTS = 8;
 /** Reported for the control plane's own use, not facts about the hypervisor. */
-const NOT_FACTS = new Set(['waiting_on', 'cpu_used_percent', 'memory_total_kib', 'memory_free_kib']);
+const NOT_FACTS = new Set(['waiting_on', 'hypervisor_available', 'hypervisor_error', 'hypervisor_message',
+  'cpu_used_percent', 'memory_total_kib', 'memory_free_kib']);
 
 function plainValue(key: string, value: unknown): string | null {
   if (key === 'memory_kib' && typeof value === 'number') return formatMemory(value);
@@ -191,6 +192,19 @@ export function exitCodeWords(code: number | null | undefined): string {
  * own queue (an agent too old for the queue, which reports nothing, or one whose queue is out of reach).
  * Null when it waits on its queue, or is not online.
  */
+/**
+ * Why an online host cannot manage VMs: its agent runs and reports, but cannot reach libvirt (a stopped
+ * libvirtd, polkit refusing the agent's user). Null when it can, or when it is not online (its status says
+ * enough then). Such a host is a problem, never plain "online" (issue 19).
+ */
+export function hypervisorProblem(agent: Agent): string | null {
+  if (agent.status !== 'online' || agent.capabilities?.hypervisor_available !== false) return null;
+  const said = agent.capabilities.hypervisor_message ?? agent.capabilities.hypervisor_error;
+  const why = typeof said === 'string' && said !== '' ? `: ${said}` : '';
+  return `Its agent runs but cannot reach the hypervisor${why}. It lists and manages no VMs until that is fixed; `
+    + 'on the host, `fleetvisor-agent status` and `journalctl -u fleetvisor-agent` say more.';
+}
+
 export function costlyWait(agent: Agent): string | null {
   if (agent.status !== 'online' || agent.capabilities?.waiting_on === 'queue') return null;
   const why = agent.capabilities?.waiting_on === 'api'

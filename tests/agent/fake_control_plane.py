@@ -34,6 +34,8 @@ AGENT_ID = "ag_5b1f0e6c2d7a4f3e9c8b1a2d3e4f5a6b"  # the vectors' agent id, so ve
 KID = "test-vector-1"
 LEEWAY = 60
 
+MAX_HOLD_SECONDS = 0.2  # how long a poll is held at most: a short hold keeps the tests fast
+
 
 @dataclass
 class Call:
@@ -204,7 +206,7 @@ class FakeControlPlane:
     def _take(self, call: Call) -> list[dict[str, Any]]:
         wait = float(call.query.get("wait", ["0"])[0])
         max_jobs = call.json().get("max_jobs", 1)
-        deadline = time.monotonic() + min(wait, 0.2)  # a short hold keeps the tests fast
+        deadline = time.monotonic() + min(wait, MAX_HOLD_SECONDS)
         while True:
             with self.lock:
                 if self.queued or time.monotonic() >= deadline:

@@ -266,3 +266,35 @@ def test_run_after_deregister_cannot_act_again(fake: FakeControlPlane, node_uri:
     assert code == EXIT_CONFIG
     assert "This host is not enrolled" in capsys.readouterr().out
     assert not fake.calls_to("/poll") and not fake.calls_to("/heartbeat")
+
+
+def _status(state_dir: Path, pid: int, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    code = main(["status", "--state-dir", str(state_dir), "--pid", str(pid), "--wait", "20"])
+    return code, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("reachable", [True, False])
+def test_status_says_whether_the_running_process_reaches_libvirt_and_why_not(
+        fake: FakeControlPlane, node_uri: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        reachable: bool) -> None:
+    state_dir = tmp_path / "s"
+    assert main(["enroll", "--url", fake.url, "--token", "fvet_good", "--state-dir", str(state_dir),
+                 "--name", "hv1", "--libvirt-uri", node_uri]) == 0
+    capsys.readouterr()
+    uri = node_uri if reachable else f"test://{tmp_path}/no-such-host.xml"
+    argv = [sys.executable, "-m", "fleetvisor_agent.cli", "run", "--state-dir", str(state_dir), "--libvirt-uri", uri]
+    env = {**os.environ, "FLEETVISOR_AGENT_POLL_WAIT": "1"}
+    with subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as agent:
+        try:
+            code, out = _status(state_dir, agent.pid, capsys)
+        finally:
+            agent.send_signal(signal.SIGTERM)
+            agent.wait(timeout=10)
+    if reachable:
+        assert code == 0 and f"hypervisor: reachable at {uri} (pid {agent.pid})" in out
+    else:
+        assert code == 1 and f"hypervisor: UNAVAILABLE at {uri} (pid {agent.pid}): " in out
+        assert "no-such-host.xml" in out, out  # libvirt's own words say what is wrong
+    # What another process wrote is not this one's word.
+    assert main(["status", "--state-dir", str(state_dir), "--pid", "1", "--wait", "0"]) == 2
+    assert "no word from process 1" in capsys.readouterr().out

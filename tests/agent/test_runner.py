@@ -25,7 +25,7 @@ from fleetvisor_agent.state import b64url_encode, load_state
 from tests.conftest import wait_until
 
 from .conftest import CACHE1, DB1, STUBBORN1, WEB1, announce
-from .fake_control_plane import AGENT_ID, KID, Call, FakeControlPlane, running
+from .fake_control_plane import AGENT_ID, KID, MAX_HOLD_SECONDS, Call, FakeControlPlane, running
 
 
 @dataclass
@@ -39,6 +39,10 @@ class RunningAgent:
         self.thread.join(timeout=10)
         assert not self.thread.is_alive(), "the agent did not stop"
         self.runner.host.close()
+        # A stopping agent abandons its poll, which the fake may hold a moment longer: let it end empty before a
+        # test queues jobs for the next agent (the real API lets an abandoned poll claim nothing once a newer one
+        # arrives, and an unacknowledged claim lapses).
+        time.sleep(MAX_HOLD_SECONDS + 0.05)
         return self.exit_codes[0]
 
 
@@ -251,6 +255,8 @@ def test_with_libvirt_down_jobs_fail_as_transient(fake: FakeControlPlane, tmp_pa
     assert done["summary"].startswith("hypervisor_unavailable: ")
     beat = fake.calls_to("/heartbeat")[0].json()
     assert beat["capabilities"]["hypervisor_available"] is False and beat["vms"] == []
+    assert beat["capabilities"]["hypervisor_error"] == "hypervisor_unavailable"
+    assert beat["capabilities"]["hypervisor_message"].startswith(f"Cannot connect to libvirt at test://{tmp_path}")
 
 
 def test_a_revoked_agent_stops_and_says_why(fake: FakeControlPlane, node_uri: str, tmp_path: Path,

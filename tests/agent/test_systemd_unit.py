@@ -30,11 +30,17 @@ def test_the_agent_comes_back_unless_an_operator_must_act() -> None:
 
 def test_it_runs_unprivileged_in_a_sandbox_that_still_reaches_libvirt_and_its_state() -> None:
     unit = _settings()
-    for key in ("DynamicUser", "NoNewPrivileges", "ProtectHome", "PrivateTmp", "PrivateDevices",
+    # A system user the install script puts in group libvirt: polkit (Debian 12) asks the user database
+    # whether the user is in that group, which a DynamicUser= with SupplementaryGroups= never is (issue 19;
+    # tests/e2e/test_systemd_host.py proves it on a real systemd host).
+    assert unit["User"] == ["fleetvisor-agent"] and unit["Group"] == ["fleetvisor-agent"]
+    assert "DynamicUser" not in unit
+    for key in ("NoNewPrivileges", "ProtectHome", "PrivateTmp", "PrivateDevices",
                 "ProtectKernelTunables", "ProtectKernelModules", "ProtectControlGroups", "RestrictSUIDSGID"):
         assert unit[key] == ["yes"], key
     assert unit["ProtectSystem"] == ["strict"] and unit["CapabilityBoundingSet"] == [""]
-    assert unit["SupplementaryGroups"] == ["libvirt"]  # opens /run/libvirt/libvirt-sock
+    assert unit["SupplementaryGroups"] == ["libvirt"]  # the group even if an operator took the user out of it
+    assert unit["RemoveIPC"] == ["yes"] and unit["PrivateTmp"] == ["yes"]  # what DynamicUser= implied
     assert "AF_UNIX" in unit["RestrictAddressFamilies"][0]
     assert unit["StateDirectory"] == ["fleetvisor-agent"] and unit["StateDirectoryMode"] == ["0700"]
     assert "FLEETVISOR_AGENT_STATE_DIR=%S/fleetvisor-agent" in unit["Environment"]

@@ -22,6 +22,8 @@ AGENT_REPORT = {  # what fleetvisor_agent's heartbeat sends today (host._capabil
     "hypervisor": "QEMU", "hypervisor_version": "7.2.0", "kvm_usable": True, "serial_console": True,
     "agent_version": "0.1.0",
     "waiting_on": "queue", "hypervisor_available": False, "hypervisor_error": "connection_lost",
+    "hypervisor_message": "Cannot connect to libvirt at qemu:///system: authentication unavailable: no polkit agent "
+                          "available to authenticate action 'org.libvirt.unix.manage'",
 }
 
 
@@ -75,6 +77,7 @@ def test_non_json_numbers_and_lone_surrogates_are_invalid_json(client: Client, m
     {"memory_free_kib": 2**53 + 1}, {"kvm_usable": "yes"}, {"hypervisor_available": 1},
     {"serial_console": "yes"},
     {"waiting_on": "lambda"}, {"waiting_on": ["queue"]}, {"hypervisor_error": "<img src=x>"},
+    {"hypervisor_message": "x" * 301}, {"hypervisor_message": "line\nbreak"},
     {"hypervisor": "x" * 65}, {"cpu_model": "a\u0007b"},
     {"future_field": {"nested": 1}}, {"future_field": [1, 2]}, {"future_field": 1e300}, {"future_field": "x" * 201},
     {"Not A Name": 1}, {"": 1}, {f"field_{n}": n for n in range(65)},

@@ -3,7 +3,7 @@
 // for a host still waiting for approval).
 
 import { useEffect, useRef } from 'preact/hooks';
-import { costlyWait, formatAgo, hypervisorFacts } from '../format';
+import { costlyWait, formatAgo, hypervisorFacts, hypervisorProblem } from '../format';
 import type { ConsoleOps } from '../state/consoleJoin';
 import { isPendingHost, type HostOps, type VmOps } from '../state/fleet';
 import { hostsOnScreen } from '../state/onScreen';
@@ -54,6 +54,16 @@ function CostlyWait({ agent }: { agent: Agent }) {
   );
 }
 
+function HypervisorProblem({ agent }: { agent: Agent }) {
+  const problem = hypervisorProblem(agent);
+  if (!problem) return null;
+  return (
+    <p class="error" role="alert" data-testid="host-hypervisor-problem">
+      {problem}
+    </p>
+  );
+}
+
 function VmListError({ message }: { message: string | undefined }) {
   if (!message) return null;
   return (
@@ -99,7 +109,11 @@ export function HostCard(props: Props) {
         <h2 id={headingId} class="host-name" data-testid="host-name">
           {agent.name}
         </h2>
-        <StatusBadge kind="host" status={agent.status} testId="host-status" />
+        {hypervisorProblem(agent) ? (
+          <StatusBadge kind="host" status="no_hypervisor" label="no hypervisor" testId="host-status" />
+        ) : (
+          <StatusBadge kind="host" status={agent.status} testId="host-status" />
+        )}
         <span class="muted" data-testid="host-last-seen">
           last seen {formatAgo(agent.last_seen_ms, now)}
         </span>
@@ -112,6 +126,7 @@ export function HostCard(props: Props) {
         </p>
       )}
       <HostLabels labels={agent.labels} />
+      <HypervisorProblem agent={agent} />
       <HypervisorInfo agent={agent} />
       <HostUsage agent={agent} />
       {props.ops.readHostCapabilities && !isPendingHost(agent) && (

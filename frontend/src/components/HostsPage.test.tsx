@@ -283,3 +283,35 @@ describe('Hosts page: kept fresh by the change feed', () => {
     expect(server.state.requests.length).toBe(asked);
   });
 });
+
+describe('Hosts page: a host whose agent cannot reach its hypervisor', () => {
+  const POLKIT = "Cannot connect to libvirt at qemu:///system: authentication unavailable: no polkit agent available to authenticate action 'org.libvirt.unix.manage'";
+
+  it('is shown as a problem with libvirt\'s reason, never as plain "online"', async () => {
+    const server = fakeServer();
+    server.state.agents[0].capabilities = {
+      hypervisor_available: false, hypervisor_error: 'hypervisor_unavailable', hypervisor_message: POLKIT,
+    };
+    await hostsPage(server);
+
+    const card = hostCard('agt-1');
+    const badge = within(card).getByTestId('host-status');
+    expect(badge.textContent).toBe('no hypervisor');
+    expect(badge.className).toContain('badge-bad');
+    const problem = within(card).getByTestId('host-hypervisor-problem');
+    expect(problem.getAttribute('role')).toBe('alert');
+    expect(problem.textContent).toContain(`cannot reach the hypervisor: ${POLKIT}`);
+    // The flags are not listed as facts about the hypervisor.
+    expect(within(card).queryByText('hypervisor_available')).toBeNull();
+  });
+
+  it('says online again once the agent reaches it', async () => {
+    const server = fakeServer();
+    server.state.agents[0].capabilities = { hypervisor_available: true, hypervisor: 'QEMU' };
+    await hostsPage(server);
+
+    const card = hostCard('agt-1');
+    expect(within(card).getByTestId('host-status').textContent).toBe('online');
+    expect(within(card).queryByTestId('host-hypervisor-problem')).toBeNull();
+  });
+});

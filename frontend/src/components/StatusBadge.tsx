@@ -5,7 +5,7 @@ type Tone = 'ok' | 'warn' | 'bad' | 'busy' | 'muted';
 export type BadgeKind = 'host' | 'vm' | 'job' | 'console';
 
 const TONES: Record<BadgeKind, Record<string, Tone>> = {
-  host: { online: 'ok', stale: 'warn', lost: 'bad', pending: 'warn' },
+  host: { online: 'ok', stale: 'warn', lost: 'bad', pending: 'warn', no_hypervisor: 'bad' },
   vm: {
     running: 'ok',
     paused: 'warn',

@@ -5,8 +5,8 @@ An agent is not trusted to keep its owner's pages working: a compromised one
 could report a number JSON cannot carry, a megabyte of text or a nested
 structure for the web app to choke on. The fields the agent reports today
 (`fleetvisor_agent.hypervisor.host._capabilities` and the heartbeat's
-`waiting_on`, `hypervisor_available`, `hypervisor_error`, and the metrics
-sampler's `cpu_used_percent`) each have a rule
+`waiting_on`, `hypervisor_available`, `hypervisor_error`, `hypervisor_message`,
+and the metrics sampler's `cpu_used_percent`) each have a rule
 below; a field this version does not know (a newer agent's) is kept when its
 name is a plain lowercase word and its value a short scalar, since the web
 app lists such values as they are. Anything else refuses the report (400),
@@ -74,6 +74,7 @@ KNOWN: dict[str, Check] = {
     "waiting_on": _one_of("queue", "api"),  # where the agent waits for work (runner.py)
     "hypervisor_available": validate.boolean,
     "hypervisor_error": _text(64, CODE_RE),  # a HypervisorError code when libvirt cannot be reached
+    "hypervisor_message": _text(300),  # libvirt's own words then, e.g. polkit refusing the agent's user
 }
 
 
