@@ -12,11 +12,12 @@ from chalicelib.deployments.routes import bp as deployments
 from chalicelib.distribution.routes import bp as distribution
 from chalicelib.jobs.routes import bp as jobs
 from chalicelib.meta.routes import bp as meta
+from chalicelib.metrics.routes import bp as metrics
 from chalicelib.users.routes import bp as users
 from chalicelib.vms.routes import bp as vms
 
 app = Chalice(app_name="fleetvisor")
 app.register_middleware(web.error_shape_middleware, "http")
 for blueprint in (meta, auth, api_keys, users, agents, vms, jobs, consoles, audit, distribution, changes,
-                  deployments):
+                  deployments, metrics):
     app.register_blueprint(blueprint)

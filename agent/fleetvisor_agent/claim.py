@@ -34,7 +34,11 @@ class UploadTarget:
     @classmethod
     def of_result(cls, uploads: object) -> UploadTarget | None:
         """The `result` entry of a claim's (or a renewal's) uploads, if it has a URL."""
-        target = uploads.get("result") if isinstance(uploads, dict) else None
+        return cls.of(uploads.get("result") if isinstance(uploads, dict) else None)
+
+    @classmethod
+    def of(cls, target: object) -> UploadTarget | None:
+        """An upload entry (`{"url", "max_bytes", "expires_at"}`) of any answer, if it has a URL."""
         if not isinstance(target, dict) or not isinstance(target.get("url"), str):
             return None
         max_bytes, expires_at = target.get("max_bytes"), target.get("expires_at")

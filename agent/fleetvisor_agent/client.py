@@ -229,8 +229,8 @@ class ControlPlane:
         return self._post("/deregister", {}, budget=DEREGISTER_BUDGET, interruptible=True)
 
     def heartbeat(self, capabilities: dict[str, Any], vms: list[dict[str, Any]], running_jobs: list[str],
-                  *, budget: float = 30.0) -> dict[str, Any]:
-        body = {"capabilities": capabilities, "vms": vms, "running_jobs": running_jobs}
+                  *, budget: float = 30.0, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = {"capabilities": capabilities, "vms": vms, "running_jobs": running_jobs, **(extra or {})}
         return self._post("/heartbeat", body, budget=budget, interruptible=True)
 
     def poll(self, wait: int, max_jobs: int = 1,

@@ -94,6 +94,9 @@ class Config:
     op_timeouts: Mapping[str, float]
     journald: bool  # stdout is systemd's journal, which timestamps lines itself
     deploy: DeploySettings = DeploySettings()
+    # VM statistics (metrics.py): sampled every `metrics_step_seconds`, uploaded once `metrics_batch_seconds` old.
+    metrics_step_seconds: float = 60.0
+    metrics_batch_seconds: float = 3600.0
 
 
 def resolve_config(
@@ -136,6 +139,10 @@ def resolve_config(
         op_timeouts=_op_timeouts(env.get("FLEETVISOR_AGENT_OP_TIMEOUTS")),
         journald=_stdout_is_the_journal(env.get("JOURNAL_STREAM")),
         deploy=_deploy(env, chosen_state_dir),
+        metrics_step_seconds=_number("FLEETVISOR_AGENT_METRICS_STEP_SECONDS", None, env, kind=float, default=60.0,
+                                     low=1.0, high=3600.0),
+        metrics_batch_seconds=_number("FLEETVISOR_AGENT_METRICS_BATCH_SECONDS", None, env, kind=float,
+                                      default=3600.0, low=1.0, high=6 * 3600.0),
     )
 
 

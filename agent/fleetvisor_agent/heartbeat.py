@@ -60,6 +60,8 @@ class Heartbeat:
                  on_unauthorized: Callable[[Unauthorized], None],
                  approval_backoff_base: float = APPROVAL_BACKOFF_BASE,
                  waiting_on: Callable[[], str] = lambda: "api",
+                 extra: Callable[[], dict[str, Any]] = dict,
+                 usage: Callable[[], dict[str, Any]] = dict,
                  on_report: Callable[[HypervisorError | None], None] = lambda _error: None) -> None:
         """`on_report`: told after each look at libvirt whether it answered (None) or what went wrong."""
         self.interval = interval
@@ -70,6 +72,8 @@ class Heartbeat:
         self._stop = stop
         self._jobs_in_hand = jobs_in_hand
         self._waiting_on = waiting_on
+        self._extra = extra  # more fields for the body (the metrics sampler's upload ask, metrics.py)
+        self._usage = usage  # the host's CPU use, as the sampler last measured it, with its capabilities
         self._on_answer = on_answer
         self._on_unauthorized = on_unauthorized
         self._on_report = on_report
@@ -113,8 +117,8 @@ class Heartbeat:
         capabilities, vms = self._report()
         try:
             # Where the agent waits ("queue" or "api"), so the operator sees a host that costs Lambda time.
-            answer = self._client.heartbeat({**capabilities, "waiting_on": self._waiting_on()}, vms,
-                                            self._jobs_in_hand(), budget=self.interval)
+            answer = self._client.heartbeat({**capabilities, **self._usage(), "waiting_on": self._waiting_on()}, vms,
+                                            self._jobs_in_hand(), budget=self.interval, extra=self._extra())
         except Unauthorized as exc:
             self._on_unauthorized(exc)
             return

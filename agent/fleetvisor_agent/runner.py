@@ -54,6 +54,7 @@ from .heartbeat import Heartbeat
 from .hypervisor.host import Host
 from .journal import Journal
 from .lease import LEASE_RENEW_SECONDS, ActiveJob, LeaseKeeper
+from .metrics import Sampler
 from .state import AgentState
 from .uploads import ResultUploader
 from .verify import Policy, Refused, VerifiedJob, verify
@@ -115,13 +116,16 @@ class Runner:
                                              backoff_base=backoff_base, process=uuid.uuid4().hex)
         self.journal = journal or Journal.in_state_dir(config.state_dir)
         self.results = ResultUploader(self.client, backoff_base=backoff_base)
+        self.metrics = Sampler(host.domain_stats, self.client.upload, stop=self.stop, read_host=host.cpu_times,
+                               step=config.metrics_step_seconds, batch_seconds=config.metrics_batch_seconds)
         self.heartbeat = Heartbeat(self.client, host, interval=config.heartbeat_seconds, stop=self.stop,
                                    jobs_in_hand=self.running_job_ids, on_answer=self._apply_heartbeat_answer,
                                    on_unauthorized=self._die, approval_backoff_base=approval_backoff_base,
                                    waiting_on=lambda: "queue" if self.waiter.in_use else "api",
+                                   extra=self.metrics.heartbeat_fields, usage=self.metrics.host_usage,
                                    on_report=lambda error: status.record(config.state_dir, host.uri, error))
         self.waiter = QueueWaiter(self.client, backoff_base=backoff_base, on_ping=self.heartbeat.now,
-                                  on_console=self._console_rung, stop=self.stop)
+                                  on_console=self._console_rung, on_metrics=self.metrics.rung, stop=self.stop)
         self.console_rings = ConsoleRings(lambda: self.waiter.listening)
         self.lease_renew_seconds = LEASE_RENEW_SECONDS
         self._exit_code = EXIT_OK
@@ -145,6 +149,7 @@ class Runner:
                  self.state.name, self.state.url, self.host.uri, self.config.max_jobs)
         self._report_interrupted()
         self.heartbeat.start()
+        self.metrics.start()
         pool = ThreadPoolExecutor(max_workers=self.config.max_jobs + MAX_SESSIONS, thread_name_prefix="job")
         try:
             self._poll_loop(pool)
@@ -152,6 +157,7 @@ class Runner:
             self.request_stop()
             self._let_jobs_finish(pool)
         self.heartbeat.join(timeout=1)
+        self.metrics.join(timeout=1)
         log.info("agent stopped exit_code=%d", self._exit_code)
         return self._exit_code
 
@@ -173,6 +179,7 @@ class Runner:
         """Stop polling; jobs in hand finish and are reported first."""
         self.stop.set()
         self.heartbeat.wake()
+        self.metrics.wake()
 
     def running_job_ids(self) -> list[str]:
         with self._active_lock:
@@ -465,6 +472,7 @@ class Runner:
 
     def _apply_heartbeat_answer(self, answer: dict[str, Any]) -> None:
         self._cancel_jobs(answer.get("cancel") or [], "heartbeat answer")
+        self.metrics.offered(answer)
         if "key_announcement" in answer:
             self._follow_announcement(answer["key_announcement"])
 

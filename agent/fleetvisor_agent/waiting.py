@@ -20,7 +20,8 @@ before this one did, and tries the queue again later:
 
 Not every ring is a job. `ping` (someone is looking at the host and wants a
 sign of life) goes to the heartbeat, `console:<id>` (an operator typed into
-that console, or closed it) to the console session (ConsoleRings); only job
+that console, or closed it) to the console session (ConsoleRings), `metrics:…`
+(someone watches a VM's page) to the metrics sampler; only job
 ids and cancels are claimed. A ring the agent does not know (a newer control
 plane's) is dropped.
 
@@ -62,6 +63,7 @@ from .sqs import (
 T = TypeVar("T")
 PING = "ping"
 CONSOLE_PREFIX = "console:"
+METRICS_PREFIX = "metrics:"  # someone watches a VM's page: sample it live for a while (metrics.py)
 CLAIMABLE_RE = re.compile(r"(?:cancel:)?job_[0-9a-f]{32}")  # what `POST /agent/v1/poll` accepts as `rung`
 STOP_CHECK_SECONDS = 0.2  # how soon a stopping agent leaves a receive
 NO_DOORBELL_SECONDS = 600.0
@@ -103,11 +105,13 @@ class QueueWaiter:
     def __init__(self, client: ControlPlane, *, backoff_base: float = BACKOFF_BASE,
                  clock: Callable[[], float] = time.monotonic, on_ping: Callable[[], None] = lambda: None,
                  on_console: Callable[[str], None] = lambda _console_id: None,
+                 on_metrics: Callable[[str], None] = lambda _rest: None,
                  stop: threading.Event | None = None) -> None:
         self._client = client
         self._stop = stop
         self._on_ping = on_ping
         self._on_console = on_console
+        self._on_metrics = on_metrics
         self._clock = clock
         self._queue: OwnQueue | None = None
         self._api_until = 0.0  # until then (clock), wait in the API
@@ -174,6 +178,8 @@ class QueueWaiter:
                 self._on_ping()
             elif body.startswith(CONSOLE_PREFIX):
                 self._on_console(body[len(CONSOLE_PREFIX):])
+            elif body.startswith(METRICS_PREFIX):
+                self._on_metrics(body[len(METRICS_PREFIX):])
             else:
                 log.warning("a ring this agent does not know was dropped: %.80r", body)
         return claims

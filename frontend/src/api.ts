@@ -8,6 +8,7 @@
 // Refreshes are single-flight: calls that fail together share one refresh.
 
 import type { OpenApiDocument } from './apiReference';
+import { liveOf, type LiveMetrics, type LiveWatch, type MetricsRange, type VmMetrics } from './vmMetrics';
 import { sessionFrom, sessionStore, type SessionStore } from './state/session';
 import type {
   Account,
@@ -409,11 +410,37 @@ export function createApi(deps: ApiDeps) {
       request<Job>('POST', `/api/agents/${enc(agentId)}/vms/${enc(vmUuid)}/actions`, {
         body: typeof action === 'string' ? { action } : action,
       }),
+    /** A host.capabilities job: the host's full capabilities (pools, networks, versions) in its result. */
+    refreshCapabilities: (agentId: string) => request<Job>('POST', `/api/agents/${enc(agentId)}/capabilities`),
     updateAgentLabels: (agentId: string, labels: Record<string, string>) =>
       request<Agent>('PATCH', `/api/agents/${enc(agentId)}`, { body: { labels } }),
     deregisterAgent: (agentId: string) => request<unknown>('DELETE', `/api/agents/${enc(agentId)}`),
     approveAgent: (agentId: string) => request<Agent>('POST', `/api/agents/${enc(agentId)}/approve`),
     rejectAgent: (agentId: string) => request<unknown>('POST', `/api/agents/${enc(agentId)}/reject`),
+
+    /** A VM's statistics series over the range (the host's batches, assembled and averaged by the server). */
+    vmMetrics: (agentId: string, vmUuid: string, range: MetricsRange, signal?: AbortSignal) =>
+      request<VmMetrics>('GET', `/api/agents/${enc(agentId)}/vms/${enc(vmUuid)}/metrics${queryString({ range })}`, {
+        signal,
+      }),
+    /** Asks the host to sample the VM every few seconds for a while; where to read the samples. */
+    watchVmMetrics: (agentId: string, vmUuid: string) =>
+      request<LiveWatch>('POST', `/api/agents/${enc(agentId)}/vms/${enc(vmUuid)}/metrics/live`),
+    /** The host's live object, straight from the bucket; null while the host has not put it yet (404). */
+    readLiveMetrics: async (url: string, signal?: AbortSignal): Promise<LiveMetrics | null> => {
+      let bytes: Uint8Array;
+      try {
+        bytes = await fromBucket(deps.fetch, url, LIVE_WORDS, signal);
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 404) return null;
+        throw error;
+      }
+      try {
+        return liveOf(JSON.parse(new TextDecoder().decode(bytes)) as unknown);
+      } catch {
+        return null;
+      }
+    },
 
     listJobs: (limit = 20, filter: JobFilter = {}) =>
       request<{ jobs: Job[] }>(
@@ -462,6 +489,7 @@ interface BucketObject {
 }
 
 const CHUNK_WORDS: BucketObject = { what: 'the console output', code: 'chunk_unavailable' };
+const LIVE_WORDS: BucketObject = { what: "the VM's live samples", code: 'live_unavailable', cache: 'no-store' };
 const FEED_WORDS: BucketObject = { what: "the fleet's changes", code: 'feed_unavailable', cache: 'no-store' };
 
 /**

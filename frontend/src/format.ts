@@ -65,7 +65,8 @@ const KNOWN_CAPABILITIES: ReadonlyArray<[string, string]> = [
 
 const MAX_FACTS = 8;
 /** Reported for the control plane's own use, not facts about the hypervisor. */
-const NOT_FACTS = new Set(['waiting_on', 'hypervisor_available', 'hypervisor_error', 'hypervisor_message']);
+const NOT_FACTS = new Set(['waiting_on', 'hypervisor_available', 'hypervisor_error', 'hypervisor_message',
+  'cpu_used_percent', 'memory_total_kib', 'memory_free_kib']);
 
 function plainValue(key: string, value: unknown): string | null {
   if (key === 'memory_kib' && typeof value === 'number') return formatMemory(value);

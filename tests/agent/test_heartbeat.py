@@ -28,7 +28,7 @@ class CountingControlPlane:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def heartbeat(self, capabilities: dict[str, Any], vms: list[dict[str, Any]], running_jobs: list[str],
-                  budget: float) -> dict[str, Any]:
+                  budget: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         with self.lock:
             self.beats.append((time.monotonic(), vms))
         return {}

@@ -141,15 +141,16 @@ def test_a_revoked_host_is_told_so_not_sent_to_the_api() -> None:
         _waiter(plane, Clock()).wait()
 
 
-def test_pings_and_console_rings_go_to_their_listeners_and_only_jobs_are_claimed() -> None:
-    bodies = ["ping", "console:c0ffee", "job_" + "b" * 32, "cancel:job_" + "c" * 32, "something-newer"]
+def test_pings_console_and_metrics_rings_go_to_their_listeners_and_only_jobs_are_claimed() -> None:
+    bodies = ["ping", "console:c0ffee", "metrics:u 1 https://x", "job_" + "b" * 32, "cancel:job_" + "c" * 32,
+              "something-newer"]
     mixed = _ok({"Messages": [{"Body": body, "ReceiptHandle": f"h{i}", "MessageId": f"m{i}"}
                               for i, body in enumerate(bodies)]})
-    plane, pings, consoles = ScriptedControlPlane([mixed, DELETED, PING_ONLY, DELETED]), [], []
+    plane, pings, consoles, watched = ScriptedControlPlane([mixed, DELETED, PING_ONLY, DELETED]), [], [], []
     waiter = QueueWaiter(plane, backoff_base=1.0, clock=Clock(), on_ping=lambda: pings.append(1),  # type: ignore[arg-type]
-                         on_console=consoles.append)
+                         on_console=consoles.append, on_metrics=watched.append)
     assert waiter.wait() == ["job_" + "b" * 32, "cancel:job_" + "c" * 32]
-    assert (pings, consoles) == ([1], ["c0ffee"])
+    assert (pings, consoles, watched) == ([1], ["c0ffee"], ["u 1 https://x"])
     assert plane.targets == ["ReceiveMessage", "DeleteMessageBatch"]  # every ring read is removed, known or not
     assert waiter.wait() == [] and pings == [1, 1]
 

@@ -12,32 +12,21 @@ import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
-from infra.local import REPO, LocalStack, StackConfig, free_port
-from tests.conftest import ADMIN_PASSWORD, read_logs
+from infra.local import LocalStack
+from tests.conftest import read_logs
 from tests.hypervisor.conftest import TIMINGS
-from tests.hypervisor.guest import URI, QemuGuest, define_guest, prepare, virsh
+from tests.hypervisor.guest import QemuGuest, virsh
 
 from .browser import log_in
+from .conftest import qemu_spa_stack
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".fleetvisor-test-artifacts"
 
 
 @pytest.fixture(scope="module")
-def guest() -> Iterator[QemuGuest]:
-    made = define_guest(prepare())
-    yield made
-    made.remove()
-
-
-@pytest.fixture(scope="module")
 def qemu_stack(tmp_path_factory: pytest.TempPathFactory, guest: QemuGuest) -> Iterator[LocalStack]:
-    spa = REPO / "frontend" / "dist"
-    assert (spa / "index.html").exists(), "build the web app first (scripts/setup.sh does)"
-    config = StackConfig(root=tmp_path_factory.mktemp("console"), api_port=free_port(), spa_dir=spa,
-                         admin_password=ADMIN_PASSWORD, agent_name="console-host", libvirt_uri=URI)
-    with LocalStack(config) as stack:
-        stack.wait_for_agents(1)
+    with qemu_spa_stack(tmp_path_factory, "console-host") as stack:
         yield stack
 
 

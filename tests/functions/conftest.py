@@ -125,6 +125,22 @@ def queue_without_ringing(agent_id: str, owner_id: str, count: int = 1) -> list[
     return ids
 
 
+def drain_rings(host: FakeHost) -> list[str]:
+    """Every message waiting in the host's doorbell queue, removed."""
+    from chalicelib import aws
+    from chalicelib.agents.models import Agent
+
+    url = Agent.get(host.agent_id).queue_url
+    bodies: list[str] = []
+    while True:
+        messages = aws.sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return bodies
+        bodies += [m["Body"] for m in messages]
+        for m in messages:
+            aws.sqs().delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
 def public_b64(key: Ed25519PrivateKey) -> str:
     raw = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()

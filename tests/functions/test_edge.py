@@ -228,7 +228,7 @@ def test_any_cursor_is_a_page_or_a_400_that_writes_nothing(edge: Edge) -> None:
 # is clamped like `after`) and `owner` (an admin's cross-owner read is audited before the route looks further:
 # auth/guard.target_owner, outside this property).
 QUERY_NAMES = ["limit", "after", "since_ms", "until_ms", "action", "agent_id", "vm_uuid", "status", "client_id",
-               "cursor", "search", "state", "label"]
+               "cursor", "search", "state", "label", "range"]
 QUERY_VALUES = st.one_of(st.text(max_size=30), st.text(min_size=3000, max_size=3100), st.integers().map(str),
                          st.sampled_from(["", "-1", "1e400", "NaN", "9" * 5000, "0x10", " 1", "١٢"]))
 

@@ -19,19 +19,7 @@ from chalicelib.jobs import dispatch, doorbell
 from chalicelib.settings import settings
 
 from .conftest import VM, FakeHost, Operator
-
-
-def _drain(host: FakeHost) -> list[str]:
-    """Every message waiting in the host's queue, removed."""
-    url = Agent.get(host.agent_id).queue_url
-    bodies: list[str] = []
-    while True:
-        messages = aws.sqs().receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return bodies
-        bodies += [m["Body"] for m in messages]
-        for m in messages:
-            aws.sqs().delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+from .conftest import drain_rings as _drain
 
 
 def _heard(host: FakeHost, seconds_ago: float) -> None:

@@ -28,7 +28,7 @@ def test_every_authenticated_operation_documents_401(client: Client) -> None:
 def test_the_vm_parameter_documents_the_name_rule_and_its_400(client: Client) -> None:
     served = client.http.get("/api/openapi.json").json_body
     vm_operations = [op for path, ops in served["paths"].items() if "{vm}" in path for op in ops.values()]
-    assert len(vm_operations) == 4  # detail, labels, actions, console
+    assert len(vm_operations) == 6  # detail, labels, actions, console, metrics, live metrics
     for op in vm_operations:
         [vm] = [p for p in op["parameters"] if p["name"] == "vm"]
         assert vm["schema"]["pattern"] == "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -71,3 +71,15 @@ def test_the_deployment_schemas_name_every_field_their_answers_have(client: Clie
     assert set(installers["installers"][0]) | {"sizing_schema"} == set(schemas["Manifest"]["properties"])
     assert set(keys["ssh_keys"][0]) == set(schemas["SshKey"]["properties"])
     assert "fields" in schemas["Error"]["properties"]["error"]["properties"]
+
+
+def test_the_vm_metrics_schema_names_every_field_of_an_answer_and_its_range_parameter(
+        client: Client, make_operator: Any, enrol: Any) -> None:
+    op = make_operator()
+    host = enrol(op)
+    document = client.http.get("/api/openapi.json").json_body
+    path = "/api/agents/{agent_id}/vms/{vm}/metrics"
+    answer = client.http.get(f"/api/agents/{host.agent_id}/vms/test/metrics?range=day", headers=op.headers)
+    assert set(answer.json_body) == set(document["components"]["schemas"]["VmMetrics"]["properties"])
+    [query] = [p for p in document["paths"][path]["get"]["parameters"] if p["in"] == "query"]
+    assert (query["name"], query["schema"]["enum"]) == ("range", ["hour", "day", "week"])

@@ -23,7 +23,7 @@ class CountingControlPlane:
         self._lock = threading.Lock()
 
     def heartbeat(self, capabilities: dict[str, Any], vms: list[dict[str, Any]], running_jobs: list[str],
-                  budget: float) -> dict[str, Any]:
+                  budget: float, extra: dict[str, Any] | None = None) -> dict[str, Any]:
         with self._lock:
             self.beats.append((time.monotonic(), {vm["name"]: vm["state"] for vm in vms}))
         return {}

@@ -135,8 +135,11 @@ def test_the_role_reaches_objects_queues_and_secrets_of_this_stage_only(packaged
     objects = [r["Fn::Sub"] for r in by_sid["Objects"]["Resource"]]
     assert objects == [f"arn:${{AWS::Partition}}:s3:::{bucket}/results/*",
                        f"arn:${{AWS::Partition}}:s3:::{bucket}/consoles/*",
-                       f"arn:${{AWS::Partition}}:s3:::{bucket}/changes/*"]
+                       f"arn:${{AWS::Partition}}:s3:::{bucket}/changes/*",
+                       f"arn:${{AWS::Partition}}:s3:::{bucket}/metrics/*"]
     assert by_sid["Objects"]["Action"] == ["s3:GetObject", "s3:PutObject"]
+    listed = by_sid["ObjectsMissingIs404"]["Condition"]["StringLike"]["s3:prefix"]
+    assert listed == ["results/*", "consoles/*", "metrics/*"]  # a VM's series lists its host's batches
     assert by_sid["AgentDoorbells"]["Resource"]["Fn::Sub"].endswith(":fleetvisor-${Stage}-agent-*")
     assert by_sid["Keyrings"]["Resource"] == [{"Ref": "JobSigningKeySecret"}, {"Ref": "AccessTokenKeySecret"},
                                               {"Ref": "SealingKeySecret"}]
@@ -162,7 +165,7 @@ def test_buckets_are_private_unique_per_account_and_expire_what_the_readme_promi
     rules = {r["Prefix"]: r["ExpirationInDays"]
              for r in packaged["Resources"]["ObjectsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
              if "Prefix" in r}
-    assert rules == {"results/": 30, "consoles/": 90}
+    assert rules == {"results/": 30, "consoles/": 90, "metrics/": 30}
 
 
 def test_api_gateway_errors_answer_in_our_json_shape(packaged: dict[str, Any]) -> None:

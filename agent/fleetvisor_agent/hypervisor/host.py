@@ -27,7 +27,7 @@ import libvirt
 
 from .. import __version__
 from ..config import DeploySettings
-from . import storage
+from . import stats, storage
 from .errors import HYPERVISOR_UNAVAILABLE, VM_NOT_FOUND, HypervisorError
 from .events import CONNECTION_CLOSED, LifecycleEvent, Listener, Subscription, ensure_event_loop
 from .guest import Guest
@@ -98,6 +98,14 @@ class Host:
     def inventory(self) -> list[dict[str, Any]]:
         """Every VM on the host as inventory entries (Guest.inventory_entry), sorted by name."""
         return self._call(self._inventory)
+
+    def domain_stats(self) -> list[stats.Counters]:
+        """Every VM's statistics counters now, in one libvirt call (stats.py)."""
+        return self._call(lambda: stats.read(self.connection()))
+
+    def cpu_times(self) -> tuple[int, int]:
+        """The host's own CPU time, busy and total, in nanoseconds since boot (stats.host_cpu)."""
+        return self._call(lambda: stats.host_cpu(self.connection()))
 
     def guest(self, vm_uuid: str) -> Guest:
         """The VM with this UUID; HypervisorError(vm_not_found) if the host has none."""

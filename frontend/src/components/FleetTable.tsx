@@ -6,6 +6,9 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { formatMemory } from '../format';
 import { vmKey } from '../state/fleet';
+import { useNavigate } from '../state/navigation';
+import { vmPath } from '../state/router';
+import { AppLink } from './AppLink';
 import type { FleetColumn, FleetSort } from '../state/fleetList';
 import type { AgentStatus, FleetVm, VmAction } from '../types';
 import { VM_ACTIONS } from '../vmActions';
@@ -103,6 +106,7 @@ function Row({ vm, hostStatus, index, checked, onToggle, onMenu }: {
   onMenu: (button: HTMLElement) => void;
 }) {
   const addresses = vm.addresses ?? [];
+  const navigate = useNavigate();
   return (
     <div
       class="fleet-row"
@@ -119,7 +123,9 @@ function Row({ vm, hostStatus, index, checked, onToggle, onMenu }: {
         <input type="checkbox" aria-label={`Select ${vm.name}`} checked={checked} onChange={onToggle} />
       </span>
       <span role="rowheader" class="fleet-name" title={vm.name}>
-        {vm.name}
+        <AppLink href={vmPath(vm.agent_id, vm.uuid)} onNavigate={navigate} testId="vm-page-link">
+          {vm.name}
+        </AppLink>
       </span>
       <span role="cell" class="fleet-state">
         <StatusBadge kind="vm" status={vm.state} testId="fleet-vm-state" />

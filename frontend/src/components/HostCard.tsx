@@ -11,6 +11,7 @@ import type { Agent, VM } from '../types';
 import { HostActions } from './HostActions';
 import { HostLabels } from './HostLabels';
 import { HostPendingNotice } from './HostPendingNotice';
+import { HostResources, HostUsage } from './HostResources';
 import { StatusBadge } from './StatusBadge';
 import { VmTable, type OnAction } from './VmTable';
 
@@ -127,6 +128,10 @@ export function HostCard(props: Props) {
       <HostLabels labels={agent.labels} />
       <HypervisorProblem agent={agent} />
       <HypervisorInfo agent={agent} />
+      <HostUsage agent={agent} />
+      {props.ops.readHostCapabilities && !isPendingHost(agent) && (
+        <HostResources agentId={agent.agent_id} read={props.ops.readHostCapabilities} />
+      )}
       <CostlyWait agent={agent} />
       <HostPendingNotice agent={agent} now={now} />
       <HostActions agent={agent} ops={props.ops} consoles={props.consoles} />

@@ -1,10 +1,10 @@
 // The Hosts page: hosts with their VMs, and the recent jobs.
 
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useMemo } from 'preact/hooks';
 import type { Api } from '../api';
 import type { ConsoleOps } from '../state/consoleJoin';
 import { createFleetStore, type FleetOptions, type FleetState } from '../state/fleet';
-import { useNow, useStore } from '../state/useStore';
+import { useNow, usePageStore } from '../state/useStore';
 import { HostList } from './HostList';
 import { JobList } from './JobList';
 
@@ -20,12 +20,7 @@ function vmNamesOf(fleet: FleetState): Map<string, string> {
 }
 
 export function HostsPage({ api, options, consoles }: Props) {
-  const [store] = useState(() => createFleetStore(api, options));
-  useEffect(() => {
-    store.start();
-    return () => store.stop();
-  }, [store]);
-  const fleet = useStore(store, store.getState);
+  const [store, fleet] = usePageStore(() => createFleetStore(api, options));
   const now = useNow();
   const vmNames = useMemo(() => vmNamesOf(fleet), [fleet.vms]);
 

@@ -5,7 +5,8 @@ import type { Api } from '../api';
 import { consoleOps, createConsoleClients } from '../state/consoleJoin';
 import type { FleetOptions } from '../state/fleet';
 import type { JobsOptions } from '../state/jobs';
-import { consoleRouteOf, pageOf, type Page, type Router } from '../state/router';
+import { NavigateContext } from '../state/navigation';
+import { consoleRouteOf, pageOf, vmRouteOf, type Page, type Router } from '../state/router';
 import { isAdmin, type SessionStore } from '../state/session';
 import { useStore } from '../state/useStore';
 import { openXterm } from '../terminal';
@@ -21,6 +22,7 @@ import { JobsPage } from './JobsPage';
 import { NotFound } from './NotFound';
 import { TokensPage } from './TokensPage';
 import { UsersPage } from './UsersPage';
+import { VmPage } from './VmPage';
 
 interface Props {
   api: Api;
@@ -49,6 +51,7 @@ export function Shell({ api, session, user, router, origin, fleetOptions, jobsOp
   const path = useStore(router, router.path);
   const page = pageOf(path);
   const consoleRoute = consoleRouteOf(path);
+  const vmRoute = vmRouteOf(path);
   const [loggingOut, setLoggingOut] = useState(false);
   const [clients] = useState(() => consoleOptions.clients ?? createConsoleClients());
   const [consoles] = useState(() => consoleOps(api, clients, router.navigate));
@@ -56,9 +59,9 @@ export function Shell({ api, session, user, router, origin, fleetOptions, jobsOp
   const onConsole = consoleRoute !== null;
 
   useEffect(() => {
-    const title = onConsole ? 'Console' : page && TITLES[page];
+    const title = onConsole ? 'Console' : vmRoute ? vmRoute.vm : page && TITLES[page];
     document.title = title ? `${title} · Fleetvisor` : 'Fleetvisor';
-  }, [page, onConsole]);
+  }, [page, onConsole, vmRoute?.vm]);
 
   /** Back to the login page; the next login starts at Hosts. */
   function leave(): void {
@@ -87,6 +90,11 @@ export function Shell({ api, session, user, router, origin, fleetOptions, jobsOp
           timings={consoleOptions.timings}
           onNavigate={router.navigate}
         />
+      );
+    }
+    if (vmRoute) {
+      return (
+        <VmPage key={path} api={api} route={vmRoute} onNavigate={router.navigate} consoles={consoles} fleetOptions={fleetOptions} />
       );
     }
     switch (page) {
@@ -121,7 +129,7 @@ export function Shell({ api, session, user, router, origin, fleetOptions, jobsOp
         onLogout={() => void logOut()}
         loggingOut={loggingOut}
       />
-      {content()}
+      <NavigateContext.Provider value={router.navigate}>{content()}</NavigateContext.Provider>
     </>
   );
 }

@@ -1,6 +1,6 @@
 // A VM's details, read by a vm.detail job: disks, NICs, IPs and uptime.
 
-import { useState } from 'preact/hooks';
+import { useEffect, useState } from 'preact/hooks';
 import { formatBytes, formatDuration } from '../format';
 import type { VmOps } from '../state/fleet';
 import { useMounted } from '../state/useMounted';
@@ -10,6 +10,8 @@ interface Props {
   agentId: string;
   vm: VM;
   ops: VmOps;
+  /** Read the details at once (the VM's own page), not only on a click. */
+  auto?: boolean;
 }
 
 function list<T>(value: T[] | undefined): T[] {
@@ -69,7 +71,7 @@ function DetailView({ detail }: { detail: VmDetail }) {
   );
 }
 
-export function VmDetailPanel({ agentId, vm, ops }: Props) {
+export function VmDetailPanel({ agentId, vm, ops, auto = false }: Props) {
   const [detail, setDetail] = useState<VmDetail | null>(null);
   const [loading, setLoading] = useState(false);
   const mounted = useMounted();
@@ -81,6 +83,10 @@ export function VmDetailPanel({ agentId, vm, ops }: Props) {
     setLoading(false);
     if (data !== null && typeof data === 'object') setDetail(data as VmDetail);
   }
+
+  useEffect(() => {
+    if (auto) void load();
+  }, [auto, agentId, vm.uuid]);
 
   return (
     <div class="vm-detail-panel">

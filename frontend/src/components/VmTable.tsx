@@ -6,6 +6,9 @@ import { autostartWord, formatMemory, reasonWords } from '../format';
 import type { ConsoleOps } from '../state/consoleJoin';
 import { vmKey, type VmOps } from '../state/fleet';
 import type { VM, VmAction } from '../types';
+import { useNavigate } from '../state/navigation';
+import { vmPath } from '../state/router';
+import { AppLink } from './AppLink';
 import { ConsoleButton } from './ConsoleButton';
 import { StatusBadge } from './StatusBadge';
 import { VmActions } from './VmActions';
@@ -62,10 +65,15 @@ function StateReason({ reason }: { reason: string | null }) {
 
 function VmRow({ agentId, vm, error, busy, onAction, ops, consoles, consoleUnavailable }: RowProps) {
   const [open, setOpen] = useState(false);
+  const navigate = useNavigate();
   return (
     <tr data-testid="vm-row" data-vm-name={vm.name} data-vm-uuid={vm.uuid}>
       <th scope="row">
-        <span class="vm-name">{vm.name}</span>
+        <span class="vm-name">
+          <AppLink href={vmPath(agentId, vm.uuid)} onNavigate={navigate} testId="vm-page-link">
+            {vm.name}
+          </AppLink>
+        </span>
         {vm.persistent === false && (
           <span class="tag" data-testid="vm-transient" title="Not defined on the host: it is gone once it stops">
             transient

@@ -35,6 +35,13 @@ export const documentVisibility: PageVisibility = {
   },
 };
 
+/** Calls `resume` now if the page shows, then `pause`/`resume` as it hides and shows; returns how to stop. */
+export function whileVisible(visibility: PageVisibility, resume: () => void, pause: () => void): () => void {
+  const stop = visibility.onChange(() => (visibility.hidden() ? pause() : resume()));
+  if (!visibility.hidden()) resume();
+  return stop;
+}
+
 export const FEED_RETRY_MS = 5000;
 export const FEED_MAX_BACKOFF_MS = 60_000;
 /** The feed URL is renewed this long before it expires (see `renewAt`). */
@@ -168,8 +175,7 @@ export function createChangeFeed(api: FeedApi, options: FeedOptions) {
     start(): void {
       if (started || stopped) return;
       started = true;
-      stopWatchingVisibility = visibility.onChange(() => (visibility.hidden() ? pause() : resume()));
-      if (!visibility.hidden()) resume();
+      stopWatchingVisibility = whileVisible(visibility, resume, pause);
     },
     stop(): void {
       stopped = true;

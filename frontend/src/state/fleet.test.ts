@@ -3,6 +3,7 @@ import { ApiError } from '../api';
 import { fakeFeed, feedCalls } from '../test/fakeFeed';
 import { aJob, anAgent, aVm } from '../test/fixtures';
 import type { Agent, Job, VM } from '../types';
+import { fakeVisibility } from '../test/fakeVisibility';
 import { renewAt } from './changeFeed';
 import { createFleetStore, mergeJobs, vmKey, type FleetApi } from './fleet';
 
@@ -38,6 +39,7 @@ function fakeApi() {
       duration_ms: 1,
     })),
     vmAction: vi.fn(async () => server.job),
+    refreshCapabilities: vi.fn(async () => server.job),
     approveAgent: vi.fn(async (agentId: string) => approved(agentId)),
     rejectAgent: vi.fn(async () => ({})),
     deregisterAgent: vi.fn(async (agentId: string) => {
@@ -425,23 +427,6 @@ describe('mergeJobs', () => {
     expect(mergeJobs([], jobs, 2).map((j) => j.job_id)).toEqual(['j3', 'j2']);
   });
 });
-
-/** A tab the test hides and shows. */
-function fakeVisibility(hidden = false) {
-  const listeners = new Set<() => void>();
-  return {
-    hidden: () => hidden,
-    onChange(listener: () => void) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    set(nowHidden: boolean) {
-      hidden = nowHidden;
-      listeners.forEach((listener) => listener());
-    },
-    listening: () => listeners.size,
-  };
-}
 
 describe('fleet store: a hidden tab', () => {
   beforeEach(() => vi.useFakeTimers());

@@ -59,6 +59,7 @@ export type FleetApi = Pick<
   | 'rejectAgent'
   | 'deregisterAgent'
   | 'updateAgentLabels'
+  | 'refreshCapabilities'
 >;
 
 export interface FleetOptions {
@@ -302,16 +303,29 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
     const job = await runAndWait(agentId, vmUuid, request);
     if (job === null || job.status !== 'succeeded') return null;
     try {
-      const document = await api.getJobResult(job.job_id);
-      if (!document.ok) {
-        setActionError(agentId, vmUuid, document.error?.message ?? `${job.op} failed.`);
-        return null;
-      }
-      return document.data ?? null;
+      return await resultData(job);
     } catch (error) {
       setActionError(agentId, vmUuid, errorMessage(error));
       return null;
     }
+  }
+
+  /** A succeeded job's result `data`; throws the agent's error, or why the result could not be read. */
+  async function resultData(job: Job): Promise<unknown> {
+    const document = await api.getJobResult(job.job_id);
+    if (!document.ok) throw new Error(document.error?.message ?? `${job.op} failed.`);
+    return document.data ?? null;
+  }
+
+  /** Asks the host for its full capabilities (pools, networks…: a host.capabilities job) and resolves to
+   *  them; throws the refusal or the job's failure. */
+  async function readHostCapabilities(agentId: string): Promise<unknown> {
+    const job = await api.refreshCapabilities(agentId);
+    recordJob(job);
+    follow(job);
+    const done = await finalJob(job);
+    if (done.status !== 'succeeded') throw new Error(jobFailure(done) ?? `${done.op} failed.`);
+    return resultData(done);
   }
 
   function refreshAll(): Promise<unknown> {
@@ -351,6 +365,7 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
     runAction,
     runAndWait,
     readResult,
+    readHostCapabilities,
     approveHost: async (agentId: string) => hostChanged(await api.approveAgent(agentId)),
     rejectHost,
     deregisterHost: async (agentId: string) => {
@@ -370,4 +385,5 @@ export type FleetStore = ReturnType<typeof createFleetStore>;
 export type VmOps = Pick<FleetStore, 'runAction' | 'runAndWait' | 'readResult'>;
 
 /** What a host card may ask of the store; each throws the server's refusal. */
-export type HostOps = Pick<FleetStore, 'approveHost' | 'rejectHost' | 'deregisterHost' | 'saveLabels'>;
+export type HostOps = Pick<FleetStore, 'approveHost' | 'rejectHost' | 'deregisterHost' | 'saveLabels'> &
+  Partial<Pick<FleetStore, 'readHostCapabilities'>>;

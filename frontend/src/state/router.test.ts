@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { consolePath, consoleRouteOf, createRouter, pageOf } from './router';
+import { consolePath, consoleRouteOf, createRouter, pageOf, vmPath, vmRouteOf } from './router';
 
 describe('pageOf', () => {
   it('knows each page by its path, with or without a trailing slash', () => {
@@ -11,6 +11,20 @@ describe('pageOf', () => {
     expect(pageOf('/audit')).toBe('audit');
     expect(pageOf('/users')).toBe('users');
     expect(pageOf('/api/agents')).toBeNull();
+  });
+});
+
+describe('vmRouteOf', () => {
+  it("reads a VM page's host and VM, builds the paths it reads, and nothing else", () => {
+    expect(vmRouteOf('/vms/ag_1/6695eb01-f6a4-8304-79aa-97f2502e193f/')).toEqual({
+      agentId: 'ag_1',
+      vm: '6695eb01-f6a4-8304-79aa-97f2502e193f',
+    });
+    expect(vmRouteOf(vmPath('ag_1', 'web 1/x'))).toEqual({ agentId: 'ag_1', vm: 'web 1/x' });
+    expect(vmRouteOf('/vms/ag_1')).toBeNull();
+    expect(vmRouteOf('/vms/ag_1/a/b')).toBeNull();
+    expect(vmRouteOf('/vms/ag_1/%E0%A4%A')).toBeNull();
+    expect(pageOf('/vms/ag_1/web1')).toBeNull();
   });
 });
 

@@ -52,6 +52,28 @@ export function consolePath(consoleId: string, replay = false): string {
   return `/consoles/${encodeURIComponent(consoleId)}${replay ? '/replay' : ''}`;
 }
 
+/** A VM's page: /vms/{agent id}/{VM UUID or name}. */
+export interface VmRoute {
+  agentId: string;
+  vm: string;
+}
+
+const VM_PATH = /^\/vms\/([^/]+)\/([^/]+)\/*$/;
+
+export function vmRouteOf(pathname: string): VmRoute | null {
+  const match = VM_PATH.exec(pathname);
+  if (!match) return null;
+  try {
+    return { agentId: decodeURIComponent(match[1]), vm: decodeURIComponent(match[2]) };
+  } catch {
+    return null;
+  }
+}
+
+export function vmPath(agentId: string, vm: string): string {
+  return `/vms/${encodeURIComponent(agentId)}/${encodeURIComponent(vm)}`;
+}
+
 export interface Router {
   path(): string;
   navigate(path: string): void;

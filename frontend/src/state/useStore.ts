@@ -23,3 +23,15 @@ export function useNow(intervalMs = 1000): number {
   }, [intervalMs]);
   return now;
 }
+
+/** A page's own store: made once, started while the component is mounted, its state read on each change. */
+export function usePageStore<S extends Subscribable & { start(): void; stop(): void; getState(): unknown }>(
+  make: () => S,
+): [S, ReturnType<S['getState']>] {
+  const [store] = useState(make);
+  useEffect(() => {
+    store.start();
+    return () => store.stop();
+  }, [store]);
+  return [store, useStore(store, store.getState) as ReturnType<S['getState']>];
+}

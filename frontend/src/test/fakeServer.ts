@@ -29,6 +29,7 @@ import { fail, parseBody, type FakeRequest, type FakeUser } from './fakeHttp';
 import { fakeConsoles, type FakeConsole } from './fakeConsoles';
 import { fakeFeed } from './fakeFeed';
 import { fleetRoutes } from './fakeFleet';
+import { metricsRoutes } from './fakeMetrics';
 import { identityRoutes } from './fakeIdentity';
 import { recordRoutes } from './fakeRecords';
 
@@ -74,6 +75,9 @@ function initialState() {
     /** The `anonymous` trail (failed logins to no account), for admins' ?owner=anonymous. */
     anonymousAudit: [] as AuditRecord[],
     agents: [anAgent()] as Agent[],
+    /** The ranges of VM statistics read, and the live asks (fakeMetrics.ts). */
+    metricsAsked: [] as string[],
+    liveAsks: 0,
     /** GET /api/changes and the feed it points at: `feed.bump()` is a change made behind the page's back. */
     feed: fakeFeed(),
     /** What each feed read carried: the page must add no header (no CORS preflight) and keep no cache. */
@@ -141,6 +145,7 @@ export function fakeServer() {
     ...identityRoutes(state, audit),
     ...recordRoutes(state, audit),
     ...fleetRoutes(state),
+    ...metricsRoutes(state),
     ...consoles.routes,
   ];
 

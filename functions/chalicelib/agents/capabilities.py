@@ -5,7 +5,8 @@ An agent is not trusted to keep its owner's pages working: a compromised one
 could report a number JSON cannot carry, a megabyte of text or a nested
 structure for the web app to choke on. The fields the agent reports today
 (`fleetvisor_agent.hypervisor.host._capabilities` and the heartbeat's
-`waiting_on`, `hypervisor_available`, `hypervisor_error`, `hypervisor_message`) each have a rule
+`waiting_on`, `hypervisor_available`, `hypervisor_error`, `hypervisor_message`,
+and the metrics sampler's `cpu_used_percent`) each have a rule
 below; a field this version does not know (a newer agent's) is kept when its
 name is a plain lowercase word and its value a short scalar, since the web
 app lists such values as they are. Anything else refuses the report (400),
@@ -48,6 +49,13 @@ def _one_of(*choices: str) -> Check:
     return check
 
 
+def _percent(body: dict[str, Any], name: str) -> float:
+    value = body[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        raise Invalid(f"'{name}' must be a number from 0 to 100.")
+    return float(value)
+
+
 KNOWN: dict[str, Check] = {
     "hostname": _text(253),
     "cpu_model": _text(200),
@@ -56,6 +64,7 @@ KNOWN: dict[str, Check] = {
     "cpu_mhz": _count(1_000_000),
     "memory_total_kib": _count(MAX_NUMBER),
     "memory_free_kib": _count(MAX_NUMBER),
+    "cpu_used_percent": _percent,  # the host's CPU use over the agent's last metrics step (agent metrics.py)
     "libvirt_version": _text(64),
     "hypervisor": _text(64),
     "hypervisor_version": _text(64),

@@ -14,6 +14,7 @@ from ..auth.logic import Principal
 from ..changes import logic as changes
 from ..errors import Invalid
 from ..jobs import dispatch, signing, states
+from ..metrics import logic as metrics
 from ..settings import settings
 from ..vms.models import Vm
 from ..web import Call, Reply, route
@@ -154,4 +155,5 @@ def heartbeat(call: Call) -> dict[str, Any]:
     reported = body.get("running_jobs")
     running: list[str] = reported if isinstance(reported, list) else []
     return {"server_time": int(time.time()), "cancel": states.cancellations(call.principal, running),
-            "key_announcement": signing.announce(keys.load(settings().job_key_secret))}
+            "key_announcement": signing.announce(keys.load(settings().job_key_secret)),
+            **metrics.offer(call.principal, body)}  # a URL for the host's metrics batch when it says one is ready

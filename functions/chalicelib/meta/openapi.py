@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import ids, validate
+from ..metrics.logic import METRICS, RANGES
 from ..vms.logic import STATES
 
 ERROR = {"$ref": "#/components/schemas/Error"}
@@ -103,6 +104,10 @@ OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
          vcpus={"type": "integer"}, memory_mib={"type": "integer"}, disk_gib={"type": "integer"}), 202),
     ("post", "/api/agents/{agent_id}/capabilities", "Ask a host for its full capabilities (a job; 202)", True,
      None, 202),
+    ("get", "/api/agents/{agent_id}/vms/{vm}/metrics",
+     "A VM's CPU, memory, disk and network series over the last hour, day or week", True, None, 200),
+    ("post", "/api/agents/{agent_id}/vms/{vm}/metrics/live",
+     "Ask the host for the VM's fine samples for 90 s (an open VM page, again while visible)", True, None, 200),
     ("get", "/api/jobs", "Job history, newest first", True, None, 200),
     ("get", "/api/jobs/{job_id}", "One job with its result link", True, None, 200),
     ("get", "/api/jobs/{job_id}/result", "A finished job's result document, integrity-checked", True, None, 200),
@@ -199,6 +204,15 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         "key_id": STRING, "name": STRING, "public_key": STRING, "fingerprint": STRING, "type": STRING,
         "bits": {"type": "integer"}, "created_ms": {"type": "integer"}}},
     "SshKeyList": {"type": "object", "properties": {"ssh_keys": {"type": "array", "items": _ref("SshKey")}}},
+    "VmMetrics": {"type": "object", "description": "Columns: one value per `step` seconds that has samples (the "
+                  "mean of the samples in it), null where libvirt had none. cpu: % of the VM's vCPUs; memory, "
+                  "memory_used: KiB; disk_read, disk_write, net_rx, net_tx: bytes per second", "properties": {
+        "vm_uuid": STRING, "range": {"type": "string", "enum": list(RANGES)}, "from": {"type": "integer"},
+        "to": {"type": "integer"}, "step": {"type": "integer"},
+        "t": {"type": "array", "items": {"type": "integer"}, "description": "Unix seconds"},
+        **{m: {"type": "array", "items": _nullable("number")} for m in METRICS},
+        "objects": {"type": "integer", "description": "batches read"},
+        "skipped": {"type": "integer", "description": "batches unreadable (gone, too large, malformed)"}}},
 }
 ANSWERS: dict[tuple[str, str], str] = {
     ("get", "/api/agents/{agent_id}/vms"): "VmList",
@@ -208,10 +222,12 @@ ANSWERS: dict[tuple[str, str], str] = {
     ("get", "/api/profiles"): "ProfileList",
     ("get", "/api/installers"): "InstallerList",
     ("get", "/api/ssh-keys"): "SshKeyList",
+    ("get", "/api/agents/{agent_id}/vms/{vm}/metrics"): "VmMetrics",
 }
 
 
-# Query parameters documented so far (the fleet list's; other lists still take theirs undocumented).
+# Query parameters documented so far (the fleet list's, a VM series' range; other lists still take theirs
+# undocumented).
 QUERY: dict[tuple[str, str], list[dict[str, Any]]] = {
     ("get", "/api/vms"): [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
@@ -222,6 +238,9 @@ QUERY: dict[tuple[str, str], list[dict[str, Any]]] = {
         {"name": "agent_id", "in": "query", "schema": _form(ids.FORMS["agent_id"].pattern.pattern)},
         {"name": "label", "in": "query", "schema": STRING, "description": "a label key, or key=value"},
         {"name": "owner", "in": "query", "schema": STRING, "description": "another owner's fleet (admins)"}],
+    ("get", "/api/agents/{agent_id}/vms/{vm}/metrics"): [
+        {"name": "range", "in": "query", "required": False, "description": "hour (default), day or week; "
+         "else 400 invalid_range", "schema": {"type": "string", "enum": list(RANGES)}}],
 }
 QUERIED = {path for _, path in QUERY}
 

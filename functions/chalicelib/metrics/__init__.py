@@ -1,0 +1,1 @@
+"""VM metrics: the statistics batches hosts upload, read back as one VM's series, and live sampling."""
