@@ -384,6 +384,8 @@ export interface PropertySchema {
   minLength?: number;
   maxLength?: number;
   maxItems?: number;
+  /** An array's items (ssh-key with x-multiple). */
+  items?: PropertySchema;
   pattern?: string;
   format?: string;
   writeOnly?: boolean;

@@ -15,6 +15,7 @@ import {
   type FormValues,
   type KeyChoice,
 } from '../schemaForm';
+import { MAX_PUBLIC_KEY } from '../limits';
 import type { ObjectSchema, PropertySchema, SshKey } from '../types';
 
 interface Props {
@@ -172,6 +173,7 @@ function KeyField({ id, name, prop, value, set, described, invalid, sshKeys }: F
         spellcheck={false}
         placeholder={many ? 'Or paste public keys, one a line (ssh-ed25519 AAAA… you@host)' : 'Or paste a public key'}
         value={choice.pasted}
+        maxLength={many ? ((prop.items?.maxLength ?? MAX_PUBLIC_KEY) + 1) * (prop.maxItems ?? 20) : prop.maxLength}
         aria-invalid={invalid}
         onInput={(event) => set({ ...choice, pasted: event.currentTarget.value })}
       />

@@ -12,6 +12,7 @@ import type { NewSshKey, SshKey } from '../types';
 import { ConfirmButton } from './ConfirmButton';
 import { CopyField } from './CopyField';
 import { FormError } from './FormError';
+import { MAX_PUBLIC_KEY, MAX_SSH_KEY_NAME } from '../limits';
 
 type KeysApi = Pick<Api, 'listSshKeys' | 'addSshKey' | 'generateSshKey' | 'removeSshKey'>;
 
@@ -123,11 +124,18 @@ export function SshKeys({ api }: { api: KeysApi }) {
       <form class="stack" data-testid="ssh-key-form" onSubmit={add} noValidate>
         <label>
           Name
-          <input name="ssh_key_name" type="text" autocomplete="off" maxLength={100} />
+          <input name="ssh_key_name" type="text" autocomplete="off" maxLength={MAX_SSH_KEY_NAME} />
         </label>
         <label>
           Public key (OpenSSH: Ed25519, RSA of 2048 bits or more, ECDSA)
-          <textarea name="public_key" class="mono" rows={3} spellcheck={false} placeholder="ssh-ed25519 AAAA… you@host" />
+          <textarea
+            name="public_key"
+            class="mono"
+            rows={3}
+            maxLength={MAX_PUBLIC_KEY}
+            spellcheck={false}
+            placeholder="ssh-ed25519 AAAA… you@host"
+          />
         </label>
         <FormError message={adding.error} testId="ssh-key-error" />
         <div class="row">
