@@ -40,12 +40,33 @@ const KEY: SshKey = {
   type: 'ssh-ed25519', bits: 256, created_ms: 1,
 };
 
+const WINDOWS: Manifest = {
+  id: 'windows-server-2022', kind: 'profile', version: 1, title: 'Windows Server 2022', description: 'Eval.',
+  builtin: true,
+  manifest: { first_boot: { kind: 'windows-unattend', installers: false } },
+  inputs_schema: {
+    properties: {
+      computer_name: { type: 'string', 'x-kind': 'string', title: 'Computer name', maxLength: 15 },
+      admin_password: { type: 'string', 'x-kind': 'password', title: 'Administrator password', writeOnly: true },
+      iso_source: { type: 'string', 'x-kind': 'select', title: 'Installation ISO from', enum: ['url', 'pool'], default: 'url',
+        'x-options': [{ value: 'url', label: 'A URL' }, { value: 'pool', label: 'A volume' }] },
+      iso_url: { type: 'string', 'x-kind': 'string', title: 'ISO URL', maxLength: 2000,
+        'x-visible-if': { input: 'iso_source', equals: 'url' } },
+      iso_volume: { type: 'string', 'x-kind': 'string', title: 'Volume', maxLength: 255,
+        'x-visible-if': { input: 'iso_source', equals: 'pool' } },
+    },
+    required: ['computer_name'],
+    allOf: [{ then: { required: ['iso_url'] } }, { then: { required: ['iso_volume'] } }],
+    'x-order': ['computer_name', 'admin_password', 'iso_source', 'iso_url', 'iso_volume'],
+  },
+};
+
 function fakeApi(answers: Array<Job | ApiError>, jobs: Job[]) {
   const sent: DeployRequest[] = [];
   let polls = 0;
   const api = {
     listAgents: async () => [anAgent(), anAgent({ agent_id: 'agt-2', name: 'off', status: 'lost' })],
-    listProfiles: async () => [UBUNTU],
+    listProfiles: async () => [UBUNTU, WINDOWS],
     listInstallers: async () => ({
       installers: [NGINX],
       exit_codes: { '0': { meaning: 'ok', explanation: 'The installer finished.' } },
@@ -66,8 +87,9 @@ function fakeApi(answers: Array<Job | ApiError>, jobs: Job[]) {
   return { api, sent };
 }
 
-async function openForm(api: Parameters<typeof DeployPage>[0]['api']) {
-  render(<DeployPage api={api} pollMs={5} />);
+async function openForm(api: Parameters<typeof DeployPage>[0]['api'], opened: string[][] = []) {
+  const consoles = { open: async (agentId: string, vmUuid: string) => void opened.push([agentId, vmUuid]) };
+  render(<DeployPage api={api} consoles={consoles} pollMs={5} />);
   const form = await screen.findByTestId('deploy-form');
   fill(form, { profile: 'ubuntu-24.04' });
   return form;
@@ -110,7 +132,8 @@ describe('Deploy a VM', () => {
     const running = aJob({ job_id: 'job-9', op: 'vm.deploy', status: 'running', progress: { step: 'image', percent: 40 } });
     const done = aJob({ job_id: 'job-9', op: 'vm.deploy', status: 'succeeded' });
     const { api, sent } = fakeApi([refused, queued], [running, done]);
-    const form = await openForm(api);
+    const opened: string[][] = [];
+    const form = await openForm(api, opened);
     fill(form, { hostname: 'web1', ssh_keys: 'ssh-ed25519 AAAA-cut' });
     fireEvent.click(within(form).getByRole('checkbox', { name: /nginx/ }));
     fireEvent.submit(form);
@@ -135,5 +158,27 @@ describe('Deploy a VM', () => {
     expect((await screen.findByTestId('deploy-ssh')).textContent).toBe('ssh fleetadmin@192.168.122.50');
     expect(screen.getByTestId('deploy-status').textContent).toBe('succeeded');
     expect(screen.getByTestId('deploy-installers').textContent).toContain('exit 0 — ok');
+    fireEvent.click(screen.getByTestId('deploy-console'));
+    await waitFor(() => expect(opened).toEqual([['agt-1', 'u']]));
+  });
+});
+
+describe('Deploy a VM: Windows', () => {
+  it('follows x-visible-if, sends no hidden field, and hands off the generated password once', async () => {
+    const queued = { ...aJob({ job_id: 'job-w', op: 'vm.deploy' }), generated_password: 'Gen-3rated-Pw!' };
+    const { api, sent } = fakeApi([queued], [aJob({ job_id: 'job-w', op: 'vm.deploy', status: 'running' })]);
+    render(<DeployPage api={api} pollMs={5} />);
+    const form = await screen.findByTestId('deploy-form');
+    fill(form, { profile: 'windows-server-2022', computer_name: 'win1', iso_url: 'https://x.test/w.iso' });
+    expect(form.querySelector('[name="iso_volume"]')).toBeNull();
+    fill(form, { iso_source: 'pool' });
+    expect(form.querySelector('[name="iso_url"]')).toBeNull();
+    fill(form, { iso_volume: 'eval.iso' });
+    expect(within(form).queryByTestId('deploy-installers-choice')).toBeNull();
+    fireEvent.submit(form);
+
+    expect((await screen.findByTestId('deploy-password')).textContent).toBe('Gen-3rated-Pw!');
+    expect(screen.getByTestId('deploy-user').textContent).toBe('Administrator');
+    expect(sent[0].inputs).toEqual({ computer_name: 'win1', iso_source: 'pool', iso_volume: 'eval.iso' });
   });
 });

@@ -7,6 +7,7 @@
 import { useState } from 'preact/hooks';
 import { ApiError, errorMessage, type Api } from '../api';
 import { checkValues, collectValues, errorsAt, errorsUnder, initialValues, type FormValues } from '../schemaForm';
+import type { ConsoleOps } from '../state/consoleJoin';
 import { useResource } from '../state/useResource';
 import type { Agent, DeployedJob, DeployRequest, InstallerList, Manifest, SshKey } from '../types';
 import { DeployProgress } from './DeployProgress';
@@ -20,6 +21,8 @@ type DeployApi = Pick<
 
 interface Props {
   api: DeployApi;
+  /** Opens the deployed VM's serial console (the hand-off's Console button). */
+  consoles?: Pick<ConsoleOps, 'open'>;
   pollMs?: number;
 }
 
@@ -255,7 +258,7 @@ function DeployForm({ api, catalogue, onDeployed }: {
   );
 }
 
-export function DeployPage({ api, pollMs }: Props) {
+export function DeployPage({ api, consoles, pollMs }: Props) {
   const catalogue = useResource(() => loadCatalogue(api));
   const [deployed, setDeployed] = useState<{ job: DeployedJob; user: string | null } | null>(null);
   return (
@@ -273,6 +276,7 @@ export function DeployPage({ api, pollMs }: Props) {
           job={deployed.job}
           user={deployed.user}
           exitCodes={catalogue.data.installers.exit_codes}
+          consoles={consoles}
           pollMs={pollMs}
         />
       )}

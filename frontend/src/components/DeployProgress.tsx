@@ -6,9 +6,12 @@
 import { useEffect, useState } from 'preact/hooks';
 import type { Api } from '../api';
 import { documentVisibility } from '../state/changeFeed';
+import type { ConsoleOps } from '../state/consoleJoin';
 import { watchJob } from '../state/jobWatch';
+import { useAction } from '../state/useAction';
 import type { DeployedJob, DeployResult, ExitCodeMeaning, Job } from '../types';
 import { CopyField } from './CopyField';
+import { FormError } from './FormError';
 
 export const DEPLOY_POLL_MS = 1500;
 
@@ -18,6 +21,7 @@ interface Props {
   /** The first user's name, when the profile has one (Ubuntu's `username`; Windows: Administrator). */
   user: string | null;
   exitCodes: Record<string, ExitCodeMeaning>;
+  consoles?: Pick<ConsoleOps, 'open'>;
   pollMs?: number;
 }
 
@@ -65,7 +69,31 @@ function Installers({ result, exitCodes }: { result: DeployResult; exitCodes: Re
   );
 }
 
-function Handoff({ job, user, result, exitCodes }: Omit<Props, 'api' | 'pollMs'> & { result: DeployResult | null }) {
+interface ConsoleLinkProps {
+  consoles: Pick<ConsoleOps, 'open'>;
+  agentId: string;
+  vmUuid: string;
+}
+
+function ConsoleLink({ consoles, agentId, vmUuid }: ConsoleLinkProps) {
+  const action = useAction();
+  return (
+    <p>
+      <button
+        type="button"
+        data-testid="deploy-console"
+        disabled={action.busy}
+        onClick={() => void action.run(() => consoles.open(agentId, vmUuid))}
+      >
+        {action.busy ? 'Opening…' : 'Console'}
+      </button>
+      <FormError message={action.error} testId="action-error" />
+    </p>
+  );
+}
+
+function Handoff(props: Omit<Props, 'api' | 'pollMs'> & { result: DeployResult | null }) {
+  const { job, user, result, exitCodes, consoles } = props;
   const address = result?.addresses?.[0];
   return (
     <div class="stack" data-testid="deploy-handoff">
@@ -84,12 +112,16 @@ function Handoff({ job, user, result, exitCodes }: Omit<Props, 'api' | 'pollMs'>
       )}
       {user && address && <CopyField label="Log in with" value={`ssh ${user}@${address}`} testId="deploy-ssh" />}
       {job.final && !address && <p class="muted">No address is known for the VM yet (its host's DHCP leases).</p>}
+      {consoles && result?.vm_uuid && (
+        <ConsoleLink consoles={consoles} agentId={job.agent_id} vmUuid={result.vm_uuid} />
+      )}
       {result && <Installers result={result} exitCodes={exitCodes} />}
     </div>
   );
 }
 
-export function DeployProgress({ api, job: started, user, exitCodes, pollMs = DEPLOY_POLL_MS }: Props) {
+export function DeployProgress(props: Props) {
+  const { api, job: started, user, exitCodes, consoles, pollMs = DEPLOY_POLL_MS } = props;
   const [job, setJob] = useState<Job>(started);
   const [result, setResult] = useState<DeployResult | null>(null);
 
@@ -119,7 +151,7 @@ export function DeployProgress({ api, job: started, user, exitCodes, pollMs = DE
       <h2 id="deploy-progress-title">Deployment</h2>
       <ProgressLine job={job} />
       {job.summary && <p data-testid="deploy-summary">{job.summary}</p>}
-      <Handoff job={{ ...started, ...job }} user={user} result={result} exitCodes={exitCodes} />
+      <Handoff job={{ ...started, ...job }} user={user} result={result} exitCodes={exitCodes} consoles={consoles} />
     </section>
   );
 }

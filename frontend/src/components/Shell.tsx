@@ -97,7 +97,7 @@ export function Shell({ api, session, user, router, origin, fleetOptions, jobsOp
       case 'vms':
         return <FleetPage api={api} options={{ visibility: fleetOptions?.visibility }} />;
       case 'deploy':
-        return <DeployPage api={api} />;
+        return <DeployPage api={api} consoles={consoles} />;
       case 'jobs':
         return <JobsPage api={api} options={jobsOptions} />;
       case 'tokens':
