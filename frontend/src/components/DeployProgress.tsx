@@ -3,7 +3,7 @@
 // this once: it is only in this component's state), the SSH command and each installer's exit code
 // in words.
 
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Api } from '../api';
 import { documentVisibility } from '../state/changeFeed';
 import type { ConsoleOps } from '../state/consoleJoin';
@@ -124,6 +124,8 @@ export function DeployProgress(props: Props) {
   const { api, job: started, user, exitCodes, consoles, pollMs = DEPLOY_POLL_MS } = props;
   const [job, setJob] = useState<Job>(started);
   const [result, setResult] = useState<DeployResult | null>(null);
+  const card = useRef<HTMLElement>(null);
+  useEffect(() => card.current?.scrollIntoView?.({ block: 'nearest' }), []);
 
   useEffect(() => {
     let live = true;
@@ -147,7 +149,7 @@ export function DeployProgress(props: Props) {
   }, [api, started.job_id, pollMs]);
 
   return (
-    <section class="card" aria-labelledby="deploy-progress-title" data-testid="deploy-job">
+    <section ref={card} class="card" aria-labelledby="deploy-progress-title" data-testid="deploy-job">
       <h2 id="deploy-progress-title">Deployment</h2>
       <ProgressLine job={job} />
       {job.summary && <p data-testid="deploy-summary">{job.summary}</p>}
