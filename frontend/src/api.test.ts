@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ApiError, createApi, queryString, SESSION_EXPIRED, type FetchFn, type LockFn } from './api';
+import { ApiError, createApi, queryString, toApiError, SESSION_EXPIRED, type FetchFn, type LockFn } from './api';
 import { createSessionStore } from './state/session';
 import { fakeServer, PASSWORD } from './test/fakeServer';
 import { jsonResponse } from './test/fixtures';
@@ -411,5 +411,14 @@ describe('queryString', () => {
     expect(queryString({ limit: 50, cursor: null, action: '', since_ms: undefined })).toBe('?limit=50');
     expect(queryString({ action: 'a b&c' })).toBe('?action=a+b%26c');
     expect(queryString({})).toBe('');
+  });
+});
+
+describe('toApiError', () => {
+  it("keeps a refusal's fields (text only), for forms to show beside each", () => {
+    const body = { error: { code: 'invalid_inputs', message: 'Bad.', fields: { 'inputs.hostname': 'is required.', odd: 3 } } };
+    const error = toApiError(400, body);
+    expect(error.fields).toEqual({ 'inputs.hostname': 'is required.' });
+    expect(toApiError(400, { error: { code: 'x', message: 'y' } }).fields).toEqual({});
   });
 });

@@ -18,19 +18,25 @@ import type {
   ConsoleJoin,
   ConsoleOutput,
   ConsoleSession,
+  DeployRequest,
+  DeployedJob,
   EnrollmentToken,
+  InstallerList,
   FleetFeed,
   FleetVm,
   Job,
   JobStatus,
   LoginResponse,
+  Manifest,
   NewApiKey,
+  NewSshKey,
   NewEnrollmentToken,
   Page,
   ResultDocument,
   Role,
   Scope,
   SessionInfo,
+  SshKey,
   VM,
   VmAction,
   VmRequest,
@@ -41,13 +47,22 @@ export class ApiError extends Error {
   readonly code: string;
   /** Seconds to wait before trying again (from `Retry-After`), if the server said. */
   readonly retryAfter: number | null;
+  /** Why each named field was refused (`error.fields`, e.g. {"inputs.hostname": "is required."}); {} if none. */
+  readonly fields: Record<string, string>;
 
-  constructor(status: number, code: string, message: string, retryAfter: number | null = null) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    retryAfter: number | null = null,
+    fields: Record<string, string> = {},
+  ) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    this.fields = fields;
   }
 }
 
@@ -99,11 +114,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+function stringsIn(value: unknown): Record<string, string> {
+  if (!isRecord(value)) return {};
+  return Object.fromEntries(Object.entries(value).filter((entry): entry is [string, string] => typeof entry[1] === 'string'));
+}
+
 /** Builds the ApiError for a non-2xx answer from its status and parsed body. */
 export function toApiError(status: number, body: unknown, retryAfter: number | null = null): ApiError {
   const error = isRecord(body) ? body.error : undefined;
   if (isRecord(error) && typeof error.code === 'string' && typeof error.message === 'string') {
-    return new ApiError(status, error.code, error.message, retryAfter);
+    return new ApiError(status, error.code, error.message, retryAfter, stringsIn(error.fields));
   }
   return new ApiError(status, `http_${status}`, `The server answered ${status}.`, retryAfter);
 }
@@ -476,6 +496,18 @@ export function createApi(deps: ApiDeps) {
         body: { client_id: clientId },
       }),
     closeConsole: (consoleId: string) => request<ConsoleSession>('POST', `/api/consoles/${enc(consoleId)}/close`),
+
+    listProfiles: () => request<{ profiles: Manifest[] }>('GET', '/api/profiles').then((r) => r.profiles),
+    listInstallers: () => request<InstallerList>('GET', '/api/installers'),
+    /** A guided deployment (a vm.deploy job, 202); a 400 names each refused field in `ApiError.fields`. */
+    deploy: (agentId: string, deployment: DeployRequest) =>
+      request<DeployedJob>('POST', `/api/agents/${enc(agentId)}/deployments`, { body: deployment }),
+    listSshKeys: () => request<{ ssh_keys: SshKey[] }>('GET', '/api/ssh-keys').then((r) => r.ssh_keys),
+    addSshKey: (name: string, publicKey: string) =>
+      request<SshKey>('POST', '/api/ssh-keys', { body: { name, public_key: publicKey } }),
+    /** A new Ed25519 pair: the answer holds the private half, this once. */
+    generateSshKey: (name: string) => request<NewSshKey>('POST', '/api/ssh-keys/generate', { body: { name } }),
+    removeSshKey: (keyId: string) => request<SshKey>('DELETE', `/api/ssh-keys/${enc(keyId)}`),
     consoleChunk: (url: string, signal?: AbortSignal) => fromBucket(deps.fetch, url, CHUNK_WORDS, signal),
   };
 }

@@ -23,3 +23,6 @@ export const MAX_HOST_NAME = 63;
 export const MAX_LABELS_TEXT = 20 * (63 + 1 + 200 + 1);
 /** The audit page's action filter: audit/routes.py reads 100 characters of it */
 export const MAX_AUDIT_ACTION = 100;
+/** An SSH key's name (deployments/ssh_keys.py add) and an OpenSSH public key line (deployments/sshkeys.py MAX_LINE). */
+export const MAX_SSH_KEY_NAME = 100;
+export const MAX_PUBLIC_KEY = 16384;

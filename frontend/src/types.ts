@@ -286,6 +286,15 @@ export interface Job {
   final: boolean;
   /** An operator asked to cancel it; the agent stops it and it ends `cancelled`. */
   cancel_requested: boolean;
+  /** Where a long job (vm.deploy) says it is, if its agent reports that. */
+  progress?: JobProgress | null;
+}
+
+export interface JobProgress {
+  step: string;
+  /** A whole number 0..100, when the step knows. */
+  percent?: number;
+  detail?: string;
 }
 
 export const JOB_STATUSES: readonly JobStatus[] = [
@@ -361,4 +370,100 @@ export interface ConsoleOutput {
   closed_reason: ConsoleClosedReason | null;
   /** Whether the polling client is the writer. */
   writer: boolean;
+}
+
+/** One property of an `inputs_schema` (JSON Schema 2020-12 with our x- keywords; README, "Guided deployments"). */
+export interface PropertySchema {
+  type?: string;
+  title?: string;
+  description?: string;
+  default?: unknown;
+  enum?: unknown[];
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  maxItems?: number;
+  /** An array's items (ssh-key with x-multiple). */
+  items?: PropertySchema;
+  pattern?: string;
+  format?: string;
+  writeOnly?: boolean;
+  'x-kind'?: string;
+  'x-help'?: string;
+  'x-visible-if'?: { input: string; equals?: unknown; in?: unknown[] };
+  'x-options'?: { value: string; label: string }[];
+  'x-min-mib'?: number;
+  'x-max-mib'?: number;
+  'x-multiple'?: boolean;
+}
+
+/** A form's schema: an object of properties (`inputs_schema`, `sizing_schema`). */
+export interface ObjectSchema {
+  properties: Record<string, PropertySchema>;
+  required?: string[];
+  allOf?: { then?: { required?: string[] } }[];
+  'x-order'?: string[];
+}
+
+/** A profile or an installer (GET /api/profiles, GET /api/installers). */
+export interface Manifest {
+  id: string;
+  kind: 'profile' | 'installer';
+  version: number;
+  title: string;
+  description: string;
+  builtin: boolean;
+  manifest: Record<string, unknown>;
+  inputs_schema: ObjectSchema;
+  /** Profiles only. */
+  sizing_schema?: ObjectSchema;
+}
+
+export interface ExitCodeMeaning {
+  meaning: string;
+  explanation: string;
+}
+
+export interface InstallerList {
+  installers: Manifest[];
+  exit_codes: Record<string, ExitCodeMeaning>;
+}
+
+/** POST /api/agents/{agent_id}/deployments. */
+export interface DeployRequest {
+  profile: string;
+  inputs: Record<string, unknown>;
+  installers: (string | { id: string; inputs: Record<string, unknown> })[];
+  sizing: Record<string, unknown>;
+  name?: string;
+}
+
+/** The vm.deploy job, with the Windows password generated for it (answered this once). */
+export interface DeployedJob extends Job {
+  generated_password?: string;
+}
+
+/** What a finished vm.deploy reports (its result document's `data`). */
+export interface DeployResult {
+  vm_uuid?: string;
+  name?: string;
+  addresses?: string[];
+  installers?: { id: string; exit: number; meaning?: string; last_lines?: string[] }[];
+  first_boot?: unknown;
+}
+
+export interface SshKey {
+  key_id: string;
+  name: string;
+  public_key: string;
+  fingerprint: string;
+  type: string;
+  bits: number;
+  created_ms: number;
+}
+
+/** POST /api/ssh-keys/generate: the private half, answered once and never kept. */
+export interface NewSshKey extends SshKey {
+  private_key: string;
 }

@@ -238,3 +238,39 @@ describe('Account page: approval of new hosts', () => {
   });
 });
 
+
+describe('Account page: SSH keys', () => {
+  it('adds a pasted key and shows its type and fingerprint, then removes it after asking', async () => {
+    const { server } = await accountPage();
+    const form = screen.getByTestId('ssh-key-form');
+    fill(form, { ssh_key_name: 'laptop', public_key: 'ssh-ed25519 AAAAC3Nzaexample me@laptop' });
+    fireEvent.submit(form);
+
+    const row = await screen.findByTestId('ssh-key-row');
+    expect(row.textContent).toContain('laptop');
+    expect(row.textContent).toContain('ssh-ed25519 (256 bits)');
+    expect(within(row).getByTestId('ssh-key-fingerprint').textContent).toMatch(/^SHA256:/);
+
+    fireEvent.click(within(row).getByRole('button', { name: 'Remove' }));
+    fireEvent.click(within(row).getByRole('button', { name: 'Yes, remove laptop' }));
+    await waitFor(() => expect(screen.queryByTestId('ssh-key-row')).toBeNull());
+    expect(server.state.sshKeys).toEqual([]);
+  });
+
+  it('generates a pair and shows the private half once, to copy or download', async () => {
+    await accountPage();
+    const form = screen.getByTestId('ssh-key-form');
+    fill(form, { ssh_key_name: 'ci' });
+    fireEvent.click(within(form).getByRole('button', { name: 'Generate a key pair' }));
+
+    const secret = await screen.findByTestId('ssh-private-key');
+    expect(secret.textContent).toContain('BEGIN OPENSSH PRIVATE KEY');
+    const link = screen.getByRole('link', { name: 'Download the private key' });
+    expect(link.getAttribute('download')).toBe('ci');
+    expect(decodeURIComponent(link.getAttribute('href')!)).toContain('BEGIN OPENSSH PRIVATE KEY');
+    expect(screen.getByTestId('ssh-key-row').textContent).toContain('ci');
+
+    fireEvent.click(within(screen.getByTestId('ssh-key-generated')).getByRole('button', { name: 'Done' }));
+    expect(screen.queryByTestId('ssh-private-key')).toBeNull();
+  });
+});

@@ -1,5 +1,5 @@
 // The Account page: who you are, whether new hosts need your approval, your
-// password, your sessions, your API keys.
+// password, your sessions, your API keys, your SSH keys.
 
 import type { Api } from '../api';
 import type { SessionStore } from '../state/session';
@@ -10,6 +10,7 @@ import { HostApprovalSetting } from './HostApprovalSetting';
 import { PasswordForm } from './PasswordForm';
 import { Profile } from './Profile';
 import { SessionList } from './SessionList';
+import { SshKeys } from './SshKeys';
 
 interface Props {
   api: Api;
@@ -30,6 +31,7 @@ export function AccountPage({ api, session, user, onSessionEnded }: Props) {
       <PasswordForm api={api} session={session} onChanged={() => void sessions.reload()} />
       <SessionList api={api} sessions={sessions} onSessionEnded={onSessionEnded} />
       <ApiKeys api={api} />
+      <SshKeys api={api} />
     </main>
   );
 }

@@ -12,6 +12,7 @@ interface Props {
 const LINKS: ReadonlyArray<{ page: Page; label: string; adminOnly?: boolean }> = [
   { page: 'hosts', label: 'Hosts' },
   { page: 'vms', label: 'VMs' },
+  { page: 'deploy', label: 'Deploy' },
   { page: 'jobs', label: 'Jobs' },
   { page: 'tokens', label: 'Enrolment tokens' },
   { page: 'account', label: 'Account' },

@@ -16,6 +16,7 @@ import { ApiReferencePage } from './ApiReferencePage';
 import { AppHeader } from './AppHeader';
 import { AuditPage } from './AuditPage';
 import { ConsolePage, type ConsoleOptions } from './ConsolePage';
+import { DeployPage } from './DeployPage';
 import { FleetPage } from './FleetPage';
 import { HostsPage } from './HostsPage';
 import { JobsPage } from './JobsPage';
@@ -39,6 +40,7 @@ interface Props {
 const TITLES: Record<Page, string> = {
   hosts: 'Hosts',
   vms: 'VMs',
+  deploy: 'Deploy a VM',
   jobs: 'Jobs',
   tokens: 'Enrolment tokens',
   account: 'Account',
@@ -102,6 +104,8 @@ export function Shell({ api, session, user, router, origin, fleetOptions, jobsOp
         return <HostsPage api={api} options={fleetOptions} consoles={consoles} />;
       case 'vms':
         return <FleetPage api={api} options={{ visibility: fleetOptions?.visibility }} />;
+      case 'deploy':
+        return <DeployPage api={api} consoles={consoles} />;
       case 'jobs':
         return <JobsPage api={api} options={jobsOptions} />;
       case 'tokens':

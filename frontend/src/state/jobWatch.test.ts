@@ -36,6 +36,18 @@ describe('watchJob', () => {
     expect(getJob).toHaveBeenCalledTimes(3);
   });
 
+  it('asks nothing while the page is not seen, and takes up again when it is', async () => {
+    const getJob = answers(aJob({ status: 'running' }));
+    let seen = false;
+    watchJob('job-1', { getJob, onUpdate: vi.fn(), onFinal: vi.fn(), visible: () => seen });
+
+    await vi.advanceTimersByTimeAsync(2000);
+    expect(getJob).not.toHaveBeenCalled();
+    seen = true;
+    await vi.advanceTimersByTimeAsync(250);
+    expect(getJob).toHaveBeenCalledTimes(1);
+  });
+
   it('retries through a transient error', async () => {
     const getJob = answers(new ApiError(0, 'network_error', 'down'), aJob({ status: 'failed' }));
     const onFinal = vi.fn();

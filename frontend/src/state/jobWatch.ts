@@ -9,6 +9,8 @@ export interface WatchOptions {
   /** Called once, with the job in its final state. */
   onFinal: (job: Job) => void;
   intervalMs?: number;
+  /** Whether the page is seen; while not, no request is made (the next tick asks again). */
+  visible?: () => boolean;
 }
 
 export const JOB_POLL_MS = 250;
@@ -41,7 +43,7 @@ export function watchJob(jobId: string, options: WatchOptions): () => void {
   }
 
   async function tick(): Promise<void> {
-    const done = await check();
+    const done = (options.visible?.() ?? true) ? await check() : false;
     if (!done && !stopped) timer = setTimeout(tick, intervalMs);
   }
 

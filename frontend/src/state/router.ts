@@ -4,11 +4,12 @@
 
 import { createListeners, type Listeners } from './store';
 
-export type Page = 'hosts' | 'vms' | 'jobs' | 'tokens' | 'account' | 'audit' | 'users' | 'api';
+export type Page = 'hosts' | 'vms' | 'deploy' | 'jobs' | 'tokens' | 'account' | 'audit' | 'users' | 'api';
 
 export const PAGE_PATHS: Record<Page, string> = {
   hosts: '/',
   vms: '/vms',
+  deploy: '/deploy',
   jobs: '/jobs',
   tokens: '/enrollment-tokens',
   account: '/account',

@@ -77,6 +77,32 @@ export function recordRoutes(state: FakeServerState, audit: (action: string, tar
     };
   }
 
+  function addSshKey(request: FakeRequest, privateKey?: string): Response {
+    const { name, public_key: given } = request.body;
+    if (typeof name !== 'string' || name.trim() === '') return fail(400, 'invalid_request', "'name' is required.");
+    const publicKey = privateKey === undefined ? String(given) : `ssh-ed25519 AAAAC3Nza${++counter} ${name}`;
+    if (!publicKey.startsWith('ssh-')) return fail(400, 'invalid_ssh_key', 'Not an OpenSSH public key.');
+    const key = {
+      key_id: `sshk_${String(++counter).padStart(32, '0')}`,
+      name,
+      public_key: publicKey,
+      fingerprint: `SHA256:fake${counter}`,
+      type: 'ssh-ed25519',
+      bits: 256,
+      created_ms: 1_700_000_000_000,
+      owner: request.caller!.user.user_id,
+    };
+    state.sshKeys.push(key);
+    return ok(privateKey === undefined ? strip(key) : { ...strip(key), private_key: privateKey }, 201);
+  }
+
+  function removeSshKey(request: FakeRequest): Response {
+    const key = owned(state.sshKeys, request).find((k) => k.key_id === request.params[0]);
+    if (!key) return fail(404, 'not_found', 'No such SSH key.');
+    state.sshKeys = state.sshKeys.filter((k) => k !== key);
+    return ok(strip(key));
+  }
+
   function listAudit({ query }: FakeRequest): Response {
     const action = query.get('action');
     const since = Number(query.get('since_ms') ?? 0);
@@ -93,6 +119,14 @@ export function recordRoutes(state: FakeServerState, audit: (action: string, tar
   return [
     { method: 'GET', pattern: /^\/api\/api-keys$/, handle: (r) => ok({ api_keys: owned(state.apiKeys, r).map(strip) }) },
     { method: 'POST', pattern: /^\/api\/api-keys$/, handle: createKey },
+    { method: 'GET', pattern: /^\/api\/ssh-keys$/, handle: (r) => ok({ ssh_keys: owned(state.sshKeys, r).map(strip) }) },
+    { method: 'POST', pattern: /^\/api\/ssh-keys$/, handle: (r) => addSshKey(r) },
+    {
+      method: 'POST',
+      pattern: /^\/api\/ssh-keys\/generate$/,
+      handle: (r) => addSshKey(r, '-----BEGIN OPENSSH PRIVATE KEY-----\nfake\n-----END OPENSSH PRIVATE KEY-----\n'),
+    },
+    { method: 'DELETE', pattern: /^\/api\/ssh-keys\/([^/]+)$/, handle: removeSshKey },
     {
       method: 'DELETE',
       pattern: /^\/api\/api-keys\/([^/]+)$/,

@@ -14,6 +14,7 @@ import type { FetchFn } from '../api';
 import type {
   Agent,
   ApiKey,
+  SshKey,
   AuditRecord,
   ConsoleStatus,
   EnrollmentToken,
@@ -71,6 +72,7 @@ function initialState() {
     pageSize: 50,
     apiKeys: [] as Array<ApiKey & { owner: string }>,
     enrollmentTokens: [] as Array<EnrollmentToken & { owner: string }>,
+    sshKeys: [] as Array<SshKey & { owner: string }>,
     audit: [] as AuditRecord[],
     /** The `anonymous` trail (failed logins to no account), for admins' ?owner=anonymous. */
     anonymousAudit: [] as AuditRecord[],
