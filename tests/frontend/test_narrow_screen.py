@@ -18,7 +18,7 @@ from .browser import log_in
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parents[2] / ".fleetvisor-test-artifacts"
-PAGES = ["hosts", "jobs", "tokens", "account", "audit", "users", "api"]
+PAGES = ["hosts", "vms", "deploy", "jobs", "tokens", "account", "audit", "users", "api"]
 
 # How wide the page is beyond the window, which host/VM names take more than one line, and where Log out is.
 MEASURE = """() => {
@@ -43,7 +43,9 @@ BUTTON_TOPS = """(row) => [...row.querySelectorAll('td.vm-actions button')]
 def _queue_a_job(stack: LocalStack) -> None:
     """A job on the host's VM, so the Jobs page has host and VM names in its table."""
     headers = {"Authorization": f"Bearer {stack.login()}"}
-    [agent] = requests.get(f"{stack.url}/api/agents", headers=headers, timeout=10).json()["agents"]
+    # The stack's own host (other browser tests may have enrolled more in the shared stack).
+    agents = requests.get(f"{stack.url}/api/agents", headers=headers, timeout=10).json()["agents"]
+    agent = next(a for a in agents if a["name"] == stack.config.agent_name)
     answer = requests.post(f"{stack.url}/api/agents/{agent['agent_id']}/vms/test/actions", headers=headers,
                            json={"action": "detail"}, timeout=10)
     assert answer.status_code == 202, answer.text
