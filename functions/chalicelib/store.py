@@ -100,11 +100,18 @@ def _shared_client(maker: Connection) -> Any:
     """The one client, made by the first caller with `maker`'s settings; remade, as PynamoDB does,
     when it holds no credentials (botocore keeps a failed lookup's empty answer)."""
     global _client
+    made = _client
+    if _usable(made):
+        return made  # every call after the first: no lock on the store's hot path
     with _client_lock:
-        if _client is None or (_client._request_signer and not _client._request_signer._credentials):
+        if not _usable(_client):
             maker._client = None  # PynamoDB's getter keeps a connection's own client: it must make one
             _client = Connection.client.fget(maker)  # type: ignore[attr-defined]
         return _client
+
+
+def _usable(client: Any) -> bool:
+    return client is not None and not (client._request_signer and not client._request_signer._credentials)
 
 
 def _forget_client() -> None:

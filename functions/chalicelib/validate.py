@@ -97,6 +97,9 @@ LABEL_RE = form(r"^[^\x00-\x1f\x7f]*\Z", "printable text on one line (no tabs, l
 # Labels on hosts and VMs: a few lowercase keys, each with a short printable value.
 LABEL_KEY_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}\Z")
 MAX_LABELS = 20
+# The body that sets them: 20 labels of a 63-character key and 200 characters of up to 3 bytes each fit, so
+# the fields refuse what is too long, not the body's size.
+LABELS_BODY = 16 * 1024
 
 
 def labels(body: Mapping[str, Any], what: str) -> dict[str, str]:

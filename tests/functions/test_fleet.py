@@ -150,6 +150,18 @@ def test_labels_are_set_audited_and_survive_a_rename_and_heartbeats(client: Clie
                                               {"labels": {"team": "blue", "env": "prod"}})
 
 
+def test_the_most_labels_a_vm_may_carry_fit_in_one_request(client: Client, make_operator: Any,
+                                                           enrol: Any) -> None:
+    """As for a host: 20 labels of the longest key and 200 three-byte characters, sent as raw UTF-8."""
+    op: Operator = make_operator()
+    host = enrol(op, vms=[_vm("full")])
+    labels = {f"{i:02d}" + "k" * 61: "€" * 200 for i in range(20)}
+    answer = client.http.patch(f"/api/agents/{host.agent_id}/vms/full", headers=op.headers,
+                               body=json.dumps({"labels": labels}, ensure_ascii=False).encode())
+    assert answer.status_code == 200, answer.body
+    assert answer.json_body["labels"] == labels
+
+
 @pytest.mark.parametrize("labels", [{"Upper": "x"}, {"k": 3}, {"k": "a\nb"}, {"k": "x" * 201},
                                     {f"k{i}": "v" for i in range(21)}, ["k"], None])
 def test_bad_labels_are_400_and_change_nothing(client: Client, make_operator: Any, enrol: Any,

@@ -50,8 +50,7 @@ def get_agent(call: Call) -> dict[str, Any]:
     return logic.view(agent, Vm.count(agent.agent_id))
 
 
-# 20 labels of a 63-character key and 200 characters of up to 3 bytes each: the fields refuse, not the body.
-@route(bp, "/api/agents/{agent_id}", ["PATCH"], authenticate=operator_guard.operator, max_body=16 * 1024)
+@route(bp, "/api/agents/{agent_id}", ["PATCH"], authenticate=operator_guard.operator, max_body=validate.LABELS_BODY)
 def change_agent(call: Call) -> dict[str, Any]:
     who: Principal = call.principal
     agent = logic.owned(who.user_id, call.params["agent_id"], include_pending=True)

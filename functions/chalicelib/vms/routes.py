@@ -73,7 +73,7 @@ def get_vm(call: Call) -> dict[str, Any]:
     return logic.view(_vm(call, agent))
 
 
-@route(bp, "/api/agents/{agent_id}/vms/{vm}", ["PATCH"], authenticate=operator, max_body=8192)
+@route(bp, "/api/agents/{agent_id}/vms/{vm}", ["PATCH"], authenticate=operator, max_body=validate.LABELS_BODY)
 def change_vm(call: Call) -> dict[str, Any]:
     """Set a VM's labels, as PATCH /api/agents/{id} sets a host's; they stay with its UUID."""
     who = call.principal
