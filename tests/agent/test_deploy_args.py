@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import base64
 import copy
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
 import pytest
 from fleetvisor_agent import jobs
 from fleetvisor_agent.firstboot import Parser
+from fleetvisor_agent.hypervisor import usernet
+from fleetvisor_agent.jobs.clone import clone_xml
 from fleetvisor_agent.jobs.deploy import Media, domain_xml
 
 SHA = "ab" * 32
@@ -30,6 +33,10 @@ VALID: dict[str, Any] = {
 }
 
 
+USER_FORWARD = {"address": "127.0.0.1", "host_port": 2222, "guest_port": 22}
+USER_NETWORK = {"mode": "user", "forwards": [USER_FORWARD, {**USER_FORWARD, "host_port": 8080, "guest_port": 80}]}
+
+
 def changed(path: list[Any], value: Any) -> dict[str, Any]:
     args = copy.deepcopy(VALID)
     target: Any = args
@@ -47,6 +54,8 @@ def test_the_contracts_example_is_accepted_and_so_are_a_blank_disk_and_no_watch(
     assert jobs.args_valid("vm.deploy", changed(["disk"], {"size_gib": 20, "mode": "blank"}))
     assert jobs.args_valid("vm.deploy", changed(["first_boot"], None))
     assert jobs.args_valid("vm.deploy", changed(["cdroms"], []))
+    assert jobs.args_valid("vm.deploy", changed(["network"], USER_NETWORK))
+    assert jobs.args_valid("vm.deploy", changed(["network"], {"mode": "user", "forwards": []}))
 
 
 @pytest.mark.parametrize(("path", "value"), [
@@ -77,6 +86,14 @@ def test_the_contracts_example_is_accepted_and_so_are_a_blank_disk_and_no_watch(
     (["cdroms"], [{}] * 5),
     (["boot"], []), (["boot"], ["floppy"]),
     (["first_boot", "timeout_seconds"], 0), (["first_boot", "marker"], "lower"),
+    (["network"], {"mode": "bridge", "forwards": []}), (["network"], {"mode": "user"}),
+    (["network"], {"mode": "user", "forwards": [USER_FORWARD] * 9}),
+    (["network"], {"mode": "user", "forwards": [{**USER_FORWARD, "host_port": 0}]}),
+    (["network"], {"mode": "user", "forwards": [{**USER_FORWARD, "guest_port": 65536}]}),
+    (["network"], {"mode": "user", "forwards": [{**USER_FORWARD, "address": "::1"}]}),  # QEMU 7.2: IPv4 only
+    (["network"], {"mode": "user", "forwards": [{**USER_FORWARD, "address": "127.0.0.1,hostfwd=tcp::1-:2"}]}),
+    (["network"], {"mode": "user", "forwards": [{**USER_FORWARD, "address": "localhost"}]}),
+    (["network"], {"mode": "user", "forwards": [{**USER_FORWARD, "proto": "udp"}]}),
 ])
 def test_anything_else_is_refused(path: list[Any], value: Any) -> None:
     assert not jobs.args_valid("vm.deploy", changed(path, value))
@@ -120,3 +137,32 @@ def test_the_parser_keeps_the_last_twenty_lines_and_names_unknown_codes() -> Non
 
     (only,) = parser.installers  # "!!!" is no base64: that line does not match, so there is no installer y
     assert only.last_lines == [str(n) for n in range(5, 25)] and only.as_dict()["meaning"] == "unknown"
+
+
+def test_a_user_mode_nic_forwards_host_ports_from_qemus_own_command_line() -> None:
+    xml = domain_xml({**VALID, "network": USER_NETWORK}, Media("/p/d.qcow2", "qcow2"), [], "qemu", "job_3")
+    assert xml.find("devices/interface") is None  # libvirt's own NIC would be a second one
+    args = [arg.get("value") for arg in xml.iter(f"{{{usernet.QEMU_NS}}}arg")]
+    assert args[0] == "-netdev" and args[2] == "-device"
+    assert args[1] == "user,id=fvuser0,hostfwd=tcp:127.0.0.1:2222-:22,hostfwd=tcp:127.0.0.1:8080-:80"
+    device = dict(part.split("=") for part in args[3].split(",")[1:])
+    assert args[3].startswith("virtio-net-pci,") and device["bus"] == "pcie.0" and device["addr"] == "0x10"
+    assert re.fullmatch(r"52:54:00(:[0-9a-f]{2}){3}", device["mac"])
+    text = ET.tostring(xml, encoding="unicode")
+    assert usernet.forwards(text) == ["127.0.0.1:2222->22/tcp", "127.0.0.1:8080->80/tcp"]
+    pc = domain_xml({**VALID, "machine": "pc", "nic_model": "e1000e", "secure_boot": False, "network":
+                     {"mode": "user", "forwards": []}}, Media("/p/d.qcow2", "qcow2"), [], "qemu", "job_4")
+    assert [arg.get("value") for arg in pc.iter(f"{{{usernet.QEMU_NS}}}arg")][1] == "user,id=fvuser0"
+    assert "e1000e,netdev=fvuser0," in ET.tostring(pc, encoding="unicode") and ",bus=pci.0," in \
+        ET.tostring(pc, encoding="unicode")
+
+
+def test_a_clone_of_a_user_mode_vm_gets_a_new_mac_and_none_of_the_sources_forwards() -> None:
+    source = ET.tostring(domain_xml({**VALID, "network": USER_NETWORK}, Media("/p/d.qcow2", "qcow2"), [], "qemu",
+                                    "job_5"), encoding="unicode")
+    clone = clone_xml(source, "web-2", {}, "job_6")
+    args = [arg.get("value", "") for arg in clone.iter(f"{{{usernet.QEMU_NS}}}arg")]
+    before = [arg.get("value", "") for arg in ET.fromstring(source).iter(f"{{{usernet.QEMU_NS}}}arg")]
+    assert args[1] == "user,id=fvuser0" and usernet.forwards(clone) == []
+    mac = [part for part in args[3].split(",") if part.startswith("mac=")]
+    assert len(mac) == 1 and mac[0] not in before[3]

@@ -82,6 +82,38 @@ def test_deploy_args_follow_the_contract() -> None:
     assert args["boot"] == ["hd", "cdrom"]
 
 
+
+def test_the_network_is_the_profiles_a_named_one_or_user_mode_with_forwards() -> None:
+    assert plan.plan(ubuntu(), find(), None).args["network"] == "default"
+    assert plan.plan({**ubuntu(), "network": "lan"}, find(), None).args["network"] == "lan"
+    user = plan.plan({**ubuntu(), "network": {"mode": "user", "forwards": [
+        {"host_port": 2222, "guest_port": 22}, {"host_port": 8080, "guest_port": 80, "address": "192.0.2.7"}]}},
+        find(), None)
+    assert user.args["network"] == {"mode": "user", "forwards": [
+        {"address": "127.0.0.1", "host_port": 2222, "guest_port": 22},
+        {"address": "192.0.2.7", "host_port": 8080, "guest_port": 80}]}
+    assert user.summary["network"] == user.args["network"]
+
+
+@pytest.mark.parametrize(("network", "where"), [
+    ("no spaces", "network"), (7, "network"), ({"mode": "bridge"}, "network"),
+    ({"mode": "user", "forwards": [{"host_port": 1, "guest_port": 2}] * 9}, "network"),
+    ({"mode": "user", "forwards": [{"host_port": 0, "guest_port": 22}]}, "network.forwards[0].host_port"),
+    ({"mode": "user", "forwards": [{"host_port": 2222, "guest_port": True}]}, "network.forwards[0].guest_port"),
+    ({"mode": "user", "forwards": [{"host_port": 2222, "guest_port": 22, "address": "::1"}]},
+     "network.forwards[0].address"),
+    ({"mode": "user", "forwards": [{"host_port": 2222, "guest_port": 22, "address": "127.0.0.1,x"}]},
+     "network.forwards[0].address"),
+    ({"mode": "user", "forwards": [{"host_port": 2222, "guest_port": 22},
+                                   {"host_port": 2222, "guest_port": 80}]}, "network.forwards[1].host_port"),
+    ({"mode": "user", "forwards": [{"host_port": 2222, "guest_port": 22, "proto": "udp"}]}, "network.forwards[0]"),
+])
+def test_a_bad_network_is_refused_naming_where(network: Any, where: str) -> None:
+    with pytest.raises(InvalidFields) as refused:
+        plan.plan({**ubuntu(), "network": network}, find(), None)
+    assert where in refused.value.fields
+
+
 # --- the first-boot runner, run for real ---------------------------------------------------------
 
 def installer(installer_id: str, script: str, timeout: int = 10, retries: int = 0) -> dict[str, Any]:

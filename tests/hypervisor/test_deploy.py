@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import secrets
+import socket
 import subprocess
 import threading
 import time
@@ -29,6 +30,7 @@ from fleetvisor_agent.config import DeploySettings
 from fleetvisor_agent.hypervisor.host import Host
 from fleetvisor_agent.verify import VerifiedJob
 
+from infra.local import free_port
 from tests.agent.conftest import VECTORS_PATH
 from tests.agent.fake_control_plane import FakeControlPlane, running
 from tests.agent.image_server import ImageServer, serving
@@ -541,3 +543,28 @@ def test_first_boot_is_timed_out_when_the_runner_never_says_done(host: Host, gue
         console.close()
 
     assert watched.status == "timed_out" and 1.4 < time.monotonic() - started < 5
+
+
+def test_a_user_mode_nic_listens_on_its_forwarded_host_port(deploy_host: Host, names: list[str]) -> None:
+    port = free_port()
+    result, _ = deploy(deploy_host, names, network={"mode": "user", "forwards": [
+        {"address": "127.0.0.1", "host_port": port, "guest_port": 22}]})
+    assert result.ok, result.summary
+    assert result.document["data"]["forwards"] == [f"127.0.0.1:{port}->22/tcp"]
+    with socket.create_connection(("127.0.0.1", port), timeout=5):
+        pass  # QEMU accepts for the guest (which boots nothing here, so the forward goes nowhere further)
+    assert "<interface" not in virsh("dumpxml", names[-1])  # one NIC: QEMU's own, not also libvirt's
+
+
+def test_a_forwarded_port_already_in_use_is_host_port_in_use_and_leaves_nothing(
+        deploy_host: Host, names: list[str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        before = volumes()
+        result, _ = deploy(deploy_host, names, network={"mode": "user", "forwards": [
+            {"address": "127.0.0.1", "host_port": port, "guest_port": 22}]})
+    assert result.exit_code == jobs.EXIT_INVALID
+    assert result.document["error"]["code"] == "host_port_in_use", result.summary
+    assert names[-1] not in domains() and volumes() == before

@@ -36,7 +36,7 @@ from typing import BinaryIO
 
 import libvirt
 
-from . import detail
+from . import detail, usernet
 from .errors import STORAGE_ERROR, HypervisorError
 from .host import kvm_offered
 from .translate import call, translate_error
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 POOL_FULL = "pool_full"
 DEFINE_FAILED = "define_failed"
+HOST_PORT_IN_USE = "host_port_in_use"
 NAME_TAKEN = "name_taken"
 CHECKSUM_MISMATCH = "checksum_mismatch"
 STREAM_CHUNK = 1024 * 1024
@@ -287,8 +288,11 @@ def start_paused(domain: libvirt.virDomain) -> None:
     try:
         domain.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
     except libvirt.libvirtError as exc:
-        raise HypervisorError(DEFINE_FAILED, f"The VM was defined but did not start: {exc.get_error_message()}") \
-            from exc
+        message = exc.get_error_message()
+        if usernet.BIND_FAILED in message:
+            raise HypervisorError(HOST_PORT_IN_USE, "The VM did not start: a port it forwards from the host is in "
+                                                    f"use (or not an address of this host): {message}") from exc
+        raise HypervisorError(DEFINE_FAILED, f"The VM was defined but did not start: {message}") from exc
 
 
 def resume(domain: libvirt.virDomain) -> None:

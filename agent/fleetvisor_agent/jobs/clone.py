@@ -11,7 +11,8 @@ overlay on a cached image gets an independent disk), into the same pool as
 `<name>-<target>.<ext>`, in its own format. CD-ROMs, and disks marked
 shareable or read-only, are shared, not copied. The clone's definition is
 the source's (inactive) one with its own name, no UUID and no MAC addresses
-(libvirt makes new ones), its NVRAM made afresh from the firmware's template,
+(libvirt makes new ones; a user-mode NIC, hypervisor/usernet.py, gets a new
+MAC and loses its port forwards, which stay the source's), its NVRAM made afresh from the firmware's template,
 no serial log files, and the job's id in its metadata, so a later attempt of
 the same job reports the clone its earlier attempt made. A name already taken
 (by a domain, or by a volume it would create) is `name_taken` before anything
@@ -33,7 +34,7 @@ from collections.abc import Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from ..hypervisor import provision, storage
+from ..hypervisor import provision, storage, usernet
 from ..hypervisor.errors import INVALID_STATE, OPERATION_UNSUPPORTED, HypervisorError
 from ..hypervisor.guest import Guest
 from ..hypervisor.host import Host
@@ -123,6 +124,7 @@ def clone_xml(source_xml: str, name: str, paths: Mapping[str, str], job_id: str)
     for nic in root.findall("devices/interface"):
         for mac in nic.findall("mac"):
             nic.remove(mac)
+    usernet.renew(root)
     for disk in root.findall("devices/disk"):
         target = disk.find("target")
         dev = target.get("dev", "") if target is not None else ""

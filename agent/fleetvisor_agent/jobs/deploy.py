@@ -10,7 +10,9 @@ else accepted):
     vcpus         1..256          memory_mib   64..4194304
     firmware      "bios"|"uefi"   secure_boot  bool (needs uefi and q35)   tpm  bool
     machine       "q35"|"pc"      disk_bus     "virtio"|"sata"   nic_model  "virtio"|"e1000e"
-    network       a libvirt network name (as `name`)
+    network       a libvirt network name (as `name`), or {"mode": "user", "forwards": 0..8 of
+                  {"address": IPv4 literal, "host_port": 1..65535, "guest_port": 1..65535}}:
+                  QEMU's user-mode NIC with TCP forwards from the host (hypervisor/usernet.py)
     disk          {"size_gib": 1..65536, "mode": "overlay"|"copy",
                    "source": {"url", "sha256", "format": "qcow2"|"raw", "max_bytes": 1..2^40}}
                   or {"size_gib": ..., "mode": "blank"}
@@ -49,7 +51,8 @@ calls (progress.py):
    for secure_boot), a TPM 2.0 emulator (swtpm) for tpm, a pty serial console,
    a guest-agent channel, VNC on 127.0.0.1. `define_failed` if libvirt refuses.
 5. booting: started paused, its console opened, then resumed, so the watcher
-   misses nothing the guest prints.
+   misses nothing the guest prints; `host_port_in_use` when a user-mode NIC's forward
+   cannot listen (its port is taken).
 6. first_boot: the console is read for the marker lines (firstboot.py) until
    `done` or the timeout; the VM's addresses come from its network's DHCP
    leases or its guest agent.
@@ -88,7 +91,7 @@ from typing import Any
 
 from .. import firstboot, images, seed
 from ..config import DeploySettings
-from ..hypervisor import provision
+from ..hypervisor import provision, usernet
 from ..hypervisor.console import SerialConsole
 from ..hypervisor.errors import HypervisorError
 from ..hypervisor.guest import Guest
@@ -130,6 +133,9 @@ POOL_ISO = ArgsSchema({"pool": NAME, "volume": NAME, "sha256": SHA256})
 GENERATED = ArgsSchema({"label": Pattern(re.compile(r"[A-Za-z0-9_]{1,32}")),
                         "files": MapOf(FILE_NAME, Document(MAX_FILE_CHARS), 1, 8)})
 SIZE_GIB = IntRange(1, 65536)
+PORT = IntRange(1, 65535)
+USER_NETWORK = ArgsSchema({"mode": one_of("user"), "forwards": ListOf(ArgsSchema({
+    "address": usernet.IpAddress(), "host_port": PORT, "guest_port": PORT}), 0, 8)})
 
 OPS: Mapping[str, ArgsSchema] = {
     "vm.deploy": ArgsSchema({
@@ -142,7 +148,7 @@ OPS: Mapping[str, ArgsSchema] = {
         "machine": one_of("q35", "pc"),
         "disk_bus": one_of("virtio", "sata"),
         "nic_model": one_of("virtio", "e1000e"),
-        "network": NAME,
+        "network": AnyOf((NAME, USER_NETWORK)),
         "disk": AnyOf((ArgsSchema({"size_gib": SIZE_GIB, "mode": one_of("overlay", "copy"), "source": URL_IMAGE}),
                        ArgsSchema({"size_gib": SIZE_GIB, "mode": one_of("blank")}))),
         "cdroms": ListOf(AnyOf((ArgsSchema({"source": AnyOf((URL_ISO, POOL_ISO))}),
@@ -164,7 +170,8 @@ OVMF_SECURE_CODE = "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
 OVMF_SECURE_VARS = "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"  # Microsoft's keys enrolled: Windows and shim boot
 ADDRESS_WAIT = 10.0  # after `done`, how long the VM's address may take to show in the leases
 INVALID_CODES = frozenset({NAME_TAKEN, DEFINE_FAILED, images.CHECKSUM_MISMATCH, images.NOT_A_DISK_IMAGE,
-                           images.SOURCE_REFUSED, images.IMAGE_TOO_LARGE, provision.POOL_FULL})
+                           images.SOURCE_REFUSED, images.IMAGE_TOO_LARGE, provision.POOL_FULL,
+                           provision.HOST_PORT_IN_USE})
 
 
 def handle(job: VerifiedJob, host: Host) -> Result:
@@ -231,6 +238,7 @@ class Deployment:
             console.close()
         guest = Guest(domain)
         data = {"vm_uuid": guest.uuid, "name": name, "addresses": self._addresses(domain, watched.status),
+                "forwards": usernet.forwards(provision.inactive_xml(domain)),
                 "image_cache": "miss" if "miss" in self.cache else "hit",
                 "timeline_ms": self.timeline, "installers": [item.as_dict() for item in watched.installers],
                 "first_boot": watched.status, "virt_type": virt_type}
@@ -458,9 +466,11 @@ def domain_xml(args: Mapping[str, Any], disk: Media, cdroms: list[Media], virt_t
     cdrom_bus = "sata" if args["machine"] == "q35" else "ide"
     for media in cdroms:
         _disk(devices, "cdrom", media, cdrom_bus, targets)
-    nic = ET.SubElement(devices, "interface", type="network")
-    ET.SubElement(nic, "source", network=str(args["network"]))
-    ET.SubElement(nic, "model", type=str(args["nic_model"]))
+    network = args["network"]
+    if isinstance(network, str):
+        nic = ET.SubElement(devices, "interface", type="network")
+        ET.SubElement(nic, "source", network=network)
+        ET.SubElement(nic, "model", type=str(args["nic_model"]))
     serial = ET.SubElement(devices, "serial", type="pty")
     ET.SubElement(serial, "target", port="0")
     ET.SubElement(ET.SubElement(devices, "console", type="pty"), "target", type="serial", port="0")
@@ -474,6 +484,8 @@ def domain_xml(args: Mapping[str, Any], disk: Media, cdroms: list[Media], virt_t
     ET.SubElement(ET.SubElement(devices, "video"), "model", type="virtio" if args["machine"] == "q35" else "vga")
     ET.SubElement(ET.SubElement(devices, "rng", model="virtio"), "backend", model="random").text = "/dev/urandom"
     ET.SubElement(devices, "memballoon", model="virtio")
+    if not isinstance(network, str):
+        usernet.add(domain, str(args["machine"]), str(args["nic_model"]), network["forwards"])
     return with_metadata(domain, job_id)
 
 
@@ -532,5 +544,7 @@ def _summary(data: Mapping[str, Any]) -> str:
         parts.append(f"installers failed: {', '.join(failed)}")
     if data["addresses"]:
         parts.append(f"addresses {', '.join(data['addresses'])}")
+    if data.get("forwards"):
+        parts.append(f"forwards {', '.join(data['forwards'])}")
     return "; ".join(parts) + "."
 

@@ -1,10 +1,17 @@
 """A deployment request → the `vm.deploy` job's arguments (the contract's shape), or every reason it is refused.
 
 Request: {"profile": id, "installers": [id | {"id", "inputs"}], "inputs": {...}, "sizing": {...},
-"name": optional VM name (default: the profile's `name_input`)}. All of it is checked before
+"name": optional VM name (default: the profile's `name_input`), "network": optional}. All of it is checked before
 anything is rendered, and all refusals come back together, keyed by where they are:
 `profile`, `name`, `inputs.<name>`, `installers`, `installers.<id>`, `installers.<id>.<name>`,
-`sizing.<name>`, or the top-level field itself.
+`sizing.<name>`, `network.forwards[<i>].<key>`, or the top-level field itself.
+
+`network` is where the VM's NIC goes: absent, the profile's libvirt network (`default` unless the
+profile names one); a string, another libvirt network of the host; or
+`{"mode": "user", "forwards": [{"host_port", "guest_port", "address"?}]}`, QEMU's user-mode NIC
+with TCP forwards from the host (at most 8, host ports distinct, `address` an IPv4 literal of the
+host, 127.0.0.1 unless given: reachable only from the host itself until an operator says otherwise).
+The agent's side is agent/fleetvisor_agent/hypervisor/usernet.py.
 
 Rendering (cloud-init or Windows unattend) happens only for a request that passed, and the result
 is checked against its schema before a job exists. Secrets that must reach the guest in clear go
@@ -13,6 +20,7 @@ into the vault (sealing.py) and only their placeholders into the arguments.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +35,9 @@ MAX_INSTALLERS = 10
 # The agent refuses a signed payload over 64 Ki characters of base64url (agent/fleetvisor_agent/verify.py):
 # the arguments, with their sealed values put back, must stay well under 3/4 of that.
 MAX_ARGS_BYTES = 44 * 1024
-FIELDS = ("profile", "installers", "inputs", "sizing", "name")
+FIELDS = ("profile", "installers", "inputs", "sizing", "name", "network")
+MAX_FORWARDS = 8
+FORWARD_KEYS = ("host_port", "guest_port", "address")
 FIRST_BOOT_MARKER = "FLEETVISOR-FIRST-BOOT"
 # (kind, id) → the manifest an owner may use (built-in or their own), or None.
 Finder = Callable[[str, str], Mapping[str, Any] | None]
@@ -52,6 +62,7 @@ class _Checked:
     installers: list[tuple[Mapping[str, Any], dict[str, Any]]] = field(default_factory=list)
     sizing: dict[str, int] = field(default_factory=dict)
     name: str = ""
+    network: str | dict[str, Any] = "default"
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -77,6 +88,7 @@ def _check(body: Mapping[str, Any], find: Finder, resolve_key: inputs.KeyResolve
     _check_installers(out, body.get("installers", []), find, resolve_key)
     _check_sizing(out, body.get("sizing", {}))
     _check_name(out, body)
+    _check_network(out, body)
     return out
 
 
@@ -132,13 +144,56 @@ def _check_name(out: _Checked, body: Mapping[str, Any]) -> None:
         out.name = name
 
 
+def _check_network(out: _Checked, body: Mapping[str, Any]) -> None:
+    assert out.profile is not None
+    network = body.get("network", out.profile.get("network", "default"))
+    if isinstance(network, str):
+        if validate.LIBVIRT_NAME_RE.match(network) and len(network) <= 64:
+            out.network = network
+        else:
+            out.errors["network"] = "must name a libvirt network of the host (letters, digits, '.', '_', '-')."
+        return
+    if not isinstance(network, dict) or network.get("mode") != "user" or set(network) - {"mode", "forwards"} \
+            or not isinstance(network.get("forwards", []), list) or len(network.get("forwards", [])) > MAX_FORWARDS:
+        out.errors["network"] = ("must be a libvirt network's name, or {\"mode\": \"user\", \"forwards\": [...]} "
+                                 f"with at most {MAX_FORWARDS} forwards.")
+        return
+    forwards, ports = [], set()
+    for index, rule in enumerate(network.get("forwards", [])):
+        where = f"network.forwards[{index}]"
+        if not isinstance(rule, dict) or set(rule) - set(FORWARD_KEYS):
+            out.errors[where] = "must be {\"host_port\", \"guest_port\", \"address\"?}."
+            continue
+        forward = {"address": rule.get("address", "127.0.0.1")}
+        for key in ("host_port", "guest_port"):
+            value = rule.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
+                out.errors[f"{where}.{key}"] = "must be a port number from 1 to 65535."
+            forward[key] = value
+        if not _ipv4(forward["address"]):
+            out.errors[f"{where}.address"] = "must be an IPv4 address of the host, such as 127.0.0.1."
+        if forward["host_port"] in ports:
+            out.errors[f"{where}.host_port"] = "is forwarded twice."
+        ports.add(forward["host_port"])
+        forwards.append(forward)
+    out.network = {"mode": "user", "forwards": forwards}
+
+
+def _ipv4(value: Any) -> bool:
+    """An IPv4 literal (the QEMU of Debian 12 forwards from IPv4 addresses only)."""
+    try:
+        return isinstance(value, str) and len(value) <= 15 and ipaddress.IPv4Address(value) is not None
+    except ValueError:
+        return False
+
+
 def _render(checked: _Checked) -> Plan:
     profile = checked.profile
     assert profile is not None
     vault = Vault()
     plan = Plan(checked.name, {}, vault, summary={
         "profile": profile["id"], "name": checked.name, "installers": [i["id"] for i, _ in checked.installers],
-        "sizing": checked.sizing})
+        "sizing": checked.sizing, "network": checked.network})
     plan.fingerprint = {**plan.summary, "inputs": _without_passwords(profile, checked.values),
                         "installer_inputs": [_without_passwords(i, v) for i, v in checked.installers]}
     if profile["first_boot"]["kind"] == "cloud-init":
@@ -196,7 +251,7 @@ def _args(profile: Mapping[str, Any], checked: _Checked, cdroms: list[dict[str, 
                           "max_bytes": image["max_bytes"]}
     return {"name": checked.name, "vcpus": checked.sizing["vcpus"], "memory_mib": checked.sizing["memory_mib"],
             **{key: machine[key] for key in ("firmware", "secure_boot", "tpm", "machine", "disk_bus", "nic_model")},
-            "network": profile.get("network", "default"), "disk": disk, "cdroms": cdroms,
+            "network": checked.network, "disk": disk, "cdroms": cdroms,
             # A blank disk boots nothing yet, so its installer ISO boots; once installed, the disk does.
             "boot": ["hd", "cdrom"],
             "first_boot": {"marker": FIRST_BOOT_MARKER, "timeout_seconds": profile["first_boot"]["timeout_seconds"]}}
