@@ -14,12 +14,14 @@ SUDO=""
 # reach the Debian host of tests/e2e/test_systemd_host.py (scripts/guest/debian_image.py).
 # vm.deploy's VMs (tests/hypervisor/test_deploy.py) need UEFI firmware (ovmf), a TPM emulator
 # (swtpm, swtpm-tools), dnsmasq for libvirt's default NAT network, and ISOLINUX (isolinux,
-# syslinux-common) to boot the test guest from an ISO.
+# syslinux-common) to boot the test guest from an ISO. The cloud-init guest's disk (a partitioned
+# image that boots by itself, debian_image.py --cloud) takes syslinux, mtools, dosfstools and fdisk.
 APT_PACKAGES=(libvirt-dev pkg-config libvirt-daemon-system libvirt-clients
               qemu-system-x86 qemu-utils cpio xz-utils chromium faketime nodejs npm
               python3-venv python3-libvirt curl systemd shellcheck
               mmdebstrap e2fsprogs openssh-client
-              ovmf swtpm swtpm-tools dnsmasq-base isolinux syslinux-common)
+              ovmf swtpm swtpm-tools dnsmasq-base isolinux syslinux-common
+              syslinux mtools dosfstools fdisk)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

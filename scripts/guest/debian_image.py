@@ -27,6 +27,20 @@ would be) logs in with the key `image.ssh_key`, generated at build time and
 kept beside the disk. libvirt's `default` network is not autostarted (it
 would need dnsmasq and iptables, and guests here have no use for it).
 
+A disk that boots by itself (`build(..., bootable=True)`, and `cloud_image()` for
+the cloud-init guest of guided deployments): the same tree on a partitioned disk, as a cloud image
+is, so that a VM defined from it like any other (no -kernel) boots: an MBR with SYSLINUX's boot
+code, a FAT boot partition holding SYSLINUX, the kernel and its initramfs
+(`root=LABEL=fleetvisor-root`, console on ttyS0), then the ext4 root. All of it is made in files
+(mkfs.fat, mcopy, `syslinux --install` on the FAT image, sfdisk, dd), with no loop device or
+mount, and converted to qcow2 (`image.disk` is then `disk.qcow2`).
+
+`cloud_image()` adds cloud-init (NoCloud only, the network left to the image's systemd-networkd,
+Ed25519 host keys made at first boot, /etc/hosts kept to the host name, locale C.UTF-8), growpart
+and resize2fs (the root grows to the VM's disk at first boot), openssh-server and tzdata, and no
+login of its own: like a distribution's cloud image, nobody logs in until cloud-init has made a
+user from a seed.
+
 Reuse: the agent's real-host test (tests/e2e/test_systemd_host.py) builds it
 with the agent's host packages; a cloud-init guest (cloud-init +
 openssh-server, for guided VM deployments) builds it with its own set and the
@@ -64,6 +78,35 @@ DISK_SIZE = "4G"  # sparse: the libvirt set fills about 1.1 GB of it, the rest i
 BASE_PACKAGES = ("linux-image-amd64", "initramfs-tools", "systemd-sysv", "udev", "dbus", "libnss-systemd",
                  "iproute2", "sudo", "ca-certificates")
 KERNEL_CMDLINE = "root=/dev/vda rw console=ttyS0 systemd.firstboot=off"
+ROOT_LABEL = "fleetvisor-root"
+BOOTABLE_CMDLINE = f"root=LABEL={ROOT_LABEL} rw console=tty0 console=ttyS0,115200n8 systemd.firstboot=off"
+BOOT_MIB = 128  # the FAT partition: a kernel and its initramfs with room for a second pair
+SYSLINUX_MBR = Path("/usr/lib/syslinux/mbr/mbr.bin")  # syslinux-common
+SYSLINUX_CFG = f"""SERIAL 0 115200
+DEFAULT linux
+PROMPT 0
+TIMEOUT 1
+LABEL linux
+  LINUX /vmlinuz
+  INITRD /initrd.img
+  APPEND {BOOTABLE_CMDLINE}
+"""
+BOOTABLE_HOOK = f"""
+echo 'LABEL={ROOT_LABEL} / ext4 defaults 0 1' > "$root/etc/fstab"
+"""
+# e2fsprogs and cloud-guest-utils: cloud-init grows the root partition and its file system to the VM's disk.
+CLOUD_PACKAGES = ("cloud-init", "openssh-server", "tzdata", "e2fsprogs", "cloud-guest-utils")
+# cloud-init as a cloud image has it, for NoCloud seeds only; no login but the one a seed makes.
+CLOUD_HOOK = """
+install -d "$root/etc/cloud/cloud.cfg.d"
+printf '%s\\n' 'datasource_list: [NoCloud, None]' 'network: {config: disabled}' 'ssh_genkeytypes: [ed25519]' \\
+  'locale: C.UTF-8' 'manage_etc_hosts: true' > "$root/etc/cloud/cloud.cfg.d/90-fleetvisor-image.cfg"
+rm -f "$root"/etc/ssh/ssh_host_*
+if chroot "$root" id fleetvisor >/dev/null 2>&1; then
+  chroot "$root" userdel --remove fleetvisor
+  rm -f "$root/etc/sudoers.d/fleetvisor"
+fi
+"""
 
 NETWORK = """[Match]
 Type=ether
@@ -95,14 +138,17 @@ RECIPE_VERSION = "1"
 
 @dataclass(frozen=True)
 class DebianImage:
-    disk: Path  # raw ext4 file system (the whole of /dev/vda): boot an overlay of it, never the file itself
+    # A raw ext4 file system (the whole of /dev/vda) booted with kernel and initrd, or (bootable) a qcow2
+    # partitioned disk that boots by itself. Boot an overlay of it, never the file itself.
+    disk: Path
     kernel: Path
     initrd: Path
     ssh_key: Path  # the private key of LOGIN_USER (when openssh-server is in the image)
     packages: tuple[str, ...]
+    bootable: bool = False
 
     def cmdline(self) -> str:
-        return KERNEL_CMDLINE
+        return BOOTABLE_CMDLINE if self.bootable else KERNEL_CMDLINE
 
     def as_dict(self) -> dict[str, str]:
         return {"disk": str(self.disk), "kernel": str(self.kernel), "initrd": str(self.initrd),
@@ -113,32 +159,43 @@ def cache_dir() -> Path:
     return Path(os.environ.get("FLEETVISOR_GUEST_CACHE") or Path.home() / ".cache" / "fleetvisor-guest")
 
 
-def cache_key(packages: Sequence[str], extra_hook: str = "") -> str:
-    recipe = "\n".join([RECIPE_VERSION, SUITE, MIRROR, DISK_SIZE, KERNEL_CMDLINE, HOOK, extra_hook,
+def cache_key(packages: Sequence[str], extra_hook: str = "", bootable: bool = False) -> str:
+    layout = [BOOTABLE_CMDLINE, SYSLINUX_CFG, BOOTABLE_HOOK, str(BOOT_MIB)] if bootable else []
+    recipe = "\n".join([RECIPE_VERSION, SUITE, MIRROR, DISK_SIZE, KERNEL_CMDLINE, HOOK, extra_hook, *layout,
                         *sorted(set(BASE_PACKAGES) | set(packages))])
     return hashlib.sha256(recipe.encode()).hexdigest()[:16]
 
 
-def build(packages: Sequence[str], *, extra_hook: str = "", cache: Path | None = None) -> DebianImage:
+def cloud_image(cache: Path | None = None) -> DebianImage:
+    """A Debian 12 cloud image (bootable, cloud-init, openssh-server) standing in for a distribution's."""
+    return build(CLOUD_PACKAGES, extra_hook=CLOUD_HOOK, cache=cache, bootable=True)
+
+
+def build(packages: Sequence[str], *, extra_hook: str = "", cache: Path | None = None,
+          bootable: bool = False) -> DebianImage:
     """The image for these packages, from the cache when this recipe and package set were built before.
 
-    `extra_hook`: more sh commands for mmdebstrap's customize hook (the new root is "$1")."""
+    `extra_hook`: more sh commands for mmdebstrap's customize hook (the new root is "$root")."""
     wanted = tuple(sorted(set(BASE_PACKAGES) | set(packages)))
-    out = (cache or cache_dir()) / f"debian12-{cache_key(packages, extra_hook)}"
-    image = DebianImage(out / "disk.raw", out / "vmlinuz", out / "initrd.img", out / "id_ed25519", wanted)
+    out = (cache or cache_dir()) / f"{'debian12-disk' if bootable else 'debian12'}-" \
+                                   f"{cache_key(packages, extra_hook, bootable)}"
+    image = DebianImage(out / ("disk.qcow2" if bootable else "disk.raw"), out / "vmlinuz", out / "initrd.img",
+                        out / "id_ed25519", wanted, bootable)
     if (out / "done").is_file():
         return image
-    _require_tools()
+    _require_tools(bootable)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fv-debian-", dir=out.parent) as scratch:
         work = Path(scratch)
         _run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "fleetvisor-test-image", "-f",
               str(work / "id_ed25519")])
         root = work / "root"
-        _mmdebstrap(root, wanted, HOOK + extra_hook, key=work / "id_ed25519")
+        _mmdebstrap(root, wanted, HOOK + (BOOTABLE_HOOK if bootable else "") + extra_hook, key=work / "id_ed25519")
         _copy_boot_files(root, work)
-        _run(["mkfs.ext4", "-q", "-L", "fleetvisor-root", "-d", str(root), str(work / "disk.raw"), DISK_SIZE])
+        _run(["mkfs.ext4", "-q", "-L", ROOT_LABEL, "-d", str(root), str(work / "disk.raw"), DISK_SIZE])
         shutil.rmtree(root)
+        if bootable:
+            _partitioned(work, work / "disk.raw", image.disk.name)
         (work / "packages").write_text("\n".join(wanted) + "\n")
         (work / "done").write_text(time.strftime("%Y-%m-%dT%H:%M:%SZ\n", time.gmtime()))
         if (out / "done").is_file():
@@ -150,13 +207,42 @@ def build(packages: Sequence[str], *, extra_hook: str = "", cache: Path | None =
     return image
 
 
-def _require_tools() -> None:
+def _require_tools(bootable: bool) -> None:
     if os.geteuid() != 0:
         raise SystemExit("building the Debian image needs root (mmdebstrap's root mode): run it as root, as CI does")
-    for tool in ("mmdebstrap", "mkfs.ext4", "ssh-keygen"):
+    tools = ("mmdebstrap", "mkfs.ext4", "ssh-keygen") + (
+        ("mkfs.fat", "mcopy", "syslinux", "sfdisk", "qemu-img") if bootable else ())
+    for tool in tools:
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is not installed: scripts/setup.sh installs mmdebstrap, e2fsprogs, "
-                             "openssh-client")
+                             "openssh-client, and for a bootable disk dosfstools, mtools, syslinux, fdisk, qemu-utils")
+    if bootable and not SYSLINUX_MBR.is_file():
+        raise SystemExit(f"{SYSLINUX_MBR} is missing: scripts/setup.sh installs syslinux-common")
+
+
+def _partitioned(work: Path, root_fs: Path, name: str) -> None:
+    """`work/name`, a qcow2 disk that boots by itself: MBR (SYSLINUX's code), FAT boot partition with
+    SYSLINUX, kernel and initramfs, then `root_fs` as the second partition. `root_fs` is consumed."""
+    mib = 1024 * 1024
+    boot, raw = work / "boot.fat", work / "partitioned.raw"
+    # -h: the partition's first sector, which SYSLINUX's boot sector adds to find its own files on the disk.
+    _run(["mkfs.fat", "-C", "-n", "FVBOOT", "-h", "2048", str(boot), str(BOOT_MIB * 1024)])
+    (work / "syslinux.cfg").write_text(SYSLINUX_CFG)
+    _run(["mcopy", "-i", str(boot), str(work / "vmlinuz"), str(work / "initrd.img"), str(work / "syslinux.cfg"),
+          "::/"])
+    _run(["syslinux", "--install", str(boot)])
+    with raw.open("wb") as disk:
+        disk.truncate((1 + BOOT_MIB) * mib + root_fs.stat().st_size)
+    table = (f"label: dos\nstart=2048, size={BOOT_MIB * 2048}, type=c, bootable\n"
+             f"start={(1 + BOOT_MIB) * 2048}, type=83\n")
+    _run(["sfdisk", "--quiet", str(raw)], stdin=table)
+    _run(["dd", f"if={boot}", f"of={raw}", "bs=1M", "seek=1", "conv=notrunc,sparse", "status=none"])
+    _run(["dd", f"if={root_fs}", f"of={raw}", "bs=1M", f"seek={1 + BOOT_MIB}", "conv=notrunc,sparse",
+          "status=none"])
+    _run(["dd", f"if={SYSLINUX_MBR}", f"of={raw}", "bs=440", "count=1", "conv=notrunc", "status=none"])
+    _run(["qemu-img", "convert", "-q", "-O", "qcow2", str(raw), str(work / name)])
+    for made in (boot, raw, root_fs, work / "syslinux.cfg"):
+        made.unlink()
 
 
 def _mmdebstrap(root: Path, packages: Sequence[str], hook: str, *, key: Path) -> None:
@@ -180,8 +266,8 @@ def _copy_boot_files(root: Path, out: Path) -> None:
     shutil.copyfile(initrds[0], out / "initrd.img")
 
 
-def _run(argv: list[str]) -> None:
-    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+def _run(argv: list[str], stdin: str | None = None) -> None:
+    done = subprocess.run(argv, capture_output=True, text=True, check=False, input=stdin)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stderr.strip()[-2000:]}")
 
@@ -189,12 +275,13 @@ def _run(argv: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n", 1)[0])
     parser.add_argument("--package", action="append", default=[], help="a package to install (repeat)")
+    parser.add_argument("--cloud", action="store_true", help="the cloud-init image (cloud_image()) instead")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     parser.add_argument("--cache", type=Path, help="cache directory (default $FLEETVISOR_GUEST_CACHE or "
                         "~/.cache/fleetvisor-guest)")
     args = parser.parse_args(argv)
     started = time.monotonic()
-    image = build(args.package, cache=args.cache)
+    image = cloud_image(args.cache) if args.cloud else build(args.package, cache=args.cache)
     seconds = round(time.monotonic() - started, 1)
     if args.json:
         print(json.dumps({**image.as_dict(), "seconds": seconds}))

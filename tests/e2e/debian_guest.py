@@ -32,6 +32,19 @@ MEMORY_MIB = 2048
 SSH_WAIT_SECONDS = 240
 
 
+class Timings(dict[str, float]):
+    """Seconds per phase of a test on a Debian guest, each printed as it ends (pytest -s) under `label`."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__()
+        self.label = label
+
+    def phase(self, name: str, started: float) -> float:
+        self[name] = round(time.monotonic() - started, 1)
+        print(f"{self.label}: {name} {self[name]} s", flush=True)
+        return self[name]
+
+
 class DebianGuest:
     def __init__(self, image: DebianImage, directory: Path) -> None:
         self.image = image

@@ -29,7 +29,7 @@ from infra.local import LocalStack, StackConfig, free_port
 from scripts.guest.debian_image import DebianImage, build
 from tests.conftest import ADMIN_PASSWORD, read_logs, wait_until
 
-from .debian_guest import HOST_FROM_GUEST, DebianGuest
+from .debian_guest import HOST_FROM_GUEST, DebianGuest, Timings
 from .package_mirror import PackageMirror, agent_dependencies
 
 pytestmark = pytest.mark.e2e
@@ -52,16 +52,9 @@ GONE = ("/etc/systemd/system/fleetvisor-agent.service", "/opt/fleetvisor-agent",
         "/var/lib/fleetvisor-agent", "/var/lib/private/fleetvisor-agent")
 
 
-class Timings(dict[str, float]):
-    def phase(self, name: str, started: float) -> float:
-        self[name] = round(time.monotonic() - started, 1)
-        print(f"systemd host: {name} {self[name]} s", flush=True)
-        return self[name]
-
-
 @pytest.fixture(scope="module")
 def timings() -> Timings:
-    return Timings()
+    return Timings("systemd host")
 
 
 @pytest.fixture(scope="module")
