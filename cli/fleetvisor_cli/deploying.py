@@ -183,7 +183,7 @@ def _follow(api: Api, job: dict[str, Any], timeout: float, out: TextIO) -> dict[
     return api.wait_for_job(job["job_id"], timeout, seen)
 
 
-def _first_user(profile: dict[str, Any] | None, inputs: dict[str, Any]) -> str | None:
+def first_user(profile: dict[str, Any] | None, inputs: dict[str, Any]) -> str | None:
     """Who logs in: the profile's `username` input (given or its default), or Windows' Administrator."""
     if profile is None:
         return None
@@ -241,7 +241,7 @@ def deploy(api: Api, args: argparse.Namespace) -> Shown:
         raise
     if job["status"] != "succeeded":
         raise unsuccessful(job)
-    handoff = _handoff(api, job, host, _first_user(profile, body["inputs"]))
+    handoff = _handoff(api, job, host, first_user(profile, body["inputs"]))
     data = {**job, "handoff": handoff, **({"generated_password": password} if password is not None else {})}
     return Shown(data, f"{what}: {job['summary'] or 'done'}\n" + _handoff_text(handoff, password))
 

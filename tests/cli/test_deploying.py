@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fleetvisor_cli.api import CliError
-from fleetvisor_cli.deploying import Inputs, sizing
+from fleetvisor_cli.deploying import Inputs, first_user, sizing
 
 PROFILE = {"inputs_schema": {"properties": {
     "hostname": {"x-kind": "hostname", "type": "string"}, "replicas": {"x-kind": "integer", "type": "integer"},
@@ -66,3 +66,11 @@ def test_sizes_take_units_and_default_to_mib_for_memory_and_gib_for_disks() -> N
         with pytest.raises(CliError) as refused:
             _sizes(**wrong)
         assert refused.value.exit_code == 2
+
+
+def test_who_logs_in_is_the_first_user_given_or_by_default_or_windows_administrator() -> None:
+    ubuntu = {"inputs_schema": {"properties": {"username": {"default": "fleetadmin"}}},
+              "manifest": {"first_boot": {"kind": "cloud-init"}}}
+    windows = {"inputs_schema": {"properties": {}}, "manifest": {"first_boot": {"kind": "windows-unattend"}}}
+    assert (first_user(ubuntu, {"username": "ada"}), first_user(ubuntu, {})) == ("ada", "fleetadmin")
+    assert (first_user(windows, {}), first_user(None, {"username": "x"})) == ("Administrator", None)

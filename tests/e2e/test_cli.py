@@ -260,7 +260,11 @@ def test_manifests_upload_list_show_and_delete(stack: LocalStack, tmp_path: Path
 
     kept = _as_admin(stack, "manifests", "delete", manifest_id)  # no terminal, no --yes
     assert kept.returncode == 1 and "--yes" in kept.stderr and _admin(stack, "manifests", "list") == before
-    assert _ok(stack, "manifests", "delete", manifest_id, "--yes").strip() == f"deleted profile {manifest_id}"
+    refused = _on_a_terminal(stack, "n", "manifests", "delete", manifest_id)
+    assert refused.returncode == 1 and f"delete your profile '{manifest_id}'?" in refused.stdout
+    assert "not confirmed; nothing done" in refused.stderr and _admin(stack, "manifests", "list") == before
+    confirmed = _on_a_terminal(stack, "y", "manifests", "delete", manifest_id)
+    assert confirmed.returncode == 0 and f"deleted profile {manifest_id}" in confirmed.stdout, confirmed
     assert manifest_id not in _ok(stack, "profiles")
     again = _as_admin(stack, "manifests", "delete", manifest_id, "--yes")
     assert again.returncode == 1 and "404 manifest_not_found: No such manifest." in again.stderr
@@ -436,4 +440,8 @@ def test_a_generated_password_is_shown_once_even_when_the_wait_is_cut_short(stac
     cut = _as_admin(stack, "deploy", host.agent_id, "windows-server-2022", "--input", "computer_name=win-b",
                     *windows, "--wait", "--timeout", "1")
     assert cut.returncode == 4 and "is still queued after 1 s" in cut.stderr, cut
-    assert re.search(r"the generated password of job job_[0-9a-f]{32} \(shown this once\): \S{12,}", cut.stderr)
+    shown = re.search(r"the generated password of job (job_[0-9a-f]{32}) \(shown this once\): \S{12,}", cut.stderr)
+    assert shown
+    admin = {"Authorization": f"Bearer {stack.login()}"}
+    for queued_id in (job_id.group(1), shown.group(1)):  # no host will take them: they end now, not at expiry
+        assert requests.post(f"{stack.url}/api/jobs/{queued_id}/cancel", headers=admin, timeout=10).ok
