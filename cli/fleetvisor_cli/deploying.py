@@ -92,7 +92,7 @@ class Inputs:
                 value = [*values[name], *value]
             if repeatable:
                 self.repeated.add(key)
-        elif isinstance(value, list):
+        elif isinstance(value, list) and isinstance(raw, str):  # keys read from @FILE for an input of one key
             if len(value) != 1:
                 raise CliError(f"{key!r}: the file holds {len(value)} keys; this input takes one", exit_code=USAGE)
             value = value[0]
