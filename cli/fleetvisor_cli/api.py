@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,11 +31,19 @@ FINAL = frozenset({"succeeded", "failed", "timed_out", "cancelled", "expired"})
 
 
 class CliError(Exception):
-    """A failure to tell the user about, with the API's error code when there is one, and the exit code."""
+    """A failure to tell the user about, with the API's error code when there is one, and the exit code.
+    `fields` are the API's reasons per field (`error.fields` of a 400: a manifest or a deployment
+    refused), each printed on a line of its own."""
 
-    def __init__(self, message: str, exit_code: int = 1) -> None:
+    def __init__(self, message: str, exit_code: int = 1, fields: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.fields = dict(fields or {})
+
+    def __str__(self) -> str:
+        lines = [super().__str__()]
+        lines += [f"  {name or '(whole)'}: {why}" for name, why in sorted(self.fields.items())]
+        return "\n".join(lines)
 
 
 @dataclass
@@ -54,15 +63,21 @@ class Api:
         if answer.status_code >= 400:
             error = data.get("error", {}) if isinstance(data, dict) else {}
             code, message = error.get("code", "error"), error.get("message", answer.text[:200])
-            raise CliError(f"{answer.status_code} {code}: {message}")
+            fields = error.get("fields")
+            raise CliError(f"{answer.status_code} {code}: {message}",
+                           fields={str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else None)
         return data
 
-    def wait_for_job(self, job_id: str, timeout: float) -> dict[str, Any]:
-        """The job once it is final; CliError when `timeout` seconds pass first."""
+    def wait_for_job(self, job_id: str, timeout: float,
+                     seen: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+        """The job once it is final; CliError when `timeout` seconds pass first. `seen` is given
+        each read of the job (the last one included), to follow its progress."""
         deadline = time.monotonic() + timeout
         pause = 0.2
         while True:
             job: dict[str, Any] = self.call("GET", f"/api/jobs/{job_id}")
+            if seen is not None:
+                seen(job)
             if job["status"] in FINAL:
                 return job
             if time.monotonic() + pause > deadline:

@@ -92,7 +92,7 @@ def _vm_path(vm: dict[str, Any]) -> str:
     return f"/api/agents/{vm['agent_id']}/vms/{vm['uuid']}"
 
 
-def _confirm(question: str, args: argparse.Namespace) -> None:
+def confirm(question: str, args: argparse.Namespace) -> None:
     if args.yes:
         return
     if not sys.stdin.isatty():
@@ -147,30 +147,30 @@ def _act(api: Api, args: argparse.Namespace, vm: dict[str, Any], action: str, **
     return job
 
 
-def _job_shown(job: dict[str, Any], what: str) -> Shown:
+def job_shown(job: dict[str, Any], what: str) -> Shown:
     if job["status"] not in ("succeeded", "queued", "claimed", "running"):
-        raise _unsuccessful(job)
+        raise unsuccessful(job)
     if job["status"] == "succeeded":
         return Shown(job, f"{what}: {job['summary'] or 'done'} (job {job['job_id']})")
     return Shown(job, f"{what}: queued as job {job['job_id']} (fleetvisor jobs wait {job['job_id']})")
 
 
-def _unsuccessful(job: dict[str, Any]) -> CliError:
+def unsuccessful(job: dict[str, Any]) -> CliError:
     return CliError(f"job {job['job_id']} {job['status']}: {job['summary'] or 'no summary'}", exit_code=3)
 
 
 def vms_power(api: Api, args: argparse.Namespace) -> Shown:
     vm = find_vm(api, args.vm, args.host)
     if POWER[args.action]:
-        _confirm(f"{args.action} VM {vm['name']!r} on {vm.get('host_name')}? It is like pulling the plug.", args)
+        confirm(f"{args.action} VM {vm['name']!r} on {vm.get('host_name')}? It is like pulling the plug.", args)
     more = {"timeout_seconds": args.shutdown_timeout} if getattr(args, "shutdown_timeout", None) else {}
-    return _job_shown(_act(api, args, vm, args.action, **more), f"{args.action} {vm['name']}")
+    return job_shown(_act(api, args, vm, args.action, **more), f"{args.action} {vm['name']}")
 
 
 def snapshot_create(api: Api, args: argparse.Namespace) -> Shown:
     vm = find_vm(api, args.vm, args.host)
     more = {"description": args.description} if args.description else {}
-    return _job_shown(_act(api, args, vm, "snapshot-create", name=args.name, **more),
+    return job_shown(_act(api, args, vm, "snapshot-create", name=args.name, **more),
                       f"snapshot {args.name} of {vm['name']}")
 
 
@@ -178,7 +178,7 @@ def snapshot_list(api: Api, args: argparse.Namespace) -> Shown:
     args.wait = True
     job = _act(api, args, find_vm(api, args.vm, args.host), "snapshot-list")
     if job["status"] != "succeeded":
-        raise _unsuccessful(job)
+        raise unsuccessful(job)
     snapshots = api.call("GET", f"/api/jobs/{job['job_id']}/result")["data"]["snapshots"]
     return Shown(snapshots, table(snapshots, SNAPSHOT_COLUMNS))
 
@@ -187,9 +187,9 @@ def snapshot_change(api: Api, args: argparse.Namespace) -> Shown:
     vm = find_vm(api, args.vm, args.host)
     verb = "revert to" if args.change == "revert" else "delete"
     warning = "Its current state is lost." if args.change == "revert" else "It cannot be undone."
-    _confirm(f"{verb} snapshot {args.name!r} of VM {vm['name']!r}? {warning}", args)
+    confirm(f"{verb} snapshot {args.name!r} of VM {vm['name']!r}? {warning}", args)
     job = _act(api, args, vm, f"snapshot-{args.change}", name=args.name)
-    return _job_shown(job, f"{verb} snapshot {args.name} of {vm['name']}")
+    return job_shown(job, f"{verb} snapshot {args.name} of {vm['name']}")
 
 
 def vms_label(api: Api, args: argparse.Namespace) -> Shown:
@@ -235,7 +235,7 @@ def jobs_show(api: Api, args: argparse.Namespace) -> Shown:
 
 def jobs_wait(api: Api, args: argparse.Namespace) -> Shown:
     job = api.wait_for_job(_job_id(args.job), args.timeout)
-    return _job_shown(job, f"{job['op']}")
+    return job_shown(job, f"{job['op']}")
 
 
 # -- the parser --------------------------------------------------------------------------------------

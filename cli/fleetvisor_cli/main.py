@@ -1,4 +1,4 @@
-"""`fleetvisor` — hosts, VMs, jobs, accounts, API keys and enrolment tokens from a shell.
+"""`fleetvisor` — hosts, VMs, jobs, deployments, manifests, SSH keys and accounts from a shell.
 
 Works against the running local stack (found through `.fleetvisor/stack.json`,
 api.py says how) and, given `--url` (or FLEETVISOR_URL) and credentials,
@@ -15,7 +15,7 @@ import secrets
 import sys
 from typing import Any
 
-from . import fleet
+from . import deploying, fleet, library
 from .api import Api, CliError, connect
 from .output import Column, Shown, details, render, table
 
@@ -91,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts")
     commands = parser.add_subparsers(dest="command", required=True)
     fleet.add_commands(commands, common)
+    deploying.add_commands(commands, common)
+    library.add_commands(commands, common)
     commands.add_parser("list-users", parents=[common], help="list accounts (admin)").set_defaults(run=list_users)
     user = commands.add_parser("create-user", parents=[common], help="create an account (admin)")
     user.add_argument("new_email", metavar="EMAIL")

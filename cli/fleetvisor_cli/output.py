@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ def text(value: Any) -> str:
     else:
         shown = str(value)
     return CONTROL.sub("?", shown)
+
+
+def block(value: str) -> str:
+    """Text of several lines (a manifest as uploaded): its lines and tabs kept, other control characters "?"."""
+    return CONTROL_BUT_LINES.sub("?", value.replace("\r\n", "\n"))
 
 
 def cell(value: Any, width: int) -> str:

@@ -1,21 +1,28 @@
-"""The `fleetvisor` command against a running stack, over HTTP: accounts, keys and tokens, and the
-fleet (hosts, VMs, jobs) on the stack's agent, whose libvirt test driver has a VM called `test`."""
+"""The `fleetvisor` command against a running stack, over HTTP: accounts, keys and tokens, the
+fleet (hosts, VMs, jobs) on the stack's agent, whose libvirt test driver has a VM called `test`,
+and deployments (manifests, SSH keys, deploy) on it."""
 
 from __future__ import annotations
 
 import json
 import os
+import queue
+import re
 import subprocess
 import sys
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_ssh_private_key
 
 from infra.local import LocalStack
 from tests.conftest import ADMIN_PASSWORD
+from tests.e2e.test_deployments import Host
 
 pytestmark = pytest.mark.e2e
 FLEETVISOR = str(Path(sys.executable).parent / "fleetvisor")
@@ -185,3 +192,256 @@ def test_the_cli_finds_the_local_stack_and_an_explicit_url_wins(stack: LocalStac
     assert "e2e-host" in [h["name"] for h in json.loads(found.stdout)]
     elsewhere = _as_admin(stack, "hosts", "list", FLEETVISOR_URL="http://127.0.0.1:9", FLEETVISOR_HOME=str(stack.root))
     assert elsewhere.returncode == 1 and "cannot reach http://127.0.0.1:9" in elsewhere.stderr
+
+
+# -- deployments: manifests, SSH keys, deploy ------------------------------------------------------------
+
+def _profile(manifest_id: str) -> str:
+    """A cloud-init profile of our own whose image the stack's agent refuses at once (a loopback URL, not
+    in its allowed sources): a deployment is queued, claimed and fails fast, downloading nothing."""
+    return f"""kind: profile
+id: {manifest_id}
+version: 1
+title: CLI test profile
+description: Deploys nothing real; its image is on a loopback address.
+image: {{url: "http://127.0.0.1:9/cli-test.img", sha256: "{'ab' * 32}", format: qcow2, max_bytes: 1048576}}
+disk_mode: overlay
+name_input: hostname
+machine: {{firmware: bios, secure_boot: false, tpm: false, machine: q35, disk_bus: virtio, nic_model: virtio}}
+sizing:
+  vcpus: {{default: 1, min: 1, max: 4}}
+  memory_mib: {{default: 512, min: 256, max: 4096}}
+  disk_gib: {{default: 10, min: 1, max: 20}}
+first_boot: {{kind: cloud-init, timeout_seconds: 60, installers: true}}
+inputs:
+  - {{name: hostname, type: hostname, required: true, max_length: 63}}
+  - {{name: username, type: string, required: true, default: tester, label: First user}}
+  - {{name: ssh_keys, type: ssh-key, multiple: true, required: true}}
+  - {{name: replicas, type: integer, min: 1, max: 3, default: 1}}
+  - {{name: debug, type: boolean, default: false}}
+"""
+
+
+def _public_key(comment: str) -> str:
+    key = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.OpenSSH, PublicFormat.OpenSSH).decode()
+    return f"{key} {comment}"
+
+
+def test_manifests_upload_list_show_and_delete(stack: LocalStack, tmp_path: Path) -> None:
+    manifest_id = f"cli-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "profile.yaml").write_text(_profile(manifest_id))
+    out = _ok(stack, "manifests", "upload", str(tmp_path / "profile.yaml"))
+    assert out.strip() == f"uploaded profile {manifest_id} version 1: CLI test profile (fleetvisor deploy HOST " \
+                          f"{manifest_id})"
+    assert [line.split()[:2] for line in _ok(stack, "manifests", "list").splitlines()
+            if line.startswith(manifest_id)] == [[manifest_id, "profile"]]
+    listed = {line.split()[0]: line.split()[2] for line in _ok(stack, "profiles").splitlines()[1:]}
+    assert (listed[manifest_id], listed["ubuntu-24.04"]) == ("own", "builtin")
+    shown = _ok(stack, "profiles", "show", manifest_id)
+    assert "vcpus 1 (1..4), memory 512 MiB (256..4096), disk 10 GiB (1..20)" in shown
+    assert [line.split()[:4] for line in shown.splitlines() if line.startswith("replicas")] == [
+        ["replicas", "integer", "no", "1"]]
+    assert shown.rstrip().endswith("--- manifest as uploaded ---\n" + _profile(manifest_id).rstrip())
+    builtin = _ok(stack, "installers", "show", "nginx")
+    assert [line.split()[:4] for line in builtin.splitlines() if line.startswith("port")] == [
+        ["port", "port", "no", "80"]]
+    assert "source       builtin" in builtin and "manifest as uploaded" not in builtin
+    assert _admin(stack, "manifests", "show", manifest_id)["text"] == _profile(manifest_id)
+
+    before = _admin(stack, "manifests", "list")
+    bad = _profile(f"cli-bad-{uuid.uuid4().hex[:6]}").replace("version: 1", "version: 0").replace(
+        "type: integer", "type: colour")
+    refused = _as_admin(stack, "manifests", "upload", "-", stdin=bad)
+    assert refused.returncode == 1 and not refused.stdout, refused
+    assert "400 invalid_manifest: The manifest is not valid" in refused.stderr
+    assert "\n  version: 0 is less than the minimum of 1" in refused.stderr
+    assert "\n  inputs[3].type: 'colour' is not one of" in refused.stderr
+    assert _admin(stack, "manifests", "list") == before
+
+    kept = _as_admin(stack, "manifests", "delete", manifest_id)  # no terminal, no --yes
+    assert kept.returncode == 1 and "--yes" in kept.stderr and _admin(stack, "manifests", "list") == before
+    refused = _on_a_terminal(stack, "n", "manifests", "delete", manifest_id)
+    assert refused.returncode == 1 and f"delete your profile '{manifest_id}'?" in refused.stdout
+    assert "not confirmed; nothing done" in refused.stderr and _admin(stack, "manifests", "list") == before
+    confirmed = _on_a_terminal(stack, "y", "manifests", "delete", manifest_id)
+    assert confirmed.returncode == 0 and f"deleted profile {manifest_id}" in confirmed.stdout, confirmed
+    assert manifest_id not in _ok(stack, "profiles")
+    again = _as_admin(stack, "manifests", "delete", manifest_id, "--yes")
+    assert again.returncode == 1 and "404 manifest_not_found: No such manifest." in again.stderr
+
+
+def test_ssh_keys_add_list_generate_and_remove(stack: LocalStack, tmp_path: Path) -> None:
+    comment = f"cli-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "id.pub").write_text(_public_key(comment) + "\n")
+    added = _admin(stack, "ssh-keys", "add", str(tmp_path / "id.pub"))
+    assert (added["name"], added["type"]) == (comment, "ssh-ed25519") and added["fingerprint"].startswith("SHA256:")
+    twice = _as_admin(stack, "ssh-keys", "add", "-", "--name", "again", stdin=(tmp_path / "id.pub").read_text())
+    assert twice.returncode == 1 and "409 ssh_key_exists" in twice.stderr
+    assert [line.split()[1] for line in _ok(stack, "ssh-keys", "list").splitlines()
+            if line.startswith(comment)] == [added["key_id"]]
+
+    out = tmp_path / "generated"
+    made = _as_admin(stack, "ssh-keys", "generate", "--name", f"{comment}-gen", "--out", str(out))
+    assert made.returncode == 0, made.stderr
+    assert out.stat().st_mode & 0o777 == 0o600
+    private = out.read_text()
+    assert private.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert "PRIVATE KEY" not in made.stdout and private.splitlines()[1] not in made.stdout
+    public = load_ssh_private_key(private.encode(), None).public_key().public_bytes(Encoding.OpenSSH,
+                                                                                    PublicFormat.OpenSSH).decode()
+    assert f"public key   {public} {comment}-gen" in made.stdout and "SHA256:" in made.stdout
+    count = len(_admin(stack, "ssh-keys", "list"))
+    refused = _as_admin(stack, "ssh-keys", "generate", "--name", "never", "--out", str(out))
+    assert refused.returncode == 1 and "exists: not overwritten, no key generated" in refused.stderr
+    assert out.read_text() == private and len(_admin(stack, "ssh-keys", "list")) == count
+    shown = _as_admin(stack, "ssh-keys", "generate", "--name", f"{comment}-stdout", "--out", "-")
+    assert shown.returncode == 0 and shown.stdout.startswith("-----BEGIN OPENSSH PRIVATE KEY-----")
+    assert "SHA256:" in shown.stderr and "PRIVATE" not in shown.stderr
+
+    kept = _as_admin(stack, "ssh-keys", "remove", comment)
+    assert kept.returncode == 1 and "--yes" in kept.stderr
+    assert _ok(stack, "ssh-keys", "remove", comment, "--yes").startswith(f"removed SSH key {comment} (SHA256:")
+    assert added["key_id"] not in _ok(stack, "ssh-keys", "list")
+    missing = _as_admin(stack, "ssh-keys", "remove", added["key_id"], "--yes")
+    assert missing.returncode == 1 and f"no SSH key '{added['key_id']}'" in missing.stderr
+
+
+def test_a_deployment_with_bad_inputs_shows_each_field_and_queues_nothing(stack: LocalStack) -> None:
+    before = _admin(stack, "jobs", "list", "--limit", "100")
+    done = _as_admin(stack, "deploy", "e2e-host", "ubuntu-24.04", "--input", "hostname=-bad-", "--input",
+                     "ssh_keys=not a key", "--input", "colour=red", "--vcpus", "999")
+    assert done.returncode == 1 and not done.stdout, done
+    lines = done.stderr.splitlines()
+    assert lines[0].startswith("fleetvisor: 400 invalid_inputs: The deployment has invalid fields:")
+    assert [line.split(":")[0].strip() for line in lines[1:]] == [
+        "inputs.colour", "inputs.hostname", "inputs.ssh_keys", "sizing.vcpus"]
+    assert "  sizing.vcpus: must be a whole number from 1 to 64." in lines
+    assert "  inputs.colour: is not an input of this manifest." in lines
+    unknown = _as_admin(stack, "deploy", "e2e-host", "no-such-profile", "--input", "hostname=x")
+    assert unknown.returncode == 1 and "  profile: names no profile you can deploy" in unknown.stderr
+    for usage in (["--input", "hostname"], ["--memory", "lots"], ["--disk", "1500MiB"],
+                  ["--input", "nginx.port=80"]):
+        wrong = _as_admin(stack, "deploy", "e2e-host", "ubuntu-24.04", *usage)
+        assert wrong.returncode == 2 and "Traceback" not in wrong.stderr, (usage, wrong.stderr)
+    assert _admin(stack, "jobs", "list", "--limit", "100") == before
+
+
+def test_a_deployment_is_queued_and_wait_follows_it_to_its_end(stack: LocalStack, tmp_path: Path) -> None:
+    manifest_id = f"cli-{uuid.uuid4().hex[:8]}"
+    (tmp_path / "profile.yaml").write_text(_profile(manifest_id))
+    _ok(stack, "manifests", "upload", str(tmp_path / "profile.yaml"))
+    (tmp_path / "id.pub").write_text(_public_key("from-a-file") + "\n")
+    second = _public_key("on-the-line")
+    (tmp_path / "inputs.yaml").write_text("hostname: from-the-file\nreplicas: 3\n")
+    name = f"cli-vm-{uuid.uuid4().hex[:6]}"
+    job = _admin(stack, "deploy", "e2e-host", manifest_id, "--inputs-file", str(tmp_path / "inputs.yaml"),
+                 "--input", f"hostname={name}", "--input", f"ssh_keys=@{tmp_path / 'id.pub'}",
+                 "--input", f"ssh_keys={second}", "--input", "replicas=2", "--input", "debug=yes",
+                 "--installer", "nginx", "--input", "nginx.port=8080",
+                 "--vcpus", "2", "--memory", "1GiB", "--disk", "12")
+    assert (job["op"], job["status"]) == ("vm.deploy", "queued") and job["job_id"].startswith("job_")
+    args = job["args"]
+    assert (args["name"], args["vcpus"], args["memory_mib"], args["disk"]["size_gib"]) == (name, 2, 1024, 12)
+    user_data = args["cdroms"][0]["generated"]["files"]["user-data"]
+    assert "from-a-file" in user_data and "on-the-line" in user_data and "8080" in user_data
+    waited = _as_admin(stack, "jobs", "wait", job["job_id"], "--timeout", "60")
+    assert waited.returncode == 3 and "failed: source_refused" in waited.stderr, waited
+
+    again = f"cli-vm-{uuid.uuid4().hex[:6]}"
+    done = _as_admin(stack, "deploy", "e2e-host", manifest_id, "--input", f"hostname={again}",
+                     "--input", f"ssh_keys={second}", "--wait", "--timeout", "60")
+    assert done.returncode == 3, done
+    first, *steps = done.stdout.splitlines()
+    assert first.startswith(f"deploy {again} on e2e-host: job job_") and steps, done.stdout
+    # The agent's last progress report may or may not reach the job before its completion does.
+    assert re.fullmatch(r"  failed( at downloading \(http://127\.0\.0\.1:9/cli-test\.img\))?", steps[-1]), steps
+    assert len(steps) == len(set(steps)) and all(line.startswith("  ") for line in steps)
+    assert re.search(r"job job_[0-9a-f]{32} failed: source_refused", done.stderr), done.stderr
+
+
+class Following:
+    """`fleetvisor deploy ... --wait` running while this test plays the host: its output read line by line."""
+
+    def __init__(self, stack: LocalStack, *args: str) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLEETVISOR_")}
+        env.update({"FLEETVISOR_URL": stack.url, "FLEETVISOR_EMAIL": stack.config.admin_email,
+                    "FLEETVISOR_PASSWORD": ADMIN_PASSWORD})
+        self.process = subprocess.Popen([FLEETVISOR, "deploy", *args, "--wait"], stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [self.lines.put(line.rstrip("\n")) for line in self.process.stdout or []],
+                         daemon=True).start()
+
+    def line(self) -> str:
+        """The next line, past a `claimed` step: whether a poll falls between claim and start is chance."""
+        line = self.lines.get(timeout=30)
+        return self.lines.get(timeout=30) if line == "  claimed" else line
+
+    def end(self) -> tuple[int, list[str], str]:
+        code = self.process.wait(timeout=60)
+        rest = []
+        while True:
+            try:
+                rest.append(self.lines.get(timeout=1))
+            except queue.Empty:
+                stderr = self.process.stderr.read() if self.process.stderr else ""
+                return code, rest, stderr
+
+
+def _silent_host(stack: LocalStack) -> Host:
+    """A host of the admin's that answers as an agent only when this test says (test_deployments.Host)."""
+    return Host(stack.url, _admin(stack, "create-enrollment-token", "--note", "cli deploy")["token"])
+
+
+def test_wait_prints_each_step_and_the_handoff_of_a_deployment(stack: LocalStack, tmp_path: Path) -> None:
+    manifest_id = f"cli-{uuid.uuid4().hex[:8]}"
+    _ok(stack, "manifests", "upload", "-", stdin=_profile(manifest_id))
+    host, name = _silent_host(stack), f"web-{uuid.uuid4().hex[:6]}"
+    host_name = _admin(stack, "hosts", "show", host.agent_id)["name"]
+    following = Following(stack, host_name, manifest_id, "--input", f"hostname={name}",
+                          "--input", f"ssh_keys={_public_key('k')}", "--installer", "nginx")
+    assert following.line().startswith(f"deploy {name} on {host_name}: job job_")
+    assert following.line() == "  queued"
+    claimed = host.claim()
+    for progress, shown in (({"step": "downloading", "percent": 40}, "  running downloading 40%"),
+                            ({"step": "first_boot", "detail": "installer nginx: ok"},
+                             "  running first_boot (installer nginx: ok)")):
+        lease = host.post(f"/agent/v1/jobs/{claimed['job_id']}/lease",
+                          {"claim_token": claimed["claim_token"], "running": True, "progress": progress})
+        assert lease.status_code == 200, lease.text
+        assert following.line() == shown
+    data = {"vm_uuid": str(uuid.uuid4()), "name": name, "addresses": ["192.0.2.10"], "first_boot": "done",
+            "installers": [{"id": "nginx", "exit": 3, "last_lines": ["nginx -t failed"]}]}
+    put = requests.put(claimed["uploads"]["result"]["url"], timeout=10, data=json.dumps(
+        {"job_id": claimed["job_id"], "ok": True, "data": data}).encode())
+    assert put.status_code == 200, put.text
+    done = host.post(f"/agent/v1/jobs/{claimed['job_id']}/complete", {
+        "claim_token": claimed["claim_token"], "exit_code": 0, "summary": f"vm.deploy: {name} is up",
+        "outputs": ["result"]})
+    assert done.status_code == 200, done.text
+    code, rest, stderr = following.end()
+    assert code == 0, (rest, stderr)
+    assert rest[0] == "  succeeded" and rest[1] == f"deploy {name} on {host_name}: vm.deploy: {name} is up"
+    handoff = dict(re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in rest[2:])
+    assert (handoff["vm"], handoff["host"], handoff["addresses"]) == (name, host_name, "192.0.2.10")
+    assert (handoff["user"], handoff["log in with"]) == ("tester", "ssh tester@192.0.2.10")
+    assert handoff["installer nginx"].startswith("exit 3 configuration_error (Installed, but configuring it failed")
+    assert handoff["output"] == "nginx -t failed" and "password" not in handoff
+
+
+def test_a_generated_password_is_shown_once_even_when_the_wait_is_cut_short(stack: LocalStack) -> None:
+    host = _silent_host(stack)
+    windows = ["--input", "iso_source=pool", "--input", "iso_volume=eval.iso", "--input", f"iso_sha256={'0' * 64}"]
+    queued = _ok(stack, "deploy", host.agent_id, "windows-server-2022", "--input", "computer_name=win-a", *windows)
+    password = re.search(r"^password: (\S+)  \(generated: shown this once, copy it now\)$", queued, re.M)
+    assert password and "queued as job" in queued, queued
+    job_id = re.search(r"job (job_[0-9a-f]{32})", queued)
+    assert job_id and password.group(1) not in _ok(stack, "--json", "jobs", "show", job_id.group(1))
+    cut = _as_admin(stack, "deploy", host.agent_id, "windows-server-2022", "--input", "computer_name=win-b",
+                    *windows, "--wait", "--timeout", "1")
+    assert cut.returncode == 4 and "is still queued after 1 s" in cut.stderr, cut
+    shown = re.search(r"the generated password of job (job_[0-9a-f]{32}) \(shown this once\): \S{12,}", cut.stderr)
+    assert shown
+    admin = {"Authorization": f"Bearer {stack.login()}"}
+    for queued_id in (job_id.group(1), shown.group(1)):  # no host will take them: they end now, not at expiry
+        assert requests.post(f"{stack.url}/api/jobs/{queued_id}/cancel", headers=admin, timeout=10).ok
