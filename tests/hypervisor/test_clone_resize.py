@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +13,18 @@ from fleetvisor_agent.hypervisor.host import Host
 from fleetvisor_agent.verify import VerifiedJob
 
 from .conftest import RunJob
-from .guest import POOL, POOL_DIR, Image, QemuGuest, define_guest, pool_volumes, virsh, virsh_fields
+from .guest import (
+    POOL,
+    POOL_DIR,
+    Image,
+    QemuGuest,
+    define_guest,
+    disk_info,
+    pool_volumes,
+    remove_clone,
+    virsh,
+    virsh_fields,
+)
 
 GIB = 1024**3
 
@@ -32,17 +41,7 @@ def clones() -> Iterator[list[str]]:
     names: list[str] = []
     yield names
     for name in names:
-        virsh("destroy", name, check=False)
-        virsh("undefine", name, "--nvram", check=False)
-        for volume in pool_volumes():
-            if volume.startswith(f"{name}-"):
-                virsh("vol-delete", volume, "--pool", POOL, check=False)
-
-
-def disk_info(volume: str) -> dict[str, Any]:
-    done = subprocess.run(["qemu-img", "info", "-U", "--output=json", str(POOL_DIR / volume)], capture_output=True,
-                          text=True, check=True, timeout=60)
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+        remove_clone(name)
 
 
 def clone_job(host: Host, vm: QemuGuest, name: str, *, start: bool = False, job_id: str = "job_clone",
