@@ -28,14 +28,16 @@ describe('resize', () => {
     expect(resizeFieldsOf(VM, DISKS)).toEqual({ vcpus: '2', memory_mib: '2048', disks: { vda: '20', vdb: '1' } });
   });
 
-  it('sends only what changed', () => {
+  it('sends only what changed from what the form opened with', () => {
     const fields = { vcpus: '4', memory_mib: '2048', disks: { vda: '30', vdb: '1' } };
     expect(resizePlan(VM, DISKS, fields)).toEqual({
-      change: { vcpus: 4, disks: [{ target: 'vda', size_gib: 30 }, { target: 'vdb', size_gib: 1 }] },
+      change: { vcpus: 4, disks: [{ target: 'vda', size_gib: 30 }] }, // vdb, 16 MiB shown as 1 GiB, is left alone
       errors: {},
     });
-    const memory = resizePlan(VM, DISKS, { vcpus: '2', memory_mib: '4096', disks: { vda: '20' , vdb: '1' } });
-    expect(memory.change).toEqual({ memory_mib: 4096, disks: [{ target: 'vdb', size_gib: 1 }] });
+    const memory = resizePlan(VM, DISKS, { vcpus: '2', memory_mib: ' 4096 ', disks: { vda: '20', vdb: '2' } });
+    expect(memory.change).toEqual({ memory_mib: 4096, disks: [{ target: 'vdb', size_gib: 2 }] });
+    const odd = aVm({ vcpus: 2, memory_kib: 1_000_000 }); // not whole MiB: shown rounded, not sent unless changed
+    expect(resizePlan(odd, [], resizeFieldsOf(odd, [])).change).toBeNull();
   });
 
   it('refuses a smaller disk, naming the least it may be, and sends nothing', () => {

@@ -70,19 +70,25 @@ export interface ResizePlan {
   errors: Record<string, string>;
 }
 
-/** The resize to send from the form: only what changed, each within bounds, disks never smaller. */
+/**
+ * The resize to send from the form: only the fields changed from what it opened with (so a disk of
+ * 16 MiB shown as 1 GiB is not grown unasked), each within bounds, disks never smaller.
+ */
 export function resizePlan(vm: VM, disks: readonly DiskNow[], fields: ResizeFields): ResizePlan {
+  const opened = resizeFieldsOf(vm, disks);
   const errors: Record<string, string> = {};
   const change: ResizeChange = {};
   const vcpus = whole(fields.vcpus, RESIZE_LIMITS.vcpus);
   if (typeof vcpus === 'string') errors.vcpus = vcpus;
-  else if (vcpus !== vm.vcpus) change.vcpus = vcpus;
+  else if (String(vcpus) !== opened.vcpus) change.vcpus = vcpus;
   const memory = whole(fields.memory_mib, RESIZE_LIMITS.memory_mib);
   if (typeof memory === 'string') errors.memory_mib = memory;
-  else if (memory * 1024 !== vm.memory_kib) change.memory_mib = memory;
+  else if (String(memory) !== opened.memory_mib) change.memory_mib = memory;
   const grown: Array<{ target: string; size_gib: number }> = [];
   for (const disk of disks) {
-    const size = whole(fields.disks[disk.target] ?? '', RESIZE_LIMITS.size_gib);
+    const text = fields.disks[disk.target] ?? '';
+    if (text.trim() === opened.disks[disk.target]) continue;
+    const size = whole(text, RESIZE_LIMITS.size_gib);
     if (typeof size === 'string') errors[`disks.${disk.target}`] = size;
     else if (size * GIB < disk.capacity_bytes) errors[`disks.${disk.target}`] = shrinkRefusal(disk);
     else if (size * GIB > disk.capacity_bytes) grown.push({ target: disk.target, size_gib: size });
