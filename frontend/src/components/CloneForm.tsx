@@ -12,6 +12,7 @@ import { useNavigate } from '../state/navigation';
 import { vmPath } from '../state/router';
 import type { VM } from '../types';
 import { cloneBlocked, cloneNameProblem } from '../vmSizing';
+import { AppLink } from './AppLink';
 import { FormError } from './FormError';
 
 interface Props {
@@ -35,15 +36,9 @@ function OutcomeLine({ outcome, agentId }: { outcome: Outcome; agentId: string }
     <p class={outcome.ok ? 'success' : 'error'} role="status" data-testid="clone-outcome" data-ok={String(outcome.ok)}>
       {outcome.text}{' '}
       {outcome.ok && (
-        <a
-          href={href}
-          onClick={(event) => {
-            event.preventDefault();
-            navigate(href);
-          }}
-        >
+        <AppLink href={href} onNavigate={navigate} testId="clone-link">
           Open {outcome.name}
-        </a>
+        </AppLink>
       )}
     </p>
   );
@@ -73,7 +68,8 @@ export function CloneForm({ agentId, vm, ops, taken = [] }: Props) {
       const job = await ops.submit(agentId, vm.uuid, { action: 'clone', name: wanted, linked, start });
       if (!mounted.current) return;
       const ok = job.status === 'succeeded';
-      setOutcome({ ok, name: wanted, text: ok ? `Made ${wanted}, a ${linked ? 'linked' : 'full'} clone of ${vm.name}.` : jobFailure(job) ?? 'The clone failed.' });
+      const made = `Made ${wanted}, a ${linked ? 'linked' : 'full'} clone of ${vm.name}.`;
+      setOutcome({ ok, name: wanted, text: ok ? made : (jobFailure(job) ?? 'The clone failed.') });
     } catch (error) {
       if (!mounted.current) return;
       if (error instanceof ApiError && (error.code === 'name_taken' || error.fields.name)) setNameError(error.message);

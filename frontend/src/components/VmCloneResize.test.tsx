@@ -61,6 +61,7 @@ describe('clone', () => {
     const outcome = await screen.findByTestId('clone-outcome');
     expect(outcome.textContent).toMatch(/Made web1-copy, a linked clone of web1/);
     expect(outcome.dataset.ok).toBe('true');
+    expect(screen.getByTestId('clone-link').getAttribute('href')).toBe('/vms/agt-1/web1-copy');
     expect(sent).toEqual([{ action: 'clone', name: 'web1-copy', linked: true, start: false }]);
   });
 
