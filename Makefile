@@ -33,6 +33,7 @@ bench: setup
 	@$(PY) bench/qemu_overhead.py
 	@$(PY) bench/console.py
 	@$(PY) bench/fleet_list_browser.py
+	@$(PY) bench/deploy_form.py
 	@$(PY) bench/metrics.py
 	@$(PY) bench/fleet.py --agents 50 --minutes 1
 	@$(PY) bench/fleet_list.py

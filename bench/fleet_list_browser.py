@@ -24,7 +24,6 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -35,9 +34,9 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO), str(REPO / "functions")]
 
-from infra.local import LocalStack, StackConfig, free_port  # noqa: E402
+from bench.web_app import PASSWORD, app_stack, browser_page, percentile  # noqa: E402
+from infra.local import LocalStack  # noqa: E402
 
-PASSWORD = "bench admin password"
 ROLES = ("web", "db", "cache", "worker", "batch", "edge")
 STATES = ("running",) * 6 + ("shutoff",) * 3 + ("paused",)
 SEARCHES = ("web-0012", "10.7.", "tier=db", "host-123", "shutoff batch")
@@ -67,11 +66,6 @@ SCROLL_PROBE = """async (step) => {
   }
   return { frames, rows, top: scroller.scrollTop };
 }"""
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
 def seed(stack: LocalStack, hosts: int, vms: int) -> float:
@@ -129,13 +123,9 @@ LOAD_TIMES = """() => {
 
 
 def measure(stack: LocalStack, vms: int) -> dict[str, Any]:
-    from playwright.sync_api import expect, sync_playwright  # noqa: PLC0415
+    from playwright.sync_api import expect  # noqa: PLC0415
 
-    from tests.frontend.browser import CHROMIUM, CHROMIUM_ARGS  # noqa: PLC0415
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
+    with browser_page() as page:
         fleet_requests: list[str] = []
         page.on("request", lambda r: fleet_requests.append(r.url) if "/api/vms" in r.url else None)
         page.goto(stack.url + "/vms")
@@ -160,7 +150,6 @@ def measure(stack: LocalStack, vms: int) -> dict[str, Any]:
         cdp = page.context.new_cdp_session(page)
         cdp.send("HeapProfiler.collectGarbage")
         figures["heap_mb"] = cdp.send("Runtime.getHeapUsage")["usedSize"] / 2**20
-        browser.close()
     figures["requests"] = len(fleet_requests)
     return figures
 
@@ -191,15 +180,9 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=500)
     parser.add_argument("--vms", type=int, default=10_000)
     args = parser.parse_args()
-    spa = REPO / "frontend" / "dist"
-    if not (spa / "index.html").exists():
-        raise SystemExit("frontend/dist is missing: run `make setup` (or npm run build in frontend/)")
-    with tempfile.TemporaryDirectory() as tmp:
-        config = StackConfig(root=Path(tmp), api_port=free_port(), spa_dir=spa, start_agent=False,
-                             admin_password=PASSWORD)
-        with LocalStack(config) as stack:
-            seeded = seed(stack, args.hosts, args.vms)
-            figures = measure(stack, args.vms)
+    with app_stack() as stack:
+        seeded = seed(stack, args.hosts, args.vms)
+        figures = measure(stack, args.vms)
     report(args.hosts, args.vms, seeded, figures)
 
 

@@ -31,6 +31,7 @@ import type {
   NewApiKey,
   NewSshKey,
   NewEnrollmentToken,
+  OwnManifest,
   Page,
   ResultDocument,
   Role,
@@ -502,6 +503,11 @@ export function createApi(deps: ApiDeps) {
     /** A guided deployment (a vm.deploy job, 202); a 400 names each refused field in `ApiError.fields`. */
     deploy: (agentId: string, deployment: DeployRequest) =>
       request<DeployedJob>('POST', `/api/agents/${enc(agentId)}/deployments`, { body: deployment }),
+    /** The caller's own manifests (not the built-ins: listProfiles and listInstallers serve those too). */
+    listManifests: () => request<{ manifests: OwnManifest[] }>('GET', '/api/manifests').then((r) => r.manifests),
+    /** Adds a manifest from its YAML text; a 400 names each failing path in `ApiError.fields`. */
+    uploadManifest: (text: string) => request<OwnManifest>('POST', '/api/manifests', { body: { manifest: text } }),
+    deleteManifest: (manifestId: string) => request<OwnManifest>('DELETE', `/api/manifests/${enc(manifestId)}`),
     listSshKeys: () => request<{ ssh_keys: SshKey[] }>('GET', '/api/ssh-keys').then((r) => r.ssh_keys),
     addSshKey: (name: string, publicKey: string) =>
       request<SshKey>('POST', '/api/ssh-keys', { body: { name, public_key: publicKey } }),

@@ -26,3 +26,7 @@ export const MAX_AUDIT_ACTION = 100;
 /** An SSH key's name (deployments/ssh_keys.py add) and an OpenSSH public key line (deployments/sshkeys.py MAX_LINE). */
 export const MAX_SSH_KEY_NAME = 100;
 export const MAX_PUBLIC_KEY = 16384;
+/** A clone's name: vms/actions.py _clone (validate.LIBVIRT_NAME_RE). */
+export const MAX_CLONE_NAME = 64;
+/** A manifest's text: deployments/manifests.py MAX_BYTES. */
+export const MAX_MANIFEST_BYTES = 64 * 1024;

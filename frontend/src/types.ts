@@ -38,7 +38,9 @@ export type VmActionName =
   | 'snapshot-list'
   | 'snapshot-revert'
   | 'snapshot-delete'
-  | 'detail';
+  | 'detail'
+  | 'clone'
+  | 'resize';
 
 /** The body of a VM action: the action and its extra fields. */
 export type VmRequest =
@@ -47,7 +49,16 @@ export type VmRequest =
   | { action: 'set-autostart'; autostart: boolean }
   | { action: 'delete'; delete_storage: boolean; confirm: string }
   | { action: 'snapshot-create'; name: string; description?: string }
-  | { action: 'snapshot-revert' | 'snapshot-delete'; name: string };
+  | { action: 'snapshot-revert' | 'snapshot-delete'; name: string }
+  | { action: 'clone'; name: string; linked: boolean; start: boolean }
+  | ({ action: 'resize' } & ResizeChange);
+
+/** What a resize changes (at least one): vCPUs, memory, and disks by target (grow only). */
+export interface ResizeChange {
+  vcpus?: number;
+  memory_mib?: number;
+  disks?: Array<{ target: string; size_gib: number }>;
+}
 
 /** What the host reported about itself; its keys are up to the agent. */
 export type Capabilities = Record<string, unknown>;
@@ -236,6 +247,9 @@ export interface VmDisk {
   source?: string | null;
   capacity_bytes: number | null;
   allocation_bytes?: number | null;
+  /** "disk", "cdrom" or "floppy". */
+  device?: string;
+  readonly?: boolean;
 }
 
 export interface VmNic {
@@ -423,6 +437,12 @@ export interface Manifest {
 export interface ExitCodeMeaning {
   meaning: string;
   explanation: string;
+}
+
+/** One of the caller's own manifests (GET /api/manifests): as served, with its text and when it came. */
+export interface OwnManifest extends Manifest {
+  text: string;
+  created_ms: number;
 }
 
 export interface InstallerList {

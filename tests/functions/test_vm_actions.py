@@ -14,6 +14,7 @@ from chalicelib import aws
 from chalicelib.audit.models import AuditRecord
 from chalicelib.jobs.models import Job
 from chalicelib.settings import settings
+from fleetvisor_agent import jobs as agent_jobs
 
 from .conftest import VM, FakeHost, Operator
 
@@ -45,6 +46,7 @@ def test_each_action_queues_one_job_with_exact_arguments(client: Client, make_op
     assert answer.status_code == 202, answer.json_body
     job = Job.get(answer.json_body["job_id"])
     assert (job.op, job.args) == (op, args)
+    assert agent_jobs.args_valid(op, args)  # what the edge queues is what the agent runs
 
 
 @pytest.mark.parametrize("idempotency_key", [None, "nightly-7"])
@@ -198,12 +200,14 @@ def test_a_refused_name_says_what_is_allowed(client: Client, make_operator: Any,
 
 
 @pytest.mark.parametrize(("body", "op", "args"), [
-    ({"action": "clone", "name": "test-copy"}, "vm.clone", {"vm_uuid": UUID, "name": "test-copy"}),
-    ({"action": "clone", "name": "test-copy", "start": True}, "vm.clone",
+    ({"action": "clone", "name": "test-copy"}, "vm.clone", {"vm_uuid": UUID, "name": "test-copy", "start": False}),
+    ({"action": "clone", "name": "test-copy", "start": True, "linked": False}, "vm.clone",
      {"vm_uuid": UUID, "name": "test-copy", "start": True}),
+    ({"action": "clone", "name": "test-copy", "linked": True}, "vm.clone",
+     {"vm_uuid": UUID, "name": "test-copy", "start": False, "linked": True}),
     ({"action": "resize", "vcpus": 4}, "vm.resize", {"vm_uuid": UUID, "vcpus": 4}),
-    ({"action": "resize", "memory_mib": 8192, "disk_gib": 80, "owner_id": "x"}, "vm.resize",
-     {"vm_uuid": UUID, "memory_mib": 8192, "disk_gib": 80}),
+    ({"action": "resize", "memory_mib": 8192, "disks": [{"target": "vda", "size_gib": 80}], "owner_id": "x"},
+     "vm.resize", {"vm_uuid": UUID, "memory_mib": 8192, "disks": [{"target": "vda", "size_gib": 80}]}),
 ])
 def test_clone_and_resize_queue_checked_arguments(client: Client, make_operator: Any, enrol: Any,
                                                   body: dict, op: str, args: dict) -> None:
@@ -221,7 +225,13 @@ def test_clone_and_resize_queue_checked_arguments(client: Client, make_operator:
     ({"action": "resize"}, 400, "nothing_to_resize"),
     ({"action": "resize", "vcpus": 0}, 400, "invalid_request"),
     ({"action": "resize", "memory_mib": "8G"}, 400, "invalid_request"),
-    ({"action": "resize", "disk_gib": True}, 400, "invalid_request"),
+    ({"action": "resize", "disks": [{"target": "vda", "size_gib": True}]}, 400, "invalid_request"),
+    ({"action": "resize", "disks": [{"target": "../x", "size_gib": 2}]}, 400, "invalid_request"),
+    ({"action": "resize", "disks": [{"target": "vda", "size_gib": 2}, {"target": "vda", "size_gib": 3}]}, 400,
+     "invalid_request"),
+    ({"action": "resize", "disks": []}, 400, "nothing_to_resize"),
+    ({"action": "resize", "disks": ["vda"]}, 400, "invalid_request"),
+    ({"action": "clone", "name": "copy", "linked": "yes"}, 400, "invalid_request"),
 ])
 def test_bad_clone_and_resize_queue_nothing(client: Client, make_operator: Any, enrol: Any, body: dict,
                                             status: int, code: str) -> None:

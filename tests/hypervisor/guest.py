@@ -43,6 +43,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 URI = "qemu:///system"
 BASE = Path("/var/lib/libvirt/images/fleetvisor-test")
@@ -217,6 +218,22 @@ class QemuGuest:
         if self.volume is not None and self.volume in pool_volumes():
             virsh("vol-delete", self.volume, "--pool", POOL, check=False)
         self.serial_log.unlink(missing_ok=True)
+
+
+def disk_info(volume: str) -> dict[str, Any]:
+    """`qemu-img info` of a volume in POOL (format, virtual size, backing file)."""
+    done = subprocess.run(["qemu-img", "info", "-U", "--output=json", str(POOL_DIR / volume)], capture_output=True,
+                          text=True, check=True, timeout=60)
+    return json.loads(done.stdout)
+
+
+def remove_clone(name: str) -> None:
+    """Destroy and undefine a VM a test made by cloning, and delete its volumes (`<name>-<target>.*`)."""
+    virsh("destroy", name, check=False)
+    virsh("undefine", name, "--nvram", check=False)
+    for volume in pool_volumes():
+        if volume.startswith(f"{name}-"):
+            virsh("vol-delete", volume, "--pool", POOL, check=False)
 
 
 def define_guest(image: Image, *, acpid: bool = True, disk: bool = True, memory_mib: int = 128,

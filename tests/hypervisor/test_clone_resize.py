@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from typing import Any
@@ -15,7 +13,18 @@ from fleetvisor_agent.hypervisor.host import Host
 from fleetvisor_agent.verify import VerifiedJob
 
 from .conftest import RunJob
-from .guest import POOL, POOL_DIR, Image, QemuGuest, define_guest, pool_volumes, virsh, virsh_fields
+from .guest import (
+    POOL,
+    POOL_DIR,
+    Image,
+    QemuGuest,
+    define_guest,
+    disk_info,
+    pool_volumes,
+    remove_clone,
+    virsh,
+    virsh_fields,
+)
 
 GIB = 1024**3
 
@@ -32,22 +41,12 @@ def clones() -> Iterator[list[str]]:
     names: list[str] = []
     yield names
     for name in names:
-        virsh("destroy", name, check=False)
-        virsh("undefine", name, "--nvram", check=False)
-        for volume in pool_volumes():
-            if volume.startswith(f"{name}-"):
-                virsh("vol-delete", volume, "--pool", POOL, check=False)
-
-
-def disk_info(volume: str) -> dict[str, Any]:
-    done = subprocess.run(["qemu-img", "info", "-U", "--output=json", str(POOL_DIR / volume)], capture_output=True,
-                          text=True, check=True, timeout=60)
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
+        remove_clone(name)
 
 
 def clone_job(host: Host, vm: QemuGuest, name: str, *, start: bool = False, job_id: str = "job_clone",
-              attempt: int = 1) -> jobs.Result:
-    args = {"vm_uuid": vm.uuid, "name": name, "start": start}
+              attempt: int = 1, linked: bool = False) -> jobs.Result:
+    args: dict[str, Any] = {"vm_uuid": vm.uuid, "name": name, "start": start, **({"linked": True} if linked else {})}
     assert jobs.args_valid("vm.clone", args)
     return jobs.run(VerifiedJob(job_id=job_id, agent_id="ag_qemu", op="vm.clone", args=args, issued_at=0,
                                 expires_at=2**31, attempt=attempt, kid="k"), host)
@@ -73,6 +72,25 @@ def test_a_clone_gets_a_full_copy_of_each_disk_and_its_own_identity(
     assert cloned.find("devices/interface/mac").get("address") != original_mac  # type: ignore[union-attr]
     assert cloned.find("devices/serial/log") is None  # the source's log file stays the source's
     assert virsh("domstate", source.name) == "shut off"
+
+
+def test_a_linked_clone_gets_overlays_backed_by_the_source_disks(
+        host: Host, source: QemuGuest, clones: list[str]) -> None:
+    name = f"{source.name}-linked"
+    clones.append(name)
+
+    result = clone_job(host, source, name, start=True, linked=True)
+
+    assert result.ok, result.summary
+    assert "linked to" in result.summary
+    assert result.document["data"]["disks"] == [{"target": "vda", "volume": f"{POOL}/{name}-vda.qcow2"}]
+    overlay = disk_info(f"{name}-vda.qcow2")
+    source_disk = ET.fromstring(virsh("dumpxml", source.name, "--inactive")).find("devices/disk/source")
+    assert overlay["format"] == "qcow2" and overlay["virtual-size"] == 16 * 1024 * 1024
+    assert overlay["backing-filename"] == source_disk.get("file")  # type: ignore[union-attr]
+    assert result.vm is not None and result.vm["state"] == "running"
+    cloned = ET.fromstring(virsh("dumpxml", name, "--inactive"))
+    assert cloned.find("devices/disk/driver").get("type") == "qcow2"  # type: ignore[union-attr]
 
 
 def test_a_running_vm_is_not_cloned_and_nothing_is_made(host: Host, source: QemuGuest, clones: list[str]) -> None:

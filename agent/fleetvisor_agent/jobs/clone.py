@@ -1,14 +1,18 @@
 """vm.clone: a new VM with full copies of a shut-off VM's disks.
 
 Arguments: `vm_uuid` (the source), `name` (the new VM's, as vm.deploy's:
-1-64 of [A-Za-z0-9._-]), `start` (bool: start the clone once defined).
+1-64 of [A-Za-z0-9._-]), `start` (bool: start the clone once defined),
+`linked?` (bool: each disk a qcow2 overlay backed by the source's volume
+instead of a whole copy: made in a moment and small, but the source's disks
+must not change while the clone lives, or the clone's disks are corrupt).
 
 The source must be shut off (a running VM's disks change while they are
 copied): `invalid_state` otherwise. Each of its disks must be a libvirt
 storage pool volume (`operation_unsupported` names those that are not); each
 is copied whole, its backing chain flattened (a VM vm.deploy made as an
 overlay on a cached image gets an independent disk), into the same pool as
-`<name>-<target>.<ext>`, in its own format. CD-ROMs, and disks marked
+`<name>-<target>.<ext>`, in its own format (a linked clone's are qcow2
+overlays). CD-ROMs, and disks marked
 shareable or read-only, are shared, not copied. The clone's definition is
 the source's (inactive) one with its own name, no UUID and no MAC addresses
 (libvirt makes new ones; a user-mode NIC, hypervisor/usernet.py, gets a new
@@ -42,7 +46,8 @@ from ..verify import VerifiedJob
 from .base import VM_UUID, ArgsSchema, Flag, Result, build_result, failed, ms_since
 from .deploy import NAME, NAME_TAKEN, with_metadata
 
-OPS: Mapping[str, ArgsSchema] = {"vm.clone": ArgsSchema({"vm_uuid": VM_UUID, "name": NAME, "start": Flag()})}
+OPS: Mapping[str, ArgsSchema] = {"vm.clone": ArgsSchema({"vm_uuid": VM_UUID, "name": NAME, "start": Flag()},
+                                                       optional={"linked": Flag()})}
 
 
 def handle(job: VerifiedJob, host: Host) -> Result:
@@ -51,7 +56,8 @@ def handle(job: VerifiedJob, host: Host) -> Result:
         data, vm = _clone(job, host)
     except HypervisorError as exc:
         return failed(job, exc, None, started)
-    summary = f"VM {data['name']!r} is a clone of {data['source']!r} ({len(data['disks'])} disks copied)."
+    how = "linked to" if job.args.get("linked") else "copied from"
+    summary = f"VM {data['name']!r} is a clone of {data['source']!r} ({len(data['disks'])} disks {how} its own)."
     del data["source"]
     return build_result(job, summary=f"{job.op}: {summary}", vm=vm, error=None, data=data, exit_code=0,
                         duration_ms=ms_since(started))
@@ -75,8 +81,10 @@ def _clone(job: VerifiedJob, host: Host) -> tuple[dict[str, Any], dict[str, Any]
         raise HypervisorError(OPERATION_UNSUPPORTED, f"Cannot clone VM {source.name()!r}: its disks "
                                                      f"{', '.join(loose)} are not storage pool volumes.")
     formats = _formats(xml)
+    linked = bool(job.args.get("linked"))
     plan = [(volume, provision.Storage(conn, volume.pool, None),
-             f"{name}-{volume.target}{PurePosixPath(volume.name).suffix or '.img'}") for volume in volumes]
+             f"{name}-{volume.target}{'.qcow2' if linked else PurePosixPath(volume.name).suffix or '.img'}")
+            for volume in volumes]
     for _volume, pool, copy_name in plan:
         if pool.volume(copy_name) is not None:
             raise HypervisorError(NAME_TAKEN, f"Pool {pool.name!r} has a volume {copy_name!r} already.")
@@ -84,14 +92,21 @@ def _clone(job: VerifiedJob, host: Host) -> tuple[dict[str, Any], dict[str, Any]
     with provision.undone_on_failure(made):
         paths, copied = {}, []
         for volume, pool, copy_name in plan:
-            copy = pool.copy(copy_name, volume.handle, pool.capacity(volume.handle), made,
-                             formats.get(volume.target, "qcow2"))
+            copy = _disk(pool, copy_name, volume.handle, formats.get(volume.target, "qcow2"), made, linked=linked)
             paths[volume.target] = pool.path(copy)
             copied.append({"target": volume.target, "volume": f"{pool.name}/{copy_name}"})
-        domain = provision.define(conn, clone_xml(xml, name, paths, job.job_id), made)
+        domain = provision.define(conn, clone_xml(xml, name, paths, job.job_id, overlays=linked), made)
         if job.args["start"]:
             provision.start(domain)
     return _report(domain, source, copied)
+
+
+def _disk(pool: provision.Storage, name: str, source: Any, fmt: str, made: provision.Made, *,
+          linked: bool) -> Any:
+    """The clone's disk: a whole copy in the source's format, or a qcow2 overlay backed by the source's volume."""
+    if linked:
+        return pool.overlay(name, source, fmt, pool.capacity(source), made)
+    return pool.copy(name, source, pool.capacity(source), made, fmt)
 
 
 def _report(domain: provision.Domain, source: provision.Domain, disks: list[dict[str, str]],
@@ -114,9 +129,10 @@ def _formats(xml: str) -> dict[str, str]:
     return formats
 
 
-def clone_xml(source_xml: str, name: str, paths: Mapping[str, str], job_id: str) -> ET.Element:
-    """The clone's definition: the source's with a new name, the copied disks, and what must be its own
-    made afresh by libvirt (UUID, MAC addresses, NVRAM)."""
+def clone_xml(source_xml: str, name: str, paths: Mapping[str, str], job_id: str, *,
+              overlays: bool = False) -> ET.Element:
+    """The clone's definition: the source's with a new name, the copied disks (qcow2 `overlays` for a linked
+    clone), and what must be its own made afresh by libvirt (UUID, MAC addresses, NVRAM)."""
     root = ET.fromstring(source_xml)
     root.find("name").text = name  # type: ignore[union-attr]
     for element in root.findall("uuid"):
@@ -129,10 +145,7 @@ def clone_xml(source_xml: str, name: str, paths: Mapping[str, str], job_id: str)
         target = disk.find("target")
         dev = target.get("dev", "") if target is not None else ""
         if dev in paths:
-            for old in [*disk.findall("source"), *disk.findall("backingStore")]:
-                disk.remove(old)
-            disk.set("type", "file")
-            disk.insert(1, ET.Element("source", file=paths[dev]))
+            _point_at(disk, paths[dev], "qcow2" if overlays else None)
     nvram = root.find("os/nvram")
     if nvram is not None:
         nvram.text = None  # libvirt makes the clone's own from the template
@@ -140,3 +153,14 @@ def clone_xml(source_xml: str, name: str, paths: Mapping[str, str], job_id: str)
         for log in device.findall("log"):
             device.remove(log)
     return with_metadata(root, job_id)
+
+
+def _point_at(disk: ET.Element, path: str, fmt: str | None) -> None:
+    """A disk element reading the clone's own file (in `fmt`, when it differs from the source's)."""
+    for old in [*disk.findall("source"), *disk.findall("backingStore")]:
+        disk.remove(old)
+    disk.set("type", "file")
+    disk.insert(1, ET.Element("source", file=path))
+    driver = disk.find("driver")
+    if fmt is not None and driver is not None:
+        driver.set("type", fmt)

@@ -8,8 +8,11 @@ import { useState } from 'preact/hooks';
 import { ApiError, errorMessage, type Api } from '../api';
 import { checkValues, collectValues, errorsAt, errorsUnder, initialValues, type FormValues } from '../schemaForm';
 import type { ConsoleOps } from '../state/consoleJoin';
+import { useNavigate } from '../state/navigation';
+import { PAGE_PATHS } from '../state/router';
 import { useResource } from '../state/useResource';
 import type { Agent, DeployedJob, DeployRequest, InstallerList, Manifest, SshKey } from '../types';
+import { AppLink } from './AppLink';
 import { DeployProgress } from './DeployProgress';
 import { FormError } from './FormError';
 import { SchemaForm } from './SchemaForm';
@@ -261,9 +264,17 @@ function DeployForm({ api, catalogue, onDeployed }: {
 export function DeployPage({ api, consoles, pollMs }: Props) {
   const catalogue = useResource(() => loadCatalogue(api));
   const [deployed, setDeployed] = useState<{ job: DeployedJob; user: string | null } | null>(null);
+  const navigate = useNavigate();
   return (
     <main class="layout">
       <h1>Deploy a VM</h1>
+      <p class="muted">
+        Profiles and installers come from manifests: the built-ins and{' '}
+        <AppLink href={PAGE_PATHS.manifests} onNavigate={navigate} testId="deploy-manifests-link">
+          your own
+        </AppLink>
+        .
+      </p>
       <FormError message={catalogue.error} />
       {catalogue.loading && !catalogue.data && <p class="muted">Loading…</p>}
       {catalogue.data && (

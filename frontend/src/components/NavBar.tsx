@@ -13,6 +13,7 @@ const LINKS: ReadonlyArray<{ page: Page; label: string; adminOnly?: boolean }> =
   { page: 'hosts', label: 'Hosts' },
   { page: 'vms', label: 'VMs' },
   { page: 'deploy', label: 'Deploy' },
+  { page: 'manifests', label: 'Manifests' },
   { page: 'jobs', label: 'Jobs' },
   { page: 'tokens', label: 'Enrolment tokens' },
   { page: 'account', label: 'Account' },

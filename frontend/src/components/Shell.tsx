@@ -17,6 +17,7 @@ import { AppHeader } from './AppHeader';
 import { AuditPage } from './AuditPage';
 import { ConsolePage, type ConsoleOptions } from './ConsolePage';
 import { DeployPage } from './DeployPage';
+import { ManifestsPage } from './ManifestsPage';
 import { FleetPage } from './FleetPage';
 import { HostsPage } from './HostsPage';
 import { JobsPage } from './JobsPage';
@@ -41,6 +42,7 @@ const TITLES: Record<Page, string> = {
   hosts: 'Hosts',
   vms: 'VMs',
   deploy: 'Deploy a VM',
+  manifests: 'Manifests',
   jobs: 'Jobs',
   tokens: 'Enrolment tokens',
   account: 'Account',
@@ -106,6 +108,8 @@ export function Shell({ api, session, user, router, origin, fleetOptions, jobsOp
         return <FleetPage api={api} options={{ visibility: fleetOptions?.visibility }} />;
       case 'deploy':
         return <DeployPage api={api} consoles={consoles} />;
+      case 'manifests':
+        return <ManifestsPage api={api} onNavigate={router.navigate} />;
       case 'jobs':
         return <JobsPage api={api} options={jobsOptions} />;
       case 'tokens':

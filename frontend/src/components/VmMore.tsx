@@ -1,6 +1,6 @@
 // A VM's less common actions, opened from its row: reset, autostart, a
-// shutdown that escalates after a timeout, details, snapshots, delete and
-// its console history.
+// shutdown that escalates after a timeout, clone and resize, details, snapshots,
+// delete and its console history.
 // Every refusal and failed job shows in the row's `vm-error`.
 
 import { useState } from 'preact/hooks';
@@ -13,6 +13,7 @@ import { ConfirmButton } from './ConfirmButton';
 import { ConsoleHistory } from './ConsoleHistory';
 import { DeleteVmForm } from './DeleteVmForm';
 import { SnapshotPanel } from './SnapshotPanel';
+import { VmCloneResize } from './VmCloneResize';
 import { VmDetailPanel } from './VmDetailPanel';
 
 interface Props {
@@ -104,6 +105,7 @@ export function VmMore({ agentId, vm, busy, ops, consoles }: Props) {
         />
       )}
       <ShutdownWithTimeout vm={vm} busy={busy} send={send} />
+      <VmCloneResize agentId={agentId} vm={vm} ops={ops} />
       <VmDetailPanel agentId={agentId} vm={vm} ops={ops} />
       <SnapshotPanel agentId={agentId} vm={vm} ops={ops} />
     </div>

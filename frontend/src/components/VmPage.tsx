@@ -1,6 +1,6 @@
 // One VM's page (/vms/{agent id}/{VM UUID or name}): its state with libvirt's
-// reason and how long ago it changed, its labels, CPU and memory, its actions and
-// console, graphs of its statistics, disks, NICs and addresses (a vm.detail
+// reason and how long ago it changed, its labels, CPU and memory, its actions (clone and
+// resize among them) and console, graphs of its statistics, disks, NICs and addresses (a vm.detail
 // job read when the page opens), snapshots, consoles and jobs. The VM and
 // its jobs come from the same store as the hosts page, so they stay as fresh
 // (the change feed) and actions behave the same.
@@ -22,6 +22,7 @@ import { SnapshotPanel } from './SnapshotPanel';
 import { StatusBadge } from './StatusBadge';
 import { VmActions } from './VmActions';
 import { VmCharts } from './VmCharts';
+import { VmCloneResize } from './VmCloneResize';
 import { VmDetailPanel } from './VmDetailPanel';
 
 /** The jobs the page lists: the owner's latest this many, this VM's among them. */
@@ -130,6 +131,12 @@ export function VmPage({ api, route, onNavigate, consoles, fleetOptions, metrics
             {fleet.actionErrors[key]}
           </p>
         )}
+        <VmCloneResize
+          agentId={agent.agent_id}
+          vm={vm}
+          ops={store}
+          taken={(fleet.vms[agent.agent_id] ?? []).map((one) => one.name)}
+        />
       </section>
       <VmCharts api={api} agentId={agent.agent_id} vmUuid={vm.uuid} options={metricsOptions} />
       <section class="card" aria-label={`Disks, NICs and addresses of ${vm.name}`}>

@@ -268,6 +268,16 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
    * null when the server refused (its message then shows on the VM's row).
    */
   async function runAction(agentId: string, vmUuid: string, action: VmAction | VmRequest): Promise<Job | null> {
+    try {
+      return await queue(agentId, vmUuid, action);
+    } catch (error) {
+      setActionError(agentId, vmUuid, errorMessage(error));
+      return null;
+    }
+  }
+
+  /** Queues a VM action and follows its job; throws the server's refusal. */
+  async function queue(agentId: string, vmUuid: string, action: VmAction | VmRequest): Promise<Job> {
     const key = vmKey(agentId, vmUuid);
     update((s) => ({ sending: { ...s.sending, [key]: true }, actionErrors: without(s.actionErrors, key) }));
     try {
@@ -275,12 +285,17 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
       recordJob(job);
       follow(job);
       return job;
-    } catch (error) {
-      setActionError(agentId, vmUuid, errorMessage(error));
-      return null;
     } finally {
       update((s) => ({ sending: without(s.sending, key) }));
     }
+  }
+
+  /**
+   * For a form (clone, resize): queues the action and resolves to its job once final. The server's
+   * refusal is thrown (an ApiError, with its fields) for the form to show beside what it names.
+   */
+  async function submit(agentId: string, vmUuid: string, request: VmRequest): Promise<Job> {
+    return finalJob(await queue(agentId, vmUuid, request));
   }
 
   /** Waits for a job started here to end (never resolves once the store has stopped). */
@@ -365,6 +380,8 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
     runAction,
     runAndWait,
     readResult,
+    submit,
+    resultData,
     readHostCapabilities,
     approveHost: async (agentId: string) => hostChanged(await api.approveAgent(agentId)),
     rejectHost,
@@ -382,7 +399,7 @@ export function createFleetStore(api: FleetApi, options: FleetOptions = {}) {
 export type FleetStore = ReturnType<typeof createFleetStore>;
 
 /** What a VM row's extra controls may ask of the store; failures show on the row. */
-export type VmOps = Pick<FleetStore, 'runAction' | 'runAndWait' | 'readResult'>;
+export type VmOps = Pick<FleetStore, 'runAction' | 'runAndWait' | 'readResult' | 'submit' | 'resultData'>;
 
 /** What a host card may ask of the store; each throws the server's refusal. */
 export type HostOps = Pick<FleetStore, 'approveHost' | 'rejectHost' | 'deregisterHost' | 'saveLabels'> &

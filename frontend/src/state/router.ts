@@ -4,12 +4,13 @@
 
 import { createListeners, type Listeners } from './store';
 
-export type Page = 'hosts' | 'vms' | 'deploy' | 'jobs' | 'tokens' | 'account' | 'audit' | 'users' | 'api';
+export type Page = 'hosts' | 'vms' | 'deploy' | 'manifests' | 'jobs' | 'tokens' | 'account' | 'audit' | 'users' | 'api';
 
 export const PAGE_PATHS: Record<Page, string> = {
   hosts: '/',
   vms: '/vms',
   deploy: '/deploy',
+  manifests: '/manifests',
   jobs: '/jobs',
   tokens: '/enrollment-tokens',
   account: '/account',

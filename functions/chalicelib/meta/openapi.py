@@ -101,7 +101,9 @@ OPERATIONS: list[tuple[str, str, str, bool, dict[str, Any] | None, int]] = [
          "snapshot-create", "snapshot-list", "snapshot-revert", "snapshot-delete", "detail", "clone", "resize"]},
          timeout_seconds={"type": "integer", "minimum": 1, "maximum": 3600}, autostart={"type": "boolean"},
          delete_storage={"type": "boolean"}, confirm=STRING, name=STRING, description=STRING, start={"type": "boolean"},
-         vcpus={"type": "integer"}, memory_mib={"type": "integer"}, disk_gib={"type": "integer"}), 202),
+         linked={"type": "boolean"}, vcpus={"type": "integer"}, memory_mib={"type": "integer"},
+         disks={"type": "array", "maxItems": 16, "items": {"type": "object", "properties": {
+             "target": STRING, "size_gib": {"type": "integer", "minimum": 1, "maximum": 65536}}}}), 202),
     ("post", "/api/agents/{agent_id}/capabilities", "Ask a host for its full capabilities (a job; 202)", True,
      None, 202),
     ("get", "/api/agents/{agent_id}/vms/{vm}/metrics",

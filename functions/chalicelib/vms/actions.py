@@ -53,26 +53,49 @@ def _snapshot_create(body: dict[str, Any], vm: Vm) -> dict[str, Any]:
 
 
 def _clone(body: dict[str, Any], vm: Vm) -> dict[str, Any]:
-    """A copy of the VM (its disks copied by the agent) under a new name the host does not have yet."""
+    """A copy of the VM under a new name the host does not have yet: its disks copied whole, or with `linked`
+    as overlays backed by the source's disks (fast and small, but the source must then stay as it is)."""
     name = validate.text(body, "name", max_len=64, pattern=validate.LIBVIRT_NAME_RE)
     if any(True for _ in Vm.query(vm.agent_id, filter_condition=Vm.name == name)):
         raise Conflict(f"This host already has a VM named '{name}'.", "name_taken")
-    args = {**_plain(body, vm), "name": name}
-    if body.get("start") is not None:
-        args["start"] = validate.boolean(body, "start")
+    args = {**_plain(body, vm), "name": name, "start": _flag(body, "start")}
+    if _flag(body, "linked"):
+        args["linked"] = True
     return args
 
 
-# What a resize may set: vCPUs, memory, and the first disk's size (which only grows; the agent checks).
-RESIZE_BOUNDS = {"vcpus": (1, 256), "memory_mib": (128, 4 * 1024 * 1024), "disk_gib": (1, 65536)}
+def _flag(body: dict[str, Any], name: str) -> bool:
+    return validate.boolean(body, name) if body.get(name) is not None else False
+
+
+# What a resize may set: vCPUs, memory, and disks by target (each only grows; the agent checks).
+RESIZE_BOUNDS = {"vcpus": (1, 256), "memory_mib": (128, 4 * 1024 * 1024)}
+DISK_GIB = (1, 65536)
+MAX_DISKS = 16
+DISK_TARGET_RE = validate.form(r"^(vd|sd|hd|xvd)[a-z]{1,2}\Z", "a disk target such as vda or sdb")
 
 
 def _resize(body: dict[str, Any], vm: Vm) -> dict[str, Any]:
-    given = {name: validate.integer(body, name, low=low, high=high)
-             for name, (low, high) in RESIZE_BOUNDS.items() if body.get(name) is not None}
-    if not given:
-        raise Invalid(f"A resize sets at least one of {', '.join(RESIZE_BOUNDS)}.", "nothing_to_resize")
+    given: dict[str, Any] = {name: validate.integer(body, name, low=low, high=high)
+                             for name, (low, high) in RESIZE_BOUNDS.items() if body.get(name) is not None}
+    if body.get("disks") is not None:
+        given["disks"] = _disk_sizes(validate.array(body, "disks", max_items=MAX_DISKS))
+    if not given or given.get("disks") == []:
+        raise Invalid(f"A resize sets at least one of {', '.join([*RESIZE_BOUNDS, 'disks'])}.", "nothing_to_resize")
     return {**_plain(body, vm), **given}
+
+
+def _disk_sizes(disks: list[Any]) -> list[dict[str, Any]]:
+    """[{"target", "size_gib"}], each target once."""
+    sizes = []
+    for disk in disks:
+        if not isinstance(disk, dict):
+            raise Invalid("Each of 'disks' must be an object with 'target' and 'size_gib'.")
+        sizes.append({"target": validate.text(disk, "target", max_len=5, pattern=DISK_TARGET_RE),
+                      "size_gib": validate.integer(disk, "size_gib", low=DISK_GIB[0], high=DISK_GIB[1])})
+    if len({disk["target"] for disk in sizes}) != len(sizes):
+        raise Invalid("'disks' names a target twice.")
+    return sizes
 
 
 ACTIONS: dict[str, tuple[str, ArgsBuilder]] = {
