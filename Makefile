@@ -34,6 +34,7 @@ bench: setup
 	@$(PY) bench/console.py
 	@$(PY) bench/fleet_list_browser.py
 	@$(PY) bench/deploy_form.py
+	@$(PY) bench/deploy.py
 	@$(PY) bench/metrics.py
 	@$(PY) bench/fleet.py --agents 50 --minutes 1
 	@$(PY) bench/fleet_list.py

@@ -16,26 +16,22 @@ API call to SSH, must stay under 4 minutes.
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-import yaml
 
 from infra.local import LocalStack, StackConfig, free_port
 from scripts.guest.debian_image import DebianImage, cloud_image
 from tests.conftest import ADMIN_PASSWORD, read_logs, wait_until
 from tests.hypervisor.guest import BASE, URI, ensure_libvirtd, virsh
 
+from .cloud_image import CLOUD_PROFILE_ID, cloud_profile, serving_file
 from .debian_guest import Timings
 
 pytestmark = pytest.mark.e2e
@@ -47,7 +43,6 @@ VM_NAME = "fv-cloud-1"
 PASSWORD = "console password 1"  # noqa: S105 - the test VM's, checked never to be stored in clear
 GREETING = "hello from a fleetvisor installer"
 FINAL = {"succeeded", "failed", "timed_out", "cancelled", "expired"}
-BUILTIN_UBUNTU = Path(__file__).resolve().parents[2] / "functions/chalicelib/deployments/builtin/ubuntu-24.04.yaml"
 
 GREETER = """kind: installer
 id: greeter
@@ -92,21 +87,8 @@ def image(timings: Timings) -> DebianImage:
 
 @pytest.fixture(scope="module")
 def image_url(image: DebianImage) -> Iterator[str]:
-    """The image served over HTTP on loopback, from its file (it is several hundred MB)."""
-    handler = functools.partial(_QuietFiles, directory=str(image.disk.parent))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/{image.disk.name}"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-class _QuietFiles(SimpleHTTPRequestHandler):
-    def log_message(self, *_args: object) -> None:
-        pass
+    with serving_file(image.disk) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -146,25 +128,11 @@ class Operator:
         return answer.json()
 
 
-def _profile(image: DebianImage, url: str) -> str:
-    """The built-in Ubuntu profile as an operator's own, with this image in place of Canonical's."""
-    doc = yaml.safe_load(BUILTIN_UBUNTU.read_text())
-    digest = hashlib.sha256()
-    with image.disk.open("rb") as data:
-        for chunk in iter(lambda: data.read(1 << 20), b""):
-            digest.update(chunk)
-    doc.update(id="debian-cloud-test", title="Debian 12 (test cloud image)")
-    doc["image"] = {"url": url, "sha256": digest.hexdigest(), "format": "qcow2",
-                    "max_bytes": image.disk.stat().st_size + 1}
-    doc["sizing"]["memory_mib"]["default"] = 1024
-    return yaml.safe_dump(doc, sort_keys=False)
-
-
 @pytest.mark.timeout(900)  # a fresh machine builds the image (about 2 minutes) before the 4-minute check
 def test_a_deployment_boots_a_real_cloud_init_guest_we_can_log_in_to(
         image: DebianImage, image_url: str, cloud_stack: LocalStack, timings: Timings, tmp_path: Path) -> None:
     operator = Operator(cloud_stack)
-    for manifest in (_profile(image, image_url), GREETER, NEEDS_OPERATOR):
+    for manifest in (cloud_profile(image, image_url), GREETER, NEEDS_OPERATOR):
         operator.call("POST", "/api/manifests", 201, {"manifest": manifest})
     key = tmp_path / "operator_ed25519"
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "operator@example.com", "-f", str(key)],
@@ -176,7 +144,7 @@ def test_a_deployment_boots_a_real_cloud_init_guest_we_can_log_in_to(
 
     started = time.monotonic()
     job = operator.call("POST", f"/api/agents/{host['agent_id']}/deployments", 202, {
-        "profile": "debian-cloud-test", "name": VM_NAME,
+        "profile": CLOUD_PROFILE_ID, "name": VM_NAME,
         "inputs": {"hostname": "cloud-1", "ssh_keys": [stored["key_id"]], "password": PASSWORD,
                    "timezone": "Europe/Paris"},
         "installers": [{"id": "greeter", "inputs": {"greeting": GREETING}}, "needs-operator"],

@@ -409,7 +409,10 @@ class Deployment:
         return result
 
     def _addresses(self, domain: provision.Domain, status: str) -> list[str]:
-        deadline = time.monotonic() + (ADDRESS_WAIT if status == "done" else 0)
+        # A user-mode NIC's address is QEMU's private 10.0.2.15, in no lease: only a guest agent could tell it,
+        # and it would be of no use from outside (the forwards are), so it is not waited for.
+        bridged = isinstance(self.args["network"], str)
+        deadline = time.monotonic() + (ADDRESS_WAIT if status == "done" and bridged else 0)
         while True:
             found = provision.addresses(domain)
             if found or time.monotonic() >= deadline or self.job.cancelled.wait(0.5):
