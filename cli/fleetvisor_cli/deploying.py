@@ -52,7 +52,7 @@ UNIT_MIB = {"m": 1, "g": 1024, "t": 1024 * 1024}
 FORWARD = re.compile(r"^([0-9]+):([0-9]+)(?:@([^@]+))?$")
 # A forward as the deploy job's result writes it: "127.0.0.1:2222->22/tcp".
 FORWARDED = re.compile(r"^(?P<address>[^:]+):(?P<host_port>[0-9]+)->(?P<guest_port>[0-9]+)/tcp$")
-LOOPBACK = "127.0.0.1"
+LOOPBACK, ANY_ADDRESS = "127.0.0.1", "0.0.0.0"  # noqa: S104 - a forward's address as the job reports it
 NO_ADDRESS_YET = "none known yet (the network's DHCP leases)"
 
 
@@ -232,13 +232,14 @@ def ssh_commands(user: str | None, addresses: list[str], forwards: list[str],
                  host: str) -> tuple[str | None, str | None]:
     """How the user logs in, and where that works from when it is not plain: from a forward of a host port to
     the guest's 22 (`ssh -p PORT user@ADDRESS`; on 127.0.0.1 only from the host itself, or through it with
-    `ssh -J HOST`), else from the VM's first address."""
+    `ssh -J HOST`; on 0.0.0.0 at the host's name), else from the VM's first address."""
     if not user:
         return None, None
     for forward in forwards:
         match = FORWARDED.match(forward)
         if match and match["guest_port"] == "22":
-            command = f"ssh -p {match['host_port']} {user}@{match['address']}"
+            target = host if match["address"] == ANY_ADDRESS else match["address"]  # every address of the host
+            command = f"ssh -p {match['host_port']} {user}@{target}"
             if match["address"] != LOOPBACK:
                 return command, None
             return command, f"the host itself; elsewhere: ssh -J {host} -p {match['host_port']} {user}@{LOOPBACK}"

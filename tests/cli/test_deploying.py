@@ -98,6 +98,7 @@ def test_the_ssh_command_comes_from_a_forward_to_port_22_else_the_first_address(
     assert ssh_commands("ada", [], forwards, "rack-1") == (
         "ssh -p 2222 ada@127.0.0.1", "the host itself; elsewhere: ssh -J rack-1 -p 2222 ada@127.0.0.1")
     assert ssh_commands("ada", [], ["192.0.2.5:2200->22/tcp"], "rack-1") == ("ssh -p 2200 ada@192.0.2.5", None)
+    assert ssh_commands("ada", [], ["0.0.0.0:2200->22/tcp"], "rack-1") == ("ssh -p 2200 ada@rack-1", None)
     assert ssh_commands("ada", ["10.0.0.7"], ["127.0.0.1:8080->80/tcp"], "h") == ("ssh ada@10.0.0.7", None)
     assert ssh_commands("ada", [], ["127.0.0.1:8080->80/tcp"], "h") == (None, None)
     assert ssh_commands(None, ["10.0.0.7"], forwards, "h") == (None, None)
