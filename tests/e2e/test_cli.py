@@ -397,13 +397,7 @@ def _succeed(host: Host, claimed: dict[str, Any], following: Following, host_nam
              data: dict[str, Any]) -> dict[str, str]:
     """The played host ends the claimed deploy job with this result; the hand-off `--wait` then prints."""
     name = data["name"]
-    put = requests.put(claimed["uploads"]["result"]["url"], timeout=10, data=json.dumps(
-        {"job_id": claimed["job_id"], "ok": True, "data": data}).encode())
-    assert put.status_code == 200, put.text
-    done = host.post(f"/agent/v1/jobs/{claimed['job_id']}/complete", {
-        "claim_token": claimed["claim_token"], "exit_code": 0, "summary": f"vm.deploy: {name} is up",
-        "outputs": ["result"]})
-    assert done.status_code == 200, done.text
+    host.succeed(claimed, data, f"vm.deploy: {name} is up")
     code, rest, stderr = following.end()
     assert code == 0, (rest, stderr)
     rest = rest[1:] if rest[0] == "  claimed" else rest  # when no step was reported since the claim
