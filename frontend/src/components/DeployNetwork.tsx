@@ -3,6 +3,7 @@
 // port and any other forwards. The draft and its checks are deployNetwork.ts's; the errors, the
 // page's checks' or the server's, are keyed as the API keys them and shown beside their fields.
 
+import type { JSX } from 'preact';
 import {
   MAX_FORWARDS,
   SSH_PORT,
@@ -64,10 +65,25 @@ function ForwardField(props: {
 
 /** A row's fields: SSH's (the first) has its guest port fixed. */
 function fieldsOf(row: number): [keyof ForwardDraft, string][] {
-  const address: [keyof ForwardDraft, string] = ['address', 'on host address'];
   return row === 0
-    ? [['host_port', `SSH (guest port ${SSH_PORT}) from host port`], address]
-    : [['host_port', 'Host port'], ['guest_port', 'to guest port'], address];
+    ? [['host_port', 'SSH from host port'], ['address', 'on host address']]
+    : [['host_port', 'Host port'], ['guest_port', 'to guest port'], ['address', 'on host address']];
+}
+
+/** SSH's row: its guest port, fixed, where the others' guest port field is. */
+function SshGuestPort() {
+  return (
+    <div class="field">
+      <span class="field-label">to guest port</span>
+      <p class="fixed-value">
+        <code>{SSH_PORT}</code> (SSH)
+      </p>
+    </div>
+  );
+}
+
+function withSshGuestPort(row: number, fields: JSX.Element[]): JSX.Element[] {
+  return row === 0 ? [fields[0], <SshGuestPort key="guest_port" />, ...fields.slice(1)] : fields;
 }
 
 function Forwards({ draft, errors, onChange }: Omit<Props, 'profileNetwork'>) {
@@ -81,8 +97,8 @@ function Forwards({ draft, errors, onChange }: Omit<Props, 'profileNetwork'>) {
   return (
     <div class="stack" data-testid="deploy-forwards-choice">
       {draft.forwards.map((forward, row) => (
-        <div key={row} class="row" data-forward={row}>
-          {fieldsOf(row).map(([field, label]) => (
+        <div key={row} class="row forward-row" data-forward={row}>
+          {withSshGuestPort(row, fieldsOf(row).map(([field, label]) => (
             <ForwardField
               key={field}
               row={row}
@@ -92,7 +108,7 @@ function Forwards({ draft, errors, onChange }: Omit<Props, 'profileNetwork'>) {
               error={errorAt(row, `.${field}`)}
               set={(value) => setRow(row, { [field]: value })}
             />
-          ))}
+          )))}
           {row > 0 && (
             <button
               type="button"
