@@ -13,13 +13,19 @@ an input that takes several values takes one per `--input` (repeat it).
 (input names have no dots; installer ids may). `--vcpus`, `--memory` (MiB,
 or with a unit: 4GiB) and `--disk` (GiB, or 40GiB, 1TiB) replace the
 profile's default sizing; `--name` the VM's name (default: the profile's name
-input, e.g. the host name).
+input, e.g. the host name). `--network NAME` puts the VM's NIC on another
+libvirt network of the host than the profile's; each `--forward
+HOST_PORT:GUEST_PORT[@ADDRESS]` (repeatable) puts it instead on QEMU's
+user-mode NIC, no bridge, with that TCP port of the host (on ADDRESS, an IPv4
+address of the host, 127.0.0.1 unless given) forwarded to the guest's.
 
 The API checks everything again (it is the judge): a refusal prints every
 failing field (`inputs.hostname: why`) and queues nothing. Accepted, the
 command prints the queued job; with `--wait` it prints each new step the job
 reports (`downloading 40%`, `first_boot`, ...) and at the end the hand-off:
-the VM, its addresses, who logs in and `ssh user@address`, each installer's
+the VM, its addresses and forwards, who logs in and `ssh user@address` (or,
+from a forward to port 22, `ssh -p PORT user@ADDRESS`: on 127.0.0.1 from
+the host itself, or through it with `ssh -J`), each installer's
 exit code in words. A password the API generated (Windows, left empty) is
 answered once: it is printed with the job, or with `--wait` at the end, or
 on standard error if the wait is cut short. Exit codes as fleet.py's.
@@ -43,6 +49,11 @@ USAGE = 2
 TRUE, FALSE = frozenset({"true", "yes", "1", "on"}), frozenset({"false", "no", "0", "off"})
 SIZE = re.compile(r"^\s*([0-9]+)\s*(MiB|M|MB|GiB|G|GB|TiB|T|TB)?\s*$", re.IGNORECASE)
 UNIT_MIB = {"m": 1, "g": 1024, "t": 1024 * 1024}
+FORWARD = re.compile(r"^([0-9]+):([0-9]+)(?:@([^@]+))?$")
+# A forward as the deploy job's result writes it: "127.0.0.1:2222->22/tcp".
+FORWARDED = re.compile(r"^(?P<address>[^:]+):(?P<host_port>[0-9]+)->(?P<guest_port>[0-9]+)/tcp$")
+LOOPBACK, ANY_ADDRESS = "127.0.0.1", "0.0.0.0"  # noqa: S104 - a forward's address as the job reports it
+NO_ADDRESS_YET = "none known yet (the network's DHCP leases)"
 
 
 # -- the request --------------------------------------------------------------------------------------
@@ -132,6 +143,27 @@ def sizing(args: argparse.Namespace) -> dict[str, int]:
     return out
 
 
+def network(args: argparse.Namespace) -> str | dict[str, Any] | None:
+    """The deployment's `network` (plan.py's shape), None for the profile's own. Port numbers out of range
+    are the API's to refuse (its reason names the forward); what is not even a number is refused here."""
+    if args.network is not None and args.forward:
+        raise CliError("--network and --forward do not go together: any --forward means QEMU's user-mode NIC",
+                       exit_code=USAGE)
+    if not args.forward:
+        return args.network
+    forwards = []
+    for given in args.forward:
+        match = FORWARD.match(given.strip())
+        if match is None:
+            raise CliError(f"--forward {given!r}: write HOST_PORT:GUEST_PORT or HOST_PORT:GUEST_PORT@ADDRESS",
+                           exit_code=USAGE)
+        forward: dict[str, Any] = {"host_port": int(match.group(1)), "guest_port": int(match.group(2))}
+        if match.group(3):
+            forward["address"] = match.group(3)
+        forwards.append(forward)
+    return {"mode": "user", "forwards": forwards}
+
+
 def request(api: Api, args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The deployment's body (plan.py's shape) and the profile it names, when you have it."""
     wanted = sizing(args)
@@ -148,6 +180,9 @@ def request(api: Api, args: argparse.Namespace) -> tuple[dict[str, Any], dict[st
     body: dict[str, Any] = {"profile": args.profile, "inputs": inputs, "installers": chosen, "sizing": wanted}
     if args.name:
         body["name"] = args.name
+    nic = network(args)
+    if nic is not None:
+        body["network"] = nic
     return body, profile
 
 
@@ -193,12 +228,32 @@ def first_user(profile: dict[str, Any] | None, inputs: dict[str, Any]) -> str | 
     return "Administrator" if profile["manifest"]["first_boot"]["kind"] == "windows-unattend" else None
 
 
+def ssh_commands(user: str | None, addresses: list[str], forwards: list[str],
+                 host: str) -> tuple[str | None, str | None]:
+    """How the user logs in, and where that works from when it is not plain: from a forward of a host port to
+    the guest's 22 (`ssh -p PORT user@ADDRESS`; on 127.0.0.1 only from the host itself, or through it with
+    `ssh -J HOST`; on 0.0.0.0 at the host's name), else from the VM's first address."""
+    if not user:
+        return None, None
+    for forward in forwards:
+        match = FORWARDED.match(forward)
+        if match and match["guest_port"] == "22":
+            target = host if match["address"] == ANY_ADDRESS else match["address"]  # every address of the host
+            command = f"ssh -p {match['host_port']} {user}@{target}"
+            if match["address"] != LOOPBACK:
+                return command, None
+            return command, f"the host itself; elsewhere: ssh -J {host} -p {match['host_port']} {user}@{LOOPBACK}"
+    return (f"ssh {user}@{addresses[0]}", None) if addresses else (None, None)
+
+
 def _handoff(api: Api, job: dict[str, Any], host: dict[str, Any], user: str | None) -> dict[str, Any]:
     data = api.call("GET", f"/api/jobs/{job['job_id']}/result").get("data") or {}
     addresses = [str(a) for a in data.get("addresses") or []]
+    forwards = [str(f) for f in data.get("forwards") or []]
+    ssh, ssh_where = ssh_commands(user, addresses, forwards, host["name"])
     handoff = {"name": data.get("name", job["args"]["name"]), "vm_uuid": data.get("vm_uuid"), "host": host["name"],
-               "addresses": addresses, "user": user, "first_boot": data.get("first_boot"),
-               "ssh": f"ssh {user}@{addresses[0]}" if user and addresses else None, "installers": []}
+               "addresses": addresses, "forwards": forwards, "user": user, "first_boot": data.get("first_boot"),
+               "ssh": ssh, "ssh_where": ssh_where, "installers": []}
     if data.get("installers"):
         codes = api.call("GET", "/api/installers").get("exit_codes", {})
         handoff["installers"] = [{**one, **codes.get(str(one.get("exit")), {"meaning": "unknown", "explanation": ""})}
@@ -209,8 +264,12 @@ def _handoff(api: Api, job: dict[str, Any], host: dict[str, Any], user: str | No
 def _handoff_text(handoff: dict[str, Any], password: str | None) -> str:
     pairs: list[tuple[str, Any]] = [
         ("vm", handoff["name"]), ("uuid", handoff["vm_uuid"]), ("host", handoff["host"]),
-        ("addresses", handoff["addresses"] or "none known yet (the network's DHCP leases)"),
-        ("user", handoff["user"]), ("log in with", handoff["ssh"]), ("first boot", handoff["first_boot"])]
+        ("addresses", handoff["addresses"] or ("none: a user-mode NIC, reached through its forwards"
+                                               if handoff["forwards"] else NO_ADDRESS_YET)),
+        *([("forwards", handoff["forwards"])] if handoff["forwards"] else []),
+        ("user", handoff["user"]), ("log in with", handoff["ssh"]),
+        *([("  works from", handoff["ssh_where"])] if handoff["ssh_where"] else []),
+        ("first boot", handoff["first_boot"])]
     for one in handoff["installers"]:
         pairs.append((f"installer {one['id']}", f"exit {one['exit']} {one['meaning']} ({one['explanation']})"))
         pairs += [("  output" if i == 0 else "", line) for i, line in enumerate(one.get("last_lines") or [])]
@@ -259,6 +318,10 @@ def add_commands(commands: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory", metavar="SIZE", help="MiB, or with a unit: 4GiB")
     parser.add_argument("--disk", metavar="SIZE", help="GiB, or with a unit: 40GiB")
     parser.add_argument("--name", help="the VM's name (default: the profile's name input)")
+    parser.add_argument("--network", metavar="NAME", help="another libvirt network of the host than the profile's")
+    parser.add_argument("--forward", action="append", default=[], metavar="HOST_PORT:GUEST_PORT[@ADDRESS]",
+                        help="QEMU's user-mode NIC (no bridge) with this TCP forward from the host (repeatable; "
+                             "ADDRESS an IPv4 address of the host, 127.0.0.1 unless given)")
     parser.add_argument("--wait", action="store_true", help="follow the job's steps to its end, then hand off")
     parser.add_argument("--timeout", type=float, default=3600, help="how long --wait waits (seconds); exit 4")
     parser.set_defaults(run=deploy)

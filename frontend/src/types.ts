@@ -457,7 +457,18 @@ export interface DeployRequest {
   installers: (string | { id: string; inputs: Record<string, unknown> })[];
   sizing: Record<string, unknown>;
   name?: string;
+  network?: DeployNetwork;
 }
+
+/** A TCP forward from the host to the guest (QEMU's user-mode NIC); `address` 127.0.0.1 unless given. */
+export interface Forward {
+  host_port: number;
+  guest_port: number;
+  address?: string;
+}
+
+/** A deployment's `network`: another libvirt network of the host, or the user-mode NIC with its forwards. */
+export type DeployNetwork = string | { mode: 'user'; forwards: Forward[] };
 
 /** The vm.deploy job, with the Windows password generated for it (answered this once). */
 export interface DeployedJob extends Job {
@@ -469,6 +480,8 @@ export interface DeployResult {
   vm_uuid?: string;
   name?: string;
   addresses?: string[];
+  /** A user-mode NIC's forwards: "127.0.0.1:2222->22/tcp". */
+  forwards?: string[];
   installers?: { id: string; exit: number; meaning?: string; last_lines?: string[] }[];
   first_boot?: unknown;
 }

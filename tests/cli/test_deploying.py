@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fleetvisor_cli.api import CliError
-from fleetvisor_cli.deploying import Inputs, first_user, sizing
+from fleetvisor_cli.deploying import Inputs, first_user, network, sizing, ssh_commands
 
 PROFILE = {"inputs_schema": {"properties": {
     "hostname": {"x-kind": "hostname", "type": "string"}, "replicas": {"x-kind": "integer", "type": "integer"},
@@ -74,3 +74,31 @@ def test_who_logs_in_is_the_first_user_given_or_by_default_or_windows_administra
     windows = {"inputs_schema": {"properties": {}}, "manifest": {"first_boot": {"kind": "windows-unattend"}}}
     assert (first_user(ubuntu, {"username": "ada"}), first_user(ubuntu, {})) == ("ada", "fleetadmin")
     assert (first_user(windows, {}), first_user(None, {"username": "x"})) == ("Administrator", None)
+
+
+def _network(network_name: str | None = None, *forwards: str) -> Any:
+    return network(argparse.Namespace(network=network_name, forward=list(forwards)))
+
+
+def test_network_is_the_profiles_a_named_one_or_user_mode_with_each_forward() -> None:
+    assert (_network(), _network("lab")) == (None, "lab")
+    assert _network(None, "2222:22", "8080:80@192.0.2.5", " 70000:22 ") == {"mode": "user", "forwards": [
+        {"host_port": 2222, "guest_port": 22}, {"host_port": 8080, "guest_port": 80, "address": "192.0.2.5"},
+        # Out of range is the API's to refuse, by field (network.forwards[2].host_port).
+        {"host_port": 70000, "guest_port": 22}]}
+    for wrong, why in ((("lab", "2222:22"), "do not go together"), ((None, "ssh"), "write HOST_PORT:GUEST_PORT"),
+                       ((None, "2222:22@"), "write HOST_PORT"), ((None, "-1:22"), "write HOST_PORT")):
+        with pytest.raises(CliError, match=why) as refused:
+            _network(*wrong)
+        assert refused.value.exit_code == 2
+
+
+def test_the_ssh_command_comes_from_a_forward_to_port_22_else_the_first_address() -> None:
+    forwards = ["127.0.0.1:8080->80/tcp", "127.0.0.1:2222->22/tcp"]
+    assert ssh_commands("ada", [], forwards, "rack-1") == (
+        "ssh -p 2222 ada@127.0.0.1", "the host itself; elsewhere: ssh -J rack-1 -p 2222 ada@127.0.0.1")
+    assert ssh_commands("ada", [], ["192.0.2.5:2200->22/tcp"], "rack-1") == ("ssh -p 2200 ada@192.0.2.5", None)
+    assert ssh_commands("ada", [], ["0.0.0.0:2200->22/tcp"], "rack-1") == ("ssh -p 2200 ada@rack-1", None)
+    assert ssh_commands("ada", ["10.0.0.7"], ["127.0.0.1:8080->80/tcp"], "h") == ("ssh ada@10.0.0.7", None)
+    assert ssh_commands("ada", [], ["127.0.0.1:8080->80/tcp"], "h") == (None, None)
+    assert ssh_commands(None, ["10.0.0.7"], forwards, "h") == (None, None)

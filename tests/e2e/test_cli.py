@@ -393,6 +393,18 @@ def _silent_host(stack: LocalStack) -> Host:
     return Host(stack.url, _admin(stack, "create-enrollment-token", "--note", "cli deploy")["token"])
 
 
+def _succeed(host: Host, claimed: dict[str, Any], following: Following, host_name: str,
+             data: dict[str, Any]) -> dict[str, str]:
+    """The played host ends the claimed deploy job with this result; the hand-off `--wait` then prints."""
+    name = data["name"]
+    host.succeed(claimed, data, f"vm.deploy: {name} is up")
+    code, rest, stderr = following.end()
+    assert code == 0, (rest, stderr)
+    rest = rest[1:] if rest[0] == "  claimed" else rest  # when no step was reported since the claim
+    assert rest[0] == "  succeeded" and rest[1] == f"deploy {name} on {host_name}: vm.deploy: {name} is up"
+    return dict(re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in rest[2:])
+
+
 def test_wait_prints_each_step_and_the_handoff_of_a_deployment(stack: LocalStack, tmp_path: Path) -> None:
     manifest_id = f"cli-{uuid.uuid4().hex[:8]}"
     _ok(stack, "manifests", "upload", "-", stdin=_profile(manifest_id))
@@ -410,23 +422,44 @@ def test_wait_prints_each_step_and_the_handoff_of_a_deployment(stack: LocalStack
                           {"claim_token": claimed["claim_token"], "running": True, "progress": progress})
         assert lease.status_code == 200, lease.text
         assert following.line() == shown
-    data = {"vm_uuid": str(uuid.uuid4()), "name": name, "addresses": ["192.0.2.10"], "first_boot": "done",
-            "installers": [{"id": "nginx", "exit": 3, "last_lines": ["nginx -t failed"]}]}
-    put = requests.put(claimed["uploads"]["result"]["url"], timeout=10, data=json.dumps(
-        {"job_id": claimed["job_id"], "ok": True, "data": data}).encode())
-    assert put.status_code == 200, put.text
-    done = host.post(f"/agent/v1/jobs/{claimed['job_id']}/complete", {
-        "claim_token": claimed["claim_token"], "exit_code": 0, "summary": f"vm.deploy: {name} is up",
-        "outputs": ["result"]})
-    assert done.status_code == 200, done.text
-    code, rest, stderr = following.end()
-    assert code == 0, (rest, stderr)
-    assert rest[0] == "  succeeded" and rest[1] == f"deploy {name} on {host_name}: vm.deploy: {name} is up"
-    handoff = dict(re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in rest[2:])
+    handoff = _succeed(host, claimed, following, host_name, {
+        "vm_uuid": str(uuid.uuid4()), "name": name, "addresses": ["192.0.2.10"], "first_boot": "done",
+        "installers": [{"id": "nginx", "exit": 3, "last_lines": ["nginx -t failed"]}]})
     assert (handoff["vm"], handoff["host"], handoff["addresses"]) == (name, host_name, "192.0.2.10")
     assert (handoff["user"], handoff["log in with"]) == ("tester", "ssh tester@192.0.2.10")
     assert handoff["installer nginx"].startswith("exit 3 configuration_error (Installed, but configuring it failed")
     assert handoff["output"] == "nginx -t failed" and "password" not in handoff
+
+
+def test_a_deployment_on_a_user_mode_nic_carries_its_forwards_and_hands_off_ssh_through_them(
+        stack: LocalStack) -> None:
+    manifest_id = f"cli-{uuid.uuid4().hex[:8]}"
+    _ok(stack, "manifests", "upload", "-", stdin=_profile(manifest_id))
+    host, name = _silent_host(stack), f"nat-{uuid.uuid4().hex[:6]}"
+    host_name = _admin(stack, "hosts", "show", host.agent_id)["name"]
+    following = Following(stack, host_name, manifest_id, "--input", f"hostname={name}",
+                          "--input", f"ssh_keys={_public_key('k')}", "--forward", "2222:22",
+                          "--forward", "8080:80@0.0.0.0")
+    started = re.search(r"job (job_[0-9a-f]{32})$", following.line())
+    assert started and following.line() == "  queued"
+    claimed = host.claim()
+    assert claimed["job_id"] == started.group(1)
+    assert _admin(stack, "jobs", "show", claimed["job_id"])["args"]["network"] == {"mode": "user", "forwards": [
+        {"address": "127.0.0.1", "host_port": 2222, "guest_port": 22},
+        {"address": "0.0.0.0", "host_port": 8080, "guest_port": 80}]}
+    handoff = _succeed(host, claimed, following, host_name, {
+        "vm_uuid": str(uuid.uuid4()), "name": name, "addresses": [], "first_boot": "done",
+        "forwards": ["127.0.0.1:2222->22/tcp", "0.0.0.0:8080->80/tcp"]})
+    assert handoff["forwards"] == "127.0.0.1:2222->22/tcp,0.0.0.0:8080->80/tcp", handoff
+    assert handoff["log in with"] == "ssh -p 2222 tester@127.0.0.1"
+    assert handoff["works from"] == f"the host itself; elsewhere: ssh -J {host_name} -p 2222 tester@127.0.0.1"
+    refused = _as_admin(stack, "deploy", host_name, manifest_id, "--input", f"hostname={name}-2",
+                        "--forward", "70000:22", "--forward", "2223:22", "--forward", "2223:80@here")
+    assert refused.returncode == 1, refused
+    for field, why in (("network.forwards[0].host_port", "must be a port number from 1 to 65535."),
+                       ("network.forwards[2].host_port", "is forwarded twice."),
+                       ("network.forwards[2].address", "must be an IPv4 address of the host")):
+        assert f"  {field}: {why}" in refused.stderr, refused.stderr
 
 
 def test_a_generated_password_is_shown_once_even_when_the_wait_is_cut_short(stack: LocalStack) -> None:

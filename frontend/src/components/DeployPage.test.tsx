@@ -61,7 +61,9 @@ const WINDOWS: Manifest = {
   },
 };
 
-function fakeApi(answers: Array<Job | ApiError>, jobs: Job[]) {
+function fakeApi(answers: Array<Job | ApiError>, jobs: Job[], data: Record<string, unknown> = {
+  vm_uuid: 'u', name: 'web1', addresses: ['192.168.122.50'], installers: [{ id: 'nginx', exit: 0 }],
+}) {
   const sent: DeployRequest[] = [];
   let polls = 0;
   const api = {
@@ -81,7 +83,7 @@ function fakeApi(answers: Array<Job | ApiError>, jobs: Job[]) {
     getJob: async () => jobs[Math.min(polls++, jobs.length - 1)],
     getJobResult: async (): Promise<ResultDocument> => ({
       job_id: 'job-9', attempt: 1, op: 'vm.deploy', ok: true, vm: null, error: null, duration_ms: 1,
-      data: { vm_uuid: 'u', name: 'web1', addresses: ['192.168.122.50'], installers: [{ id: 'nginx', exit: 0 }] },
+      data,
     }),
   };
   return { api, sent };
@@ -160,6 +162,69 @@ describe('Deploy a VM', () => {
     expect(screen.getByTestId('deploy-installers').textContent).toContain('exit 0 — ok');
     fireEvent.click(screen.getByTestId('deploy-console'));
     await waitFor(() => expect(opened).toEqual([['agt-1', 'u']]));
+  });
+});
+
+describe('Deploy a VM: the network', () => {
+  it("sends no network for the profile's, a name for another, and shows the server's refusal beside it", async () => {
+    const refused = new ApiError(400, 'invalid_inputs', 'The deployment has invalid fields.', null, {
+      network: "must name a libvirt network of the host (letters, digits, '.', '_', '-').",
+    });
+    const queued = aJob({ job_id: 'job-9', op: 'vm.deploy' });
+    const { api, sent } = fakeApi([refused, queued], [queued]);
+    const form = await openForm(api);
+    const picker = within(form).getByTestId('deploy-network');
+    expect((within(picker).getByRole('radio', { name: "The profile's libvirt network (default)" }) as HTMLInputElement).checked)
+      .toBe(true);
+    fill(form, { hostname: 'web1' });
+    fireEvent.click(within(form).getByRole('checkbox', { name: /laptop/ }));
+    fireEvent.click(within(picker).getByRole('radio', { name: /Another libvirt network/ }));
+    fireEvent.submit(form);
+    expect(await within(picker).findByTestId('field-error')).toHaveProperty('textContent', 'Network is required: the name of a libvirt network of the host.');
+    fill(form, { 'network-name': 'lab net' });
+    fireEvent.submit(form);
+    await waitFor(() => expect(form.querySelector('[data-field="network-name"] [data-testid="field-error"]')?.textContent)
+      .toBe("Network must name a libvirt network of the host (letters, digits, '.', '_', '-')."));
+    expect(sent[0].network).toBe('lab net');
+    fill(form, { 'network-name': 'lab' });
+    fireEvent.submit(form);
+    await screen.findByTestId('deploy-status');
+    expect(sent[1].network).toBe('lab');
+  });
+
+  it('sends the user-mode NIC with its forwards, each refusal beside its forward, and hands off ssh -p', async () => {
+    const refused = new ApiError(400, 'invalid_inputs', 'The deployment has invalid fields.', null, {
+      'network.forwards[1].address': 'must be an IPv4 address of the host, such as 127.0.0.1.',
+    });
+    const queued = aJob({ job_id: 'job-9', op: 'vm.deploy' });
+    const done = aJob({ job_id: 'job-9', op: 'vm.deploy', status: 'succeeded' });
+    const result = { vm_uuid: 'u', name: 'web1', addresses: [], forwards: ['127.0.0.1:2200->22/tcp', '0.0.0.0:8080->80/tcp'] };
+    const { api, sent } = fakeApi([refused, queued], [done], result);
+    const form = await openForm(api);
+    fill(form, { hostname: 'web1' });
+    fireEvent.click(within(form).getByRole('checkbox', { name: /laptop/ }));
+    fireEvent.click(within(form).getByRole('radio', { name: /User-mode NIC/ }));
+    fireEvent.click(within(form).getByRole('button', { name: 'Add a forward' }));
+    fill(form, { 'forward-0-host_port': '2200', 'forward-1-host_port': '2200', 'forward-1-guest_port': '80' });
+    fireEvent.submit(form);
+    const beside = (field: string) => form.querySelector(`[data-field="${field}"] [data-testid="field-error"]`)?.textContent;
+    await waitFor(() => expect(beside('forward-1-host_port')).toBe('Host port is forwarded twice.'));
+    expect(sent).toEqual([]);
+
+    fill(form, { 'forward-1-host_port': '8080', 'forward-1-address': '0.0.0.0' });
+    fireEvent.submit(form);
+    await waitFor(() => expect(beside('forward-1-address'))
+      .toBe('Host address must be an IPv4 address of the host, such as 127.0.0.1.'));
+    expect(sent[0].network).toEqual({ mode: 'user', forwards: [
+      { host_port: 2200, guest_port: 22 }, { host_port: 8080, guest_port: 80, address: '0.0.0.0' }] });
+
+    fireEvent.submit(form);
+    expect((await screen.findByTestId('deploy-ssh')).textContent).toBe('ssh -p 2200 fleetadmin@127.0.0.1');
+    expect(screen.getByTestId('deploy-ssh-jump').textContent).toBe('ssh -J hv1 -p 2200 fleetadmin@127.0.0.1');
+    expect(screen.getByTestId('deploy-ssh-where').textContent).toContain('works from the host itself');
+    expect([...screen.getByTestId('deploy-forwards').querySelectorAll('li')].map((li) => li.textContent))
+      .toEqual(result.forwards);
+    expect(screen.queryByText(/No address is known/)).toBeNull();
   });
 });
 

@@ -1,11 +1,13 @@
 // Deploy a VM (issue 16): a host, a profile, the profile's inputs, the installers it may run (each
 // with its own inputs) and the sizing, every form drawn by SchemaForm from the schemas the API
 // serves. The page checks what the schemas allow before sending; the server's refusals come back by
-// field ("inputs.hostname", "installers.nginx.port", "sizing.vcpus") and show beside each. Once the
-// job is accepted, DeployProgress follows it.
+// field ("inputs.hostname", "installers.nginx.port", "sizing.vcpus", "network.forwards[0].host_port")
+// and show beside each. The Network choice (DeployNetwork.tsx) is not a profile input: it sits beside
+// the sizing. Once the job is accepted, DeployProgress follows it.
 
 import { useState } from 'preact/hooks';
 import { ApiError, errorMessage, type Api } from '../api';
+import { checkNetwork, initialNetwork, networkRequest, profileNetwork, type NetworkDraft } from '../deployNetwork';
 import { checkValues, collectValues, errorsAt, errorsUnder, initialValues, type FormValues } from '../schemaForm';
 import type { ConsoleOps } from '../state/consoleJoin';
 import { useNavigate } from '../state/navigation';
@@ -13,6 +15,7 @@ import { PAGE_PATHS } from '../state/router';
 import { useResource } from '../state/useResource';
 import type { Agent, DeployedJob, DeployRequest, InstallerList, Manifest, SshKey } from '../types';
 import { AppLink } from './AppLink';
+import { NetworkPicker } from './DeployNetwork';
 import { DeployProgress } from './DeployProgress';
 import { FormError } from './FormError';
 import { SchemaForm } from './SchemaForm';
@@ -42,6 +45,7 @@ interface Choice {
   /** The installers ticked, with their inputs. */
   installers: Record<string, FormValues>;
   sizing: FormValues;
+  network: NetworkDraft;
 }
 
 async function loadCatalogue(api: DeployApi): Promise<Catalogue> {
@@ -61,6 +65,7 @@ function choose(profile: Manifest): Choice {
     inputs: initialValues(profile.inputs_schema),
     installers: {},
     sizing: profile.sizing_schema ? initialValues(profile.sizing_schema) : {},
+    network: initialNetwork(),
   };
 }
 
@@ -78,6 +83,7 @@ export function installersFor(profile: Manifest, installers: Manifest[]): Manife
 type Installers = Record<string, Manifest>;
 
 function request(choice: Choice, byId: Installers): DeployRequest {
+  const network = networkRequest(choice.network);
   return {
     profile: choice.profile.id,
     inputs: collectValues(choice.profile.inputs_schema, choice.inputs),
@@ -86,6 +92,7 @@ function request(choice: Choice, byId: Installers): DeployRequest {
       inputs: collectValues(byId[id].inputs_schema, values),
     })),
     sizing: choice.profile.sizing_schema ? collectValues(choice.profile.sizing_schema, choice.sizing) : {},
+    ...(network === undefined ? {} : { network }),
   };
 }
 
@@ -100,6 +107,7 @@ function clientErrors(choice: Choice, byId: Installers): Record<string, string> 
       ),
     ),
     ...(sizing ? errorsAt(checkValues(sizing, choice.sizing), 'sizing') : {}),
+    ...checkNetwork(choice.network),
   };
 }
 
@@ -250,6 +258,12 @@ function DeployForm({ api, catalogue, onDeployed }: {
               />
             </fieldset>
           )}
+          <NetworkPicker
+            draft={choice.network}
+            profileNetwork={profileNetwork(profile.manifest)}
+            errors={errors}
+            onChange={(network) => setChoice({ ...choice, network })}
+          />
         </>
       )}
       {errors.name && <p class="error">{`Name ${errors.name}`}</p>}
@@ -286,6 +300,7 @@ export function DeployPage({ api, consoles, pollMs }: Props) {
           api={api}
           job={deployed.job}
           user={deployed.user}
+          host={catalogue.data.hosts.find((one) => one.agent_id === deployed.job.agent_id)?.name ?? deployed.job.agent_id}
           exitCodes={catalogue.data.installers.exit_codes}
           consoles={consoles}
           pollMs={pollMs}

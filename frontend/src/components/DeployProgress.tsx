@@ -1,10 +1,12 @@
 // A deployment under way, then what to hand off: the vm.deploy job's step and percent (polled while
 // the page is seen, until the job is final), then the user, the password generated for it (shown
-// this once: it is only in this component's state), the SSH command and each installer's exit code
-// in words.
+// this once: it is only in this component's state), the SSH command (through a forward to port 22
+// on a user-mode NIC, else at the VM's address; deployNetwork.ts), the forwards, and each installer's
+// exit code in words.
 
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Api } from '../api';
+import { sshHandoff } from '../deployNetwork';
 import { documentVisibility } from '../state/changeFeed';
 import type { ConsoleOps } from '../state/consoleJoin';
 import { watchJob } from '../state/jobWatch';
@@ -20,6 +22,8 @@ interface Props {
   job: DeployedJob;
   /** The first user's name, when the profile has one (Ubuntu's `username`; Windows: Administrator). */
   user: string | null;
+  /** The host's name (for `ssh -J` through it to a forward on 127.0.0.1). */
+  host: string;
   exitCodes: Record<string, ExitCodeMeaning>;
   consoles?: Pick<ConsoleOps, 'open'>;
   pollMs?: number;
@@ -92,9 +96,25 @@ function ConsoleLink({ consoles, agentId, vmUuid }: ConsoleLinkProps) {
   );
 }
 
+function Forwards({ forwards }: { forwards: string[] }) {
+  return (
+    <div>
+      <p>Forwarded from the host:</p>
+      <ul data-testid="deploy-forwards">
+        {forwards.map((forward) => (
+          <li key={forward}>
+            <code>{forward}</code>
+          </li>
+        ))}
+      </ul>
+    </div>
+  );
+}
+
 function Handoff(props: Omit<Props, 'api' | 'pollMs'> & { result: DeployResult | null }) {
-  const { job, user, result, exitCodes, consoles } = props;
-  const address = result?.addresses?.[0];
+  const { job, user, host, result, exitCodes, consoles } = props;
+  const ssh = sshHandoff(user, result, host);
+  const forwards = result?.forwards ?? [];
   return (
     <div class="stack" data-testid="deploy-handoff">
       {job.generated_password && (
@@ -110,8 +130,19 @@ function Handoff(props: Omit<Props, 'api' | 'pollMs'> & { result: DeployResult |
           User: <code data-testid="deploy-user">{user}</code>
         </p>
       )}
-      {user && address && <CopyField label="Log in with" value={`ssh ${user}@${address}`} testId="deploy-ssh" />}
-      {job.final && !address && <p class="muted">No address is known for the VM yet (its host's DHCP leases).</p>}
+      {ssh && <CopyField label="Log in with" value={ssh.command} testId="deploy-ssh" />}
+      {ssh?.jump && (
+        <>
+          <p class="muted" data-testid="deploy-ssh-where">
+            That works from the host itself (the forward listens on 127.0.0.1). From elsewhere, through the host:
+          </p>
+          <CopyField label="Log in through the host" value={ssh.jump} testId="deploy-ssh-jump" />
+        </>
+      )}
+      {forwards.length > 0 && <Forwards forwards={forwards} />}
+      {job.final && !result?.addresses?.length && forwards.length === 0 && (
+        <p class="muted">No address is known for the VM yet (its host's DHCP leases).</p>
+      )}
       {consoles && result?.vm_uuid && (
         <ConsoleLink consoles={consoles} agentId={job.agent_id} vmUuid={result.vm_uuid} />
       )}
@@ -121,7 +152,7 @@ function Handoff(props: Omit<Props, 'api' | 'pollMs'> & { result: DeployResult |
 }
 
 export function DeployProgress(props: Props) {
-  const { api, job: started, user, exitCodes, consoles, pollMs = DEPLOY_POLL_MS } = props;
+  const { api, job: started, user, host, exitCodes, consoles, pollMs = DEPLOY_POLL_MS } = props;
   const [job, setJob] = useState<Job>(started);
   const [result, setResult] = useState<DeployResult | null>(null);
   const card = useRef<HTMLElement>(null);
@@ -153,7 +184,7 @@ export function DeployProgress(props: Props) {
       <h2 id="deploy-progress-title">Deployment</h2>
       <ProgressLine job={job} />
       {job.summary && <p data-testid="deploy-summary">{job.summary}</p>}
-      <Handoff job={{ ...started, ...job }} user={user} result={result} exitCodes={exitCodes} consoles={consoles} />
+      <Handoff job={{ ...started, ...job }} user={user} host={host} result={result} exitCodes={exitCodes} consoles={consoles} />
     </section>
   );
 }
