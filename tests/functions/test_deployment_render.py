@@ -297,6 +297,8 @@ def test_the_driver_iso_may_come_from_a_pool() -> None:
     ({**DRIVERS, "drivers_url": "ftp://example.com/v.iso", "drivers_sha256": "cd" * 31}, {
         "inputs.drivers_url", "inputs.drivers_sha256"}),
     ({"drivers_source": "floppy"}, {"inputs.drivers_source"}),
+    ({"iso_source": "pool", "iso_url": "", "drivers_source": "pool", "drivers_volume": "v.iso"},
+     {"inputs.iso_volume", "inputs.drivers_sha256"}),  # no error beside a field the form hides
 ])
 def test_bad_driver_inputs_are_refused_naming_each_field(given: dict[str, Any], fields: set[str]) -> None:
     with pytest.raises(InvalidFields) as caught:

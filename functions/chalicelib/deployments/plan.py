@@ -106,8 +106,8 @@ def _check_media(out: _Checked) -> None:
     assert out.profile is not None
     for kind in manifests.MEDIA:
         media = out.profile.get(kind)
-        if media is None:
-            continue
+        if media is None or any(f"inputs.{media[role]}" in out.errors for role in manifests.ISO_ROLES):
+            continue  # its inputs' own errors say what is wrong first
         named = {role: out.values.get(media[role]) for role in manifests.ISO_ROLES}
         given = bool(named["url_input"] or named["volume_input"])
         iso = "installer ISO" if kind == "install_media" else "driver ISO"
@@ -116,7 +116,7 @@ def _check_media(out: _Checked) -> None:
                   "url_input": (kind == "install_media" and not given, f"is required: the {iso}'s URL (or a volume).")}
         for role, (needed, why) in wanted.items():
             if needed and not named[role]:
-                out.errors.setdefault(f"inputs.{media[role]}", why)
+                out.errors[f"inputs.{media[role]}"] = why
 
 
 def iso_source(media: Mapping[str, Any] | None, values: Mapping[str, Any]) -> dict[str, Any] | None:
