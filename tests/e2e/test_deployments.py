@@ -112,6 +112,30 @@ def test_deploying_over_http(stack: LocalStack, operator: requests.Session) -> N
                                                        "progress": {"step": "downloading", "percent": 500}})
     assert (bad.status_code, bad.json()["error"]["code"]) == (400, "invalid_progress")
 
+    # Windows with the virtio-win driver ISO: refused without its checksum, naming the field, and nothing made;
+    # with it, a third CD-ROM between the installer and the answer file, virtio disk and NIC, driver paths.
+    drivers = {"drivers_source": "url", "drivers_url": "https://example.com/virtio-win.iso"}
+    jobs_before = operator.get(f"{url}/api/jobs?agent_id={host.agent_id}", timeout=10).json()["jobs"]
+    no_checksum = operator.post(f"{url}/api/agents/{host.agent_id}/deployments", timeout=10, json={
+        "profile": "windows-server-2022", "inputs": {"computer_name": "win-drv", "iso_source": "pool",
+                                                     "iso_volume": "eval.iso", "iso_sha256": "0" * 64, **drivers}})
+    assert no_checksum.status_code == 400, no_checksum.text
+    assert set(no_checksum.json()["error"]["fields"]) == {"inputs.drivers_sha256"}
+    assert operator.get(f"{url}/api/jobs?agent_id={host.agent_id}", timeout=10).json()["jobs"] == jobs_before
+    with_drivers = operator.post(f"{url}/api/agents/{host.agent_id}/deployments", timeout=10, json={
+        "profile": "windows-server-2022", "inputs": {"computer_name": "win-drv", "iso_source": "pool",
+                                                     "iso_volume": "eval.iso", "iso_sha256": "0" * 64,
+                                                     **drivers, "drivers_sha256": "1" * 64}})
+    assert with_drivers.status_code == 202, with_drivers.text
+    driver_args = host.claim()["payload"]["args"]
+    assert agent_jobs.args_valid("vm.deploy", driver_args)
+    installer_iso, driver_iso, answer = driver_args["cdroms"]
+    assert installer_iso["source"]["volume"] == "eval.iso"
+    assert driver_iso["source"] == {"url": "https://example.com/virtio-win.iso", "sha256": "1" * 64,
+                                    "max_bytes": 2147483648}
+    assert (driver_args["disk_bus"], driver_args["nic_model"]) == ("virtio", "virtio")
+    assert "<Path>E:\\viostor\\2k22\\amd64</Path>" in answer["generated"]["files"]["Autounattend.xml"]
+
     ubuntu = operator.post(f"{url}/api/agents/{host.agent_id}/deployments", timeout=10, json={
         "profile": "ubuntu-24.04", "installers": ["docker"],
         "inputs": {"hostname": "web-e2e", "ssh_keys": [key["key_id"]]}})

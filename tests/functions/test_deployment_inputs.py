@@ -225,6 +225,34 @@ def test_manifest_refusals_name_where(change: tuple[str, str], where: str) -> No
     assert where in refusal(INSTALLER.replace(*change))
 
 
+WINDOWS_YAML = (manifests.BUILTIN / "windows-server-2022.yaml").read_text()
+
+
+def test_a_profile_without_driver_media_still_parses() -> None:
+    start = WINDOWS_YAML.index("driver_media:")
+    without = WINDOWS_YAML[:start] + WINDOWS_YAML[WINDOWS_YAML.index("disk_mode:"):]
+    assert "driver_media" not in manifests.parse(without)
+
+
+@pytest.mark.parametrize(("change", "where"), [
+    (("{disk_bus: virtio, nic_model: virtio}", "{disk_bus: scsi}"), "driver_media.with_drivers.disk_bus"),
+    (("{disk_bus: virtio, nic_model: virtio}", "{}"), "driver_media.with_drivers"),
+    (("{disk_bus: virtio, nic_model: virtio}", "{disk_bus: virtio, video: qxl}"), "driver_media.with_drivers"),
+    (("  max_bytes: 2147483648\n", "  max_bytes: 2147483648\n  floppy: true\n"), "driver_media"),
+    (("  max_bytes: 8589934592\n", "  max_bytes: 8589934592\n  floppy: true\n"), "install_media"),
+    (("  max_bytes: 2147483648\n", ""), "driver_media"),
+    (("'viostor\\2k22\\amd64'", "'..\\windows'"), "driver_media.driver_paths[0]"),
+    (("'viostor\\2k22\\amd64'", "'D:\\viostor'"), "driver_media.driver_paths[0]"),
+    (("'viostor\\2k22\\amd64'", "'NetKVM\\2k22\\amd64'"), "driver_media.driver_paths"),
+    (("url_input: drivers_url", "url_input: drivers_link"), "driver_media.url_input"),
+    (("sha256_input: drivers_sha256", "sha256_input: iso_sha256"), "driver_media"),
+    (("kind: windows-unattend", "kind: cloud-init"), "driver_media.driver_paths"),
+])
+def test_driver_media_refusals_name_where(change: tuple[str, str], where: str) -> None:
+    assert change[0] in WINDOWS_YAML
+    assert where in refusal(WINDOWS_YAML.replace(*change, 1))
+
+
 def test_a_profile_image_needs_its_checksum() -> None:
     text = (manifests.BUILTIN / "ubuntu-24.04.yaml").read_text()
     without = "\n".join(line for line in text.splitlines() if not line.strip().startswith("sha256:"))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -228,6 +229,137 @@ def test_a_computer_name_over_15_characters_is_refused_before_rendering() -> Non
     with pytest.raises(InvalidFields) as caught:
         plan.plan({**WINDOWS, "inputs": {**WINDOWS["inputs"], "computer_name": "a" * 16}}, find(), None)
     assert set(caught.value.fields) == {"inputs.computer_name"}
+
+
+# --- Windows with the virtio driver ISO -------------------------------------------------------------
+
+DRIVERS = {"drivers_source": "url", "drivers_url": "https://example.com/virtio-win.iso", "drivers_sha256": "CD" * 32}
+FOLDERS = ["viostor\\2k22\\amd64", "vioscsi\\2k22\\amd64", "NetKVM\\2k22\\amd64"]
+
+
+def windows(**inputs: Any) -> dict[str, Any]:
+    return {**WINDOWS, "inputs": {**WINDOWS["inputs"], **inputs}}
+
+
+def driver_paths(text: str) -> list[str]:
+    root = ET.fromstring(text)
+    ns = {"u": unattend.NS}
+    [component] = [c for c in root.findall("u:settings[@pass='windowsPE']/u:component", ns)
+                   if c.get("name") == "Microsoft-Windows-PnpCustomizationsWinPE"] or [None]
+    if component is None:
+        return []
+    entries = component.findall("u:DriverPaths/u:PathAndCredentials", ns)
+    assert [e.get(f"{{{unattend.WCM}}}keyValue") for e in entries] == [str(i) for i in range(1, len(entries) + 1)]
+    return [e.findtext("u:Path", namespaces=ns) or "" for e in entries]
+
+
+def test_without_the_driver_iso_the_domain_stays_sata_and_e1000e() -> None:
+    # Driver inputs typed but hidden (the source left at "none") are dropped, not used.
+    made = plan.plan(windows(drivers_url=DRIVERS["drivers_url"], drivers_sha256="cd" * 32), find(), None)
+    assert (made.args["disk_bus"], made.args["nic_model"]) == ("sata", "e1000e")
+    assert [list(cdrom) for cdrom in made.args["cdroms"]] == [["source"], ["generated"]]
+    text = seed_files(made)["Autounattend.xml"]
+    unattend.check(text)
+    assert "PnpCustomizations" not in text and driver_paths(text) == []
+
+
+def test_a_driver_iso_is_the_second_cdrom_makes_disk_and_nic_virtio_and_setup_looks_on_every_letter() -> None:
+    made = plan.plan(windows(**DRIVERS), find(), None)
+    installer, drivers, generated = made.args["cdroms"]
+    assert installer == {"source": {"url": "https://example.com/eval.iso", "sha256": "ab" * 32,
+                                    "max_bytes": 8589934592}}
+    assert drivers == {"source": {"url": "https://example.com/virtio-win.iso", "sha256": "cd" * 32,
+                                  "max_bytes": 2147483648}}
+    assert generated["generated"]["label"] == "UNATTEND"
+    assert (made.args["disk_bus"], made.args["nic_model"]) == ("virtio", "virtio")
+    assert (made.args["firmware"], made.args["secure_boot"], made.args["tpm"], made.args["machine"]) == \
+        ("uefi", True, True, "q35")
+    assert made.args["boot"] == ["hd", "cdrom"]
+    text = generated["generated"]["files"]["Autounattend.xml"]
+    unattend.check(text)
+    assert driver_paths(text) == [f"{letter}:\\{folder}" for folder in FOLDERS for letter in "CDEFG"]
+
+
+def test_the_driver_iso_may_come_from_a_pool() -> None:
+    made = plan.plan(windows(drivers_source="pool", drivers_volume="virtio-win-0.1.262.iso",
+                             drivers_sha256="cd" * 32), find(), None)
+    assert made.args["cdroms"][1] == {"source": {"pool": "default", "volume": "virtio-win-0.1.262.iso",
+                                                 "sha256": "cd" * 32}}
+    assert made.args["disk_bus"] == "virtio"
+
+
+@pytest.mark.parametrize(("given", "fields"), [
+    ({"drivers_source": "url", "drivers_url": "https://example.com/v.iso"}, {"inputs.drivers_sha256"}),
+    ({"drivers_source": "url", "drivers_sha256": "cd" * 32}, {"inputs.drivers_url"}),
+    ({"drivers_source": "pool", "drivers_sha256": "cd" * 32}, {"inputs.drivers_volume"}),
+    ({"drivers_source": "pool", "drivers_volume": "v.iso", "drivers_pool": "no such/pool", "drivers_sha256": "cd" * 32},
+     {"inputs.drivers_pool"}),
+    ({**DRIVERS, "drivers_url": "ftp://example.com/v.iso", "drivers_sha256": "cd" * 31}, {
+        "inputs.drivers_url", "inputs.drivers_sha256"}),
+    ({"drivers_source": "floppy"}, {"inputs.drivers_source"}),
+    ({"iso_source": "pool", "iso_url": "", "drivers_source": "pool", "drivers_volume": "v.iso"},
+     {"inputs.iso_volume", "inputs.drivers_sha256"}),  # no error beside a field the form hides
+])
+def test_bad_driver_inputs_are_refused_naming_each_field(given: dict[str, Any], fields: set[str]) -> None:
+    with pytest.raises(InvalidFields) as caught:
+        plan.plan(windows(**given), find(), None)
+    assert set(caught.value.fields) == fields
+
+
+def test_an_iso_without_its_checksum_is_refused_even_where_the_form_does_not_require_it() -> None:
+    """An operator's profile whose ISO inputs are all optional and always shown: the plan still holds each ISO to
+    its checksum, and the installer ISO to being given, naming the input."""
+    profile = json.loads(json.dumps(manifests.builtins()[("profile", "windows-server-2022")]))
+    for spec in profile["inputs"]:
+        if spec["name"].startswith(("iso_", "drivers_")):
+            spec.pop("visible_if", None)
+            spec.pop("required", None)
+    mine = find({("profile", "windows-server-2022"): profile})
+    with pytest.raises(InvalidFields) as caught:
+        plan.plan({"profile": "windows-server-2022", "inputs": {
+            "computer_name": "win-1", "drivers_url": "https://example.com/v.iso"}}, mine, None)
+    assert caught.value.fields == {"inputs.iso_url": "is required: the installer ISO's URL (or a volume).",
+                                   "inputs.drivers_sha256": "is required with the driver ISO: its SHA-256."}
+    made = plan.plan(windows(drivers_url="https://example.com/v.iso", drivers_sha256="cd" * 32), mine, None)
+    assert made.args["cdroms"][1]["source"]["url"] == "https://example.com/v.iso"
+
+
+@pytest.mark.parametrize(("old", "new"), [
+    ("<Path>C:\\viostor\\2k22\\amd64</Path>", "<Path>\\\\server\\share\\drivers</Path>"),
+    ("<Path>C:\\viostor\\2k22\\amd64</Path>", "<Path>H:\\viostor\\2k22\\amd64</Path>"),
+    ("<Path>C:\\viostor\\2k22\\amd64</Path>", "<Path>C:\\..\\Windows</Path>"),
+    ("<Path>C:\\viostor\\2k22\\amd64</Path>",
+     "<Path>C:\\viostor\\2k22\\amd64</Path><Credentials><Username>u</Username></Credentials>"),
+    ('wcm:action="add" wcm:keyValue="1"', 'wcm:action="add"'),
+    ('wcm:keyValue="1"', 'wcm:keyValue="0"'),
+    ('name="Microsoft-Windows-PnpCustomizationsWinPE"', 'name="Microsoft-Windows-PnpCustomizationsNonWinPE"'),
+    ("<DriverPaths>", "<DriverPaths><Extra>1</Extra>"),
+])
+def test_our_unattend_schema_refuses_driver_settings_we_do_not_emit(old: str, new: str) -> None:
+    text = seed_files(plan.plan(windows(**DRIVERS), find(), None))["Autounattend.xml"]
+    assert old in text
+    with pytest.raises(unattend.RenderError):
+        unattend.check(text.replace(old, new, 1))
+
+
+def test_the_driver_component_is_refused_outside_windows_pe() -> None:
+    text = seed_files(plan.plan(windows(**DRIVERS), find(), None))["Autounattend.xml"]
+    start = text.index('<component name="Microsoft-Windows-PnpCustomizationsWinPE"')
+    end = text.index("</component>", start) + len("</component>")
+    component = text[start:end]
+    moved = text[:start] + text[end:]
+    moved = moved.replace('<settings pass="specialize">', '<settings pass="specialize">' + component, 1)
+    with pytest.raises(unattend.RenderError):
+        unattend.check(moved)
+    unattend.check(text[:start] + text[end:])  # without it, the file is the one made without a driver ISO
+
+
+def test_the_manifest_schema_and_the_unattend_grammar_agree_on_driver_folders() -> None:
+    items = manifests.manifest_schema()["$defs"]["profile"]["properties"]["driver_media"]["properties"][
+        "driver_paths"]["items"]
+    for folder in [*FOLDERS, "amd64", "a\\b\\c\\d", "a\\b\\c\\d\\e", "..\\x", "a/b", "a\\", "C:\\x", "-a", "a" * 65]:
+        assert bool(re.fullmatch(items["pattern"][1:-1], folder)) == bool(
+            re.fullmatch(unattend.DRIVER_FOLDER, folder)), folder
 
 
 def test_a_deployment_too_large_for_a_signed_job_is_refused_naming_the_installers() -> None:

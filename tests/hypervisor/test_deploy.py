@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
+import re
 import secrets
 import socket
 import subprocess
@@ -23,7 +25,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pycdlib
 import pytest
+from chalicelib.deployments import manifests, plan, unattend
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fleetvisor_agent import firstboot, jobs, seed
 from fleetvisor_agent.config import DeploySettings
@@ -467,6 +471,96 @@ def test_uefi_secure_boot_and_a_tpm_are_in_the_definition(
     assert xml.find("devices/disk/target").get("bus") == "sata"  # type: ignore[union-attr]
     assert xml.find("devices/interface/model").get("type") == "e1000e"  # type: ignore[union-attr]
     assert virsh("domstate", names[0]) == "running"
+
+
+def small_iso(label: str, files: dict[str, bytes]) -> bytes:
+    """An ISO 9660 image with Joliet names (what Windows reads) and Rock Ridge, of `files` by path ("a/b/c.inf")."""
+    iso = pycdlib.PyCdlib()
+    iso.new(interchange_level=3, joliet=3, rock_ridge="1.09", vol_ident=label)
+    made: set[str] = set()
+    for path, data in files.items():
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            folder = "/".join(parts[:depth])
+            if folder not in made:
+                made.add(folder)
+                iso.add_directory("/" + folder.upper(), rr_name=parts[depth - 1], joliet_path="/" + folder)
+        iso.add_fp(io.BytesIO(data), len(data), "/" + path.upper().replace(".", "_", path.count(".") - 1) + ";1",
+                   rr_name=parts[-1], joliet_path="/" + path)
+    out = io.BytesIO()
+    iso.write_fp(out)
+    iso.close()
+    return out.getvalue()
+
+
+def joliet_folders(path: Path) -> set[str]:
+    """Every directory of an ISO, by its Joliet path without the leading '/'."""
+    iso = pycdlib.PyCdlib()
+    iso.open(str(path))
+    try:
+        return {root.lstrip("/") for root, _dirs, _files in iso.walk(joliet_path="/")}
+    finally:
+        iso.close()
+
+
+def test_windows_with_the_virtio_driver_iso_starts_with_three_cdroms_and_a_virtio_disk(
+        deploy_host: Host, server: ImageServer, network: str, names: list[str]) -> None:
+    """The Windows profile's own arguments, rendered by the control plane with a driver ISO given, as the agent
+    runs them: no Windows image can be fetched here, so the installer is a small ISO of its own, and the driver
+    ISO one laid out as virtio-win is (viostor, vioscsi, NetKVM under 2k22/amd64). What this proves: both ISOs
+    fetched and cached, the answer file packed and in the schema, the three CD-ROMs in order on SATA with the
+    disk and NIC on virtio, UEFI secure boot and TPM, and QEMU running with all of them open. Not watched for
+    its first boot (only Windows would ever print the marker)."""
+    installer = small_iso("FV_WS2022_EVAL", {"setup.txt": b"not Windows: a stand-in for the evaluation ISO\n"})
+    drivers = small_iso("VIRTIO_WIN", {f"{driver}/2k22/amd64/{driver.lower()}.inf": b"; stand-in\n"
+                                       for driver in ("viostor", "vioscsi", "NetKVM")})
+    server.files["/eval.iso"], server.files["/virtio-win.iso"] = installer, drivers
+    name = f"fv-win-{secrets.token_hex(3)}"
+    known = manifests.builtins()
+    made = plan.plan({"profile": "windows-server-2022", "name": name, "network": network,
+                      "sizing": {"vcpus": 1, "memory_mib": 2048, "disk_gib": 32},
+                      "inputs": {"computer_name": "win-drv", "iso_url": f"{server.url}/eval.iso",
+                                 "iso_sha256": hashlib.sha256(installer).hexdigest(), "drivers_source": "url",
+                                 "drivers_url": f"{server.url}/virtio-win.iso",
+                                 "drivers_sha256": hashlib.sha256(drivers).hexdigest()}},
+                     lambda kind, manifest_id: known.get((kind, manifest_id)), None)
+    args = json.loads(json.dumps(made.args))  # what the signed job carries: the sealed password put back
+    [(placeholder, password)] = made.vault.values.items()
+    answer = args["cdroms"][2]["generated"]["files"]
+    answer["Autounattend.xml"] = answer["Autounattend.xml"].replace(placeholder, password)
+    args.pop("name")
+    assert args["first_boot"]["timeout_seconds"] == 7200
+    args["first_boot"] = None  # no Windows here to ever say it is done: the agent starts the VM and stops there
+
+    result, _ = deploy(deploy_host, names, name=name, **args)
+
+    assert result.ok, result.summary
+    assert virsh("domstate", name) == "running"
+    installer_volume = POOL_DIR / f"fv-image-{hashlib.sha256(installer).hexdigest()}.iso"
+    drivers_volume = POOL_DIR / f"fv-image-{hashlib.sha256(drivers).hexdigest()}.iso"
+    seed_volume = POOL_DIR / f"{name}-seed2.iso"
+    xml = ET.fromstring(virsh("dumpxml", name))
+    disks = [(d.get("device"), d.find("source").get("file"), d.find("target").get("bus"),  # type: ignore[union-attr]
+              d.find("target").get("dev")) for d in xml.findall("devices/disk")]  # type: ignore[union-attr]
+    assert disks == [("disk", str(POOL_DIR / f"{name}.qcow2"), "virtio", "vda"),
+                     ("cdrom", str(installer_volume), "sata", "sda"),
+                     ("cdrom", str(drivers_volume), "sata", "sdb"),
+                     ("cdrom", str(seed_volume), "sata", "sdc")]
+    assert xml.find("devices/interface/model").get("type") == "virtio"  # type: ignore[union-attr]
+    assert xml.find("os/loader").get("secure") == "yes"  # type: ignore[union-attr]
+    assert xml.find("devices/tpm/backend").get("version") == "2.0"  # type: ignore[union-attr]
+    # QEMU itself has the three ISOs open (not only libvirt's definition saying so).
+    blocks = virsh("qemu-monitor-command", name, "--hmp", "info block")
+    assert all(str(path) in blocks for path in (installer_volume, drivers_volume, seed_volume)), blocks
+
+    label, files = seed.read(seed_volume.read_bytes())
+    assert label == "UNATTEND" and list(files) == ["Autounattend.xml"]
+    unattend.check(files["Autounattend.xml"])
+    assert f"<Value>{unattend.xml_escaped(password)}</Value>" in files["Autounattend.xml"]
+    named = {path.split(":", 1)[1].lstrip("\\").replace("\\", "/")
+             for path in re.findall(r"<Path>([^<]+)</Path>", files["Autounattend.xml"])}
+    assert named == {"viostor/2k22/amd64", "vioscsi/2k22/amd64", "NetKVM/2k22/amd64"}
+    assert named <= joliet_folders(drivers_volume)  # every folder the answer file names is on the attached ISO
 
 
 def test_a_deployed_vm_booting_an_installer_iso_has_its_first_boot_watched(

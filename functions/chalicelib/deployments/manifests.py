@@ -5,8 +5,9 @@ YAML is read with a safe loader that also refuses aliases (a few lines of anchor
 gigabytes once expanded into JSON) and keeps dates as text; a manifest is at most MAX_BYTES. The
 checks after the schema: input names unique, `visible_if` naming an earlier input with a value of
 the right type, patterns that compile, defaults that pass their own input, bounds in order, the
-inputs a profile names (`name_input`, `install_media`) present and of a fitting type, installer
-environment names unique. Every refusal names where (`inputs[2].default`) and why.
+inputs a profile names (`name_input`, `install_media`, `driver_media`) present and of a fitting type,
+no input shared by the two media, `driver_paths` only where a Windows answer file reads them,
+installer environment names unique. Every refusal names where (`inputs[2].default`) and why.
 
 Built-in manifests are the files in builtin/ (shipped with the control plane, read once per warm
 Lambda); operators' own are stored per owner (models.Manifest) and may not reuse a built-in's id.
@@ -32,6 +33,9 @@ HERE = Path(__file__).parent
 BUILTIN = HERE / "builtin"
 MAX_BYTES = 64 * 1024
 KINDS = ("profile", "installer")
+# A profile's ISOs named by inputs (their values are read by plan.iso_source), and those inputs' roles.
+MEDIA = ("install_media", "driver_media")
+ISO_ROLES = ("url_input", "pool_input", "volume_input", "sha256_input")
 # The installer exit-code contract, in words, for pages that explain a deployment's result.
 EXIT_CODES = {
     "0": {"meaning": "ok", "explanation": "Installed and configured."},
@@ -100,7 +104,7 @@ def _where(error: ValidationError) -> str:
 
 
 def _why(error: ValidationError) -> str:
-    if error.validator == "additionalProperties":
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
         return f"has a field the manifest schema does not know: {error.message[:200]}"
     if error.validator == "required":
         return error.message[:200]
@@ -157,10 +161,16 @@ def _profile_semantics(doc: Mapping[str, Any], specs: Mapping[str, Mapping[str, 
     name_spec = specs.get(doc["name_input"])
     if name_spec is None or name_spec["type"] not in ("hostname", "string"):
         errors["name_input"] = "must name an input of type hostname or string."
-    media = doc.get("install_media") or {}
-    for role in ("url_input", "pool_input", "volume_input", "sha256_input") if media else ():
-        if media[role] not in specs or specs[media[role]]["type"] not in ("string", "select"):
-            errors[f"install_media.{role}"] = "must name an input of type string or select."
+    for media in MEDIA:
+        for role in ISO_ROLES if media in doc else ():
+            if doc[media][role] not in specs or specs[doc[media][role]]["type"] not in ("string", "select"):
+                errors[f"{media}.{role}"] = "must name an input of type string or select."
+    if "install_media" in doc and "driver_media" in doc:
+        shared = {doc["install_media"][role] for role in ISO_ROLES} & {doc["driver_media"][role] for role in ISO_ROLES}
+        if shared:
+            errors["driver_media"] = f"names inputs of install_media too: {', '.join(sorted(shared))}."
+    if "driver_paths" in doc.get("driver_media", {}) and doc["first_boot"]["kind"] != "windows-unattend":
+        errors["driver_media.driver_paths"] = "are read by a Windows answer file only (first_boot windows-unattend)."
     for name, bounds in doc["sizing"].items():
         if not bounds["min"] <= bounds["default"] <= bounds["max"]:
             errors[f"sizing.{name}"] = "must have min <= default <= max."

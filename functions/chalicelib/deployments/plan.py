@@ -6,6 +6,13 @@ anything is rendered, and all refusals come back together, keyed by where they a
 `profile`, `name`, `inputs.<name>`, `installers`, `installers.<id>`, `installers.<id>.<name>`,
 `sizing.<name>`, `network.forwards[<i>].<key>`, or the top-level field itself.
 
+ISOs: a profile's `install_media` (the installer, required) and `driver_media` (optional: a driver ISO
+such as virtio-win) are read from the inputs they name (`iso_source`): a URL, else a pool volume, each
+with its SHA-256 (refused, naming the input, when missing). The cdroms are the installer ISO (it
+boots), the driver ISO when given, then the generated first-boot medium. A driver ISO given switches
+`machine` to its `with_drivers` (virtio disk and NIC for Windows) and has the answer file point Setup
+at its `driver_paths`; left empty, nothing of it appears and the VM is as `machine` says.
+
 `network` is where the VM's NIC goes: absent, the profile's libvirt network (`default` unless the
 profile names one); a string, another libvirt network of the host; or
 `{"mode": "user", "forwards": [{"host_port", "guest_port", "address"?}]}`, QEMU's user-mode NIC
@@ -29,7 +36,7 @@ from .. import validate
 from ..errors import InvalidFields
 from ..jobs.signing import canonical
 from ..sealing import Vault
-from . import cloudinit, inputs, unattend
+from . import cloudinit, inputs, manifests, unattend
 
 MAX_INSTALLERS = 10
 # The agent refuses a signed payload over 64 Ki characters of base64url (agent/fleetvisor_agent/verify.py):
@@ -85,11 +92,44 @@ def _check(body: Mapping[str, Any], find: Finder, resolve_key: inputs.KeyResolve
     given = inputs.check(out.profile.get("inputs", []), body.get("inputs", {}), resolve_key)
     out.values = given.values
     out.errors.update({f"inputs.{name}".rstrip("."): why for name, why in given.errors.items()})
+    _check_media(out)
     _check_installers(out, body.get("installers", []), find, resolve_key)
     _check_sizing(out, body.get("sizing", {}))
     _check_name(out, body)
     _check_network(out, body)
     return out
+
+
+def _check_media(out: _Checked) -> None:
+    """The ISOs a profile's inputs name: each with its checksum and pool, the installer ISO never left out (the
+    driver ISO may be). Inputs' own visible_if and required usually say so first; this holds any manifest to it."""
+    assert out.profile is not None
+    for kind in manifests.MEDIA:
+        media = out.profile.get(kind)
+        if media is None or any(f"inputs.{media[role]}" in out.errors for role in manifests.ISO_ROLES):
+            continue  # its inputs' own errors say what is wrong first
+        named = {role: out.values.get(media[role]) for role in manifests.ISO_ROLES}
+        given = bool(named["url_input"] or named["volume_input"])
+        iso = "installer ISO" if kind == "install_media" else "driver ISO"
+        wanted = {"sha256_input": (given, f"is required with the {iso}: its SHA-256."),
+                  "pool_input": (given and not named["url_input"], f"is required with the {iso}'s volume."),
+                  "url_input": (kind == "install_media" and not given, f"is required: the {iso}'s URL (or a volume).")}
+        for role, (needed, why) in wanted.items():
+            if needed and not named[role]:
+                out.errors[f"inputs.{media[role]}"] = why
+
+
+def iso_source(media: Mapping[str, Any] | None, values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ISO a profile's `install_media` or `driver_media` names in checked inputs, as a job's cdrom source;
+    None when its inputs are left empty."""
+    if media is None:
+        return None
+    sha256 = str(values.get(media["sha256_input"], "")).lower()
+    if values.get(media["url_input"]):
+        return {"url": values[media["url_input"]], "sha256": sha256, "max_bytes": media["max_bytes"]}
+    if values.get(media["volume_input"]):
+        return {"pool": values[media["pool_input"]], "volume": values[media["volume_input"]], "sha256": sha256}
+    return None
 
 
 def _check_installers(out: _Checked, chosen: Any, find: Finder, resolve_key: inputs.KeyResolver | None) -> None:
@@ -196,11 +236,15 @@ def _render(checked: _Checked) -> Plan:
         "sizing": checked.sizing, "network": checked.network})
     plan.fingerprint = {**plan.summary, "inputs": _without_passwords(profile, checked.values),
                         "installer_inputs": [_without_passwords(i, v) for i, v in checked.installers]}
+    drivers = iso_source(profile.get("driver_media"), checked.values)
     if profile["first_boot"]["kind"] == "cloud-init":
         cdrom = _cloud_init_seed(profile, checked, vault)
     else:
-        cdrom, plan.generated_password = _unattend_media(checked, vault)
-    plan.args = _args(profile, checked, _media(profile, checked.values) + [cdrom])
+        driver_paths = profile["driver_media"].get("driver_paths", []) if drivers else []
+        cdrom, plan.generated_password = _unattend_media(checked, vault, driver_paths)
+    # The installer ISO first (it boots), then the driver ISO, then the generated medium.
+    isos = [iso_source(profile.get("install_media"), checked.values), drivers]
+    plan.args = _args(profile, checked, [{"source": iso} for iso in isos if iso] + [cdrom], drivers is not None)
     size = len(canonical(plan.args)) + sum(len(value) for value in vault.values.values())
     if size > MAX_ARGS_BYTES:
         where = "installers" if checked.installers else "inputs"
@@ -221,29 +265,18 @@ def _cloud_init_seed(profile: Mapping[str, Any], checked: _Checked, vault: Vault
     return {"generated": {"label": "cidata", "files": files}}
 
 
-def _unattend_media(checked: _Checked, vault: Vault) -> tuple[dict[str, Any], str | None]:
+def _unattend_media(checked: _Checked, vault: Vault, driver_paths: list[str]) -> tuple[dict[str, Any], str | None]:
     password = checked.values.get("admin_password")
     generated = None
     if not password:
         password = generated = unattend.generate_password()
-    text = unattend.render(checked.values, vault.seal(unattend.xml_escaped(password)))
+    text = unattend.render(checked.values, vault.seal(unattend.xml_escaped(password)), driver_paths)
     return {"generated": {"label": "UNATTEND", "files": {"Autounattend.xml": text}}}, generated
 
 
-def _media(profile: Mapping[str, Any], values: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The installer ISO a blank-disk profile boots from, as the operator named it."""
-    media = profile.get("install_media")
-    if media is None:
-        return []
-    sha256 = str(values[media["sha256_input"]]).lower()
-    if values.get(media["url_input"]):
-        return [{"source": {"url": values[media["url_input"]], "sha256": sha256, "max_bytes": media["max_bytes"]}}]
-    return [{"source": {"pool": values[media["pool_input"]], "volume": values[media["volume_input"]],
-                        "sha256": sha256}}]
-
-
-def _args(profile: Mapping[str, Any], checked: _Checked, cdroms: list[dict[str, Any]]) -> dict[str, Any]:
-    machine = profile["machine"]
+def _args(profile: Mapping[str, Any], checked: _Checked, cdroms: list[dict[str, Any]],
+          with_drivers: bool) -> dict[str, Any]:
+    machine = {**profile["machine"], **(profile["driver_media"].get("with_drivers", {}) if with_drivers else {})}
     disk: dict[str, Any] = {"size_gib": checked.sizing["disk_gib"], "mode": profile["disk_mode"]}
     if profile["disk_mode"] != "blank":
         image = profile["image"]

@@ -1,4 +1,4 @@
-"""Windows Setup answer file (Autounattend.xml), built with an XML library and checked against our own
+r"""Windows Setup answer file (Autounattend.xml), built with an XML library and checked against our own
 schema of the unattend envelope and of the settings we emit (UNATTEND below, an XSD-like grammar).
 
 Passes: windowsPE (setup language, a UEFI/GPT disk layout on disk 0, the edition's image, the EULA),
@@ -7,6 +7,28 @@ skipped, one automatic logon whose first command writes `FLEETVISOR-FIRST-BOOT d
 serial console the agent watches). The edition is chosen by image index, which is the same on the
 evaluation and retail media (1 Standard Core, 2 Standard Desktop, 3 Datacenter Core, 4 Datacenter
 Desktop). The password goes in as a sealed placeholder (sealing.py), XML-escaped when unsealed.
+
+Drivers (a profile's `driver_media`, such as the virtio-win ISO, given at deployment): windowsPE also
+gets `Microsoft-Windows-PnpCustomizationsWinPE` with one `DriverPaths/PathAndCredentials` (a numbered
+`wcm:keyValue`, a `Path`, no credentials) per folder of the profile's `driver_paths` (for Server 2022:
+`viostor\2k22\amd64`, `vioscsi\2k22\amd64`, `NetKVM\2k22\amd64`, the virtio-win ISO's layout) on
+each drive letter of DRIVER_LETTERS. Setup loads what it finds there before it looks for a disk (so the
+virtio disk is seen) and copies it into the installed image's driver store (so the virtio NIC works).
+
+Why every letter C: to G: and not one: the ISO's letter is not known when the file is written. In
+WinPE, X: is WinPE itself and the blank disk has no volume yet, so the CD-ROMs take the first free
+letters in the order the firmware enumerates them: usually D:, E:, F: for installer, drivers and this
+medium, but C: is free too and is taken by the first CD-ROM on some machines, and the order of the
+SATA ports is the controller's, not ours. The agent attaches at most 4 CD-ROMs, so C: to G: covers
+every position either way. Public unattend files for virtio-win almost all hard-code one letter
+(`E:\viostor\...` beside the installer on D:), which breaks as soon as the layout differs; the
+alternatives do not fit: `$WinPEDriver$` (the folder Setup searches at the root of every drive) would
+mean copying the drivers onto our own medium, which the control plane never has, and a script that
+searches the drives (`drvload` from a RunSynchronous command) runs too late for the disk and is code
+of a kind we do not emit. What this relies on and could not be checked here: that Setup passes over a
+Path that does not exist (Microsoft's reference for Path says nothing either way), and that the
+drivers load under secure boot. No Windows image can be fetched on this machine: the tests prove the
+file fits the grammar below, the media and the domain, not that Setup installs onto the virtio disk.
 """
 
 from __future__ import annotations
@@ -15,7 +37,7 @@ import re
 import secrets
 import string
 import xml.etree.ElementTree as ET  # noqa: S405 - we build XML and parse only what we built
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape
@@ -26,6 +48,11 @@ EDITION_INDEX = {"SERVERSTANDARDCORE": 1, "SERVERSTANDARD": 2, "SERVERDATACENTER
 COMPUTER_NAME_RE = r"(?![0-9]+$)[A-Za-z0-9][A-Za-z0-9-]{0,14}"
 COMPONENT_ATTRS = {"processorArchitecture": "amd64", "publicKeyToken": "31bf3856ad364e35", "language": "neutral",
                    "versionScope": "nonSxS"}
+# Where the driver ISO may be in WinPE (see the docstring): every letter its CD-ROM can take.
+DRIVER_LETTERS = "CDEFG"
+# A folder on the driver ISO, as a manifest's driver_paths writes it (manifest-schema.json says the same).
+DRIVER_FOLDER = r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}(?:\\[A-Za-z0-9][A-Za-z0-9_-]{0,63}){0,3}"
+MAX_DRIVER_PATHS = 8
 ET.register_namespace("", NS)
 ET.register_namespace("wcm", WCM)
 Sealer = Callable[[str], str]
@@ -54,7 +81,7 @@ def _el(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> 
 
 
 def _attr(name: str) -> str:
-    return f"{{{WCM}}}action" if name == "action" else name
+    return f"{{{WCM}}}{name}" if name in ("action", "keyValue") else name
 
 
 def _component(settings: ET.Element, name: str) -> ET.Element:
@@ -66,10 +93,14 @@ def _locale(component: ET.Element, locale: str) -> None:
         _el(component, name, locale)
 
 
-def render(values: Mapping[str, Any], sealed_password: str) -> str:
-    """The answer file for checked inputs; `sealed_password` stands in for the Administrator password."""
+def render(values: Mapping[str, Any], sealed_password: str, driver_paths: Sequence[str] = ()) -> str:
+    """The answer file for checked inputs; `sealed_password` stands in for the Administrator password;
+    `driver_paths`, folders on a driver ISO given with the deployment, are where Setup finds drivers."""
     root = ET.Element(f"{{{NS}}}unattend")
-    _windows_pe(_el(root, "settings", **{"pass": "windowsPE"}), values)
+    windows_pe = _el(root, "settings", **{"pass": "windowsPE"})
+    _windows_pe(windows_pe, values)
+    if driver_paths:
+        _driver_paths(windows_pe, driver_paths)
     specialize = _component(_el(root, "settings", **{"pass": "specialize"}), "Microsoft-Windows-Shell-Setup")
     _el(specialize, "ComputerName", values["computer_name"])
     _el(specialize, "TimeZone", values["time_zone"])
@@ -111,6 +142,13 @@ def _windows_pe(settings: ET.Element, values: Mapping[str, Any]) -> None:
     _el(user, "AcceptEula", "true")
     _el(user, "FullName", "Fleetvisor")
     _el(user, "Organization", "Fleetvisor")
+
+
+def _driver_paths(settings: ET.Element, folders: Sequence[str]) -> None:
+    paths = _el(_component(settings, "Microsoft-Windows-PnpCustomizationsWinPE"), "DriverPaths")
+    for key, (letter, folder) in enumerate(((letter, folder) for folder in folders for letter in DRIVER_LETTERS),
+                                           start=1):
+        _el(_el(paths, "PathAndCredentials", action="add", keyValue=str(key)), "Path", f"{letter}:\\{folder}")
 
 
 def _oobe(settings: ET.Element, values: Mapping[str, Any], sealed_password: str) -> None:
@@ -166,6 +204,7 @@ def node(tag: str, *children: tuple[E, int, int], **attrs: str) -> tuple[E, int,
 
 BOOL, NUM, LOCALE = "true|false", "[0-9]{1,6}", "[a-z]{2}-[A-Z]{2}"
 ADD = {f"{{{WCM}}}action": "add"}
+KEYED = {**ADD, f"{{{WCM}}}keyValue": "[1-9][0-9]?"}
 COMPONENT = {k: re.escape(v) for k, v in COMPONENT_ATTRS.items()}
 SECRET = r"[^\x00-\x1f\x7f]{1,1000}"
 LOCALES = (leaf("InputLocale", LOCALE), leaf("SystemLocale", LOCALE), leaf("UILanguage", LOCALE),
@@ -195,6 +234,10 @@ UNATTEND = E("unattend", (
                 node("InstallTo", leaf("DiskID", "0"), leaf("PartitionID", NUM)))),
             node("UserData", leaf("AcceptEula", "true"), leaf("FullName", "[A-Za-z ]{1,64}"),
                  leaf("Organization", "[A-Za-z ]{1,64}"))),
+        # Only with a driver ISO, and last: an optional component must not be tried against the others.
+        (_component_spec("Microsoft-Windows-PnpCustomizationsWinPE", node("DriverPaths", (E(
+            "PathAndCredentials", (leaf("Path", f"[{DRIVER_LETTERS}]:\\\\{DRIVER_FOLDER}"),), attrs=KEYED),
+            1, len(DRIVER_LETTERS) * MAX_DRIVER_PATHS)))[0], 0, 1),
         **{"pass": "windowsPE"}),
     node("settings", _component_spec(
         "Microsoft-Windows-Shell-Setup", leaf("ComputerName", COMPUTER_NAME_RE),
