@@ -37,7 +37,9 @@ mount, and converted to qcow2 (`image.disk` is then `disk.qcow2`).
 
 `cloud_image()` adds cloud-init (NoCloud only, the network left to the image's systemd-networkd,
 Ed25519 host keys made at first boot, /etc/hosts kept to the host name, locale C.UTF-8), growpart
-and resize2fs (the root grows to the VM's disk at first boot), openssh-server and tzdata, and no
+and resize2fs (the root grows to the VM's disk at first boot), openssh-server, tzdata and nginx
+(preinstalled, as a golden image would have it: the guest reaches no registry, so the built-in
+nginx installer's own apt-get is skipped and the rest of it runs for real), and no
 login of its own: like a distribution's cloud image, nobody logs in until cloud-init has made a
 user from a seed.
 
@@ -95,7 +97,8 @@ BOOTABLE_HOOK = f"""
 echo 'LABEL={ROOT_LABEL} / ext4 defaults 0 1' > "$root/etc/fstab"
 """
 # e2fsprogs and cloud-guest-utils: cloud-init grows the root partition and its file system to the VM's disk.
-CLOUD_PACKAGES = ("cloud-init", "openssh-server", "tzdata", "e2fsprogs", "cloud-guest-utils")
+# nginx: the guest has no registry, so the built-in nginx installer finds it installed and configures it.
+CLOUD_PACKAGES = ("cloud-init", "openssh-server", "tzdata", "e2fsprogs", "cloud-guest-utils", "nginx")
 # cloud-init as a cloud image has it, for NoCloud seeds only; no login but the one a seed makes.
 CLOUD_HOOK = """
 install -d "$root/etc/cloud/cloud.cfg.d"

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -388,9 +389,15 @@ class Following:
                 return code, rest, stderr
 
 
-def _silent_host(stack: LocalStack) -> Host:
-    """A host of the admin's that answers as an agent only when this test says (test_deployments.Host)."""
-    return Host(stack.url, _admin(stack, "create-enrollment-token", "--note", "cli deploy")["token"])
+@pytest.fixture
+def silent_host(stack: LocalStack) -> Iterator[Host]:
+    """A host of the admin's that answers as an agent only when this test says (test_deployments.Host),
+    deregistered afterwards: the shared stack's other tests expect the admin to have its one host."""
+    host = Host(stack.url, _admin(stack, "create-enrollment-token", "--note", "cli deploy")["token"])
+    yield host
+    admin = {"Authorization": f"Bearer {stack.login()}"}
+    gone = requests.delete(f"{stack.url}/api/agents/{host.agent_id}", headers=admin, timeout=10)
+    assert gone.status_code == 200, gone.text
 
 
 def _succeed(host: Host, claimed: dict[str, Any], following: Following, host_name: str,
@@ -405,10 +412,10 @@ def _succeed(host: Host, claimed: dict[str, Any], following: Following, host_nam
     return dict(re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in rest[2:])
 
 
-def test_wait_prints_each_step_and_the_handoff_of_a_deployment(stack: LocalStack, tmp_path: Path) -> None:
+def test_wait_prints_each_step_and_the_handoff_of_a_deployment(stack: LocalStack, silent_host: Host) -> None:
     manifest_id = f"cli-{uuid.uuid4().hex[:8]}"
     _ok(stack, "manifests", "upload", "-", stdin=_profile(manifest_id))
-    host, name = _silent_host(stack), f"web-{uuid.uuid4().hex[:6]}"
+    host, name = silent_host, f"web-{uuid.uuid4().hex[:6]}"
     host_name = _admin(stack, "hosts", "show", host.agent_id)["name"]
     following = Following(stack, host_name, manifest_id, "--input", f"hostname={name}",
                           "--input", f"ssh_keys={_public_key('k')}", "--installer", "nginx")
@@ -432,10 +439,10 @@ def test_wait_prints_each_step_and_the_handoff_of_a_deployment(stack: LocalStack
 
 
 def test_a_deployment_on_a_user_mode_nic_carries_its_forwards_and_hands_off_ssh_through_them(
-        stack: LocalStack) -> None:
+        stack: LocalStack, silent_host: Host) -> None:
     manifest_id = f"cli-{uuid.uuid4().hex[:8]}"
     _ok(stack, "manifests", "upload", "-", stdin=_profile(manifest_id))
-    host, name = _silent_host(stack), f"nat-{uuid.uuid4().hex[:6]}"
+    host, name = silent_host, f"nat-{uuid.uuid4().hex[:6]}"
     host_name = _admin(stack, "hosts", "show", host.agent_id)["name"]
     following = Following(stack, host_name, manifest_id, "--input", f"hostname={name}",
                           "--input", f"ssh_keys={_public_key('k')}", "--forward", "2222:22",
@@ -462,8 +469,9 @@ def test_a_deployment_on_a_user_mode_nic_carries_its_forwards_and_hands_off_ssh_
         assert f"  {field}: {why}" in refused.stderr, refused.stderr
 
 
-def test_a_generated_password_is_shown_once_even_when_the_wait_is_cut_short(stack: LocalStack) -> None:
-    host = _silent_host(stack)
+def test_a_generated_password_is_shown_once_even_when_the_wait_is_cut_short(
+        stack: LocalStack, silent_host: Host) -> None:
+    host = silent_host
     windows = ["--input", "iso_source=pool", "--input", "iso_volume=eval.iso", "--input", f"iso_sha256={'0' * 64}"]
     queued = _ok(stack, "deploy", host.agent_id, "windows-server-2022", "--input", "computer_name=win-a", *windows)
     password = re.search(r"^password: (\S+)  \(generated: shown this once, copy it now\)$", queued, re.M)

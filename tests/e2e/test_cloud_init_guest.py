@@ -9,7 +9,9 @@ replaced (the override is a manifest, not a test hook). The VM gets QEMU's user-
 forwarded from 127.0.0.1 (hypervisor/usernet.py), so everything is checked from outside over SSH with
 the operator's own key and no bridge is touched: the host name, the first user (sudo, key login,
 password stored only as a SHA-512 crypt hash), the time zone, the root grown to the VM's disk, an
-installer's effect and exit code, another installer's exit 3 with its last lines, and
+installer's effect and exit code, another installer's exit 3 with its last lines, the built-in
+nginx installer serving its port (fetched from this machine through a second forward; the image has
+nginx preinstalled, the guest reaching no registry) and run again with the same result, and
 `cloud-init status` done. Each phase's seconds are printed (pytest -s); the deployment, from the
 API call to SSH, must stay under 4 minutes.
 """
@@ -42,6 +44,7 @@ POOL_DIR = BASE / "cloud-pool"
 VM_NAME = "fv-cloud-1"
 PASSWORD = "console password 1"  # noqa: S105 - the test VM's, checked never to be stored in clear
 GREETING = "hello from a fleetvisor installer"
+NGINX_PORT = 8080
 FINAL = {"succeeded", "failed", "timed_out", "cancelled", "expired"}
 
 GREETER = """kind: installer
@@ -140,23 +143,26 @@ def test_a_deployment_boots_a_real_cloud_init_guest_we_can_log_in_to(
     stored = operator.call("POST", "/api/ssh-keys", 201, {"name": "laptop", "public_key": key.with_suffix(".pub")
                                                            .read_text().strip()})
     [host] = operator.call("GET", "/api/agents", 200)["agents"]
-    ssh_port = free_port()
+    ssh_port, http_port = free_port(), free_port()
 
     started = time.monotonic()
     job = operator.call("POST", f"/api/agents/{host['agent_id']}/deployments", 202, {
         "profile": CLOUD_PROFILE_ID, "name": VM_NAME,
         "inputs": {"hostname": "cloud-1", "ssh_keys": [stored["key_id"]], "password": PASSWORD,
                    "timezone": "Europe/Paris"},
-        "installers": [{"id": "greeter", "inputs": {"greeting": GREETING}}, "needs-operator"],
+        "installers": [{"id": "greeter", "inputs": {"greeting": GREETING}}, "needs-operator",
+                       {"id": "nginx", "inputs": {"port": NGINX_PORT}}],
         "sizing": {"vcpus": 2, "memory_mib": 1024, "disk_gib": 10},
-        "network": {"mode": "user", "forwards": [{"host_port": ssh_port, "guest_port": 22}]}})
+        "network": {"mode": "user", "forwards": [{"host_port": ssh_port, "guest_port": 22},
+                                                 {"host_port": http_port, "guest_port": NGINX_PORT}]}})
     steps = _follow(operator, job["job_id"], cloud_stack)
     deployed = timings.phase("deploy: API call to first boot done", started)
     result = operator.call("GET", f"/api/jobs/{job['job_id']}/result", 200)["data"]
 
     assert result["first_boot"] == "done", result
-    assert result["forwards"] == [f"127.0.0.1:{ssh_port}->22/tcp"]
-    assert [(item["id"], item["exit"]) for item in result["installers"]] == [("greeter", 0), ("needs-operator", 3)]
+    assert result["forwards"] == [f"127.0.0.1:{ssh_port}->22/tcp", f"127.0.0.1:{http_port}->{NGINX_PORT}/tcp"]
+    assert [(item["id"], item["exit"]) for item in result["installers"]] == [
+        ("greeter", 0), ("needs-operator", 3), ("nginx", 0)]
     assert result["installers"][1]["meaning"] == "configuration_error"
     assert "installed, but the licence key is missing" in result["installers"][1]["last_lines"]
     assert f"greeted: {GREETING}" in result["installers"][0]["last_lines"]
@@ -177,6 +183,13 @@ def test_a_deployment_boots_a_real_cloud_init_guest_we_can_log_in_to(
     assert shadow.startswith("$6$") and PASSWORD not in shadow
     assert int(ssh("df -B1 --output=size / | tail -n 1")) > 8 * 1024**3  # grown to the 10 GiB disk
     assert int(ssh("sudo -n sshd -T | grep -c '^passwordauthentication no'")) == 1
+    page = requests.get(f"http://127.0.0.1:{http_port}/", timeout=30)  # nginx, as its installer set it up
+    assert page.status_code == 200 and "nginx" in page.text
+    site = ssh("cat /etc/nginx/sites-available/fleetvisor")
+    again = ssh("sudo -n sh -c 'set -a; . /etc/fleetvisor/installers/03-nginx.env; set +a; "
+                "/usr/local/lib/fleetvisor/installers/03-nginx.sh'; echo exit=$?")
+    assert again.endswith("exit=0") and ssh("cat /etc/nginx/sites-available/fleetvisor") == site  # idempotent
+    assert requests.get(f"http://127.0.0.1:{http_port}/", timeout=30).status_code == 200
     record = operator.call("GET", f"/api/jobs/{job['job_id']}", 200)
     assert PASSWORD not in str(record)
     assert deployed < BUDGET_SECONDS, timings
