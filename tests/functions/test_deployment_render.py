@@ -101,6 +101,8 @@ def test_the_network_is_the_profiles_a_named_one_or_user_mode_with_forwards() ->
     ({"mode": "user", "forwards": [{"host_port": 1, "guest_port": 2}] * 9}, "network"),
     ({"mode": "user", "forwards": [{"host_port": 0, "guest_port": 22}]}, "network.forwards[0].host_port"),
     ({"mode": "user", "forwards": [{"host_port": 2222, "guest_port": True}]}, "network.forwards[0].guest_port"),
+    ({"mode": "user", "forwards": [{"host_port": [2222], "guest_port": 22}]}, "network.forwards[0].host_port"),
+    ({"mode": "user", "forwards": {"host_port": 2222}}, "network"), (["default"], "network"),
     ({"mode": "user", "forwards": [{"host_port": 2222, "guest_port": 22, "address": "::1"}]},
      "network.forwards[0].address"),
     ({"mode": "user", "forwards": [{"host_port": 2222, "guest_port": 22, "address": "127.0.0.1,x"}]},

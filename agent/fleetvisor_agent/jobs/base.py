@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import time
 import unicodedata
@@ -43,6 +44,20 @@ class Pattern:
 
     def accepts(self, value: object) -> bool:
         return isinstance(value, str) and self.regex.fullmatch(value) is not None
+
+
+@dataclass(frozen=True)
+class Ipv4Address:
+    """An IPv4 literal (a port forward's: the QEMU of Debian 12 forwards from IPv4 addresses only)."""
+
+    def accepts(self, value: object) -> bool:
+        if not isinstance(value, str) or len(value) > 15:
+            return False
+        try:
+            ipaddress.IPv4Address(value)
+        except ValueError:
+            return False
+        return True
 
 
 @dataclass(frozen=True)

@@ -107,6 +107,7 @@ from .base import (
     Document,
     Flag,
     IntRange,
+    Ipv4Address,
     ListOf,
     MapOf,
     Nullable,
@@ -135,7 +136,7 @@ GENERATED = ArgsSchema({"label": Pattern(re.compile(r"[A-Za-z0-9_]{1,32}")),
 SIZE_GIB = IntRange(1, 65536)
 PORT = IntRange(1, 65535)
 USER_NETWORK = ArgsSchema({"mode": one_of("user"), "forwards": ListOf(ArgsSchema({
-    "address": usernet.IpAddress(), "host_port": PORT, "guest_port": PORT}), 0, 8)})
+    "address": Ipv4Address(), "host_port": PORT, "guest_port": PORT}), 0, 8)})
 
 OPS: Mapping[str, ArgsSchema] = {
     "vm.deploy": ArgsSchema({

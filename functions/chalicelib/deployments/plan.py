@@ -188,35 +188,43 @@ def _check_network(out: _Checked, body: Mapping[str, Any]) -> None:
     assert out.profile is not None
     network = body.get("network", out.profile.get("network", "default"))
     if isinstance(network, str):
-        if validate.LIBVIRT_NAME_RE.match(network) and len(network) <= 64:
+        if validate.LIBVIRT_NAME_RE.match(network):
             out.network = network
         else:
             out.errors["network"] = "must name a libvirt network of the host (letters, digits, '.', '_', '-')."
         return
-    if not isinstance(network, dict) or network.get("mode") != "user" or set(network) - {"mode", "forwards"} \
-            or not isinstance(network.get("forwards", []), list) or len(network.get("forwards", [])) > MAX_FORWARDS:
+    rules = network.get("forwards", []) if isinstance(network, dict) else None
+    if not isinstance(rules, list) or len(rules) > MAX_FORWARDS or network.get("mode") != "user" \
+            or set(network) - {"mode", "forwards"}:
         out.errors["network"] = ("must be a libvirt network's name, or {\"mode\": \"user\", \"forwards\": [...]} "
                                  f"with at most {MAX_FORWARDS} forwards.")
         return
-    forwards, ports = [], set()
-    for index, rule in enumerate(network.get("forwards", [])):
-        where = f"network.forwards[{index}]"
-        if not isinstance(rule, dict) or set(rule) - set(FORWARD_KEYS):
-            out.errors[where] = "must be {\"host_port\", \"guest_port\", \"address\"?}."
-            continue
-        forward = {"address": rule.get("address", "127.0.0.1")}
-        for key in ("host_port", "guest_port"):
-            value = rule.get(key)
-            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 65535:
-                out.errors[f"{where}.{key}"] = "must be a port number from 1 to 65535."
-            forward[key] = value
-        if not _ipv4(forward["address"]):
-            out.errors[f"{where}.address"] = "must be an IPv4 address of the host, such as 127.0.0.1."
-        if forward["host_port"] in ports:
-            out.errors[f"{where}.host_port"] = "is forwarded twice."
-        ports.add(forward["host_port"])
-        forwards.append(forward)
-    out.network = {"mode": "user", "forwards": forwards}
+    taken: set[int] = set()
+    forwards = [_forward(rule, f"network.forwards[{index}]", taken, out.errors) for index, rule in enumerate(rules)]
+    out.network = {"mode": "user", "forwards": [forward for forward in forwards if forward is not None]}
+
+
+def _forward(rule: Any, where: str, taken: set[int], errors: dict[str, str]) -> dict[str, Any] | None:
+    """One forward of a user-mode NIC, its refusals added to `errors` under `where`; `taken`: host ports so far."""
+    if not isinstance(rule, dict) or set(rule) - set(FORWARD_KEYS):
+        errors[where] = "must be {\"host_port\", \"guest_port\", \"address\"?}."
+        return None
+    forward = {"address": rule.get("address", "127.0.0.1"), "host_port": rule.get("host_port"),
+               "guest_port": rule.get("guest_port")}
+    for key in ("host_port", "guest_port"):
+        if not _port(forward[key]):
+            errors[f"{where}.{key}"] = "must be a port number from 1 to 65535."
+    if not _ipv4(forward["address"]):
+        errors[f"{where}.address"] = "must be an IPv4 address of the host, such as 127.0.0.1."
+    if _port(forward["host_port"]):
+        if forward["host_port"] in taken:
+            errors[f"{where}.host_port"] = "is forwarded twice."
+        taken.add(forward["host_port"])
+    return forward
+
+
+def _port(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 65535
 
 
 def _ipv4(value: Any) -> bool:
